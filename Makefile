@@ -1,0 +1,35 @@
+# Two entry points, both doing all set-up from a fresh clone (see README):
+#   make run    the main job on the embedded default spec
+#   make test   the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SPEC   ?= spaces/quickstart.yaml
+PYTEST_ARGS ?=
+
+.PHONY: setup data run test clean
+
+# The stamp is rebuilt when pyproject.toml changes. torch is installed first, pinned, so that pip takes the
+# local CPU build rather than resolving a CUDA one. torchvision 0.29.1 is a test-only reference: its metadata
+# asks for torch>=2.14, so it goes in with --no-deps (tests load only its pure-Python model builders).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --no-deps torchvision==0.29.1
+	touch $@
+
+setup: $(VENV)/.installed
+
+data:
+	@bash scripts/install-data
+
+run: setup data
+	$(BIN)/scalesearch run $(SPEC)
+
+test: setup data
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Search drivers (Optuna, Ray Tune). The only package, with scalesearch.cli, that imports them."""
