@@ -1,0 +1,31 @@
+"""Shared fixtures. torchvision 0.29.1 is the test-only reference for parameter counts."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+import warnings
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tv_models():
+    """torchvision.models, imported with its C-extension meta registrations skipped.
+
+    torchvision 0.29.1's compiled ops target torch>=2.14, and the project pins torch 2.13.0 (the local CPU
+    build). The model builders are pure Python and need none of those ops, so the module that registers fake
+    kernels for them (and fails when they are absent) is replaced by an empty one before import.
+    """
+    if "torchvision" not in sys.modules:
+        sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tv = importlib.import_module("torchvision")
+        except ImportError:
+            pytest.skip("torchvision (test-only reference) is not installed")
+    if not tv.__version__.startswith("0.29.1"):
+        pytest.skip(f"reference counts are pinned to torchvision 0.29.1, found {tv.__version__}")
+    return importlib.import_module("torchvision.models")
