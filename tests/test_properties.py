@@ -1,0 +1,106 @@
+"""Property tests over random valid specs of every family: build, forward, exact analytic cost, round trips."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scalesearch import arch
+from scalesearch.arch import NetSpec, format_stage, parse_stage
+from scalesearch.build import build_model
+from scalesearch.cost import count, count_model
+
+io = dict(in_channels=st.integers(1, 3), num_classes=st.integers(2, 12))
+small_res = st.integers(32, 48)
+
+families = st.one_of(
+    st.builds(arch.cifar_resnet, st.sampled_from([8, 14, 20]), width=st.integers(4, 12),
+              shortcut=st.sampled_from(["A", "B", "C", "none"]), resolution=st.integers(8, 32), **io),
+    st.builds(arch.cifar_resnet, st.sampled_from([11, 20]), width=st.integers(4, 8), block=st.just("bottleneck"),
+              shortcut=st.sampled_from(["A", "B", "C", "none"]), resolution=st.integers(8, 24), **io),
+    st.builds(arch.resnet, st.just(0), layers=st.tuples(*[st.integers(1, 2)] * 4), width=st.integers(4, 12),
+              block=st.sampled_from(["basic", "bottleneck"]), shortcut=st.sampled_from(["A", "B", "C", "none"]),
+              stride_on=st.sampled_from(["1x1", "3x3"]), resolution=small_res, **io),
+    st.builds(arch.resnext, st.just(0), layers=st.tuples(*[st.integers(1, 2)] * 4), width=st.integers(4, 8),
+              cardinality=st.integers(1, 4), bottleneck_width=st.sampled_from([16, 32, 64]),
+              resolution=small_res, **io),
+    st.builds(arch.wide_resnet, st.sampled_from([10, 16]), st.integers(1, 3), width=st.integers(2, 6),
+              dropout=st.sampled_from([0.0, 0.3]), resolution=st.integers(8, 32), **io),
+    st.builds(arch.cifar_resnext, st.sampled_from([11, 20]), cardinality=st.integers(1, 4),
+              bottleneck_width=st.integers(1, 6), width=st.integers(4, 12), widen=st.integers(1, 4),
+              resolution=st.integers(8, 24), **io),
+    st.builds(arch.mobilenet_v1, st.floats(0.05, 0.3), resolution=small_res, **io),
+    st.builds(arch.mobilenet_v2, st.floats(0.05, 0.3), resolution=small_res, **io),
+    st.builds(arch.efficientnet, st.floats(0.05, 0.3), st.floats(0.1, 1.0), resolution=small_res, **io),
+    st.builds(arch.efficientnet_compound, st.floats(-2.0, 0.5), alpha=st.floats(1.0, 1.4),
+              beta=st.floats(1.0, 1.3), gamma=st.floats(1.0, 1.3), base_resolution=st.just(48), **io),
+)
+
+
+@st.composite
+def stage_strings(draw) -> str:
+    """A random valid StageSpec of any block, as a stage string."""
+    block = draw(st.sampled_from(arch.BLOCKS))
+    kw = dict(depth=draw(st.integers(1, 2)), width=draw(st.integers(4, 24)), stride=draw(st.integers(1, 2)),
+              kernel=draw(st.sampled_from([1, 3, 5])), act=draw(st.sampled_from(arch.ACTIVATIONS)))
+    shortcuts = ["none", "id", "B", "C"] + (["A"] if block in ("basic", "bottleneck", "preact") else [])
+    kw["shortcut"] = draw(st.sampled_from(shortcuts))
+    if block == "bottleneck":
+        g = draw(st.integers(1, 4))
+        kw.update(groups=g, mid=g * draw(st.integers(1, 6)), stride_on=draw(st.sampled_from(arch.STRIDE_ON)))
+    if block in ("basic", "bottleneck", "preact"):
+        kw["dropout"] = draw(st.sampled_from([0.0, 0.2]))
+    if block == "mbconv":
+        kw.update(expand=draw(st.sampled_from([1.0, 3.0, 6.0])), se=draw(st.sampled_from([0.0, 0.25])))
+    return format_stage(arch.StageSpec(block, **kw))
+
+
+@st.composite
+def anynets(draw) -> NetSpec:
+    stages = draw(st.lists(stage_strings(), min_size=1, max_size=4))
+    stem_width = draw(st.integers(4, 16))
+    # option A only pads channels: keep widths non-decreasing where it is used
+    w, fixed = stem_width, []
+    for s in stages:
+        spec = parse_stage(s)
+        if spec.shortcut == "A" and spec.width < w:
+            s = s.replace("_scA", "_scB")
+        fixed.append(s)
+        w = spec.width
+    return arch.anynet(tuple(fixed), stem_width=stem_width, stem_stride=draw(st.integers(1, 2)),
+                       stem_pool=draw(st.booleans()), head_width=draw(st.sampled_from([0, 32])),
+                       drop_path=draw(st.sampled_from([0.0, 0.1])), resolution=draw(st.integers(32, 40)),
+                       in_channels=draw(st.integers(1, 3)), num_classes=draw(st.integers(2, 12)))
+
+
+def check_spec(spec: NetSpec) -> None:
+    model = build_model(spec)
+    c = count(spec)
+    assert c.params == sum(p.numel() for p in model.parameters())
+    counted = count_model(model, (spec.in_channels, spec.resolution, spec.resolution))
+    assert (c.macs, c.acts) == (counted["macs"], counted["acts"])
+    model.train()
+    x = torch.randn(2, spec.in_channels, spec.resolution, spec.resolution)
+    y = model(x)
+    assert y.shape == (2, spec.num_classes) and torch.isfinite(y).all()
+    y.sum().backward()
+    back = NetSpec.from_json(spec.to_json())
+    assert back == spec and back.hash == spec.hash
+    for s in spec.stages:
+        assert parse_stage(format_stage(s)) == s
+
+
+_settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_settings
+@given(families)
+def test_every_family_builds_runs_and_costs_exactly(spec):
+    check_spec(spec)
+
+
+@_settings
+@given(anynets())
+def test_random_stage_mixes_build_run_and_cost_exactly(spec):
+    check_spec(spec)
