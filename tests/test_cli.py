@@ -1,0 +1,67 @@
+"""The command line: count and presets (train and validate are tested beside their modules)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scalesearch.arch import preset
+from scalesearch.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_count_json(capsys):
+    assert main(["count", "cifar_resnet20", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["params"], out["macs"]) == (269_722, 40_551_040)
+    assert isinstance(out["params"], int) and isinstance(out["macs"], int)
+    assert out["hash"] == preset("cifar_resnet20").hash
+    assert [s["name"] for s in out["stages"]] == ["stem", "stage1", "stage2", "stage3", "head"]
+
+
+def test_count_overrides_io(capsys):
+    assert main(["count", "cifar_resnet20", "--in-channels", "1", "--resolution", "28", "--classes", "5",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["in_channels"], out["resolution"], out["num_classes"]) == (1, 28, 5)
+    assert out["params"] == 269_722 - 2 * 9 * 16 - 5 * 64 - 5
+
+
+def test_count_table(capsys):
+    assert main(["count", "efficientnet_b0"]) == 0
+    out = capsys.readouterr().out
+    assert "5,288,548" in out and "385,814,752" in out and "mbconv_d4_w192_s2_k5_e6_se0.25_scid_asilu" in out
+
+
+def test_count_netspec_json_file(tmp_path, capsys):
+    path = tmp_path / "net.json"
+    path.write_text(preset("wrn_16_4").to_json())
+    assert main(["count", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == 2_748_890
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["count", "resnet5"], "unknown preset 'resnet5'; did you mean"),
+    (["count", "resnet50", "--resolution", "16"], "resolution: 16 is smaller than the network's total stride 32"),
+    (["count", "missing.json"], "missing.json"),
+    (["count", "resnet50", "--classes", "0"], "num_classes: expected an integer >= 1, got 0"),
+])
+def test_count_errors_are_one_line_with_exit_2(args, needle):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scalesearch: error: ") and needle in lines[0]
+
+
+def test_presets_lists_every_preset(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("resnet50", "efficientnet_b7", "cifar_resnet1202", "wrn_28_10", "resnext101_64x4d"):
+        assert name in out
