@@ -1,0 +1,310 @@
+"""The `scalesearch` command line.
+
+Each subcommand has an `_add_<name>(subparsers)` that declares its arguments and a `_cmd_<name>(args) -> int`
+that runs it. User-facing failures are raised as exceptions (ValueError, OSError and their subclasses) and
+turned into one line on stderr with exit status 2 by `main`; a traceback is shown only with SCALESEARCH_DEBUG=1.
+Heavy modules (torch, optuna, ray) are imported inside the handlers so that `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable, Sequence
+
+
+def _add_count(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("count", help="analytic params and MACs of a preset, a NetSpec JSON file or a spec file")
+    p.add_argument("model", metavar="PRESET_OR_SPEC", help="a preset name (see `scalesearch presets`), "
+                   "a NetSpec .json file, or a spec .yaml file (its baseline point)")
+    _add_shape_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.set_defaults(func=_cmd_count)
+
+
+def _add_shape_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resolution", type=int, default=None, help="input resolution (default: the model's)")
+    p.add_argument("--in-channels", type=int, default=None, help="input channels (default: the model's)")
+    p.add_argument("--classes", type=int, default=None, help="number of classes (default: the model's)")
+
+
+def _cmd_count(args: argparse.Namespace) -> int:
+    from scalesearch.arch import load_netspec
+    from scalesearch.cost import count, format_table
+
+    spec = load_netspec(args.model, in_channels=args.in_channels, num_classes=args.classes,
+                        resolution=args.resolution)
+    cost = count(spec)
+    if args.json:
+        print(json.dumps({"model": args.model, "hash": spec.hash, "params": cost.params, "macs": cost.macs,
+                          "acts": cost.acts, "in_channels": spec.in_channels, "num_classes": spec.num_classes,
+                          "resolution": spec.resolution, "stages": [p.__dict__ for p in cost.parts],
+                          "netspec": spec.to_dict()}))
+        return 0
+    print(f"{args.model}: {spec.in_channels}x{spec.resolution}x{spec.resolution} input, {spec.num_classes} classes, "
+          f"hash {spec.hash}")
+    print(format_table(spec, cost))
+    return 0
+
+
+def _add_presets(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("presets", help="list the preset architectures")
+    p.set_defaults(func=_cmd_presets)
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from scalesearch.arch import preset, preset_names
+    from scalesearch.cost import count, human
+
+    print(f"{'preset':<20} {'input':>10} {'classes':>7} {'params':>8} {'MACs':>8}")
+    for name in preset_names():
+        spec = preset(name)
+        c = count(spec)
+        shape = f"{spec.in_channels}x{spec.resolution}x{spec.resolution}"
+        print(f"{name:<20} {shape:>10} {spec.num_classes:>7} {human(c.params):>8} {human(c.macs):>8}")
+    print("(also any wrn_<depth>_<k> with depth = 6n+4)")
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train one network and print per-epoch metrics",
+        description="Train one network on a dataset and print per-epoch metrics. Input channels and classes "
+                    "come from the dataset; the resolution is the dataset's unless --resolution resizes it. "
+                    "Unset training options take scalesearch.train.TrainConfig's defaults.")
+    p.add_argument("model", metavar="PRESET_OR_SPEC", help="a preset name (see `scalesearch presets`), "
+                   "a NetSpec .json file, or a spec .yaml file (its baseline point)")
+    # Literal names, so that --help does not import torch; tests check them against scalesearch.data.DATASETS.
+    p.add_argument("--dataset", required=True, choices=("fashion-mnist", "cifar10", "synthetic"))
+    p.add_argument("--data-dir", default=None, help="root folder of the dataset files "
+                   "(default: $SCALESEARCH_DATA, else /usr/share/datasets)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 10)")
+    p.add_argument("--max-steps", type=int, default=None, help="step budget, overrides --epochs")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="training images, a seeded subset (default: all left after the validation split)")
+    p.add_argument("--val-size", type=int, default=5000,
+                   help="validation images carved from the training set (default 5000)")
+    p.add_argument("--test-size", type=int, default=None, help="test images, a seeded subset (default: all)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="resize the dataset to RxR once (default: the dataset's own resolution)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
+    p.add_argument("--weight-decay", type=float, default=None, help="weight decay (default 5e-4)")
+    p.add_argument("--schedule", choices=("cosine", "step", "onecycle", "constant"), default=None,
+                   help="learning-rate schedule after the warm-up (default cosine)")
+    p.add_argument("--warmup-epochs", type=float, default=None, help="linear warm-up epochs (default 1)")
+    p.add_argument("--label-smoothing", type=float, default=None, help="label smoothing (default 0)")
+    p.add_argument("--crop-padding", type=int, default=None,
+                   help="random-crop padding in pixels (default: resolution/8, i.e. 4 at 32px)")
+    p.add_argument("--no-augment", action="store_true", help="no random crop and flip")
+    p.add_argument("--seed", type=int, default=0, help="training seed: initial weights, shuffling, "
+                   "augmentation (default 0)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and the validation split, "
+                   "kept apart from --seed so that runs with different seeds are scored on the same images "
+                   "(default 0)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="default auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long runs)")
+    p.add_argument("--test", action="store_true", help="also report accuracy on the test set at the end")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object on stdout at the end (the tables go to stderr)")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    import torch
+
+    from scalesearch.arch import load_netspec
+    from scalesearch.build import build_model
+    from scalesearch.cost import count, human
+    from scalesearch.data import load_dataset
+    from scalesearch.train import (DivergenceError, EpochMetrics, TrainConfig, fit, resolve_device,
+                                   steps_per_epoch)
+
+    out = sys.stderr if args.json else sys.stdout
+    options = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": args.lr,
+               "weight_decay": args.weight_decay, "schedule": args.schedule, "warmup_epochs": args.warmup_epochs,
+               "label_smoothing": args.label_smoothing, "crop_padding": args.crop_padding}
+    cfg = TrainConfig(**{k: v for k, v in options.items() if v is not None}, augment=not args.no_augment,
+                      seed=args.seed, device=args.device, eval_test=args.test, compile=args.compile)
+    device = resolve_device(cfg.device)
+    data = load_dataset(args.dataset, data_dir=args.data_dir, train_size=args.train_size, val_size=args.val_size,
+                        test_size=args.test_size, resolution=args.resolution, seed=args.data_seed, device=device)
+    if args.crop_padding is None:  # the ResNet paper's 4 px at 32 px, scaled with the resolution
+        cfg = dataclasses.replace(cfg, crop_padding=max(1, round(data.resolution / 8)))
+    spec = load_netspec(args.model, in_channels=data.in_channels, num_classes=data.num_classes,
+                        resolution=data.resolution)
+    torch.manual_seed(cfg.seed)  # the initial weights
+    model = build_model(spec)
+    cost = count(spec)
+    batch = min(cfg.batch_size, len(data.train))
+    length = (f"{cfg.max_steps} steps" if cfg.max_steps is not None
+              else f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}")
+    threads = f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""
+    aug = f"crop pad {cfg.crop_padding} ({cfg.crop_pad_mode}) + flip" if cfg.augment else "none"
+    print(f"model    {args.model}: {spec.describe()}", file=out)
+    print(f"         {spec.in_channels}x{spec.resolution}x{spec.resolution} -> {spec.num_classes} classes, "
+          f"{human(cost.params)} params, {human(cost.macs)} MACs, hash {spec.hash}", file=out)
+    print(f"data     {data.summary()}", file=out)
+    print(f"recipe   {length} x {steps_per_epoch(len(data.train), cfg.batch_size)} steps of batch {batch}, "
+          f"SGD lr {cfg.lr:g} {cfg.schedule} (warm-up {cfg.warmup_epochs:g} ep), momentum {cfg.momentum:g}"
+          f"{' nesterov' if cfg.nesterov else ''}, wd {cfg.weight_decay:g}, label smoothing "
+          f"{cfg.label_smoothing:g}, aug {aug}, seed {cfg.seed}", file=out)
+    print(f"device   {device}{threads}", file=out)
+    if device.type == "cpu":
+        print(f"note     a CPU run ({len(data.train)} training images, {length}): expect a few hundred images/s "
+              "for a ResNet-20; short runs rank nothing at convergence, use a GPU and the full recipe for final "
+              "numbers", file=out)
+
+    print(f"{'epoch':>5} {'lr':>8} {'train_loss':>10} {'train_acc':>9} {'val_loss':>8} {'val_acc':>7} "
+          f"{'s':>7} {'img/s':>7}", file=out, flush=True)
+    tty = sys.stderr.isatty()
+    epoch_no = [1]
+    last_draw = [0.0]
+
+    def progress(i: int, n: int) -> None:
+        now = time.monotonic()
+        if i < n and now - last_draw[0] < 0.1:
+            return
+        last_draw[0] = now
+        width = 30
+        done = width * i // n
+        sys.stderr.write(f"\r  epoch {epoch_no[0]} [{'#' * done}{'.' * (width - done)}] {i}/{n}\033[K")
+        sys.stderr.flush()
+
+    def on_epoch(m: EpochMetrics) -> None:
+        if tty:
+            sys.stderr.write("\r\033[K")
+        print(f"{m.epoch:>5} {m.lr:>8.4g} {m.train_loss:>10.4f} {m.train_acc:>9.4f} {m.val_loss:>8.4f} "
+              f"{m.val_acc:>7.4f} {m.seconds:>7.1f} {m.images_per_s:>7.0f}", file=out, flush=True)
+        epoch_no[0] = m.epoch + 1
+
+    try:
+        result = fit(model, data, cfg, on_epoch=on_epoch, progress=progress if tty else None)
+    except DivergenceError as e:
+        if tty:
+            sys.stderr.write("\r\033[K")
+        raise ValueError(f"{e} (--lr is {cfg.lr:g})") from e
+
+    test = f", test acc {result.test_acc:.4f}" if result.test_acc is not None else ""
+    print(f"val acc {result.val_acc:.4f} (best {result.best_val_acc:.4f}){test}; {result.train_seconds:.1f} s "
+          f"training, {result.images_per_s:.0f} img/s, {result.total_seconds:.1f} s in all", file=out)
+    if args.json:
+        summary = {"model": args.model, "hash": spec.hash, "params": cost.params, "macs": cost.macs,
+                   "dataset": {"name": data.name, "train": len(data.train), "val": len(data.val),
+                               "test": len(data.test), "resolution": data.resolution,
+                               "in_channels": data.in_channels, "num_classes": data.num_classes},
+                   "config": dataclasses.asdict(cfg), **result.to_dict()}
+        print(json.dumps(summary))
+    return 0
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="parse, resolve and cost a spec file without training",
+                       description="Parse a spec file, resolve its baseline, points and every grid point (or a "
+                       "seeded random sample of a continuous space), cost them analytically and print the number "
+                       "of candidates, the MACs/params range, how many each constraint rejects and how close the "
+                       "matched parameters come to their targets. Nothing is trained or written.")
+    p.add_argument("spec", metavar="SPEC", help="a spec .yaml file (format: docs/spec.md)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p.add_argument("--samples", type=int, default=256, metavar="N",
+                   help="random candidates costed when the space cannot be enumerated (default: 256)")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from scalesearch.spec import check_space, format_report, load_spec
+
+    if args.samples < 1:
+        raise ValueError(f"--samples: expected an integer >= 1, got {args.samples}")
+    spec = load_spec(args.spec)
+    report = check_space(spec, samples=args.samples)
+    if args.json:
+        print(json.dumps({"file": args.spec, **report.to_dict()}, default=str))
+    else:
+        print(format_report(report, spec))
+    return 0
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the search a spec file describes (until the search engine lands: validate "
+                       "it and print the analytic cost of the candidates it would train)")
+    p.add_argument("spec", metavar="SPEC", help="a spec .yaml file (see docs/spec.md)")
+    p.add_argument("--limit", type=int, default=40, help="list at most this many candidates (default 40)")
+    p.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from scalesearch.cost import human
+    from scalesearch.spec import (RandomSuggest, check_space, enumerate_grid, format_report, load_spec,
+                                  resolve_candidate, resolve_point, sample_params)
+
+    if args.limit < 1:
+        raise ValueError(f"--limit: expected an integer >= 1, got {args.limit}")
+    spec = load_spec(args.spec)
+    print(format_report(check_space(spec), spec))
+    rows: list[tuple[str, dict, str, int | None, int | None, str]] = []
+    names = (["baseline"] if spec.baseline is not None else []) + [p.name for p in spec.points]
+    for name in names:
+        c = resolve_point(spec, name)
+        rows.append((name, c.values, c.netspec.hash, c.params, c.macs, ", ".join(c.rejected_by)))
+    if not spec.search.points_only:
+        if spec.search.sampler == "grid":
+            for i, gp in enumerate(enumerate_grid(spec)):
+                rows.append((f"grid{i}", gp.values, gp.hash or "-", gp.params, gp.macs, ", ".join(gp.rejected_by)))
+        else:  # a preview of what the sampler draws: seeded uniform draws stand in for the sampler's own choices
+            suggest = RandomSuggest(spec.seed)
+            for i in range(min(spec.search.trials or args.limit, args.limit)):
+                c = resolve_candidate(spec, sample_params(spec, suggest))
+                rows.append((f"draw{i}", c.values, c.netspec.hash, c.params, c.macs, ", ".join(c.rejected_by)))
+    shown = rows[:args.limit]
+    print(f"\ncandidates ({len(shown)} of {len(rows)} listed; rejected ones are never trained):")
+    print(f"  {'name':<10} {'hash':<16} {'params':>9} {'MACs':>9}  values / rejected by")
+    for name, values, h, params, macs, rejected in shown:
+        vals = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        cost = f"{human(params):>9} {human(macs):>9}" if params is not None else f"{'-':>9} {'-':>9}"
+        print(f"  {name:<10} {h:<16} {cost}  {vals}" + (f"  REJECTED: {rejected}" if rejected else ""))
+    print("\nnote: the search engine (Optuna sampler, Ray Tune trials, SQLite store) is not part of this release;"
+          "\n      nothing was trained. Train one candidate with `scalesearch train`.")
+    return 0
+
+
+_COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_run, _add_validate, _add_count, _add_train, _add_presets,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from scalesearch import __version__
+
+    parser = argparse.ArgumentParser(prog="scalesearch", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"scalesearch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("scalesearch: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, LookupError) as e:
+        if os.environ.get("SCALESEARCH_DEBUG"):
+            raise
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"scalesearch: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
