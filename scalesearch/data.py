@@ -1,0 +1,573 @@
+"""Datasets held on the device as uint8 tensors, and batched augmentation.
+
+Three datasets: Fashion-MNIST (read from its idx files), CIFAR-10 (from the official `cifar-10-batches-py`
+pickle batches; no torchvision) and `synthetic` (seeded, learnable class patterns for fast tests). Every split
+is stored as uint8 `[N, C, H, W]` images and int64 labels on the training device; the training loop normalises
+each batch with the per-channel `mean`/`std` of the train split, so a whole dataset costs one byte per pixel
+of device memory and no host-to-device copy per step.
+
+Splits: the validation split is carved from the official training set (searches select on it); the test split
+is the official test set and is meant for final reports only. Subsets and the train/val carve are drawn from a
+`torch.Generator` seeded with `seed`, so they are identical across runs and machines. `resolution` resizes
+every split once (bilinear, antialiased when downsampling) and stores uint8 again.
+
+Where the files are looked for, in order of precedence: the `data_dir` argument, the `SCALESEARCH_DATA`
+environment variable, then `/usr/share/datasets` (where Debian's `dataset-fashion-mnist` package installs the
+idx files). For a root folder `<dir>`, Fashion-MNIST is looked for in `<dir>` and `<dir>/fashion-mnist`, and
+CIFAR-10 in `<dir>` and `<dir>/cifar-10-batches-py`.
+
+Example:
+    >>> data = load_dataset("synthetic", val_size=200, num_train=1000, num_test=200, image_size=16)
+    >>> data.train.x.shape, data.train.x.dtype, data.num_classes
+    (torch.Size([800, 3, 16, 16]), torch.uint8, 10)
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import math
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DATA_ROOT",
+    "Dataset",
+    "DatasetNotFoundError",
+    "Split",
+    "augment_batch",
+    "load_dataset",
+    "resize_images",
+]
+
+DATASETS: tuple[str, ...] = ("fashion-mnist", "cifar10", "synthetic")
+DEFAULT_DATA_ROOT = "/usr/share/datasets"
+ENV_DATA = "SCALESEARCH_DATA"
+
+_FASHION_FILES = {
+    "train_x": "train-images-idx3-ubyte",
+    "train_y": "train-labels-idx1-ubyte",
+    "test_x": "t10k-images-idx3-ubyte",
+    "test_y": "t10k-labels-idx1-ubyte",
+}
+_CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+_CIFAR_TEST = "test_batch"
+
+# Defaults of the synthetic generator (override with load_dataset("synthetic", **kwargs)).
+_SYNTHETIC_DEFAULTS: dict[str, Any] = {
+    "num_classes": 10,  # like the real datasets, so code paths are the same
+    "in_channels": 3,
+    "image_size": 32,
+    "num_train": 10_000,  # the default val_size=5000 leaves 5000 for training
+    "num_test": 2_000,
+    "noise": 0.5,  # per-pixel Gaussian noise, relative to the pattern's unit std: visible but learnable
+    "max_shift": 3,  # random circular translation in pixels, so a net has to learn shift-tolerant features
+    "pattern_seed": 0,  # fixes the class patterns and the samples; `seed` only picks subsets, as for real data
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The files of a dataset are not where they were looked for."""
+
+
+@dataclass
+class Split:
+    """One split of a dataset, resident on the device.
+
+    Attributes:
+        x: uint8 images `[N, C, H, W]`.
+        y: int64 labels `[N]`.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+@dataclass
+class Dataset:
+    """A dataset with train/val/test splits and the normalisation statistics of its train split.
+
+    Attributes:
+        name: one of `DATASETS`.
+        train, val, test: the splits (val is carved from the official training set).
+        num_classes: number of classes.
+        in_channels: image channels (1 for Fashion-MNIST, 3 for CIFAR-10).
+        resolution: image height and width after any resizing.
+        mean, std: per-channel statistics of the train split on the [0, 1] scale.
+    """
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    num_classes: int
+    in_channels: int
+    resolution: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @property
+    def device(self) -> torch.device:
+        """The device the splits live on."""
+        return self.train.x.device
+
+    def to(self, device: str | torch.device) -> Dataset:
+        """This dataset with every split moved to `device` (itself if it is already there)."""
+        device = torch.device(device)
+        if self.train.x.device == device:
+            return self
+        move = lambda s: Split(s.x.to(device), s.y.to(device))  # noqa: E731
+        return Dataset(self.name, move(self.train), move(self.val), move(self.test), self.num_classes,
+                       self.in_channels, self.resolution, self.mean, self.std)
+
+    def summary(self) -> str:
+        """One line: name, split sizes and image shape."""
+        return (f"{self.name}: train {len(self.train)} / val {len(self.val)} / test {len(self.test)}, "
+                f"{self.in_channels}x{self.resolution}x{self.resolution}, {self.num_classes} classes")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    train_size: int | None = None,
+    val_size: int = 5000,
+    test_size: int | None = None,
+    resolution: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    **synthetic_kwargs: Any,
+) -> Dataset:
+    """Load a dataset onto `device` as uint8 tensors, with a validation split carved from the training set.
+
+    Args:
+        name: one of `DATASETS`: "fashion-mnist", "cifar10" or "synthetic".
+        data_dir: root folder of the files (default: $SCALESEARCH_DATA, else /usr/share/datasets); see the
+            module docstring for the sub-folders searched. Unused by "synthetic".
+        train_size: number of training images, drawn (by `seed`) from what is left after the validation
+            split; default: all of it.
+        val_size: number of images carved (by `seed`) from the official training set for validation; 0 for
+            none. The same `seed` and `val_size` give the same validation set whatever `train_size` is.
+        test_size: number of test images, a seeded subset of the official test set; default: all.
+        resolution: resize every split to `resolution` x `resolution` once (bilinear, antialiased when
+            downsampling); default: the native resolution (28 for Fashion-MNIST, 32 for CIFAR-10).
+        seed: seed of the subsets and of the train/val carve.
+        device: where the tensors live (the training device, so that batches are never copied per step).
+        **synthetic_kwargs: only for "synthetic": num_classes (10), in_channels (3), image_size (32),
+            num_train (10000), num_test (2000), noise (0.5), max_shift (3), pattern_seed (0).
+
+    Returns:
+        A `Dataset` whose splits are uint8 `[N, C, H, W]` / int64 `[N]` tensors on `device` and whose
+        `mean`/`std` are the per-channel statistics of the train split on the [0, 1] scale.
+
+    Raises:
+        ValueError: an unknown name or an argument out of range (the message names the argument).
+        DatasetNotFoundError: the dataset's files are missing (the message names the folders searched).
+
+    Example:
+        >>> data = load_dataset("synthetic", val_size=100, num_train=600, num_test=100, image_size=8)
+        >>> len(data.train), len(data.val), len(data.test), data.resolution
+        (500, 100, 100, 8)
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
+    _check_int("val_size", val_size, minimum=0)
+    _check_int("seed", seed)
+    for arg, value in (("train_size", train_size), ("test_size", test_size), ("resolution", resolution)):
+        if value is not None:
+            _check_int(arg, value, minimum=1)
+    if name != "synthetic" and synthetic_kwargs:
+        raise ValueError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
+                         "they apply to 'synthetic' only")
+    device = torch.device(device)
+
+    if name == "fashion-mnist":
+        train_x, train_y, test_x, test_y = _load_fashion_mnist(data_dir)
+        num_classes = 10
+    elif name == "cifar10":
+        train_x, train_y, test_x, test_y = _load_cifar10(data_dir)
+        num_classes = 10
+    else:
+        params = _synthetic_params(synthetic_kwargs)
+        train_x, train_y, test_x, test_y = _make_synthetic(**params)
+        num_classes = params["num_classes"]
+
+    n_train_all, n_test_all = train_x.shape[0], test_x.shape[0]
+    if val_size >= n_train_all:
+        raise ValueError(f"val_size={val_size} must be smaller than the {n_train_all} images of {name}'s "
+                         "training set (the validation split is carved from it)")
+    available = n_train_all - val_size
+    if train_size is not None and train_size > available:
+        raise ValueError(f"train_size={train_size} is larger than the {available} training images of {name} "
+                         f"left after val_size={val_size}: expected at most {available}")
+    if test_size is not None and test_size > n_test_all:
+        raise ValueError(f"test_size={test_size} is larger than the {n_test_all} test images of {name}: "
+                         f"expected at most {n_test_all}")
+
+    # One permutation of the official training set: the first val_size images are the validation split, the
+    # next train_size the training split, so val does not depend on train_size.
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(n_train_all, generator=gen)
+    val_idx = perm[:val_size].sort().values
+    train_idx = perm[val_size:val_size + (available if train_size is None else train_size)].sort().values
+    if test_size is None:
+        test_idx = torch.arange(n_test_all)
+    else:
+        test_idx = torch.randperm(n_test_all, generator=torch.Generator().manual_seed(seed + 1))[:test_size]
+        test_idx = test_idx.sort().values
+
+    # Index on the host (copies, so the cached raw arrays are never aliased), then move to the device.
+    splits = [Split(x[idx].to(device), y[idx].to(device))
+              for x, y, idx in ((train_x, train_y, train_idx), (train_x, train_y, val_idx), (test_x, test_y, test_idx))]
+    native = int(train_x.shape[-1])
+    if resolution is not None and resolution != native:
+        splits = [Split(resize_images(s.x, resolution), s.y) for s in splits]
+    res = native if resolution is None else resolution
+    mean, std = _channel_stats(splits[0].x)
+    return Dataset(name=name, train=splits[0], val=splits[1], test=splits[2], num_classes=num_classes,
+                   in_channels=int(train_x.shape[1]), resolution=res, mean=mean, std=std)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Augmentation and resizing
+
+
+def augment_batch(
+    x: torch.Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    crop_padding: int = 4,
+    flip: bool = True,
+    pad_mode: str = "reflect",
+) -> torch.Tensor:
+    """Random crop with padding and random horizontal flip of a batch, vectorised, on the batch's device.
+
+    Each image is padded by `crop_padding` pixels on every side and cropped back to its size at a random
+    offset (the ResNet-paper CIFAR augmentation), then flipped left-right with probability 1/2. Both are done
+    in one gather, with no per-image Python loop; the dtype (uint8 or float) is kept.
+
+    Args:
+        x: images `[N, C, H, W]`.
+        generator: source of the random offsets and flips (must be on `x`'s device); None uses torch's
+            global generator.
+        crop_padding: pixels of padding; 0 disables the crop. Must be smaller than H and W in reflect mode.
+        flip: whether to flip half of the images.
+        pad_mode: "reflect" (mirror without repeating the edge, as airbench) or "zeros" (the ResNet paper).
+
+    Returns:
+        A new tensor of the same shape, dtype and device.
+
+    Example:
+        >>> x = torch.arange(2 * 1 * 4 * 4, dtype=torch.uint8).reshape(2, 1, 4, 4)
+        >>> augment_batch(x, torch.Generator().manual_seed(0), crop_padding=1).shape
+        torch.Size([2, 1, 4, 4])
+    """
+    if x.dim() != 4:
+        raise ValueError(f"x must be a batch [N, C, H, W], got shape {tuple(x.shape)}")
+    if pad_mode not in ("reflect", "zeros"):
+        raise ValueError(f"pad_mode={pad_mode!r}: expected 'reflect' or 'zeros'")
+    _check_int("crop_padding", crop_padding, minimum=0)
+    n, c, h, w = x.shape
+    p = crop_padding
+    if pad_mode == "reflect" and p >= min(h, w):
+        raise ValueError(f"crop_padding={p} must be smaller than the image size {min(h, w)} in reflect mode")
+    if n == 0 or (p == 0 and not flip):
+        return x.clone()
+    dev = x.device
+    if p > 0:
+        dy = torch.randint(0, 2 * p + 1, (n,), generator=generator, device=dev) - p
+        dx = torch.randint(0, 2 * p + 1, (n,), generator=generator, device=dev) - p
+    else:
+        dy = dx = torch.zeros(n, dtype=torch.long, device=dev)
+    cols = torch.arange(w, device=dev).expand(n, w)
+    if flip:
+        flipped = torch.rand(n, generator=generator, device=dev) < 0.5
+        cols = torch.where(flipped[:, None], (w - 1) - cols, cols)
+    rows = torch.arange(h, device=dev)[None, :] + dy[:, None]  # source row of each output row, [N, H]
+    cols = cols + dx[:, None]  # source column of each output column, [N, W]
+    valid = None
+    if pad_mode == "reflect":
+        rows = _reflect(rows, h)
+        cols = _reflect(cols, w)
+    elif p > 0:
+        valid = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+        rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
+    index = (rows[:, :, None] * w + cols[:, None, :]).reshape(n, 1, h * w).expand(n, c, h * w)
+    out = torch.gather(x.reshape(n, c, h * w), 2, index).reshape(n, c, h, w)
+    if valid is not None:
+        out = out * valid[:, None].to(out.dtype)
+    return out
+
+
+def resize_images(x: torch.Tensor, resolution: int, *, chunk: int = 2048) -> torch.Tensor:
+    """Bilinear resize of uint8 images `[N, C, H, W]` to `resolution` (antialiased when downsampling), as uint8.
+
+    Works in chunks of `chunk` images so that the float copy stays small.
+    """
+    _check_int("resolution", resolution, minimum=1)
+    if x.dtype != torch.uint8 or x.dim() != 4:
+        raise ValueError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    if (h, w) == (resolution, resolution):
+        return x.clone()
+    antialias = resolution < min(h, w)
+    out = torch.empty((n, c, resolution, resolution), dtype=torch.uint8, device=x.device)
+    for i in range(0, n, chunk):
+        y = F.interpolate(x[i:i + chunk].float(), size=(resolution, resolution), mode="bilinear",
+                          align_corners=False, antialias=antialias)
+        out[i:i + chunk] = y.round_().clamp_(0, 255).to(torch.uint8)
+    return out
+
+
+def _reflect(i: torch.Tensor, n: int) -> torch.Tensor:
+    """Indices outside [0, n) mirrored back inside without repeating the edge (numpy's 'reflect')."""
+    i = torch.where(i < 0, -i, i)
+    return torch.where(i >= n, 2 * (n - 1) - i, i)
+
+
+def _channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images on the [0, 1] scale, accumulated in float64."""
+    c = x.shape[1]
+    if x.shape[0] == 0:
+        return (0.5,) * c, (0.25,) * c
+    s = torch.zeros(c, dtype=torch.float64, device=x.device)
+    s2 = torch.zeros(c, dtype=torch.float64, device=x.device)
+    for i in range(0, x.shape[0], chunk):
+        v = x[i:i + chunk].transpose(0, 1).reshape(c, -1).double()
+        s += v.sum(1)
+        s2 += (v * v).sum(1)
+    count = x.numel() // c
+    mean = s / count
+    var = (s2 / count - mean * mean).clamp_min(0)
+    mean, std = (mean / 255).tolist(), (var.sqrt() / 255).tolist()
+    return tuple(mean), tuple(max(v, 1e-3) for v in std)  # a constant channel must not divide by zero
+
+
+def _check_int(arg: str, value: Any, *, minimum: int | None = None) -> None:
+    """ValueError naming `arg` unless `value` is an int (not a bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{arg} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{arg}={value}: expected an integer >= {minimum}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Finding files
+
+
+def _data_roots(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str]:
+    """The root folder to search and where it came from (for error messages)."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser(), "data_dir"
+    env = os.environ.get(ENV_DATA)
+    if env:
+        return Path(env).expanduser(), f"${ENV_DATA}"
+    return Path(DEFAULT_DATA_ROOT), "the default root"
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    """`folder/stem` or `folder/stem.gz`, whichever exists."""
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_fashion_mnist(data_dir: str | os.PathLike[str] | None) -> tuple[torch.Tensor, ...]:
+    """Raw (train_x, train_y, test_x, test_y) of Fashion-MNIST; x uint8 [N, 1, 28, 28], y int64."""
+    root, origin = _data_roots(data_dir)
+    searched = [root, root / "fashion-mnist"]
+    for folder in searched:
+        paths = {k: _find_file(folder, stem) for k, stem in _FASHION_FILES.items()}
+        if all(paths.values()):
+            break
+    else:
+        raise DatasetNotFoundError(
+            f"Fashion-MNIST idx files ({', '.join(s + '[.gz]' for s in _FASHION_FILES.values())}) not found in "
+            f"{' or '.join(str(f) for f in searched)} (searched {origin}); install them with "
+            f"`apt-get install dataset-fashion-mnist`, or set {ENV_DATA} or --data-dir to a folder holding them")
+    train_x, train_y = _read_idx(paths["train_x"]), _read_idx(paths["train_y"])
+    test_x, test_y = _read_idx(paths["test_x"]), _read_idx(paths["test_y"])
+    for x, y, px, py in ((train_x, train_y, paths["train_x"], paths["train_y"]),
+                         (test_x, test_y, paths["test_x"], paths["test_y"])):
+        if x.dim() != 3 or x.shape[1:] != (28, 28):
+            raise ValueError(f"{px}: expected 28x28 images (idx rank 3), got shape {tuple(x.shape)}")
+        if y.dim() != 1:
+            raise ValueError(f"{py}: expected labels (idx rank 1), got shape {tuple(y.shape)}")
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"{px} has {x.shape[0]} images but {py} has {y.shape[0]} labels")
+        if y.numel() and int(y.max()) > 9:
+            raise ValueError(f"{py}: labels must be in 0..9, found {int(y.max())}")
+    return train_x[:, None], train_y.long(), test_x[:, None], test_y.long()
+
+
+def _read_idx(path: Path) -> torch.Tensor:
+    """Decoded contents of an idx file (gzip or not), cached per process by path, size and mtime."""
+    st = path.stat()
+    return _read_idx_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_idx_cached(path: str, size: int, mtime_ns: int) -> torch.Tensor:
+    """Read and validate an idx file of unsigned bytes (the only type the MNIST-style files use)."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:  # gzip raises BadGzipFile (an OSError) or EOFError on a truncated file
+        raise ValueError(f"{path}: cannot read idx file: {e}") from e
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an idx file (bad magic number {raw[:4].hex() or 'empty'})")
+    if raw[2] != 0x08:
+        raise ValueError(f"{path}: idx data type 0x{raw[2]:02x} is not unsigned byte (0x08)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise ValueError(f"{path}: truncated idx header (rank {ndim}, {len(raw)} bytes)")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    expected = header + math.prod(dims)
+    if len(raw) != expected:
+        raise ValueError(f"{path}: idx header says shape {dims} ({expected} bytes) but the file has "
+                         f"{len(raw)} bytes")
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    return torch.from_numpy(array.copy())
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickler that only rebuilds numpy arrays: a CIFAR batch is a dict of arrays, lists, bytes and ints."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),  # how Python 3 writes bytes at pickle protocol 2
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a CIFAR-10 batch")
+        return super().find_class(module, name)
+
+
+def _load_cifar10(data_dir: str | os.PathLike[str] | None) -> tuple[torch.Tensor, ...]:
+    """Raw (train_x, train_y, test_x, test_y) of CIFAR-10; x uint8 [N, 3, 32, 32], y int64."""
+    root, origin = _data_roots(data_dir)
+    searched = [root, root / "cifar-10-batches-py"]
+    for folder in searched:
+        if all((folder / f).is_file() for f in (*_CIFAR_TRAIN, _CIFAR_TEST)):
+            break
+    else:
+        raise DatasetNotFoundError(
+            f"CIFAR-10 python batches ({', '.join(_CIFAR_TRAIN)}, {_CIFAR_TEST}) not found in "
+            f"{' or '.join(str(f) for f in searched)} (searched {origin}); download cifar-10-python.tar.gz "
+            f"from https://www.cs.toronto.edu/~kriz/cifar.html, extract it there, or set {ENV_DATA} or "
+            "--data-dir to the folder holding cifar-10-batches-py")
+    train = [_read_cifar_batch(folder / f) for f in _CIFAR_TRAIN]
+    test_x, test_y = _read_cifar_batch(folder / _CIFAR_TEST)
+    return torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_x, test_y
+
+
+def _read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of one CIFAR-10 batch file, cached per process by path, size and mtime."""
+    st = path.stat()
+    return _read_cifar_batch_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read and validate one pickle batch: b'data' uint8 [N, 3072] (R, G, B planes of 32x32), b'labels'."""
+    try:
+        with open(path, "rb") as f:
+            batch = _CifarUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, IndexError) as e:
+        raise ValueError(f"{path}: not a CIFAR-10 python batch ({e})") from e
+    if not isinstance(batch, dict):
+        raise ValueError(f"{path}: not a CIFAR-10 python batch (a {type(batch).__name__}, not a dict)")
+    get = lambda k: batch.get(k.encode(), batch.get(k))  # noqa: E731  (bytes keys officially; str tolerated)
+    data, labels = get("data"), get("labels")
+    if data is None or labels is None:
+        raise ValueError(f"{path}: CIFAR-10 batch without 'data' and 'labels' (keys: {sorted(map(str, batch))})")
+    data = np.asarray(data)
+    labels = np.asarray(labels)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: 'data' must be uint8 [N, 3072], got {data.dtype} {data.shape}")
+    if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
+        raise ValueError(f"{path}: {labels.shape} labels for {data.shape[0]} images")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError(f"{path}: labels must be in 0..9, found {labels.min()}..{labels.max()}")
+    x = torch.from_numpy(np.ascontiguousarray(data).reshape(-1, 3, 32, 32).copy())
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Synthetic data
+
+
+def _synthetic_params(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The synthetic generator's parameters: defaults overridden by `kwargs`, validated."""
+    unknown = sorted(set(kwargs) - set(_SYNTHETIC_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown synthetic argument(s) {', '.join(unknown)}: expected "
+                         f"{', '.join(_SYNTHETIC_DEFAULTS)}")
+    params = {**_SYNTHETIC_DEFAULTS, **kwargs}
+    for arg in ("num_classes", "in_channels", "image_size", "num_train", "num_test"):
+        _check_int(arg, params[arg], minimum=2 if arg == "num_classes" else 1)
+    _check_int("max_shift", params["max_shift"], minimum=0)
+    _check_int("pattern_seed", params["pattern_seed"])
+    noise = params["noise"]
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
+        raise ValueError(f"noise={noise!r}: expected a finite number >= 0")
+    params["noise"] = float(noise)
+    return params
+
+
+@functools.lru_cache(maxsize=8)
+def _make_synthetic(num_classes: int, in_channels: int, image_size: int, num_train: int, num_test: int,
+                    noise: float, max_shift: int, pattern_seed: int) -> tuple[torch.Tensor, ...]:
+    """Seeded class patterns plus noise: (train_x, train_y, test_x, test_y), x uint8 [N, C, S, S].
+
+    Each class has one smooth random pattern per channel (a 4x4 Gaussian field upsampled bicubically, unit
+    std). A sample is its class pattern circularly shifted by up to `max_shift` pixels, scaled by a random
+    contrast in [0.6, 1.4], plus Gaussian noise of std `noise`, mapped to pixels as 128 + 40 * value. The
+    labels are balanced (round robin, then shuffled).
+    """
+    gen = torch.Generator().manual_seed(pattern_seed)
+    s = image_size
+    coarse = torch.randn(num_classes, in_channels, 4, 4, generator=gen)
+    patterns = F.interpolate(coarse, size=(s, s), mode="bicubic", align_corners=False)
+    patterns = patterns - patterns.mean(dim=(2, 3), keepdim=True)
+    patterns = patterns / patterns.std(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+
+    def sample(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.arange(n) % num_classes
+        y = y[torch.randperm(n, generator=gen)]
+        shifts = torch.randint(-max_shift, max_shift + 1, (n, 2), generator=gen)
+        rows = (torch.arange(s)[None, :] - shifts[:, :1]) % s  # circular shift, vectorised as a gather
+        cols = (torch.arange(s)[None, :] - shifts[:, 1:]) % s
+        base = patterns[y]  # [n, C, S, S]
+        index = (rows[:, :, None] * s + cols[:, None, :]).reshape(n, 1, s * s).expand(n, in_channels, s * s)
+        shifted = torch.gather(base.reshape(n, in_channels, s * s), 2, index).reshape(base.shape)
+        contrast = torch.empty(n, 1, 1, 1).uniform_(0.6, 1.4, generator=gen)
+        value = shifted.mul_(contrast).add_(torch.randn(base.shape, generator=gen), alpha=noise)
+        x = value.mul_(40).add_(128).round_().clamp_(0, 255).to(torch.uint8)
+        return x, y
+
+    train_x, train_y = sample(num_train)
+    test_x, test_y = sample(num_test)
+    return train_x, train_y, test_x, test_y
