@@ -265,21 +265,14 @@ def mbconv_widths(w_in: int, stage: StageSpec) -> tuple[int, int]:
     return m, s
 
 
-class MBConv(nn.Module):
-    """Inverted residual (MobileNetV2 / EfficientNet): [1x1 expand to m - BN - act] - kxk depthwise (stride) - BN -
-    act - [SE] - 1x1 project to w_out - BN (linear), + shortcut (identity where the shapes agree by default)."""
+class _BodyBlock(nn.Module):
+    """A block whose residual branch is one nn.Sequential `body`, plus an optional shortcut and no activation
+    after the addition (MBConv, DWSep)."""
 
-    def __init__(self, w_in: int, w_out: int, stride: int, stage: StageSpec, drop_path: float = 0.0) -> None:
+    def __init__(self, body: list[nn.Module], w_in: int, w_out: int, stride: int, stage: StageSpec,
+                 drop_path: float) -> None:
         super().__init__()
-        m, s = mbconv_widths(w_in, stage)
-        layers: list[nn.Module] = []
-        if m != w_in:
-            layers += [conv(w_in, m, 1), nn.BatchNorm2d(m), activation(stage.act)]
-        layers += [conv(m, m, stage.kernel, stride, groups=m), nn.BatchNorm2d(m), activation(stage.act)]
-        if s:
-            layers.append(SqueezeExcite(m, s, stage.act))
-        layers += [conv(m, w_out, 1), nn.BatchNorm2d(w_out)]
-        self.body = nn.Sequential(*layers)
+        self.body = nn.Sequential(*body)
         self.shortcut = make_shortcut(stage.shortcut, w_in, w_out, stride, norm=True)
         self.drop_path = drop_path
 
@@ -288,6 +281,22 @@ class MBConv(nn.Module):
         if self.shortcut is not None:
             out = drop_path(out, self.drop_path, self.training) + self.shortcut(x)
         return out
+
+
+class MBConv(_BodyBlock):
+    """Inverted residual (MobileNetV2 / EfficientNet): [1x1 expand to m - BN - act] - kxk depthwise (stride) - BN -
+    act - [SE] - 1x1 project to w_out - BN (linear), + shortcut (identity where the shapes agree by default)."""
+
+    def __init__(self, w_in: int, w_out: int, stride: int, stage: StageSpec, drop_path: float = 0.0) -> None:
+        m, s = mbconv_widths(w_in, stage)
+        layers: list[nn.Module] = []
+        if m != w_in:
+            layers += [conv(w_in, m, 1), nn.BatchNorm2d(m), activation(stage.act)]
+        layers += [conv(m, m, stage.kernel, stride, groups=m), nn.BatchNorm2d(m), activation(stage.act)]
+        if s:
+            layers.append(SqueezeExcite(m, s, stage.act))
+        layers += [conv(m, w_out, 1), nn.BatchNorm2d(w_out)]
+        super().__init__(layers, w_in, w_out, stride, stage, drop_path)
 
 
 def mbconv_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
@@ -303,22 +312,13 @@ def mbconv_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) ->
     cx.conv(m, w_out, 1).norm(w_out)
 
 
-class DWSep(nn.Module):
+class DWSep(_BodyBlock):
     """Depthwise-separable conv (MobileNet v1): kxk depthwise (stride) - BN - act - 1x1 pointwise - BN - act."""
 
     def __init__(self, w_in: int, w_out: int, stride: int, stage: StageSpec, drop_path: float = 0.0) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            conv(w_in, w_in, stage.kernel, stride, groups=w_in), nn.BatchNorm2d(w_in), activation(stage.act),
-            conv(w_in, w_out, 1), nn.BatchNorm2d(w_out), activation(stage.act))
-        self.shortcut = make_shortcut(stage.shortcut, w_in, w_out, stride, norm=True)
-        self.drop_path = drop_path
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x)
-        if self.shortcut is not None:
-            out = drop_path(out, self.drop_path, self.training) + self.shortcut(x)
-        return out
+        body = [conv(w_in, w_in, stage.kernel, stride, groups=w_in), nn.BatchNorm2d(w_in), activation(stage.act),
+                conv(w_in, w_out, 1), nn.BatchNorm2d(w_out), activation(stage.act)]
+        super().__init__(body, w_in, w_out, stride, stage, drop_path)
 
 
 def dwsep_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
