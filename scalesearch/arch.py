@@ -55,12 +55,22 @@ _BLOCK_FIELDS = {
 _OPTIONAL_STAGE_FIELDS = ("mid", "groups", "kernel", "expand", "se", "stride_on", "dropout")
 
 
-def _int(name: str, v: Any, low: int = 1) -> int:
-    """Check that v is an integer >= low (bools and non-integral floats rejected); return it as int."""
+# Upper bounds far beyond any real network: they keep a typo (or width = 10**14 in a spec) a clear error rather
+# than an hour of costing or an out-of-memory build.
+MAX_WIDTH = 2 ** 16
+MAX_DEPTH = 10_000
+MAX_RESOLUTION = 2 ** 14
+MAX_KERNEL = 31
+MAX_CLASSES = 10 ** 6
+
+
+def _int(name: str, v: Any, low: int = 1, high: int | None = None) -> int:
+    """Check that v is an integer in [low, high] (bools and non-integral floats rejected); return it as int."""
+    rule = f">= {low}" if high is None else f"in [{low}, {high}]"
     if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
-        raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
-    if v < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
+        raise ValueError(f"{name}: expected an integer {rule}, got {v!r}")
+    if v < low or (high is not None and v > high):
+        raise ValueError(f"{name}: expected an integer {rule}, got {v!r}")
     return int(v)
 
 
@@ -97,11 +107,11 @@ class StemSpec:
     act: str = "relu"
 
     def __post_init__(self) -> None:
-        _set(self, "width", _int("stem.width", self.width))
-        _set(self, "kernel", _int("stem.kernel", self.kernel))
+        _set(self, "width", _int("stem.width", self.width, 1, MAX_WIDTH))
+        _set(self, "kernel", _int("stem.kernel", self.kernel, 1, MAX_KERNEL))
         if self.kernel % 2 == 0:
             raise ValueError(f"stem.kernel: expected an odd kernel size, got {self.kernel}")
-        _set(self, "stride", _int("stem.stride", self.stride))
+        _set(self, "stride", _int("stem.stride", self.stride, 1, 8))
         _set(self, "pool", bool(self.pool))
         _set(self, "norm_act", bool(self.norm_act))
         _choice("stem.act", self.act, ACTIVATIONS)
@@ -150,12 +160,12 @@ class StageSpec:
 
     def _validate(self, where: str) -> None:
         _choice(f"{where}.block", self.block, BLOCKS)
-        _set(self, "depth", _int(f"{where}.depth", self.depth))
-        _set(self, "width", _int(f"{where}.width", self.width))
-        _set(self, "stride", _int(f"{where}.stride", self.stride))
-        _set(self, "mid", _int(f"{where}.mid", self.mid, 0))
-        _set(self, "groups", _int(f"{where}.groups", self.groups))
-        _set(self, "kernel", _int(f"{where}.kernel", self.kernel))
+        _set(self, "depth", _int(f"{where}.depth", self.depth, 1, MAX_DEPTH))
+        _set(self, "width", _int(f"{where}.width", self.width, 1, MAX_WIDTH))
+        _set(self, "stride", _int(f"{where}.stride", self.stride, 1, 8))
+        _set(self, "mid", _int(f"{where}.mid", self.mid, 0, MAX_WIDTH))
+        _set(self, "groups", _int(f"{where}.groups", self.groups, 1, MAX_WIDTH))
+        _set(self, "kernel", _int(f"{where}.kernel", self.kernel, 1, MAX_KERNEL))
         if self.kernel % 2 == 0:
             raise ValueError(f"{where}.kernel: expected an odd kernel size, got {self.kernel}")
         _set(self, "expand", _float(f"{where}.expand", self.expand, 1.0, 64.0, high_open=False))
@@ -194,7 +204,7 @@ class HeadSpec:
     act: str = "relu"
 
     def __post_init__(self) -> None:
-        _set(self, "width", _int("head.width", self.width, 0))
+        _set(self, "width", _int("head.width", self.width, 0, MAX_WIDTH))
         _set(self, "preact", bool(self.preact))
         if self.width and self.preact:
             raise ValueError("head.preact: a head with a 1x1 conv (width > 0) cannot also be pre-activation")
@@ -249,9 +259,9 @@ class NetSpec:
         if not self.stages:
             raise ValueError("stages: a network needs at least one stage")
         _set(self, "stages", tuple(_stage_from(s, f"stages[{i}]") for i, s in enumerate(self.stages)))
-        _set(self, "in_channels", _int("in_channels", self.in_channels))
-        _set(self, "num_classes", _int("num_classes", self.num_classes))
-        _set(self, "resolution", _int("resolution", self.resolution))
+        _set(self, "in_channels", _int("in_channels", self.in_channels, 1, MAX_WIDTH))
+        _set(self, "num_classes", _int("num_classes", self.num_classes, 1, MAX_CLASSES))
+        _set(self, "resolution", _int("resolution", self.resolution, 1, MAX_RESOLUTION))
         _set(self, "drop_path", _float("drop_path", self.drop_path, 0.0, 1.0))
         if self.resolution < self.total_stride:
             raise ValueError(f"resolution: {self.resolution} is smaller than the network's total stride "
@@ -435,7 +445,7 @@ _BLOCK_DEPTH = {"basic": 2, "bottleneck": 3, "preact": 2}
 
 def _resolve_layers(depth: int, block: str, layers: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
     if layers:
-        layers = tuple(_int(f"layers[{i}]", n) for i, n in enumerate(layers))
+        layers = tuple(_int(f"layers[{i}]", n, 1, MAX_DEPTH) for i, n in enumerate(layers))
         block = block or "bottleneck"
         _choice("block", block, ("basic", "bottleneck"))
         implied = _BLOCK_DEPTH[block] * sum(layers) + 2
@@ -474,6 +484,8 @@ def resnet(depth: int = 50, *, block: str = "", layers: tuple[int, ...] = (), wi
         in_channels, num_classes, resolution: input shape and classes.
     """
     block, layers = _resolve_layers(_int("depth", depth, 0), block, tuple(layers))
+    _choice("stride_on", stride_on, STRIDE_ON)
+    _choice("shortcut", shortcut, SHORTCUTS)
     width = _int("width", width)
     cardinality = _int("cardinality", cardinality)
     bottleneck_width = _int("bottleneck_width", bottleneck_width)

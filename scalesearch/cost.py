@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.arch import NetSpec, format_stage
-from scalesearch.blocks import BLOCKS, Cx, head_cost, stage_block_args, stem_cost
+from scalesearch.blocks import BLOCKS, Cx, head_cost, stem_cost
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,10 @@ def count(spec: NetSpec) -> Cost:
     for i, stage in enumerate(spec.stages):
         cost_fn = BLOCKS[stage.block].cost
         sx = Cx(cx.h, cx.w)
-        args = stage_block_args(w_in, stage)
-        cost_fn(sx, *args[0], stage)
+        cost_fn(sx, w_in, stage.width, stage.stride, stage)
         if stage.depth > 1:  # the other blocks are all alike: cost one and multiply
             rx = Cx(sx.h, sx.w)
-            cost_fn(rx, *args[1], stage)
+            cost_fn(rx, stage.width, stage.width, 1, stage)
             n = stage.depth - 1
             sx.params += n * rx.params
             sx.macs += n * rx.macs

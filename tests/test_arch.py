@@ -178,15 +178,20 @@ def test_resnet_layouts_and_options():
     (lambda: arch.efficientnet(-1.0), "width_mult: expected a number in"),
     (lambda: arch.efficientnet_compound(1.0, alpha=0.0), "alpha: expected a number in"),
     (lambda: arch.cifar_resnext(29, cardinality=0), "cardinality: expected an integer >= 1, got 0"),
-    (lambda: arch.mobilenet_v2(resolution=0), "resolution: expected an integer >= 1, got 0"),
+    (lambda: arch.mobilenet_v2(resolution=0), "resolution: expected an integer in [1, 16384], got 0"),
     (lambda: StageSpec("basic", 2, 64, kernel=4), "stage.kernel: expected an odd kernel size"),
     (lambda: StageSpec("bottleneck", 2, 256, mid=100, groups=32), "mid: the inner width 100 is not divisible"),
     (lambda: StageSpec("bottleneck", 2, 256), "mid: a bottleneck needs its inner width mid >= 1"),
-    (lambda: StageSpec("basic", 2.5, 64), "stage.depth: expected an integer >= 1, got 2.5"),
-    (lambda: StageSpec("basic", True, 64), "stage.depth: expected an integer >= 1, got True"),
+    (lambda: StageSpec("basic", 2.5, 64), "stage.depth: expected an integer in [1, 10000], got 2.5"),
+    (lambda: StageSpec("basic", True, 64), "stage.depth: expected an integer in [1, 10000], got True"),
     (lambda: NetSpec(StemSpec(16), (StageSpec("basic", 1, 8, shortcut="A"),)), "option A zero-pads channels"),
     (lambda: NetSpec(StemSpec(16), ()), "stages: a network needs at least one stage"),
     (lambda: preset("resnet51"), "unknown preset 'resnet51'"),
+    (lambda: arch.resnet(18, stride_on="2x2"), "stride_on: expected one of 1x1, 3x3, got '2x2'"),
+    (lambda: arch.resnet(0, layers=(10 ** 9, 1, 1, 1)), "layers[0]: expected an integer in [1, 10000]"),
+    (lambda: arch.cifar_resnet(20, width=10 ** 14), "width: expected an integer in [1, 65536]"),
+    (lambda: arch.resnet(50, resolution=10 ** 6), "resolution: expected an integer in [1, 16384]"),
+    (lambda: StageSpec("basic", 2, 64, stride=16), "stage.stride: expected an integer in [1, 8]"),
 ])
 def test_invalid_numbers_raise_naming_field_and_rule(make, needle):
     with pytest.raises(ValueError) as e:

@@ -50,7 +50,7 @@ def test_count_netspec_json_file(tmp_path, capsys):
     (["count", "resnet5"], "unknown preset 'resnet5'; did you mean"),
     (["count", "resnet50", "--resolution", "16"], "resolution: 16 is smaller than the network's total stride 32"),
     (["count", "missing.json"], "missing.json"),
-    (["count", "resnet50", "--classes", "0"], "num_classes: expected an integer >= 1, got 0"),
+    (["count", "resnet50", "--classes", "0"], "num_classes: expected an integer in [1, 1000000], got 0"),
 ])
 def test_count_errors_are_one_line_with_exit_2(args, needle):
     r = run_cli(*args)

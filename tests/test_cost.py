@@ -16,6 +16,9 @@ EXPECTED_PARAMS = {
     "resnet18": 11_689_512, "resnet50": 25_557_032, "resnext50_32x4d": 25_028_904,
     "wide_resnet50_2": 68_883_240, "efficientnet_b0": 5_288_548, "efficientnet_b3": 12_233_232,
     "cifar_resnet20": 269_722, "cifar_resnet56": 853_018, "wrn_28_10": 36_479_194,
+    # the usual CIFAR references (He et al. Table 6: 0.27M .. 19.4M; ResNeXt-29 8x64d 34.4M; WRN-40-4 8.9M)
+    "cifar_resnet32": 464_154, "cifar_resnet44": 658_586, "cifar_resnet110": 1_727_962,
+    "cifar_resnet1202": 19_421_274, "resnext29_8x64d": 34_426_698, "wrn_16_8": 10_961_370, "wrn_40_4": 8_949_210,
 }
 
 TORCHVISION_PRESETS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
@@ -98,6 +101,18 @@ def test_resnet_v1_vs_v1_5_figures():
     got = [round(count(preset(n)).macs / 1e9, 2) for n in ("resnet50_v1", "resnet101_v1", "resnet152_v1",
                                                              "resnet50", "resnet101", "resnet152")]
     assert got == [3.86, 7.57, 11.28, 4.09, 7.8, 11.51]
+
+
+def test_costing_time_does_not_grow_with_depth():
+    """Blocks 2..d of a stage are costed once: a 10,000-block stage costs like a 2-block one."""
+    import time
+
+    deep = arch.resnet(0, layers=(10_000, 1, 1, 1), block="basic", width=8, resolution=32)
+    t0 = time.perf_counter()
+    c = count(deep)
+    assert time.perf_counter() - t0 < 0.5
+    assert c.stages[0].params == 10_000 * count(arch.resnet(0, layers=(1, 1, 1, 1), block="basic",
+                                                             width=8)).stages[0].params
 
 
 def test_cost_scales_with_resolution_and_io():
