@@ -106,7 +106,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    "(default 0)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="default auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long runs)")
-    p.add_argument("--test", action="store_true", help="also report accuracy on the test set at the end")
+    p.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
+                   help="report accuracy on the test set at the end (default; --no-test skips it)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout at the end (the tables go to stderr)")
     p.set_defaults(func=_cmd_train)
@@ -132,6 +133,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(**{k: v for k, v in options.items() if v is not None}, augment=not args.no_augment,
                       seed=args.seed, device=args.device, eval_test=args.test, compile=args.compile)
     device = resolve_device(cfg.device)
+    if args.resolution is None and args.model.endswith((".yaml", ".yml")):
+        from scalesearch.spec import load_spec  # a spec's baseline trains at the spec's own resolution
+
+        args.resolution = load_spec(args.model).dataset.resolution
     data = load_dataset(args.dataset, data_dir=args.data_dir, train_size=args.train_size, val_size=args.val_size,
                         test_size=args.test_size, resolution=args.resolution, seed=args.data_seed, device=device)
     if args.crop_padding is None:  # the ResNet paper's 4 px at 32 px, scaled with the resolution
@@ -278,11 +283,18 @@ _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other scalesearch error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from scalesearch import __version__
 
-    parser = argparse.ArgumentParser(prog="scalesearch", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="scalesearch", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"scalesearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _COMMANDS:
@@ -298,6 +310,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("scalesearch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`scalesearch count x | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (MemoryError, RuntimeError) as e:
+        if not isinstance(e, MemoryError) and "out of memory" not in str(e):
+            raise  # a bug: keep the traceback
+        if os.environ.get("SCALESEARCH_DEBUG"):
+            raise
+        print(f"scalesearch: error: out of memory ({' '.join(str(e).split())[:200] or 'MemoryError'}); "
+              "try a smaller --batch-size, --resolution or model", file=sys.stderr)
+        return 2
     except (ValueError, OSError, LookupError) as e:
         if os.environ.get("SCALESEARCH_DEBUG"):
             raise

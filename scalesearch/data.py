@@ -48,6 +48,7 @@ __all__ = [
     "resize_images",
 ]
 
+MAX_RESOLUTION = 1024
 DATASETS: tuple[str, ...] = ("fashion-mnist", "cifar10", "synthetic")
 DEFAULT_DATA_ROOT = "/usr/share/datasets"
 ENV_DATA = "SCALESEARCH_DATA"
@@ -191,6 +192,9 @@ def load_dataset(
     for arg, value in (("train_size", train_size), ("test_size", test_size), ("resolution", resolution)):
         if value is not None:
             _check_int(arg, value, minimum=1)
+    if resolution is not None and not 4 <= resolution <= MAX_RESOLUTION:
+        # the whole dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already
+        raise ValueError(f"resolution: expected an integer in [4, {MAX_RESOLUTION}], got {resolution}")
     if name != "synthetic" and synthetic_kwargs:
         raise ValueError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
                          "they apply to 'synthetic' only")

@@ -72,7 +72,7 @@ METRICS = ("macs", "params", "acts")
 COST_NAMES = ("macs", "params", "acts")
 BASE_NAMES = ("base_macs", "base_params", "base_acts")
 EARLY_STOPPING = ("asha",)
-ES_METRICS = ("val_acc", "test_acc")
+ES_METRICS = ("val_acc",)  # never the test set: searches select on validation
 # Dataset facts (in_channels, num_classes, native resolution) so that a spec is checked without loading data
 # (scalesearch.data imports torch). tests/test_spec.py checks this table against scalesearch.data.DATASETS.
 DATASET_INFO: dict[str, tuple[int, int, int]] = {"fashion-mnist": (1, 10, 28), "cifar10": (3, 10, 32),
@@ -848,6 +848,11 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
     points = _parse_points(top["points"], params) if "points" in top else ()
     search = _parse_search(top["search"])
     train, train_locs = _parse_train(top["train"], names) if "train" in top else ((), ())
+    if any(o.name == "test_acc" for o in search.objectives) and dict(train).get("eval_test") is not True:
+        node = _mapping(top["search"], "")["objectives"]
+        raise _mapping(node, "")["test_acc"].key_err(
+            "objective test_acc is only measured with train.eval_test: true, and a search that selects on the "
+            "test set overfits it", "val_acc as the objective, or train: {eval_test: true} for a final report")
     spec = SearchSpec(study=study, seed=seed, dataset=dataset, train=train, architecture=arch, parameters=params,
                       constraints=constraints, baseline=baseline, points=points, search=search, file=filename,
                       train_locs=train_locs)

@@ -65,3 +65,21 @@ def test_presets_lists_every_preset(capsys):
     out = capsys.readouterr().out
     for name in ("resnet50", "efficientnet_b7", "cifar_resnet1202", "wrn_28_10", "resnext101_64x4d"):
         assert name in out
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["count", "resnet50", "--in-channels", "abc"], "argument --in-channels: invalid int value: 'abc'"),
+    (["train", "cifar_resnet20", "--dataset", "mnist"], "argument --dataset: invalid choice: 'mnist'"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_usage_errors_are_one_line(args, needle):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0]
+
+
+def test_broken_pipe_is_quiet():
+    r = subprocess.run(f"{sys.executable} -m scalesearch presets | head -c 10", shell=True, capture_output=True,
+                       text=True, timeout=120)
+    assert r.stdout == "preset    " and "error" not in r.stderr.lower() and "Traceback" not in r.stderr
