@@ -8,9 +8,11 @@ both alike; the median of each is reported with the ratio fit/plain, and the med
 
 fit does the extra work a real run needs (per-step learning rate, two parameter groups so that BN and biases
 get no weight decay, on-device loss/accuracy sums, periodic NaN check) and evaluates a one-batch validation
-split between its two epochs (outside the timed epoch). fit uses torch's fused SGD kernel; the plain loop uses
-torch's default SGD (a per-tensor loop on CPU) unless `--plain-fused`, which isolates fit's loop overhead.
-Augmentation is off in both unless `--augment`.
+split between its two epochs (outside the timed epoch). Like for like by default: the plain loop uses the same
+fused SGD kernel as fit and, on CUDA, the same bf16 autocast and channels_last; `--no-plain-fused` gives it torch's
+default SGD instead (a per-tensor loop on CPU). Augmentation is off in both unless `--augment`.
+Each row also gives fit's achieved training compute, 6 x MACs per image (forward 2, backward 4 FLOPs per MAC),
+and with `--peak-tflops` (e.g. 989 for an H100 SXM's dense bf16) the fraction of that peak.
 
 Usage:
     python benchmarks/train_speed.py [--device cpu] [--steps 16] [--batch-size 128] [--repeats 5]
@@ -19,6 +21,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import statistics
 import sys
@@ -32,6 +35,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from scalesearch.cost import count_model  # noqa: E402
 from scalesearch.data import Dataset, augment_batch, load_dataset  # noqa: E402
 from scalesearch.train import TrainConfig, fit, resolve_device  # noqa: E402
 
@@ -74,9 +78,13 @@ def candidates() -> dict[str, Callable[[], nn.Module]]:
 def plain_loop(model: nn.Module, data: Dataset, steps: int, batch_size: int, device: torch.device,
                augment: bool, fused: bool = False) -> float:
     """Images/s of a textbook loop: one warm-up epoch, then `steps` timed steps."""
+    cuda = device.type == "cuda"
     model.to(device).train()
+    if cuda:
+        model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4,
                           fused=fused or None)
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
     gen = torch.Generator(device=device).manual_seed(0)
@@ -92,7 +100,10 @@ def plain_loop(model: nn.Module, data: Dataset, steps: int, batch_size: int, dev
             if augment:
                 x = augment_batch(x, gen, crop_padding=4, flip=True)
             x = (x.float() / 255 - mean) / std
-            loss = F.cross_entropy(model(x), y)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast():
+                loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -125,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--augment", action="store_true", help="random crop + flip in both loops")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--only", default="", help="time only the networks whose name contains this")
-    p.add_argument("--plain-fused", action="store_true", help="give the plain loop fit's fused SGD kernel "
-                   "too (isolates fit's per-step overhead from its faster optimiser step)")
+    p.add_argument("--plain-fused", action=argparse.BooleanOptionalAction, default=True,
+                   help="give the plain loop fit's fused SGD kernel too (default: like for like; --no-plain-fused "
+                   "compares against torch's default SGD)")
+    p.add_argument("--peak-tflops", type=float, default=None,
+                   help="the device's dense peak (TFLOP/s) to report fit's achieved fraction of it")
     args = p.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -141,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
           f"after a warm-up epoch, {args.repeats} interleaved A/B rounds, augment={args.augment}, "
           f"plain SGD {'fused' if args.plain_fused else 'default (for-loop on CPU)'}; "
           f"input {IN_CHANNELS}x{RESOLUTION}x{RESOLUTION}")
-    print(f"{'network':<20} {'params':>8} {'plain img/s':>12} {'fit img/s':>10} {'fit/plain':>9}   per-round ratios")
+    peak_col = f"{'peak%':>7}" if args.peak_tflops else ""
+    print(f"{'network':<20} {'params':>8} {'plain img/s':>12} {'fit img/s':>10} {'fit/plain':>9} {'TFLOP/s':>8}"
+          f"{peak_col}   per-round ratios")
     ratios = []
     for name, build in candidates().items():
         if args.only not in name:
@@ -149,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         base = build()
         params = sum(p.numel() for p in base.parameters())
+        macs = count_model(base, (IN_CHANNELS, RESOLUTION, RESOLUTION))["macs"]
         plain, fitted = [], []
         for r in range(args.repeats):
             order = ("plain", "fit") if r % 2 == 0 else ("fit", "plain")
@@ -160,8 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         per_round = [f / q for f, q in zip(fitted, plain)]
         ratio = statistics.median(fitted) / statistics.median(plain)
         ratios.append(ratio)
+        tflops = 6 * macs * statistics.median(fitted) / 1e12
+        peak = f"{100 * tflops / args.peak_tflops:>6.2f}%" if args.peak_tflops else ""  # 7 wide, as peak_col
         print(f"{name:<20} {params:>8,} {statistics.median(plain):>12.0f} {statistics.median(fitted):>10.0f} "
-              f"{ratio:>9.3f}   {' '.join(f'{x:.3f}' for x in per_round)}", flush=True)
+              f"{ratio:>9.3f} {tflops:>8.4f}{peak}   {' '.join(f'{x:.3f}' for x in per_round)}", flush=True)
     print(f"median fit/plain ratio over {len(ratios)} networks: {statistics.median(ratios):.3f}")
     return 0
 

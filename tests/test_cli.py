@@ -83,3 +83,14 @@ def test_broken_pipe_is_quiet():
     r = subprocess.run(f"{sys.executable} -m scalesearch presets | head -c 10", shell=True, capture_output=True,
                        text=True, timeout=120)
     assert r.stdout == "preset    " and "error" not in r.stderr.lower() and "Traceback" not in r.stderr
+
+
+def test_core_never_imports_ray_optuna_or_thop():
+    """The core (and the CLI until a search command runs) must import and work without Ray or Optuna."""
+    code = ("import sys, scalesearch.arch, scalesearch.blocks, scalesearch.build, scalesearch.cost, "
+            "scalesearch.data, scalesearch.train, scalesearch.spec, scalesearch.expr, scalesearch.cli; "
+            "from scalesearch.cli import main; main(['count', 'resnet18', '--json']); "
+            "bad = {'optuna', 'ray', 'thop'} & {m.split('.')[0] for m in sys.modules}; "
+            "assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

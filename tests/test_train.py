@@ -303,3 +303,25 @@ def test_cli_train_errors_are_one_line(tmp_path, capsys):
     rc = main(["train", "cifar_resnet20", "--dataset", "synthetic", "--epochs", "0", "--device", "cpu"])
     err = capsys.readouterr().err
     assert rc == 2 and "epochs=0" in err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CUDA (runs only where a GPU is present; CI has none)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda_bf16_channels_last():
+    from scalesearch.arch import preset
+    from scalesearch.build import build_model
+
+    data = load_dataset("synthetic", in_channels=1, image_size=16, num_train=1024, num_test=256, val_size=256,
+                        device="cuda")
+    torch.manual_seed(0)
+    model = build_model(preset("cifar_resnet20", in_channels=1, num_classes=10, resolution=16))
+    result = fit(model, data, TrainConfig(epochs=3, batch_size=128, device="cuda", bf16=True, channels_last=True,
+                                          eval_test=True))
+    assert result.device.startswith("cuda") and result.val_acc > 0.5 and result.test_acc > 0.5
+    assert next(model.parameters()).is_cuda
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
