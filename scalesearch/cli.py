@@ -267,12 +267,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 c = resolve_candidate(spec, sample_params(spec, suggest))
                 rows.append((f"draw{i}", c.values, c.netspec.hash, c.params, c.macs, ", ".join(c.rejected_by)))
     shown = rows[:args.limit]
-    print(f"\ncandidates ({len(shown)} of {len(rows)} listed; rejected ones are never trained):")
+    print(f"\ncandidates ({len(shown)} of {len(rows)} listed; rejected ones and repeats of a NetSpec hash are "
+          "never trained):")
     print(f"  {'name':<10} {'hash':<16} {'params':>9} {'MACs':>9}  values / rejected by")
+    first: dict[str, str] = {}
     for name, values, h, params, macs, rejected in shown:
         vals = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
         cost = f"{human(params):>9} {human(macs):>9}" if params is not None else f"{'-':>9} {'-':>9}"
-        print(f"  {name:<10} {h:<16} {cost}  {vals}" + (f"  REJECTED: {rejected}" if rejected else ""))
+        note = f"  REJECTED: {rejected}" if rejected else (f"  (same network as {first[h]})" if h in first else "")
+        first.setdefault(h, name)
+        print(f"  {name:<10} {h:<16} {cost}  {vals}{note}")
     print("\nnote: the search engine (Optuna sampler, Ray Tune trials, SQLite store) is not part of this release;"
           "\n      nothing was trained. Train one candidate with `scalesearch train`.")
     return 0

@@ -94,3 +94,16 @@ def test_core_never_imports_ray_optuna_or_thop():
             "assert not bad, bad")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_run_lists_costed_candidates_and_trains_nothing(capsys):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parent.parent / "spaces" / "quickstart.yaml"
+    assert main(["run", str(spec)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("  grid") or line.startswith("  baseline")]
+    assert [r[0] for r in rows] == ["baseline"] + [f"grid{i}" for i in range(6)]
+    assert sum("REJECTED:" in " ".join(r) for r in rows) == 2
+    assert "(same network as baseline)" in out and rows[0][1] == rows[1][1]
+    assert "nothing was trained" in out
