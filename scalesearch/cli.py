@@ -40,7 +40,7 @@ def _cmd_count(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"model": args.model, "hash": spec.hash, "params": cost.params, "macs": cost.macs,
                           "acts": cost.acts, "in_channels": spec.in_channels, "num_classes": spec.num_classes,
-                          "resolution": spec.resolution, "stages": [p.__dict__ for p in cost.parts],
+                          "resolution": spec.resolution, "stages": [p.to_dict() for p in cost.parts],
                           "netspec": spec.to_dict()}))
         return 0
     print(f"{args.model}: {spec.in_channels}x{spec.resolution}x{spec.resolution} input, {spec.num_classes} classes, "

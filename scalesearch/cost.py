@@ -16,13 +16,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scalesearch.arch import NetSpec, format_stage
+from scalesearch.arch import HeadSpec, NetSpec, StageSpec, StemSpec, format_stage
 from scalesearch.blocks import BLOCKS, Cx, head_cost, stem_cost
 
 
 @dataclass(frozen=True)
 class PartCost:
-    """Cost of one part of a network (the stem, a stage or the head) and its output shape."""
+    """Cost of one part of a network (the stem, a stage or the head) and its output shape.
+
+    `layout` is the part's spec (a StemSpec, StageSpec or HeadSpec); `desc` renders it for tables, on demand, so
+    that screening candidates never pays for string formatting.
+    """
 
     name: str
     params: int
@@ -30,7 +34,22 @@ class PartCost:
     acts: int
     channels: int
     resolution: int
-    desc: str = ""
+    layout: Any = None
+
+    @property
+    def desc(self) -> str:
+        if isinstance(self.layout, StageSpec):
+            return format_stage(self.layout)
+        if isinstance(self.layout, StemSpec):
+            st = self.layout
+            return f"conv{st.kernel}x{st.kernel}/{st.stride}" + (" + maxpool/2" if st.pool else "")
+        if isinstance(self.layout, HeadSpec):
+            return (f"conv1x1 {self.layout.width} + " if self.layout.width else "") + f"pool + fc {self.channels}"
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "params": self.params, "macs": self.macs, "acts": self.acts,
+                "channels": self.channels, "resolution": self.resolution, "desc": self.desc}
 
 
 @dataclass(frozen=True)
@@ -49,7 +68,7 @@ class Cost:
 
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.params, "macs": self.macs, "acts": self.acts,
-                "parts": [p.__dict__ for p in self.parts]}
+                "parts": [p.to_dict() for p in self.parts]}
 
 
 def count(spec: NetSpec) -> Cost:
@@ -64,9 +83,7 @@ def count(spec: NetSpec) -> Cost:
     parts = []
     cx = Cx(spec.resolution, spec.resolution)
     stem_cost(cx, spec.in_channels, spec.stem)
-    parts.append(PartCost("stem", cx.params, cx.macs, cx.acts, spec.stem.width, cx.h,
-                          f"conv{spec.stem.kernel}x{spec.stem.kernel}/{spec.stem.stride}"
-                          + (" + maxpool/2" if spec.stem.pool else "")))
+    parts.append(PartCost("stem", cx.params, cx.macs, cx.acts, spec.stem.width, cx.h, spec.stem))
     w_in = spec.stem.width
     for i, stage in enumerate(spec.stages):
         cost_fn = BLOCKS[stage.block].cost
@@ -79,13 +96,12 @@ def count(spec: NetSpec) -> Cost:
             sx.params += n * rx.params
             sx.macs += n * rx.macs
             sx.acts += n * rx.acts
-        parts.append(PartCost(f"stage{i + 1}", sx.params, sx.macs, sx.acts, stage.width, sx.h, format_stage(stage)))
+        parts.append(PartCost(f"stage{i + 1}", sx.params, sx.macs, sx.acts, stage.width, sx.h, stage))
         cx.h, cx.w = sx.h, sx.w
         w_in = stage.width
     hx = Cx(cx.h, cx.w)
     head_cost(hx, w_in, spec.num_classes, spec.head)
-    desc = (f"conv1x1 {spec.head.width} + " if spec.head.width else "") + f"pool + fc {spec.num_classes}"
-    parts.append(PartCost("head", hx.params, hx.macs, hx.acts, spec.num_classes, 1, desc))
+    parts.append(PartCost("head", hx.params, hx.macs, hx.acts, spec.num_classes, 1, spec.head))
     return Cost(sum(p.params for p in parts), sum(p.macs for p in parts), sum(p.acts for p in parts), tuple(parts))
 
 
