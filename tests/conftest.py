@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 import warnings
 
 import pytest
+from hypothesis import settings
+
+# CI (CI=true) replays a fixed set of examples so that a landing never hangs on a random draw; local runs explore
+# new examples each time, and HYPOTHESIS_PROFILE=thorough explores many more.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("thorough", max_examples=1500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,8 +35,8 @@ families = st.one_of(
     st.builds(arch.mobilenet_v1, st.floats(0.05, 0.3), resolution=small_res, **io),
     st.builds(arch.mobilenet_v2, st.floats(0.05, 0.3), resolution=small_res, **io),
     st.builds(arch.efficientnet, st.floats(0.05, 0.3), st.floats(0.1, 1.0), resolution=small_res, **io),
-    st.builds(arch.efficientnet_compound, st.floats(-2.0, 0.5), alpha=st.floats(1.0, 1.4),
-              beta=st.floats(1.0, 1.3), gamma=st.floats(1.0, 1.3), base_resolution=st.just(48), **io),
+    st.builds(arch.efficientnet_compound, st.floats(-1.0, 0.5), alpha=st.floats(1.0, 1.4),
+              beta=st.floats(1.0, 1.3), gamma=st.floats(1.0, 1.3), base_resolution=st.just(64), **io),  # >= 49 px
 )
 
 
@@ -68,9 +70,11 @@ def anynets(draw) -> NetSpec:
             s = s.replace("_scA", "_scB")
         fixed.append(s)
         w = spec.width
-    return arch.anynet(tuple(fixed), stem_width=stem_width, stem_stride=draw(st.integers(1, 2)),
-                       stem_pool=draw(st.booleans()), head_width=draw(st.sampled_from([0, 32])),
-                       drop_path=draw(st.sampled_from([0.0, 0.1])), resolution=draw(st.integers(32, 40)),
+    stem_stride, stem_pool = draw(st.integers(1, 2)), draw(st.booleans())
+    total_stride = stem_stride * (2 if stem_pool else 1) * math.prod(parse_stage(s).stride for s in fixed)
+    return arch.anynet(tuple(fixed), stem_width=stem_width, stem_stride=stem_stride, stem_pool=stem_pool,
+                       head_width=draw(st.sampled_from([0, 32])), drop_path=draw(st.sampled_from([0.0, 0.1])),
+                       resolution=draw(st.integers(max(8, total_stride), max(8, total_stride) + 8)),
                        in_channels=draw(st.integers(1, 3)), num_classes=draw(st.integers(2, 12)))
 
 
@@ -91,7 +95,8 @@ def check_spec(spec: NetSpec) -> None:
         assert parse_stage(format_stage(s)) == s
 
 
-_settings = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_settings = settings(max_examples=max(150, settings().max_examples), deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
 
 
 @_settings
