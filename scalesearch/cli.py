@@ -246,20 +246,19 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from scalesearch.cost import human
     from scalesearch.spec import (RandomSuggest, check_space, enumerate_grid, format_report, load_spec,
-                                  resolve_candidate, resolve_point, sample_params)
+                                  resolve_candidate, sample_params)
 
     if args.limit < 1:
         raise ValueError(f"--limit: expected an integer >= 1, got {args.limit}")
     spec = load_spec(args.spec)
-    print(format_report(check_space(spec), spec))
-    rows: list[tuple[str, dict, str, int | None, int | None, str]] = []
-    names = (["baseline"] if spec.baseline is not None else []) + [p.name for p in spec.points]
-    for name in names:
-        c = resolve_point(spec, name)
-        rows.append((name, c.values, c.netspec.hash, c.params, c.macs, ", ".join(c.rejected_by)))
+    report = check_space(spec)  # resolves and costs the named points and, when it fits, the whole grid
+    print(format_report(report, spec))
+    rows: list[tuple[str, dict, str, int | None, int | None, str]] = [
+        (name, gp.values, gp.hash or "-", gp.params, gp.macs, ", ".join(gp.rejected_by)) for name, gp in report.named]
     if not spec.search.points_only:
         if spec.search.sampler == "grid":
-            for i, gp in enumerate(enumerate_grid(spec)):
+            grid = report.points if report.exhaustive else enumerate_grid(spec)
+            for i, gp in enumerate(grid):
                 rows.append((f"grid{i}", gp.values, gp.hash or "-", gp.params, gp.macs, ", ".join(gp.rejected_by)))
         else:  # a preview of what the sampler draws: seeded uniform draws stand in for the sampler's own choices
             suggest = RandomSuggest(spec.seed)

@@ -699,6 +699,11 @@ class SearchSpec:
         """The train overrides as a dict (values may be Exprs; see `Candidate.train` for evaluated ones)."""
         return dict(self.train)
 
+    @property
+    def point_names(self) -> list[str]:
+        """"baseline" (when there is one), then the named points, in file order."""
+        return ["baseline"] * (self.baseline is not None) + [p.name for p in self.points]
+
     def point(self, name: str) -> Point:
         """The named point ("baseline" for the baseline)."""
         if name == "baseline" and self.baseline is not None:
@@ -706,8 +711,7 @@ class SearchSpec:
         for p in self.points:
             if p.name == name:
                 return p
-        names = ["baseline"] * (self.baseline is not None) + [p.name for p in self.points]
-        raise KeyError(f"no point {name!r}; the spec has {', '.join(names) or 'none'}")
+        raise KeyError(f"no point {name!r}; the spec has {', '.join(self.point_names) or 'none'}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -2038,9 +2042,11 @@ class SpaceReport:
     named: tuple[tuple[str, GridPoint], ...]
     warnings: tuple[str, ...]
     trials: int | None
+    points: tuple[GridPoint, ...] = ()  # every candidate evaluated, in order (not part of to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        del d["points"]
         d["matched"] = [dict(dataclasses.asdict(m), at=at, rel_error=m.rel_error) for at, m in self.matched]
         d["named"] = [{"name": n, **{k: v for k, v in dataclasses.asdict(p).items() if k != "matches"}}
                       for n, p in self.named]
@@ -2107,7 +2113,7 @@ def check_space(spec: SearchSpec, *, samples: int = 256, limit: int = 20000) -> 
         macs_range=(min(p.macs for p in feas), max(p.macs for p in feas)),  # type: ignore[type-var]
         params_range=(min(p.params for p in feas), max(p.params for p in feas)),  # type: ignore[type-var]
         rejections=tuple(counts.items()), invalid=invalid, invalid_example=example, matched=matched,
-        named=tuple(named), warnings=warnings, trials=spec.search.trials)
+        named=tuple(named), warnings=warnings, trials=spec.search.trials, points=tuple(pts))
 
 
 def _named(spec: SearchSpec, pt: Point) -> GridPoint:

@@ -20,9 +20,8 @@ def current() -> dict[str, dict[str, dict[str, object]]]:
     out = {}
     for path in SPACES:
         spec = load_spec(str(path))
-        names = (["baseline"] if spec.baseline is not None else []) + [p.name for p in spec.points]
         out[path.name] = {}
-        for name in names:
+        for name in spec.point_names:
             c = resolve_point(spec, name)
             out[path.name][name] = {"hash": c.netspec.hash, "params": c.params, "macs": c.macs}
     return out
