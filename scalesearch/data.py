@@ -187,11 +187,11 @@ def load_dataset(
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
-    _check_int("val_size", val_size, minimum=0)
-    _check_int("seed", seed)
+    check_int("val_size", val_size, minimum=0)
+    check_int("seed", seed)
     for arg, value in (("train_size", train_size), ("test_size", test_size), ("resolution", resolution)):
         if value is not None:
-            _check_int(arg, value, minimum=1)
+            check_int(arg, value, minimum=1)
     if resolution is not None and not 4 <= resolution <= MAX_RESOLUTION:
         # the whole dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already
         raise ValueError(f"resolution: expected an integer in [4, {MAX_RESOLUTION}], got {resolution}")
@@ -285,7 +285,7 @@ def augment_batch(
         raise ValueError(f"x must be a batch [N, C, H, W], got shape {tuple(x.shape)}")
     if pad_mode not in ("reflect", "zeros"):
         raise ValueError(f"pad_mode={pad_mode!r}: expected 'reflect' or 'zeros'")
-    _check_int("crop_padding", crop_padding, minimum=0)
+    check_int("crop_padding", crop_padding, minimum=0)
     n, c, h, w = x.shape
     p = crop_padding
     if pad_mode == "reflect" and p >= min(h, w):
@@ -323,7 +323,7 @@ def resize_images(x: torch.Tensor, resolution: int, *, chunk: int = 2048) -> tor
 
     Works in chunks of `chunk` images so that the float copy stays small.
     """
-    _check_int("resolution", resolution, minimum=1)
+    check_int("resolution", resolution, minimum=1)
     if x.dtype != torch.uint8 or x.dim() != 4:
         raise ValueError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
     n, c, h, w = x.shape
@@ -362,7 +362,7 @@ def _channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...
     return tuple(mean), tuple(max(v, 1e-3) for v in std)  # a constant channel must not divide by zero
 
 
-def _check_int(arg: str, value: Any, *, minimum: int | None = None) -> None:
+def check_int(arg: str, value: Any, *, minimum: int | None = None) -> None:
     """ValueError naming `arg` unless `value` is an int (not a bool) >= `minimum`."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{arg} must be an integer, got {value!r}")
@@ -531,9 +531,9 @@ def _synthetic_params(kwargs: dict[str, Any]) -> dict[str, Any]:
                          f"{', '.join(_SYNTHETIC_DEFAULTS)}")
     params = {**_SYNTHETIC_DEFAULTS, **kwargs}
     for arg in ("num_classes", "in_channels", "image_size", "num_train", "num_test"):
-        _check_int(arg, params[arg], minimum=2 if arg == "num_classes" else 1)
-    _check_int("max_shift", params["max_shift"], minimum=0)
-    _check_int("pattern_seed", params["pattern_seed"])
+        check_int(arg, params[arg], minimum=2 if arg == "num_classes" else 1)
+    check_int("max_shift", params["max_shift"], minimum=0)
+    check_int("pattern_seed", params["pattern_seed"])
     noise = params["noise"]
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
         raise ValueError(f"noise={noise!r}: expected a finite number >= 0")

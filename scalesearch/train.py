@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scalesearch.data import Dataset, Split, augment_batch
+from scalesearch.data import Dataset, Split, augment_batch, check_int
 
 __all__ = [
     "SCHEDULES",
@@ -135,15 +135,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "milestones", tuple(self.milestones))
-        _check_int("epochs", self.epochs, 1)
+        check_int("epochs", self.epochs, minimum=1)
         if self.max_steps is not None:
-            _check_int("max_steps", self.max_steps, 1)
-        _check_int("batch_size", self.batch_size, 1)
+            check_int("max_steps", self.max_steps, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
         if self.eval_batch_size is not None:
-            _check_int("eval_batch_size", self.eval_batch_size, 1)
-        _check_int("crop_padding", self.crop_padding, 0)
-        _check_int("nan_check_every", self.nan_check_every, 1)
-        _check_int("seed", self.seed, None)
+            check_int("eval_batch_size", self.eval_batch_size, minimum=1)
+        check_int("crop_padding", self.crop_padding, minimum=0)
+        check_int("nan_check_every", self.nan_check_every, minimum=1)
+        check_int("seed", self.seed)
         _check_float("lr", self.lr, 0.0, math.inf, low_open=True, high_open=True)
         _check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
         _check_float("weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
@@ -252,8 +252,8 @@ def lr_schedule(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> lis
         >>> lr_schedule(cfg, steps_per_epoch=2, total_steps=6)
         [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
     """
-    _check_int("steps_per_epoch", steps_per_epoch, 1)
-    _check_int("total_steps", total_steps, 1)
+    check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    check_int("total_steps", total_steps, minimum=1)
     warm = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps // 2)
     main = total_steps - warm
     lrs = [cfg.lr * (s + 1) / warm for s in range(warm)]
@@ -497,14 +497,6 @@ def _nan_to_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_nan_to_none(v) for v in value]
     return value
-
-
-def _check_int(name: str, value: Any, minimum: int | None) -> None:
-    """ValueError naming the field unless `value` is an int (not a bool) >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name}={value}: expected an integer >= {minimum}")
 
 
 def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
