@@ -682,21 +682,78 @@ def resnext_block_params(cardinality: int, bottleneck_width: int, width: int = 2
     return cardinality * (width * bottleneck_width + 9 * bottleneck_width ** 2 + bottleneck_width * width)
 
 
+def search_int(cost: Callable[[int], int | None], target: float, values: range) -> tuple[int | None, int]:
+    """(value, its cost) of the value in `values` whose cost is closest to target (ties: the smaller value),
+    skipping values whose cost is None (invalid); (None, 0) when every value is invalid.
+
+    Bisection on a non-decreasing cost, falling back to a full scan as soon as a probe is invalid or out of order.
+    """
+    memo: dict[int, int | None] = {}
+
+    def c(i: int) -> int | None:
+        if i not in memo:
+            memo[i] = cost(values[i])
+        return memo[i]
+
+    def scan() -> tuple[int | None, int]:
+        best: tuple[float, int] | None = None
+        for i in range(len(values)):
+            ci = c(i)
+            if ci is not None and (best is None or abs(ci - target) < best[0]):
+                best = (abs(ci - target), i)
+        if best is None:
+            return None, 0
+        return values[best[1]], c(best[1])  # type: ignore[return-value]
+
+    n = len(values)
+    if n <= 8:
+        return scan()
+    lo_c, hi_c = c(0), c(n - 1)
+    if lo_c is None or hi_c is None or lo_c > hi_c:
+        return scan()
+
+    def first_at_least(t: float, lo: int, hi: int, c_lo: int, c_hi: int) -> int | None:
+        """Smallest i in [lo, hi+1] with c(i) >= t (hi+1: none); None if a probe breaks monotonicity."""
+        if c_lo >= t:
+            return lo
+        if c_hi < t:
+            return hi + 1
+        # invariant: c(lo) < t <= c(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            cm = c(mid)
+            if cm is None or cm < c_lo or cm > c_hi:
+                return None
+            if cm >= t:
+                hi, c_hi = mid, cm
+            else:
+                lo, c_lo = mid, cm
+        return hi
+
+    i = first_at_least(target, 0, n - 1, lo_c, hi_c)
+    if i is None:
+        return scan()
+    cands = []
+    if i < n:
+        cands.append(i)
+    if i > 0:
+        below = c(i - 1)
+        if below is None:
+            return scan()
+        j = first_at_least(below, 0, i - 1, lo_c, below)  # first of the plateau at cost c(i-1)
+        if j is None:
+            return scan()
+        cands.append(j)
+    best = min(cands, key=lambda k: (abs(c(k) - target), k))  # type: ignore[operator]
+    return values[best], c(best)  # type: ignore[return-value]
+
+
 def match_integer(cost: Callable[[int], int], target: float, low: int, high: int) -> int:
-    """The integer x in [low, high] whose cost(x) is closest to target, for a cost non-decreasing in x: bisection
-    for the first x with cost >= target, then the better of it and its predecessor (ties go to the smaller x)."""
+    """The integer x in [low, high] whose cost(x) is closest to target (ties go to the smaller x): `search_int`
+    over range(low, high + 1)."""
     if low > high:
         raise ValueError(f"match range: low {low} > high {high}")
-    lo, hi = low, high
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cost(mid) >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    if lo > low and abs(cost(lo - 1) - target) <= abs(cost(lo) - target):
-        return lo - 1
-    return lo
+    return search_int(cost, target, range(low, high + 1))[0]  # type: ignore[return-value]
 
 
 def match_bottleneck_width(cardinality: int, target: float | None = None, *, metric: str = "params",

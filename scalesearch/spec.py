@@ -1623,7 +1623,9 @@ class _Resolver:
                 errors.append(e)
                 return None
 
-        value, achieved = _search_int(cost, float(target), p.values())
+        from scalesearch.arch import search_int
+
+        value, achieved = search_int(cost, float(target), p.values())
         if value is None:
             e = errors[0] if errors else None
             raise (p.loc or _NOLOC).error(
@@ -1696,71 +1698,6 @@ def _coerce(x: Any, t: _Type, loc: Loc | None, fmt: str) -> Any:
         hint = "; wrap it in round(), ceil() or floor()" if b is int and type(x) is float else ""
         raise (loc or _NOLOC).error(fmt.format(f"{_tname(x)} {_show(x)}") + hint, t.text())
     return x
-
-
-def _search_int(cost: Callable[[int], int | None], target: float, values: range) -> tuple[int | None, int]:
-    """The value whose cost is closest to target (ties: the smaller value), skipping invalid values (None).
-
-    Bisection on a non-decreasing cost, falling back to a full scan as soon as a probe is invalid or out of order.
-    """
-    memo: dict[int, int | None] = {}
-
-    def c(i: int) -> int | None:
-        if i not in memo:
-            memo[i] = cost(values[i])
-        return memo[i]
-
-    def scan() -> tuple[int | None, int]:
-        best: tuple[float, int] | None = None
-        for i in range(len(values)):
-            ci = c(i)
-            if ci is not None and (best is None or abs(ci - target) < best[0]):
-                best = (abs(ci - target), i)
-        if best is None:
-            return None, 0
-        return values[best[1]], c(best[1])  # type: ignore[return-value]
-
-    n = len(values)
-    if n <= 8:
-        return scan()
-    lo_c, hi_c = c(0), c(n - 1)
-    if lo_c is None or hi_c is None or lo_c > hi_c:
-        return scan()
-
-    def first_at_least(t: float, lo: int, hi: int, c_lo: int, c_hi: int) -> int | None:
-        """Smallest i in [lo, hi+1] with c(i) >= t (hi+1: none); None if a probe breaks monotonicity."""
-        if c_lo >= t:
-            return lo
-        if c_hi < t:
-            return hi + 1
-        # invariant: c(lo) < t <= c(hi)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            cm = c(mid)
-            if cm is None or cm < c_lo or cm > c_hi:
-                return None
-            if cm >= t:
-                hi, c_hi = mid, cm
-            else:
-                lo, c_lo = mid, cm
-        return hi
-
-    i = first_at_least(target, 0, n - 1, lo_c, hi_c)
-    if i is None:
-        return scan()
-    cands = []
-    if i < n:
-        cands.append(i)
-    if i > 0:
-        below = c(i - 1)
-        if below is None:
-            return scan()
-        j = first_at_least(below, 0, i - 1, lo_c, below)  # first of the plateau at cost c(i-1)
-        if j is None:
-            return scan()
-        cands.append(j)
-    best = min(cands, key=lambda k: (abs(c(k) - target), k))  # type: ignore[operator]
-    return values[best], c(best)  # type: ignore[return-value]
 
 
 def _check_values(spec: SearchSpec, values: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -148,6 +148,10 @@ def test_match_integer_tie_and_bounds():
     assert arch.match_integer(lambda x: 10 * x, 25, 0, 10) == 2  # tie between 2 and 3: the smaller
     assert arch.match_integer(lambda x: x, 1000, 0, 10) == 10
     assert arch.match_integer(lambda x: x, -5, 0, 10) == 0
+    # a plateau of equally close values: the smallest wins (bisection alone lands at the plateau's end)
+    costs = [0, 1, 5, 5, 5, 5, 5, 5, 5, 5, 10, 11]
+    assert arch.match_integer(lambda x: costs[x], 6, 0, 11) == 2
+    assert arch.match_integer(lambda x: [0, 5, 5, 10][x], 6, 0, 3) == 1
 
 
 def test_resnet_layouts_and_options():

@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalesearch import arch
+from scalesearch.arch import search_int
 from scalesearch.cost import count
 from scalesearch.spec import (DATASET_INFO, ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, RandomSuggest,
-                              SearchSpec, SpecError, _search_int, baseline_netspec, check_space, enumerate_grid,
+                              SearchSpec, SpecError, baseline_netspec, check_space, enumerate_grid,
                               format_spec, grid_space, load_spec, parse_spec, resolve, resolve_candidate,
                               resolve_point, sample_params)
 
@@ -171,7 +172,7 @@ def test_search_int_equals_brute_force_on_monotone_costs(steps: list[int], targe
         if h < len(costs):
             costs[h] = None
     values = range(10, 10 + 2 * len(costs), 2)
-    got = _search_int(lambda v: costs[(v - 10) // 2], target, values)
+    got = search_int(lambda v: costs[(v - 10) // 2], target, values)
     valid = [(abs(c - target), v) for v, c in zip(values, costs) if c is not None]
     if not valid:
         assert got[0] is None
@@ -184,7 +185,7 @@ def test_search_int_equals_brute_force_on_monotone_costs(steps: list[int], targe
 def test_search_int_decreasing_or_shuffled_falls_back_to_a_scan(costs: list[int], target: float) -> None:
     costs = sorted(costs, reverse=True)  # non-increasing: detected from the ends, scanned
     values = range(len(costs))
-    got = _search_int(lambda v: costs[v], target, values)
+    got = search_int(lambda v: costs[v], target, values)
     if costs[0] > costs[-1]:
         assert got[0] == min(values, key=lambda v: (abs(costs[v] - target), v))
 
