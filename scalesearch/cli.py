@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Callable, Sequence
 
+from scalesearch.datasets import DATASETS
+
 
 def _add_count(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("count", help="analytic params and MACs of a preset, a NetSpec JSON file or a spec file")
@@ -76,8 +78,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                     "Unset training options take scalesearch.train.TrainConfig's defaults.")
     p.add_argument("model", metavar="PRESET_OR_SPEC", help="a preset name (see `scalesearch presets`), "
                    "a NetSpec .json file, or a spec .yaml file (its baseline point)")
-    # Literal names, so that --help does not import torch; tests check them against scalesearch.data.DATASETS.
-    p.add_argument("--dataset", required=True, choices=("fashion-mnist", "cifar10", "synthetic"))
+    p.add_argument("--dataset", required=True, choices=tuple(DATASETS))
     p.add_argument("--data-dir", default=None, help="root folder of the dataset files "
                    "(default: $SCALESEARCH_DATA, else /usr/share/datasets)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 10)")

@@ -37,6 +37,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from scalesearch.checks import check_float, check_int
+from scalesearch.datasets import DATASETS, SYNTHETIC_DEFAULTS, dataset_info
+from scalesearch.recipe import MAX_SEED
+
 __all__ = [
     "DATASETS",
     "DEFAULT_DATA_ROOT",
@@ -48,8 +52,8 @@ __all__ = [
     "resize_images",
 ]
 
-MAX_RESOLUTION = 1024
-DATASETS: tuple[str, ...] = ("fashion-mnist", "cifar10", "synthetic")
+MIN_RESOLUTION = 4  # smaller images leave nothing to crop or pool
+MAX_RESOLUTION = 1024  # a dataset is held resized in memory: see load_dataset
 DEFAULT_DATA_ROOT = "/usr/share/datasets"
 ENV_DATA = "SCALESEARCH_DATA"
 
@@ -61,19 +65,6 @@ _FASHION_FILES = {
 }
 _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 _CIFAR_TEST = "test_batch"
-
-# Defaults of the synthetic generator (override with load_dataset("synthetic", **kwargs)).
-_SYNTHETIC_DEFAULTS: dict[str, Any] = {
-    "num_classes": 10,  # like the real datasets, so code paths are the same
-    "in_channels": 3,
-    "image_size": 32,
-    "num_train": 10_000,  # the default val_size=5000 leaves 5000 for training
-    "num_test": 2_000,
-    "noise": 0.5,  # per-pixel Gaussian noise, relative to the pattern's unit std: visible but learnable
-    "max_shift": 3,  # random circular translation in pixels, so a net has to learn shift-tolerant features
-    "pattern_seed": 0,  # fixes the class patterns and the samples; `seed` only picks subsets, as for real data
-}
-
 
 class DatasetNotFoundError(FileNotFoundError):
     """The files of a dataset are not where they were looked for."""
@@ -185,16 +176,15 @@ def load_dataset(
         >>> len(data.train), len(data.val), len(data.test), data.resolution
         (500, 100, 100, 8)
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}")
-    check_int("val_size", val_size, minimum=0)
-    check_int("seed", seed)
-    for arg, value in (("train_size", train_size), ("test_size", test_size), ("resolution", resolution)):
+    info = dataset_info(name)
+    check_int("val_size", val_size, 0)
+    check_int("seed", seed, 0, MAX_SEED)
+    for arg, value in (("train_size", train_size), ("test_size", test_size)):
         if value is not None:
-            check_int(arg, value, minimum=1)
-    if resolution is not None and not 4 <= resolution <= MAX_RESOLUTION:
+            check_int(arg, value, 1)
+    if resolution is not None:
         # the whole dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already
-        raise ValueError(f"resolution: expected an integer in [4, {MAX_RESOLUTION}], got {resolution}")
+        check_int("resolution", resolution, MIN_RESOLUTION, MAX_RESOLUTION)
     if name != "synthetic" and synthetic_kwargs:
         raise ValueError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
                          "they apply to 'synthetic' only")
@@ -202,10 +192,10 @@ def load_dataset(
 
     if name == "fashion-mnist":
         train_x, train_y, test_x, test_y = _load_fashion_mnist(data_dir)
-        num_classes = 10
+        num_classes = info.num_classes
     elif name == "cifar10":
         train_x, train_y, test_x, test_y = _load_cifar10(data_dir)
-        num_classes = 10
+        num_classes = info.num_classes
     else:
         params = _synthetic_params(synthetic_kwargs)
         train_x, train_y, test_x, test_y = _make_synthetic(**params)
@@ -285,7 +275,7 @@ def augment_batch(
         raise ValueError(f"x must be a batch [N, C, H, W], got shape {tuple(x.shape)}")
     if pad_mode not in ("reflect", "zeros"):
         raise ValueError(f"pad_mode={pad_mode!r}: expected 'reflect' or 'zeros'")
-    check_int("crop_padding", crop_padding, minimum=0)
+    check_int("crop_padding", crop_padding, 0)
     n, c, h, w = x.shape
     p = crop_padding
     if pad_mode == "reflect" and p >= min(h, w):
@@ -323,7 +313,7 @@ def resize_images(x: torch.Tensor, resolution: int, *, chunk: int = 2048) -> tor
 
     Works in chunks of `chunk` images so that the float copy stays small.
     """
-    check_int("resolution", resolution, minimum=1)
+    check_int("resolution", resolution, 1)
     if x.dtype != torch.uint8 or x.dim() != 4:
         raise ValueError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
     n, c, h, w = x.shape
@@ -360,14 +350,6 @@ def _channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[tuple[float, ...
     var = (s2 / count - mean * mean).clamp_min(0)
     mean, std = (mean / 255).tolist(), (var.sqrt() / 255).tolist()
     return tuple(mean), tuple(max(v, 1e-3) for v in std)  # a constant channel must not divide by zero
-
-
-def check_int(arg: str, value: Any, *, minimum: int | None = None) -> None:
-    """ValueError naming `arg` unless `value` is an int (not a bool) >= `minimum`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{arg} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{arg}={value}: expected an integer >= {minimum}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -525,19 +507,16 @@ def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int) -> tuple[torch
 
 def _synthetic_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The synthetic generator's parameters: defaults overridden by `kwargs`, validated."""
-    unknown = sorted(set(kwargs) - set(_SYNTHETIC_DEFAULTS))
+    unknown = sorted(set(kwargs) - set(SYNTHETIC_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown synthetic argument(s) {', '.join(unknown)}: expected "
-                         f"{', '.join(_SYNTHETIC_DEFAULTS)}")
-    params = {**_SYNTHETIC_DEFAULTS, **kwargs}
+                         f"{', '.join(SYNTHETIC_DEFAULTS)}")
+    params = {**SYNTHETIC_DEFAULTS, **kwargs}
     for arg in ("num_classes", "in_channels", "image_size", "num_train", "num_test"):
-        check_int(arg, params[arg], minimum=2 if arg == "num_classes" else 1)
-    check_int("max_shift", params["max_shift"], minimum=0)
-    check_int("pattern_seed", params["pattern_seed"])
-    noise = params["noise"]
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
-        raise ValueError(f"noise={noise!r}: expected a finite number >= 0")
-    params["noise"] = float(noise)
+        params[arg] = check_int(arg, params[arg], 2 if arg == "num_classes" else 1)
+    params["max_shift"] = check_int("max_shift", params["max_shift"], 0)
+    params["pattern_seed"] = check_int("pattern_seed", params["pattern_seed"], 0, MAX_SEED)
+    params["noise"] = check_float("noise", params["noise"], 0.0)
     return params
 
 

@@ -38,7 +38,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scalesearch.data import Dataset, Split, augment_batch, check_int
+from scalesearch.checks import check_int
+from scalesearch.data import Dataset, Split, augment_batch
+from scalesearch.recipe import SCHEDULES, TrainConfig
 
 __all__ = [
     "SCHEDULES",
@@ -52,9 +54,6 @@ __all__ = [
     "steps_per_epoch",
 ]
 
-SCHEDULES: tuple[str, ...] = ("cosine", "step", "onecycle", "constant")
-
-
 class DivergenceError(RuntimeError):
     """The training loss became NaN or infinite.
 
@@ -67,107 +66,6 @@ class DivergenceError(RuntimeError):
         super().__init__(message)
         self.epoch = epoch
         self.step = step
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train one network. Every default says why it is what it is.
-
-    `epochs` or, when set, `max_steps` fixes the length; the schedule spans exactly that many steps.
-    """
-
-    # Short by default: a search ranks architectures on a budget (ASHA stops the bad ones earlier still);
-    # final numbers need the long recipe (the ResNet paper trains CIFAR for ~182 epochs).
-    epochs: int = 10
-    # Step budget that overrides `epochs` when set (the last epoch may then be partial); lets trials of
-    # different batch sizes get the same number of updates.
-    max_steps: int | None = None
-    # 128: the ResNet paper's CIFAR batch; small enough for good generalisation, large enough to use a GPU.
-    batch_size: int = 128
-    # 0.1 at batch 128: the ResNet paper. Scale it linearly with the batch size (Goyal et al. 2017).
-    lr: float = 0.1
-    # 0.9: the ResNet paper and every CIFAR recipe since.
-    momentum: float = 0.9
-    # Nesterov momentum: same cost, slightly better and more stable early on (airbench, Wide ResNet).
-    nesterov: bool = True
-    # 5e-4: the Wide ResNet value; the ResNet paper's 1e-4 suits its 182 epochs, short runs need more.
-    weight_decay: float = 5e-4
-    # False: no decay on BatchNorm scales/shifts and biases (Goyal et al. 2017; timm's default); shrinking
-    # BN's gamma fights the normalisation instead of regularising the weights.
-    wd_on_bn_bias: bool = False
-    # 0: the ResNet recipe. 0.1 (Szegedy et al.) helps on ImageNet; at 10 classes the gain is small.
-    label_smoothing: float = 0.0
-    # Cosine needs no milestones tuned to the epoch count, so it suits runs of any length (SGDR; timm).
-    schedule: str = "cosine"
-    # For schedule="step": the ResNet paper divides by 10 at 32k and 48k of 64k iterations (1/2 and 3/4).
-    milestones: tuple[float, ...] = (0.5, 0.75)
-    # For schedule="step": the ResNet paper's divide-by-10.
-    gamma: float = 0.1
-    # Linear warm-up from lr/W to lr over this many epochs (Goyal et al. 2017: lr 0.1 is unstable for the
-    # first few hundred steps of deep nets). Capped at half of training, so that short runs still decay.
-    warmup_epochs: float = 1.0
-    # Random crop + flip: the ResNet paper's CIFAR augmentation; worth several points even on short runs.
-    augment: bool = True
-    # 4 pixels at 32px (the ResNet paper); use about 1/8 of the resolution at other sizes.
-    crop_padding: int = 4
-    # Reflect: padding with image content instead of black borders (airbench); "zeros" is the ResNet paper.
-    crop_pad_mode: str = "reflect"
-    # Horizontal flip: classes of CIFAR-10 and Fashion-MNIST are mirror-symmetric.
-    flip: bool = True
-    # Seeds shuffling, augmentation and torch's RNG inside fit (dropout); the initial weights are the caller's.
-    seed: int = 0
-    # "auto": CUDA when there is one, else CPU.
-    device: str = "auto"
-    # None: 1024 on CUDA (no gradients, so big batches just amortise launches) and 256 on CPU, where bigger
-    # batches fall out of cache (ResNet-20 at 28px evaluates 3x slower at 1024 than at 256).
-    eval_batch_size: int | None = None
-    # The test split is for final reports; searches select on val and leave it untouched.
-    eval_test: bool = False
-    # bf16 autocast on CUDA (ignored on CPU, where it is slower): ~2x throughput, no loss scaling needed.
-    bf16: bool = True
-    # channels_last on CUDA (ignored on CPU): the layout tensor cores want for convolutions.
-    channels_last: bool = True
-    # torch.compile the model: faster steps after a compile of tens of seconds; pays off on long runs only.
-    compile: bool = False
-    # Read the summed loss back every this many steps to stop a diverged run early; once per ~100 steps the
-    # device sync costs nothing measurable.
-    nan_check_every: int = 100
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "milestones", tuple(self.milestones))
-        check_int("epochs", self.epochs, minimum=1)
-        if self.max_steps is not None:
-            check_int("max_steps", self.max_steps, minimum=1)
-        check_int("batch_size", self.batch_size, minimum=1)
-        if self.eval_batch_size is not None:
-            check_int("eval_batch_size", self.eval_batch_size, minimum=1)
-        check_int("crop_padding", self.crop_padding, minimum=0)
-        check_int("nan_check_every", self.nan_check_every, minimum=1)
-        check_int("seed", self.seed)
-        _check_float("lr", self.lr, 0.0, math.inf, low_open=True, high_open=True)
-        _check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _check_float("weight_decay", self.weight_decay, 0.0, math.inf, high_open=True)
-        _check_float("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
-        _check_float("gamma", self.gamma, 0.0, 1.0, low_open=True)
-        _check_float("warmup_epochs", self.warmup_epochs, 0.0, math.inf, high_open=True)
-        for name in ("nesterov", "wd_on_bn_bias", "augment", "flip", "eval_test", "bf16", "channels_last",
-                     "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("nesterov=True needs momentum > 0")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule={self.schedule!r}: expected one of {', '.join(SCHEDULES)}")
-        for m in self.milestones:
-            _check_float("milestones", m, 0.0, 1.0, low_open=True, high_open=True)
-        if list(self.milestones) != sorted(set(self.milestones)):
-            raise ValueError(f"milestones={self.milestones}: expected strictly increasing fractions of training")
-        if self.crop_pad_mode not in ("reflect", "zeros"):
-            raise ValueError(f"crop_pad_mode={self.crop_pad_mode!r}: expected 'reflect' or 'zeros'")
-        if not isinstance(self.device, str) or not (
-                self.device in ("cpu", "cuda", "auto") or
-                (self.device.startswith("cuda:") and self.device[5:].isdigit())):
-            raise ValueError(f"device={self.device!r}: expected 'cpu', 'cuda', 'cuda:N' or 'auto'")
 
 
 @dataclass
@@ -252,8 +150,8 @@ def lr_schedule(cfg: TrainConfig, steps_per_epoch: int, total_steps: int) -> lis
         >>> lr_schedule(cfg, steps_per_epoch=2, total_steps=6)
         [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]
     """
-    check_int("steps_per_epoch", steps_per_epoch, minimum=1)
-    check_int("total_steps", total_steps, minimum=1)
+    check_int("steps_per_epoch", steps_per_epoch, 1)
+    check_int("total_steps", total_steps, 1)
     warm = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps // 2)
     main = total_steps - warm
     lrs = [cfg.lr * (s + 1) / warm for s in range(warm)]
@@ -497,15 +395,3 @@ def _nan_to_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_nan_to_none(v) for v in value]
     return value
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
-                 high_open: bool = False) -> None:
-    """ValueError naming the field unless `value` is a real number in the given interval."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high) and not math.isnan(v)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{name}={value!r}: expected a number in {interval}")

@@ -281,15 +281,16 @@ def test_resize_images_antialiases_when_downsampling():
 @pytest.mark.parametrize("kwargs, match", [
     ({"name": "mnist"}, "unknown dataset 'mnist'.*fashion-mnist, cifar10, synthetic"),
     ({"val_size": 600}, "val_size=600"),
-    ({"val_size": -1}, "val_size=-1"),
+    ({"val_size": -1}, r"val_size: expected an integer >= 0, got -1"),
     ({"train_size": 501}, "train_size=501.*at most 500"),
-    ({"train_size": 0}, "train_size=0"),
+    ({"train_size": 0}, r"train_size: expected an integer >= 1, got 0"),
     ({"test_size": 101}, "test_size=101.*at most 100"),
-    ({"resolution": 0}, "resolution=0"),
-    ({"seed": 1.5}, "seed must be an integer"),
+    ({"resolution": 0}, r"resolution: expected an integer in \[4, 1024\], got 0"),
+    ({"seed": -1}, r"seed: expected an integer in \[0, 4294967295\], got -1"),
+    ({"seed": 1.5}, r"seed: expected an integer in \[0, 4294967295\], got 1.5"),
     ({"colour": True}, "unknown synthetic argument.*colour"),
-    ({"noise": -1.0}, "noise=-1.0"),
-    ({"num_classes": 1}, "num_classes=1"),
+    ({"noise": -1.0}, r"noise: expected a number >= 0.0, got -1.0"),
+    ({"num_classes": 1}, r"num_classes: expected an integer >= 2, got 1"),
 ])
 def test_bad_arguments_name_the_argument(kwargs, match):
     args = {"name": "synthetic", "val_size": 100, **SMALL_SYN, **kwargs}
@@ -313,7 +314,7 @@ def test_cli_dataset_choices_match_datasets():
     parser = build_parser()
     train = parser._subparsers._group_actions[0].choices["train"]
     dataset = next(a for a in train._actions if a.dest == "dataset")
-    assert tuple(dataset.choices) == DATASETS
+    assert tuple(dataset.choices) == tuple(DATASETS)
 
 
 # ---------------------------------------------------------------------------------------------------------------

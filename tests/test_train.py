@@ -302,7 +302,7 @@ def test_cli_train_errors_are_one_line(tmp_path, capsys):
     assert rc == 2 and err.count("\n") == 1 and str(tmp_path) in err and "dataset-fashion-mnist" in err
     rc = main(["train", "cifar_resnet20", "--dataset", "synthetic", "--epochs", "0", "--device", "cpu"])
     err = capsys.readouterr().err
-    assert rc == 2 and "epochs=0" in err
+    assert rc == 2 and "epochs: expected an integer >= 1, got 0" in err
 
 
 # ---------------------------------------------------------------------------------------------------------------

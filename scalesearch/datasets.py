@@ -1,0 +1,63 @@
+"""What scalesearch knows about each dataset without loading it: one table, read by `data` (which loads the
+files), the spec reader (which checks a spec's sizes and shapes) and the CLI (its `--dataset` choices).
+
+Torch-free, so that `scalesearch validate` checks a spec without importing torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DATASETS", "DatasetInfo", "SYNTHETIC_DEFAULTS", "dataset_info"]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """The facts of one dataset.
+
+    Attributes:
+        name: its name in specs and on the command line.
+        in_channels, num_classes, resolution: the images' channels, the classes and the native side in pixels.
+        train_size, test_size: the official split sizes (the validation split is carved from train).
+        description: one line for help texts.
+    """
+
+    name: str
+    in_channels: int
+    num_classes: int
+    resolution: int
+    train_size: int
+    test_size: int
+    description: str
+
+
+# Defaults of the synthetic generator (override with load_dataset("synthetic", **kwargs), or in a spec's
+# `dataset:` section); the synthetic row of DATASETS is derived from them.
+SYNTHETIC_DEFAULTS: dict[str, Any] = {
+    "num_classes": 10,  # like the real datasets, so code paths are the same
+    "in_channels": 3,
+    "image_size": 32,
+    "num_train": 10_000,  # the default val_size=5000 leaves 5000 for training
+    "num_test": 2_000,
+    "noise": 0.5,  # per-pixel Gaussian noise, relative to the pattern's unit std: visible but learnable
+    "max_shift": 3,  # random circular translation in pixels, so a net has to learn shift-tolerant features
+    "pattern_seed": 0,  # fixes the class patterns and the samples; `seed` only picks subsets, as for real data
+}
+
+DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
+    DatasetInfo("fashion-mnist", 1, 10, 28, 60_000, 10_000,
+                "Zalando's Fashion-MNIST, 28x28 grey (Debian package dataset-fashion-mnist)"),
+    DatasetInfo("cifar10", 3, 10, 32, 50_000, 10_000, "CIFAR-10, 32x32 colour (the python pickle batches)"),
+    DatasetInfo("synthetic", SYNTHETIC_DEFAULTS["in_channels"], SYNTHETIC_DEFAULTS["num_classes"],
+                SYNTHETIC_DEFAULTS["image_size"], SYNTHETIC_DEFAULTS["num_train"], SYNTHETIC_DEFAULTS["num_test"],
+                "seeded learnable class patterns, for tests (no files)"),
+)}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The row of `name`; ValueError naming the known datasets otherwise."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}") from None
