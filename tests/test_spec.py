@@ -444,14 +444,14 @@ def test_core_imports_no_optuna_or_ray() -> None:
 
 
 def test_dataset_and_train_tables_match_their_modules() -> None:
-    from scalesearch import data, spec as spec_module
-    from scalesearch.train import TrainConfig
+    from scalesearch import datasets, spec as spec_module
+    from scalesearch.recipe import TrainConfig
 
-    assert tuple(DATASET_INFO) == tuple(data.DATASETS)
+    assert tuple(DATASET_INFO) == tuple(datasets.DATASETS)
     assert set(spec_module._TRAIN_FALLBACK) == {f.name for f in dataclasses.fields(TrainConfig)}
-    assert set(spec_module.SYNTHETIC_OPTIONS) == set(data._SYNTHETIC_DEFAULTS)
-    assert spec_module.DATASET_SIZES["synthetic"] == (data._SYNTHETIC_DEFAULTS["num_train"],
-                                                      data._SYNTHETIC_DEFAULTS["num_test"])
+    assert set(spec_module.SYNTHETIC_OPTIONS) == set(datasets.SYNTHETIC_DEFAULTS)
+    assert spec_module.DATASET_SIZES["synthetic"] == (datasets.SYNTHETIC_DEFAULTS["num_train"],
+                                                      datasets.SYNTHETIC_DEFAULTS["num_test"])
 
 
 # ---------------------------------------------------------------------------------------------------------------

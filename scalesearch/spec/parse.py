@@ -1,0 +1,266 @@
+"""Reading a spec file: `load_spec` and `parse_spec`, one reader per section."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from scalesearch.expr import parse_expr
+from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DATASET_INFO, DATASET_SIZES, DIRECTIONS, EARLY_STOPPING,
+                                        ES_METRICS, IO_ARGS, MAX_FILE_BYTES, OBJECTIVES, SAMPLERS, STUDY_RE,
+                                        SYNTHETIC_OPTIONS, TRAIN_FORBIDDEN)
+from scalesearch.spec.crossfield import check_spec
+from scalesearch.spec.errors import Loc, SpecError
+from scalesearch.spec.parse_params import parse_parameters, parse_point, parse_points
+from scalesearch.spec.readers import (check_keys, check_names, read_bool, read_expr, read_int, read_list, read_mapping,
+                                      read_num, read_str, show, tname)
+from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Resources,
+                                     SearchConfig, SearchSpec)
+from scalesearch.spec.signatures import ArgType, families, generator_args, train_fields
+from scalesearch.spec.yamlnodes import Node, compose, short
+
+_TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", "constraints", "baseline", "points",
+             "search")
+
+_SEARCH_KEYS = ("sampler", "trials", "repeats", "objectives", "early_stopping", "resources", "max_concurrency",
+                "time_budget_s", "points_only")
+
+
+def load_spec(path: str) -> SearchSpec:
+    """Read and check a spec file.
+
+    Args:
+        path: a YAML spec file.
+
+    Returns:
+        The SearchSpec. Costing the space (infeasible spaces, generator errors) is `check_space`'s job.
+
+    Raises:
+        SpecError: any problem, as one line `path:LINE:COL: field: what is wrong; expected ...`.
+        OSError: the file cannot be read.
+
+    Example:
+        >>> spec = load_spec("spaces/quickstart.yaml")  # doctest: +SKIP
+    """
+    path = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise OSError(f"{path}: cannot read the spec: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"the file is not UTF-8 text (byte {e.start})", file=path, line=1, col=1, field="(file)",
+                        expected="a UTF-8 YAML file") from None
+    return parse_spec(text, path)
+
+
+def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
+    """Parse and check spec text; `filename` is used in error messages.
+
+    Example:
+        >>> s = parse_spec("study: x\\ndataset: {name: synthetic}\\narchitecture: {family: cifar_resnet}\\n"
+        ...                "search: {sampler: random, trials: 4}\\n")
+        >>> s.study, s.search.trials, s.architecture.family
+        ('x', 4, 'cifar_resnet')
+    """
+    root = compose(text, filename)
+    if not isinstance(root.v, dict):
+        raise root.err(f"the document is {tname(root.v)}, not a mapping",
+                       "a YAML mapping with study, dataset, architecture, parameters and search")
+    top = check_keys(root, _TOP_KEYS, required=("study", "dataset", "architecture", "search"))
+    for k in ("train", "parameters", "constraints", "points"):  # an empty optional section (`train:`) is absent
+        if k in top and top[k].v is None:
+            del top[k]
+    study = read_str(top["study"])
+    if not STUDY_RE.match(study):
+        raise top["study"].err(f"study name {short(study)!r} is not allowed",
+                               "letters, digits, '_', '-', '.' (at most 64, not starting with '.', '-' or '_')")
+    seed = read_int(top["seed"], 0, 2 ** 32 - 1) if "seed" in top else 0
+    dataset = _parse_dataset(top["dataset"])
+    params = parse_parameters(top["parameters"]) if "parameters" in top else ()
+    names = {p.name for p in params}
+    arch = _parse_architecture(top["architecture"], names)
+    constraints = _parse_constraints(top["constraints"], names) if "constraints" in top else ()
+    baseline = parse_point(top["baseline"], "baseline", params) if "baseline" in top else None
+    points = parse_points(top["points"], params) if "points" in top else ()
+    search = _parse_search(top["search"])
+    train, train_locs = _parse_train(top["train"], names) if "train" in top else ((), ())
+    if any(o.name == "test_acc" for o in search.objectives) and dict(train).get("eval_test") is not True:
+        node = read_mapping(top["search"], "")["objectives"]
+        raise read_mapping(node, "")["test_acc"].key_err(
+            "objective test_acc is only measured with train.eval_test: true, and a search that selects on the "
+            "test set overfits it", "val_acc as the objective, or train: {eval_test: true} for a final report")
+    spec = SearchSpec(study=study, seed=seed, dataset=dataset, train=train, architecture=arch, parameters=params,
+                      constraints=constraints, baseline=baseline, points=points, search=search, file=filename,
+                      train_locs=train_locs)
+    check_spec(spec, top)
+    return spec
+
+
+def _parse_dataset(n: Node) -> DatasetSpec:
+    m = check_keys(n, ("name", "train_size", "val_size", "test_size", "resolution", *SYNTHETIC_OPTIONS),
+                    required=("name",), what="dataset settings")
+    name = read_str(m["name"], list(DATASET_INFO))
+    options = []
+    for k in SYNTHETIC_OPTIONS:
+        if k in m:
+            if name != "synthetic":
+                raise m[k].key_err(f"{k!r} applies to the synthetic dataset only",
+                                   "name, train_size, val_size, test_size, resolution")
+            t = SYNTHETIC_OPTIONS[k]
+            v = read_int(m[k], 0 if k in ("max_shift", "pattern_seed") else 1) if t is int else read_num(m[k], 0.0)
+            options.append((k, v))
+    opts = dict(options)
+    n_train = int(opts.get("num_train", DATASET_SIZES[name][0]))
+    n_test = int(opts.get("num_test", DATASET_SIZES[name][1]))
+    val_size = read_int(m["val_size"], 0, n_train - 1) if "val_size" in m else min(5000, n_train // 2)
+    train_size = read_int(m["train_size"], 1, n_train - val_size, null=True) if "train_size" in m else None
+    return DatasetSpec(
+        name=name, train_size=train_size, val_size=val_size,
+        test_size=read_int(m["test_size"], 1, n_test, null=True) if "test_size" in m else None,
+        resolution=read_int(m["resolution"], 4, 1024, null=True) if "resolution" in m else None,
+        options=tuple(options), loc=n.loc)
+
+
+def expr_value(n: Node, t: ArgType, params: set[str], what: str) -> Any:
+    """A literal or Expr for an argument of type t; strings are expressions for numeric/bool arguments and
+    parameter references (exactly a parameter's name) for string arguments."""
+    v = n.v
+    if t.base is tuple and not isinstance(v, str):
+        items = read_list(n, t.text())
+        return tuple(expr_value(it, ArgType(t.item), params, what) for it in items)
+    if isinstance(v, str):
+        if t.base is str or (t.base is tuple and t.item is str) or (t.base is None and not looks_like_expr(v)):
+            if v in params:
+                return parse_expr(v)
+            return v
+        e = read_expr(n, f"{t.text()} or an expression of parameters")
+        check_names(n, e, params, what)
+        return e
+    if v is None:
+        if t.optional or t.base is None:
+            return None
+        raise n.err("got null", t.text())
+    if isinstance(v, (dict, list)):
+        raise n.err(f"got {tname(v)}", t.text())
+    return literal(n, v, t)
+
+
+def looks_like_expr(s: str) -> bool:
+    return any(c in s for c in "+-*/%()<>= ")
+
+
+def literal(n: Node, v: Any, t: ArgType) -> Any:
+    b = t.base
+    if b is None:
+        return v
+    if b is int and (type(v) is not int):
+        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+    if b is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise n.err(f"got {tname(v)} {show(v)}", t.text())
+        return float(v)
+    if b is bool and not isinstance(v, bool):
+        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+    if b is str and not isinstance(v, str):
+        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+    if b is tuple:
+        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+    return v
+
+
+def _parse_architecture(n: Node, params: set[str]) -> Architecture:
+    m = check_keys(n, ("family", "args"), required=("family",), what="family and args")
+    family = read_str(m["family"], families())
+    sig = generator_args(family)
+    args: list[tuple[str, Any]] = []
+    locs: list[tuple[str, Loc]] = []
+    if "args" in m:
+        am = read_mapping(m["args"], f"a mapping of {family} arguments")
+        for k, an in am.items():
+            if k in IO_ARGS:
+                raise an.key_err(f"{k!r} is set by the dataset",
+                                 f"one of {', '.join(a for a in sig if a not in IO_ARGS)}")
+            if k not in sig:
+                choices = [a for a in sig if a not in IO_ARGS]
+                close = difflib.get_close_matches(k, choices, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise an.key_err(f"{family} has no argument {k!r}{hint}", f"one of {', '.join(choices)}")
+            args.append((k, expr_value(an, sig[k][0], params, "architecture arguments")))
+            locs.append((k, an.loc))
+    return Architecture(family, tuple(args), loc=m["family"].loc, arg_locs=tuple(locs))
+
+
+def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Loc], ...]]:
+    m = read_mapping(n, "a mapping of training settings (fields of scalesearch.train.TrainConfig)")
+    fields = train_fields()
+    out, locs = [], []
+    for k, vn in m.items():
+        if k in TRAIN_FORBIDDEN:
+            raise vn.key_err(f"{k!r} cannot be set here: {TRAIN_FORBIDDEN[k]}",
+                             "the top-level seed: key instead")
+        if k not in fields:
+            choices = [f for f in fields if f not in TRAIN_FORBIDDEN]
+            close = difflib.get_close_matches(k, choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise vn.key_err(f"unknown training setting {k!r}{hint}", f"one of {', '.join(choices)}")
+        out.append((k, expr_value(vn, fields[k], params, "training settings")))
+        locs.append((k, vn.loc))
+    return tuple(out), tuple(locs)
+
+
+def _parse_constraints(n: Node, params: set[str]) -> tuple[Constraint, ...]:
+    items = read_list(n, "a list of conditions such as \"macs <= 2 * base_macs\"")
+    out = []
+    for it in items:
+        e = read_expr(it, "a condition")
+        if e.kind == "num":
+            raise it.err(f"{short(e.source)!r} is a number, not a condition",
+                         "a comparison such as \"macs <= 2 * base_macs\"")
+        check_names(it, e, params, "constraints", COST_NAMES + BASE_NAMES)
+        out.append(Constraint(e, loc=it.loc))
+    return tuple(out)
+
+
+def _parse_search(n: Node) -> SearchConfig:
+    m = check_keys(n, _SEARCH_KEYS, required=("sampler",), what="search settings")
+    sampler = read_str(m["sampler"], SAMPLERS)
+    objectives: tuple[Objective, ...] = (Objective("val_acc", "max"),)
+    if "objectives" in m:
+        om = read_mapping(m["objectives"], "a mapping of objectives to max or min, e.g. {val_acc: max, macs: min}")
+        if not om:
+            raise m["objectives"].err("no objectives", "at least one of " + ", ".join(OBJECTIVES))
+        objs = []
+        for k, dn in om.items():
+            if k not in OBJECTIVES:
+                close = difflib.get_close_matches(k, OBJECTIVES, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise dn.key_err(f"unknown objective {k!r}{hint}", f"one of {', '.join(OBJECTIVES)}")
+            objs.append(Objective(k, read_str(dn, DIRECTIONS)))
+        objectives = tuple(objs)
+    es = None
+    if "early_stopping" in m and m["early_stopping"].v is not None:
+        em = check_keys(m["early_stopping"], ("type", "grace_epochs", "reduction_factor", "metric"),
+                         required=("type",), what="early-stopping settings")
+        es = EarlyStopping(type=read_str(em["type"], EARLY_STOPPING),
+                           grace_epochs=read_int(em["grace_epochs"], 1) if "grace_epochs" in em else 1,
+                           reduction_factor=read_int(em["reduction_factor"], 2) if "reduction_factor" in em else 3,
+                           metric=read_str(em["metric"], ES_METRICS) if "metric" in em else "val_acc",
+                           loc=(em.get("grace_epochs") or m["early_stopping"]).loc)
+    res = Resources()
+    if "resources" in m:
+        rm = check_keys(m["resources"], ("cpus", "gpus"), what="per-trial resources")
+        res = Resources(cpus=read_num(rm["cpus"], 0.0, 1024, low_open=True) if "cpus" in rm else 1.0,
+                        gpus=read_num(rm["gpus"], 0.0, 64) if "gpus" in rm else 0.0)
+    trials = read_int(m["trials"], 1, 10 ** 7, null=True) if "trials" in m else None
+    points_only = read_bool(m["points_only"]) if "points_only" in m else False
+    if trials is None and sampler != "grid" and not points_only:
+        raise n.err(f"the {sampler} sampler needs a number of trials", "trials: an integer >= 1")
+    budget = read_num(m["time_budget_s"], 0.0, null=True, low_open=True) if "time_budget_s" in m else None
+    return SearchConfig(sampler=sampler, trials=trials,
+                        repeats=read_int(m["repeats"], 1, 1000) if "repeats" in m else 1,
+                        objectives=objectives, early_stopping=es, resources=res,
+                        max_concurrency=read_int(m["max_concurrency"], 1, 10000) if "max_concurrency" in m else 1,
+                        time_budget_s=budget, points_only=points_only, loc=n.loc)

@@ -1,0 +1,338 @@
+"""Resolution: parameter values -> NetSpec, costs, matched values, constraint verdicts."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Mapping
+
+from scalesearch.expr import Expr, ExprError
+from scalesearch.spec.candidate import Candidate, Match
+from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
+from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, one_line
+from scalesearch.spec.params import DerivedParam, FixedParam, MatchedParam
+from scalesearch.spec.readers import show, tname
+from scalesearch.spec.schema import SearchSpec
+from scalesearch.spec.signatures import ArgType, generator_args, train_fields
+from scalesearch.spec.yamlnodes import short
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def cost_of(netspec: Any) -> tuple[int, int, int]:
+    from scalesearch.cost import count
+
+    c = count(netspec)
+    return c.macs, c.params, c.acts
+
+
+def fmt_values(values: Mapping[str, Any], limit: int = 6) -> str:
+    items = [f"{k}={short(repr(v), 16) if isinstance(v, str) else fmt_num(v)}" for k, v in values.items()]
+    if len(items) > limit:
+        items = items[:limit] + ["..."]
+    return ", ".join(items)
+
+
+def fmt_num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+class NoBase(Exception):
+    """base_* asked for while resolving the baseline itself."""
+
+
+class Resolver:
+    """Lazy evaluation of parameters at one candidate, with cycle and nested-matching detection."""
+
+    def __init__(self, spec: SearchSpec, env: dict[str, Any], where: str, base: Callable[[], tuple[int, int, int]]
+                 | None, matching: tuple[str, ...] = ()) -> None:
+        self.spec, self.env, self.where, self.base, self.matching = spec, env, where, base, matching
+        self.busy: list[str] = []
+        self.matches: dict[str, Match] = {}
+
+    def label(self) -> str:
+        sampled = {p.name: self.env[p.name] for p in self.spec.sampled if p.name in self.env}
+        return self.where or (f"at {fmt_values(sampled)}" if sampled else "at the fixed values")
+
+    def get(self, name: str) -> Any:
+        if name in self.env:
+            return self.env[name]
+        if name in BASE_NAMES:
+            if self.base is None:
+                raise NoBase(name)  # turned into a located SpecError by the caller
+            return self.base()[BASE_NAMES.index(name)]
+        p = self.spec.params_by_name.get(name)
+        if p is None:
+            raise (self.spec.architecture.loc or NOLOC).error(f"undefined name {name!r}", "a parameter name")
+        if name in self.busy:
+            cyc = self.busy[self.busy.index(name):] + [name]
+            raise (p.loc or NOLOC).error(f"parameters form a cycle through the architecture: {' -> '.join(cyc)}",
+                                          "a matched parameter whose target does not depend on itself")
+        self.busy.append(name)
+        try:
+            if isinstance(p, FixedParam):
+                v = p.value
+            elif isinstance(p, DerivedParam):
+                v = self.eval(p.expr, p.loc, f"parameter {name}")
+                if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                    raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {tname(v)} {self.label()}",
+                                                  "a number")
+            elif isinstance(p, MatchedParam):
+                v = self.match(p)
+            else:
+                raise (p.loc or NOLOC).error(f"no value for the sampled parameter {name!r} ({self.label()})",
+                                              "a value for every sampled parameter")
+        finally:
+            self.busy.pop()
+        self.env[name] = v
+        return v
+
+    def eval(self, e: Expr, loc: Loc | None, what: str) -> Any:
+        env = {}
+        for n in e.names:
+            try:
+                env[n] = self.get(n)
+            except NoBase:
+                raise (loc or NOLOC).error(f"{short(e.source)!r} uses {n}, which the baseline defines, in "
+                                            f"{self.where or 'the baseline'}",
+                                            "a baseline that does not depend on base_macs/base_params/base_acts") \
+                    from None
+        try:
+            return e(env)
+        except ExprError as ex:
+            raise (loc or NOLOC).error(f"{short(e.source)!r} {self.label()}: {ex.problem}",
+                                        ex.expected or "an expression that evaluates everywhere in the space") \
+                from None
+
+    def match(self, p: MatchedParam) -> int:
+        if p.when is not None:
+            cond = self.eval(p.when, p.loc.child("when") if p.loc else None, p.name)
+            if type(cond) is not bool:
+                raise (p.loc or NOLOC).child("when").error(f"{short(p.when.source)!r} gives {tname(cond)}",
+                                                            "a boolean")
+            if not cond:
+                v = self.eval(p.otherwise, p.loc.child("otherwise") if p.loc else None, p.name)
+                if type(v) is float and v.is_integer():
+                    v = int(v)
+                if type(v) is not int:
+                    raise (p.loc or NOLOC).child("otherwise").error(
+                        f"{short(p.otherwise.source)!r} gives {tname(v)} {show(v)} {self.label()}",
+                        "an integer")
+                return v
+        if self.matching:
+            raise (p.loc or NOLOC).error(
+                f"matched parameters {self.matching[-1]!r} and {p.name!r} are both active {self.label()}",
+                "at most one active matched parameter per candidate (use when: to switch between them)")
+        target = self.eval(p.target, p.loc.child("target") if p.loc else None, p.name)
+        if isinstance(target, bool) or not isinstance(target, (int, float)):
+            raise (p.loc or NOLOC).child("target").error(f"target gives {tname(target)}", "a number")
+        frozen = dict(self.env)
+        metric = METRICS.index(p.metric)
+        errors: list[InvalidArchitecture] = []
+
+        def cost(x: int) -> int | None:
+            child = Resolver(self.spec, {**frozen, p.name: x}, self.where, self.base, self.matching + (p.name,))
+            try:
+                return cost_of(child.netspec())[metric]
+            except InvalidArchitecture as e:
+                errors.append(e)
+                return None
+
+        from scalesearch.arch import search_int
+
+        value, achieved = search_int(cost, float(target), p.values())
+        if value is None:
+            e = errors[0] if errors else None
+            raise (p.loc or NOLOC).error(
+                f"no value in [{p.low}, {p.high}] gives a valid architecture {self.label()}"
+                + (f" (e.g. {p.name}={p.low}: {e.field}: {e.problem})" if e else ""),
+                "a range of values the family accepts")
+        self.matches[p.name] = Match(p.name, p.metric, float(target), value, achieved)
+        return value
+
+    def arg(self, v: Any, t: ArgType, loc: Loc | None, field_name: str, coerce: bool = True) -> Any:
+        if isinstance(v, Expr):
+            x = self.eval(v, loc, field_name)
+            return coerce_arg(x, t, loc, f"{short(v.source)!r} gives {{}} {self.label()}") if coerce else x
+        if isinstance(v, tuple):
+            return tuple(self.arg(x, ArgType(t.item), loc, field_name, coerce) for x in v)
+        return v
+
+    def netspec(self) -> Any:
+        from scalesearch.arch import GENERATORS
+
+        spec = self.spec
+        arch = spec.architecture
+        sig = generator_args(arch.family)
+        locs = dict(arch.arg_locs)
+        kwargs = {}
+        for k, v in arch.args:
+            kwargs[k] = self.arg(v, sig[k][0], locs.get(k, arch.loc), k)
+        ds = spec.dataset
+        kwargs["in_channels"], kwargs["num_classes"] = ds.in_channels, ds.num_classes
+        if "resolution" in sig and "resolution" not in kwargs:
+            kwargs["resolution"] = ds.input_resolution
+        elif "base_resolution" in sig and "base_resolution" not in kwargs and "resolution" not in sig:
+            kwargs["base_resolution"] = ds.input_resolution
+        try:
+            return GENERATORS[arch.family](**kwargs)
+        except (ValueError, TypeError) as e:
+            msg = one_line(str(e))
+            head = msg.split(":", 1)[0].split("=", 1)[0].split("[", 1)[0].strip()
+            loc = locs.get(head) or (arch.loc or NOLOC)
+            if head not in locs and arch.loc is not None:
+                loc = Loc(arch.loc.file, arch.loc.line, arch.loc.col, "architecture")
+            shown = fmt_values({k: v for k, v in kwargs.items() if k not in IO_ARGS})
+            err = loc.error(f"{arch.family} rejects {shown} {self.label()}: {msg}", "arguments the family accepts",
+                            cls=InvalidArchitecture)
+            err.reason = msg
+            raise err from None
+
+    def train(self) -> dict[str, Any]:
+        fields = train_fields()
+        locs = dict(self.spec.train_locs)
+        return {k: self.arg(v, fields.get(k, ArgType(None)), locs.get(k), k) for k, v in self.spec.train}
+
+
+def coerce_arg(x: Any, t: ArgType, loc: Loc | None, fmt: str) -> Any:
+    """Check an evaluated argument against its type; integral floats become ints for int arguments."""
+    b = t.base
+    ok = True
+    if b is int:
+        if type(x) is float and x.is_integer():
+            x = int(x)
+        ok = type(x) is int
+    elif b is float:
+        ok = type(x) in (int, float)
+        x = float(x) if ok else x
+    elif b is bool:
+        ok = type(x) is bool
+    elif b is str:
+        ok = type(x) is str
+    if not ok:
+        hint = "; wrap it in round(), ceil() or floor()" if b is int and type(x) is float else ""
+        raise (loc or NOLOC).error(fmt.format(f"{tname(x)} {show(x)}") + hint, t.text())
+    return x
+
+
+def check_values(spec: SearchSpec, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    env: dict[str, Any] = {}
+    by = spec.params_by_name
+    for k, v in values.items():
+        p = by.get(k)
+        if p is None:
+            raise SpecError(f"unknown parameter {k!r} ({where})", file=spec.file, field="parameters",
+                            expected=f"names among {', '.join(by) or 'none'}")
+        if isinstance(p, DerivedParam):
+            raise (p.loc or NOLOC).error(f"{k!r} is derived and cannot be given a value ({where})",
+                                          "values for sampled, fixed or matched parameters")
+        env[k] = v
+    for p in spec.sampled:
+        if p.name not in env:
+            raise (p.loc or NOLOC).error(f"no value for the sampled parameter {p.name!r} ({where})",
+                                          f"values for {', '.join(q.name for q in spec.sampled)}")
+    return env
+
+
+@functools.lru_cache(maxsize=256)
+def baseline_candidate(spec: SearchSpec) -> Candidate:
+    if spec.baseline is None:  # pragma: no cover - callers check
+        raise SpecError("the spec has no baseline", file=spec.file, field="baseline")
+    return resolve_values(spec, spec.baseline.as_dict(), "for the baseline", is_baseline=True)
+
+
+def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "", *, is_baseline: bool = False) -> Candidate:
+    env = check_values(spec, values, where or "resolve")
+    base = None if is_baseline or spec.baseline is None else (lambda: base_cost(spec))
+    r = Resolver(spec, env, where, base)
+    for p in spec.parameters:
+        r.get(p.name)
+    try:
+        ns = r.netspec()
+    except InvalidArchitecture as e:
+        e.values = {p.name: r.env[p.name] for p in spec.parameters}
+        raise
+    macs, params, acts = cost_of(ns)
+    train = r.train()
+    out_values = {p.name: r.env[p.name] for p in spec.parameters}
+    rejected = []
+    if spec.constraints:
+        cenv = dict(out_values)
+        cenv.update(macs=macs, params=params, acts=acts)
+        if is_baseline:
+            cenv.update(base_macs=macs, base_params=params, base_acts=acts)
+        elif spec.baseline is not None and any(c.expr.names & set(BASE_NAMES) for c in spec.constraints):
+            cenv.update(zip(BASE_NAMES, base_cost(spec)))
+        for c in spec.constraints:
+            try:
+                ok = c.expr(cenv)
+            except ExprError as e:
+                raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} {r.label()}: {e.problem}",
+                                              e.expected or "a condition that evaluates everywhere in the space") \
+                    from None
+            if type(ok) is not bool:
+                raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} gives {tname(ok)} {r.label()}",
+                                              "a condition (true or false)")
+            if not ok:
+                rejected.append(c.expr.source)
+    return Candidate(out_values, ns, macs, params, acts, train, tuple(r.matches.values()), tuple(rejected))
+
+
+def base_cost(spec: SearchSpec) -> tuple[int, int, int]:
+    b = baseline_candidate(spec)
+    return b.macs, b.params, b.acts
+
+
+def resolve_candidate(spec: SearchSpec, params: Mapping[str, Any], *, where: str = "") -> Candidate:
+    """Resolve parameter values (every sampled one; fixed and matched ones optional) to a full Candidate.
+
+    Args:
+        spec: the SearchSpec.
+        params: values of the sampled parameters (as `sample_params` returns), optionally overriding fixed
+            parameters or pinning matched ones.
+        where: a label for error messages (e.g. "for point paper").
+
+    Returns:
+        The Candidate: values, NetSpec, costs, evaluated training overrides, matches, violated constraints.
+
+    Raises:
+        InvalidArchitecture: the family rejects the arguments (a SpecError located at the argument).
+        SpecError: a missing value, an expression failing (division by zero, ...), a wrong type.
+    """
+    return resolve_values(spec, params, where)
+
+
+def resolve(spec: SearchSpec, params: Mapping[str, Any]) -> Any:
+    """The NetSpec of a candidate (see `resolve_candidate` for costs and constraint verdicts).
+
+    Example:
+        >>> from scalesearch.spec import parse_spec
+        >>> s = parse_spec("study: x\\ndataset: {name: fashion-mnist}\\n"
+        ...                "architecture: {family: cifar_resnet, args: {depth: d, width: 8}}\\n"
+        ...                "parameters: {d: {grid: [20, 32]}}\\nsearch: {sampler: grid}\\n")
+        >>> ns = resolve(s, {"d": 32})
+        >>> ns.depth, ns.in_channels, ns.resolution
+        (15, 1, 28)
+    """
+    return resolve_values(spec, params).netspec
+
+
+def resolve_point(spec: SearchSpec, name: str) -> Candidate:
+    """The Candidate of a named point, or of the baseline for name "baseline"."""
+    pt = spec.point(name)
+    if pt is spec.baseline:
+        return baseline_candidate(spec)
+    return resolve_values(spec, pt.as_dict(), f"for point {name}")
+
+
+def baseline_netspec(spec: SearchSpec) -> Any:
+    """The baseline's NetSpec; without a baseline, the first point's, or the only candidate of a space with no
+    sampled parameters."""
+    if spec.baseline is not None:
+        return baseline_candidate(spec).netspec
+    if spec.points:
+        return resolve_point(spec, spec.points[0].name).netspec
+    if not spec.sampled:
+        return resolve_values(spec, {}, "for the fixed values").netspec
+    raise SpecError("the spec has no baseline or points to pick a network from", file=spec.file, field="baseline",
+                    expected="a baseline: point")

@@ -1,0 +1,196 @@
+"""The frozen dataclasses of a spec file: dataset, architecture, constraints, points, search settings and
+the whole `SearchSpec`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import functools
+from typing import Any
+
+from scalesearch.expr import Expr
+from scalesearch.spec.constants import DATASET_INFO
+from scalesearch.spec.errors import Loc, loc_field
+from scalesearch.spec.params import MatchedParam, Parameter
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """The dataset: `name` (one of DATASET_INFO), split sizes (None = all; val carved from train), the input
+    resolution (None = native) and, for `synthetic` only, generator options."""
+
+    name: str
+    train_size: int | None = None
+    val_size: int = 5000
+    test_size: int | None = None
+    resolution: int | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+    loc: Loc | None = loc_field()
+
+    @property
+    def in_channels(self) -> int:
+        """Image channels (from the synthetic options where set)."""
+        return int(dict(self.options).get("in_channels", DATASET_INFO[self.name][0]))
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return int(dict(self.options).get("num_classes", DATASET_INFO[self.name][1]))
+
+    @property
+    def input_resolution(self) -> int:
+        """The resolution images are given to the network at: `resolution` or the native one."""
+        if self.resolution is not None:
+            return self.resolution
+        return int(dict(self.options).get("image_size", DATASET_INFO[self.name][2]))
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `scalesearch.data.load_dataset(name, **kwargs)` (without seed and device)."""
+        kw: dict[str, Any] = {"train_size": self.train_size, "val_size": self.val_size, "test_size": self.test_size,
+                              "resolution": self.resolution}
+        kw.update(self.options)
+        return kw
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A family of `scalesearch.arch.GENERATORS` and its arguments: literals, `Expr`s of parameters, or tuples of
+    those (for tuple arguments). `in_channels` and `num_classes` come from the dataset; `resolution` (or
+    `base_resolution` of `efficientnet_compound`) defaults to the dataset's input resolution."""
+
+    family: str
+    args: tuple[tuple[str, Any], ...] = ()
+    loc: Loc | None = loc_field()
+    arg_locs: tuple[tuple[str, Loc], ...] = loc_field(())
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A boolean expression over parameters and `macs`/`params`/`acts`/`base_*`; false rejects a candidate."""
+
+    expr: Expr
+    loc: Loc | None = loc_field()
+
+    @property
+    def name(self) -> str:
+        return self.expr.source
+
+
+@dataclass(frozen=True)
+class Point:
+    """A named configuration: values of every sampled parameter, optionally of fixed and matched ones."""
+
+    name: str
+    values: tuple[tuple[str, Any], ...]
+    loc: Loc | None = loc_field()
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric to optimise: one of OBJECTIVES, direction "max" or "min"."""
+
+    name: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """ASHA: stop the worst trials at epochs grace_epochs * reduction_factor**k on `metric` (maximised)."""
+
+    type: str = "asha"
+    grace_epochs: int = 1
+    reduction_factor: int = 3
+    metric: str = "val_acc"
+    loc: Loc | None = loc_field()
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per trial: CPU cores and GPU fraction."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How to search: sampler, trials (None: every grid point), repeats (seeds per configuration), objectives,
+    early stopping, resources, concurrency and time budget; `points_only` evaluates the named points only."""
+
+    sampler: str
+    trials: int | None = None
+    repeats: int = 1
+    objectives: tuple[Objective, ...] = (Objective("val_acc", "max"),)
+    early_stopping: EarlyStopping | None = None
+    resources: Resources = Resources()
+    max_concurrency: int = 1
+    time_budget_s: float | None = None
+    points_only: bool = False
+    loc: Loc | None = loc_field()
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A whole spec file. Frozen; compare with ==, which ignores file positions.
+
+    Attributes:
+        study: the study name (results/<study>/).
+        seed: seeds the sampler and every trial's training seed.
+        dataset: the DatasetSpec.
+        train: overrides of `scalesearch.train.TrainConfig`: literals or `Expr`s of parameters.
+        architecture: the family and its arguments.
+        parameters: every parameter, in file order.
+        constraints: rejection rules, in file order.
+        baseline: the reference point (defines base_macs/base_params/base_acts) or None.
+        points: named points to evaluate first (or only, with search.points_only).
+        search: the SearchConfig.
+        file: the file it was read from (not compared).
+    """
+
+    study: str
+    dataset: DatasetSpec
+    architecture: Architecture
+    search: SearchConfig
+    seed: int = 0
+    train: tuple[tuple[str, Any], ...] = ()
+    parameters: tuple[Parameter, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    baseline: Point | None = None
+    points: tuple[Point, ...] = ()
+    file: str = field(default="<spec>", compare=False, repr=False)
+    train_locs: tuple[tuple[str, Loc], ...] = loc_field(())
+
+    @functools.cached_property
+    def params_by_name(self) -> dict[str, Parameter]:
+        """name -> Parameter."""
+        return {p.name: p for p in self.parameters}
+
+    @property
+    def sampled(self) -> tuple[Parameter, ...]:
+        """The parameters a sampler chooses, in file order."""
+        return tuple(p for p in self.parameters if p.sampled)
+
+    @property
+    def matched(self) -> tuple[MatchedParam, ...]:
+        return tuple(p for p in self.parameters if isinstance(p, MatchedParam))
+
+    @property
+    def train_dict(self) -> dict[str, Any]:
+        """The train overrides as a dict (values may be Exprs; see `Candidate.train` for evaluated ones)."""
+        return dict(self.train)
+
+    @property
+    def point_names(self) -> list[str]:
+        """"baseline" (when there is one), then the named points, in file order."""
+        return ["baseline"] * (self.baseline is not None) + [p.name for p in self.points]
+
+    def point(self, name: str) -> Point:
+        """The named point ("baseline" for the baseline)."""
+        if name == "baseline" and self.baseline is not None:
+            return self.baseline
+        for p in self.points:
+            if p.name == name:
+                return p
+        raise KeyError(f"no point {name!r}; the spec has {', '.join(self.point_names) or 'none'}")

@@ -1,0 +1,75 @@
+"""The argument types of a family generator and of TrainConfig, read from their signatures."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+import functools
+import inspect
+import types
+import typing
+from typing import Any, Union
+
+from scalesearch.spec.constants import _TRAIN_FALLBACK
+
+
+@dataclass(frozen=True)
+class ArgType:
+    base: Any  # int, float, str, bool, tuple, or None for anything
+    item: Any = None
+    optional: bool = False
+
+    def text(self) -> str:
+        names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+        if self.base is tuple:
+            s = f"a list of {names.get(self.item, 'values').replace('an ', '').replace('a ', '')}s"
+        else:
+            s = names.get(self.base, "a value")
+        return s + (" or null" if self.optional else "")
+
+
+def type_of(hint: Any) -> ArgType:
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) != 1:
+            return ArgType(None, optional=optional)
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if hint in (int, float, str, bool):
+        return ArgType(hint, optional=optional)
+    if origin is tuple:
+        a = typing.get_args(hint)
+        return ArgType(tuple, a[0] if a and a[0] in (int, float, str, bool) else None, optional)
+    return ArgType(None, optional=optional)
+
+
+@functools.lru_cache(maxsize=None)
+def generator_args(family: str) -> dict[str, tuple[ArgType, Any]]:
+    from scalesearch.arch import GENERATORS
+
+    gen = GENERATORS[family]
+    try:
+        hints = typing.get_type_hints(gen)
+    except Exception:  # pragma: no cover - unresolvable annotations: accept any value
+        hints = {}
+    return {name: (type_of(hints.get(name, Any)), p.default) for name, p in inspect.signature(gen).parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+@functools.lru_cache(maxsize=None)
+def train_fields() -> dict[str, ArgType]:
+    try:
+        from scalesearch.train import TrainConfig
+    except ImportError:  # pragma: no cover - train.py missing: the known fields
+        return {k: type_of(v) for k, v in _TRAIN_FALLBACK.items()}
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: type_of(hints.get(f.name, Any)) for f in dataclasses.fields(TrainConfig)}
+
+
+def families() -> list[str]:
+    from scalesearch.arch import GENERATORS
+
+    return list(GENERATORS)

@@ -1,0 +1,146 @@
+"""Sampling and grids: the suggest protocol, a seeded random suggester, grid enumeration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import itertools
+import math
+import random
+from typing import Any, Iterable, Protocol, Sequence
+
+from scalesearch.spec.candidate import Match
+from scalesearch.spec.constants import MAX_GRID
+from scalesearch.spec.errors import NOLOC, InvalidArchitecture
+from scalesearch.spec.params import ChoiceParam, FloatParam, GridParam, IntParam
+from scalesearch.spec.resolve import resolve_values
+from scalesearch.spec.schema import SearchSpec
+
+
+class Suggest(Protocol):
+    """What `sample_params` needs: an Optuna `Trial` qualifies, and so does `RandomSuggest`."""
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+class RandomSuggest:
+    """A seeded, Optuna-free `Suggest` drawing uniformly (log-uniformly with log=True); for tests and `validate`."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = random.Random(seed)
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        if log:
+            return min(high, max(low, int(round(math.exp(self.rng.uniform(math.log(low), math.log(high + 1)) - 0.5)))))
+        return low + step * self.rng.randrange((high - low) // step + 1)
+
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
+                      log: bool = False) -> float:
+        if log:
+            return math.exp(self.rng.uniform(math.log(low), math.log(high)))
+        if step is not None:
+            return float(f"{low + step * self.rng.randrange(int(math.floor((high - low) / step + 1e-9)) + 1):.12g}")
+        return self.rng.uniform(low, high)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return choices[self.rng.randrange(len(choices))]
+
+
+def sample_params(spec: SearchSpec, suggest: Suggest) -> dict[str, Any]:
+    """Draw values of the sampled parameters through `suggest` (Optuna's Trial, or a seeded fake).
+
+    Int and float ranges call suggest_int / suggest_float with step and log; grids and choices call
+    suggest_categorical. Pass the result to `resolve` / `resolve_candidate`.
+
+    Example:
+        >>> from scalesearch.spec import parse_spec
+        >>> s = parse_spec("study: x\\ndataset: {name: synthetic}\\narchitecture: {family: cifar_resnet, "
+        ...                "args: {width: w}}\\nparameters: {w: {int: [4, 16], step: 4}}\\n"
+        ...                "search: {sampler: random, trials: 3}\\n")
+        >>> sample_params(s, RandomSuggest(0))["w"] in (4, 8, 12, 16)
+        True
+    """
+    out: dict[str, Any] = {}
+    for p in spec.parameters:
+        if isinstance(p, IntParam):
+            out[p.name] = suggest.suggest_int(p.name, p.low, p.high, step=p.step, log=p.log)
+        elif isinstance(p, FloatParam):
+            out[p.name] = suggest.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
+        elif isinstance(p, (GridParam, ChoiceParam)):
+            out[p.name] = suggest.suggest_categorical(p.name, list(p.values()))
+    return out
+
+
+def grid_space(spec: SearchSpec) -> dict[str, list[Any]]:
+    """name -> values of every sampled parameter (Optuna's GridSampler search_space)."""
+    out = {}
+    for p in spec.sampled:
+        if not p.enumerable:
+            raise (p.loc or NOLOC).error(f"the float range {p.name!r} cannot be enumerated", "a step or a grid")
+        out[p.name] = list(p.values())  # type: ignore[attr-defined]
+    return out
+
+
+def grid_size(spec: SearchSpec) -> int:
+    """Number of grid points (product of the sampled parameters' value counts); 0 if one is not enumerable."""
+    n = 1
+    for p in spec.sampled:
+        if not p.enumerable:
+            return 0
+        n *= len(p.values())  # type: ignore[attr-defined]
+    return n
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One point of a grid: its sampled values, every value, feasibility and cost.
+
+    `rejected_by` holds the violated constraints' sources, or "architecture: <why>" when the family rejects the
+    point (then `hash`, `macs`, `params`, `acts` are None).
+    """
+
+    sampled: dict[str, Any]
+    values: dict[str, Any]
+    feasible: bool
+    rejected_by: tuple[str, ...]
+    hash: str | None
+    macs: int | None
+    params: int | None
+    acts: int | None = None
+    matches: tuple[Match, ...] = ()
+
+
+def iter_grid(spec: SearchSpec) -> Iterable[dict[str, Any]]:
+    space = grid_space(spec)
+    names = list(space)
+    for combo in itertools.product(*space.values()):
+        yield dict(zip(names, combo))
+
+
+def grid_point(spec: SearchSpec, sampled: dict[str, Any], where: str = "") -> GridPoint:
+    try:
+        c = resolve_values(spec, sampled, where)
+    except InvalidArchitecture as e:
+        return GridPoint(sampled, dict(e.values or sampled), False, (f"architecture: {e.reason}",), None, None, None)
+    return GridPoint(sampled, c.values, c.feasible, c.rejected_by, c.netspec.hash, c.macs, c.params, c.acts,
+                     c.matches)
+
+
+def enumerate_grid(spec: SearchSpec, *, limit: int = MAX_GRID) -> list[GridPoint]:
+    """Every point of a grid space (sampled parameters enumerable), with feasibility and cost.
+
+    Points are in itertools.product order over the sampled parameters in file order (the last varies fastest).
+
+    Raises:
+        SpecError: a float range without step, more than `limit` points, or an expression that fails.
+    """
+    size = grid_size(spec) if all(p.enumerable for p in spec.sampled) else None
+    if size is None:
+        grid_space(spec)  # raises, located at the parameter
+    if size > limit:  # type: ignore[operator]
+        raise (spec.search.loc or NOLOC).error(f"the grid has {size} points", f"at most {limit}")
+    return [grid_point(spec, s) for s in iter_grid(spec)]

@@ -1,0 +1,159 @@
+"""Writing a spec back as canonical YAML: `parse_spec(format_spec(s)) == s`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from scalesearch.expr import Expr
+from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
+                                     MatchedParam, Parameter)
+from scalesearch.spec.schema import SearchSpec
+from scalesearch.spec.yamlnodes import FLOAT_12
+
+
+def out_value(v: Any) -> Any:
+    if isinstance(v, Expr):
+        return v.source
+    if isinstance(v, tuple):
+        return FlowSeq(out_value(x) for x in v)
+    return v
+
+
+def num_or_expr(e: Expr) -> Any:
+    """A number where the expression is exactly a number literal (reads back as the same Expr), else its text."""
+    src = e.source
+    try:
+        if str(int(src)) == src:
+            return int(src)
+    except ValueError:
+        pass
+    try:
+        if repr(float(src)) == src:
+            return float(src)
+    except ValueError:
+        pass
+    return src
+
+
+def param_dict(p: Parameter) -> dict[str, Any]:
+    if isinstance(p, IntParam):
+        d: dict[str, Any] = {"int": [p.low, p.high]}
+        if p.step != 1:
+            d["step"] = p.step
+        if p.log:
+            d["log"] = True
+        return d
+    if isinstance(p, FloatParam):
+        d = {"float": [p.low, p.high]}
+        if p.step is not None:
+            d["step"] = p.step
+        if p.log:
+            d["log"] = True
+        return d
+    if isinstance(p, GridParam):
+        return {"grid": list(p.grid)}
+    if isinstance(p, ChoiceParam):
+        return {"choice": list(p.choices)}
+    if isinstance(p, FixedParam):
+        return {"fixed": p.value}
+    if isinstance(p, DerivedParam):
+        return {"derived": p.expr.source}
+    if isinstance(p, MatchedParam):
+        m: dict[str, Any] = {"target": num_or_expr(p.target), "metric": p.metric, "low": p.low, "high": p.high}
+        if p.step != 1:
+            m["step"] = p.step
+        if p.when is not None:
+            m["when"] = p.when.source
+            m["otherwise"] = num_or_expr(p.otherwise) if p.otherwise is not None else None
+        return {"match": m}
+    raise TypeError(f"unknown parameter type {type(p).__name__}")  # pragma: no cover
+
+
+def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
+    """The canonical plain-data form of a spec (what `format_spec` writes as YAML)."""
+    ds = spec.dataset
+    dd: dict[str, Any] = {"name": ds.name}
+    if ds.train_size is not None:
+        dd["train_size"] = ds.train_size
+    dd["val_size"] = ds.val_size
+    if ds.test_size is not None:
+        dd["test_size"] = ds.test_size
+    if ds.resolution is not None:
+        dd["resolution"] = ds.resolution
+    dd.update(ds.options)
+    d: dict[str, Any] = {"study": spec.study, "seed": spec.seed, "dataset": Flow(dd) if len(dd) <= 5 else dd}
+    if spec.train:
+        train = {k: out_value(v) for k, v in spec.train}
+        d["train"] = Flow(train) if len(train) <= 5 else train
+    arch: dict[str, Any] = {"family": spec.architecture.family}
+    if spec.architecture.args:
+        arch["args"] = Flow((k, out_value(v)) for k, v in spec.architecture.args)
+    d["architecture"] = arch
+    if spec.parameters:
+        d["parameters"] = {p.name: Flow(param_dict(p)) for p in spec.parameters}
+    if spec.constraints:
+        d["constraints"] = [c.expr.source for c in spec.constraints]
+    if spec.baseline is not None:
+        d["baseline"] = Flow(spec.baseline.values)
+    if spec.points:
+        d["points"] = {p.name: Flow(p.values) for p in spec.points}
+    s = spec.search
+    sd: dict[str, Any] = {"sampler": s.sampler}
+    if s.trials is not None:
+        sd["trials"] = s.trials
+    sd["repeats"] = s.repeats
+    sd["objectives"] = Flow((o.name, o.direction) for o in s.objectives)
+    if s.early_stopping is not None:
+        es = s.early_stopping
+        sd["early_stopping"] = Flow(type=es.type, grace_epochs=es.grace_epochs,
+                                     reduction_factor=es.reduction_factor, metric=es.metric)
+    sd["resources"] = Flow(cpus=s.resources.cpus, gpus=s.resources.gpus)
+    sd["max_concurrency"] = s.max_concurrency
+    if s.time_budget_s is not None:
+        sd["time_budget_s"] = s.time_budget_s
+    if s.points_only:
+        sd["points_only"] = True
+    d["search"] = sd
+    return d
+
+
+class Dumper(yaml.SafeDumper):
+    """SafeDumper that never writes aliases and quotes strings that `Loader` would read as floats (1e-3)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+Dumper.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_12, list("-+0123456789"))
+
+
+class Flow(dict):
+    """A mapping written on one line ({a: 1, b: [2, 3]})."""
+
+
+class FlowSeq(list):
+    """A list written on one line ([1, 2])."""
+
+
+Dumper.add_representer(FlowSeq, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data,
+                                                                       flow_style=True))
+
+
+Dumper.add_representer(Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data.items(),
+                                                                    flow_style=True))
+
+
+def format_spec(spec: SearchSpec) -> str:
+    """Canonical YAML of a spec: `parse_spec(format_spec(s)) == s`.
+
+    Example:
+        >>> from scalesearch.spec import parse_spec
+        >>> s = parse_spec("study: x\\ndataset: {name: synthetic}\\narchitecture: {family: cifar_resnet}\\n"
+        ...                "search: {sampler: grid}\\n")
+        >>> parse_spec(format_spec(s)) == s
+        True
+    """
+    return yaml.dump(spec_to_dict(spec), Dumper=Dumper, sort_keys=False, default_flow_style=False, width=4096,
+                     allow_unicode=True)
