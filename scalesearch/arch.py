@@ -10,7 +10,7 @@ Legend (as in pycls): w = width (output channels), d = depth (blocks in a stage)
 (ResNeXt cardinality C), m = mid width (a bottleneck's inner width; ResNeXt's C * d), k = kernel size,
 e = expansion ratio (MBConv), se = squeeze-excitation ratio (of the block's input channels), r = resolution.
 
-Blocks (see `blocks.BLOCKS`): `basic` (two kxk convs, post-activation), `bottleneck` (1x1, grouped kxk, 1x1),
+Blocks (the registry `scalesearch.blocks.BLOCKS`, which also says which StageSpec fields each reads): `basic` (two kxk convs, post-activation), `bottleneck` (1x1, grouped kxk, 1x1),
 `preact` (pre-activation basic block of Wide ResNets, dropout between the convs), `mbconv` (inverted residual
 with optional SE), `dwsep` (MobileNet v1 depthwise-separable conv).
 
@@ -29,29 +29,24 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import hashlib
 import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-BLOCKS = ("basic", "bottleneck", "preact", "mbconv", "dwsep")
+from scalesearch.blocks import BLOCKS, BlockDef
+from scalesearch.checks import FieldError, check_choice, check_float, check_int
+
 SHORTCUTS = ("none", "id", "A", "B", "C")
 ACTIVATIONS = ("relu", "relu6", "silu")
 STRIDE_ON = ("1x1", "3x3")
 
-# Which StageSpec fields each block reads; any other field must keep its default (so that two specs that build
-# the same network are equal and hash alike).
-_BLOCK_FIELDS = {
-    "basic": {"kernel", "shortcut", "dropout", "act"},
-    "bottleneck": {"mid", "groups", "kernel", "shortcut", "stride_on", "dropout", "act"},
-    "preact": {"kernel", "shortcut", "dropout", "act"},
-    "mbconv": {"kernel", "expand", "se", "shortcut", "act"},
-    "dwsep": {"kernel", "shortcut", "act"},
-}
+# StageSpec fields that only some blocks read (the registry says which): a block that does not read one leaves it
+# at its default, so that two specs that build the same network are equal and hash alike.
 _OPTIONAL_STAGE_FIELDS = ("mid", "groups", "kernel", "expand", "se", "stride_on", "dropout")
 
 
@@ -64,30 +59,11 @@ MAX_KERNEL = 31
 MAX_CLASSES = 10 ** 6
 
 
-def _int(name: str, v: Any, low: int = 1, high: int | None = None) -> int:
-    """Check that v is an integer in [low, high] (bools and non-integral floats rejected); return it as int."""
-    rule = f">= {low}" if high is None else f"in [{low}, {high}]"
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
-        raise ValueError(f"{name}: expected an integer {rule}, got {v!r}")
-    if v < low or (high is not None and v > high):
-        raise ValueError(f"{name}: expected an integer {rule}, got {v!r}")
-    return int(v)
-
-
-def _float(name: str, v: Any, low: float, high: float, high_open: bool = True) -> float:
-    """Check that v is a number in [low, high) (or [low, high]); return it as float."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ValueError(f"{name}: expected a number, got {v!r}")
-    if v < low or (v >= high if high_open else v > high):
-        bound = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
-        raise ValueError(f"{name}: expected a number in {bound}, got {v!r}")
-    return float(v)
-
-
-def _choice(name: str, v: Any, options: tuple[str, ...]) -> str:
-    if v not in options:
-        raise ValueError(f"{name}: expected one of {', '.join(options)}, got {v!r}")
-    return v
+def _block(field: str, name: Any) -> BlockDef:
+    """The registry entry of a block name."""
+    if not isinstance(name, str) or name not in BLOCKS:
+        raise FieldError(field, f"one of {', '.join(BLOCKS)}", name)
+    return BLOCKS[name]
 
 
 def _set(obj: Any, name: str, value: Any) -> None:
@@ -107,14 +83,14 @@ class StemSpec:
     act: str = "relu"
 
     def __post_init__(self) -> None:
-        _set(self, "width", _int("stem.width", self.width, 1, MAX_WIDTH))
-        _set(self, "kernel", _int("stem.kernel", self.kernel, 1, MAX_KERNEL))
+        _set(self, "width", check_int("stem.width", self.width, 1, MAX_WIDTH))
+        _set(self, "kernel", check_int("stem.kernel", self.kernel, 1, MAX_KERNEL))
         if self.kernel % 2 == 0:
-            raise ValueError(f"stem.kernel: expected an odd kernel size, got {self.kernel}")
-        _set(self, "stride", _int("stem.stride", self.stride, 1, 8))
+            raise FieldError("stem.kernel", problem=f"expected an odd kernel size, got {self.kernel}")
+        _set(self, "stride", check_int("stem.stride", self.stride, 1, 8))
         _set(self, "pool", bool(self.pool))
         _set(self, "norm_act", bool(self.norm_act))
-        _choice("stem.act", self.act, ACTIVATIONS)
+        check_choice("stem.act", self.act, ACTIVATIONS)
 
     @property
     def total_stride(self) -> int:
@@ -126,7 +102,7 @@ class StageSpec:
     """`depth` blocks of one kind; the first has stride `stride` and takes the previous stage's width.
 
     Attributes:
-        block: one of BLOCKS.
+        block: a registered block (`scalesearch.blocks.BLOCKS`).
         depth: number of blocks (d).
         width: output channels of every block (w).
         stride: stride of the stage's first block (s).
@@ -159,35 +135,35 @@ class StageSpec:
         self._validate("stage")
 
     def _validate(self, where: str) -> None:
-        _choice(f"{where}.block", self.block, BLOCKS)
-        _set(self, "depth", _int(f"{where}.depth", self.depth, 1, MAX_DEPTH))
-        _set(self, "width", _int(f"{where}.width", self.width, 1, MAX_WIDTH))
-        _set(self, "stride", _int(f"{where}.stride", self.stride, 1, 8))
-        _set(self, "mid", _int(f"{where}.mid", self.mid, 0, MAX_WIDTH))
-        _set(self, "groups", _int(f"{where}.groups", self.groups, 1, MAX_WIDTH))
-        _set(self, "kernel", _int(f"{where}.kernel", self.kernel, 1, MAX_KERNEL))
+        block = _block(f"{where}.block", self.block)
+        _set(self, "depth", check_int(f"{where}.depth", self.depth, 1, MAX_DEPTH))
+        _set(self, "width", check_int(f"{where}.width", self.width, 1, MAX_WIDTH))
+        _set(self, "stride", check_int(f"{where}.stride", self.stride, 1, 8))
+        _set(self, "mid", check_int(f"{where}.mid", self.mid, 0, MAX_WIDTH))
+        _set(self, "groups", check_int(f"{where}.groups", self.groups, 1, MAX_WIDTH))
+        _set(self, "kernel", check_int(f"{where}.kernel", self.kernel, 1, MAX_KERNEL))
         if self.kernel % 2 == 0:
-            raise ValueError(f"{where}.kernel: expected an odd kernel size, got {self.kernel}")
-        _set(self, "expand", _float(f"{where}.expand", self.expand, 1.0, 64.0, high_open=False))
-        _set(self, "se", _float(f"{where}.se", self.se, 0.0, 1.0, high_open=False))
-        _choice(f"{where}.shortcut", self.shortcut, SHORTCUTS)
-        _choice(f"{where}.stride_on", self.stride_on, STRIDE_ON)
-        _set(self, "dropout", _float(f"{where}.dropout", self.dropout, 0.0, 1.0))
-        _choice(f"{where}.act", self.act, ACTIVATIONS)
-        used = _BLOCK_FIELDS[self.block]
+            raise FieldError(f"{where}.kernel", problem=f"expected an odd kernel size, got {self.kernel}")
+        _set(self, "expand", check_float(f"{where}.expand", self.expand, 1.0, 64.0))
+        _set(self, "se", check_float(f"{where}.se", self.se, 0.0, 1.0))
+        check_choice(f"{where}.shortcut", self.shortcut, SHORTCUTS)
+        check_choice(f"{where}.stride_on", self.stride_on, STRIDE_ON)
+        _set(self, "dropout", check_float(f"{where}.dropout", self.dropout, 0.0, 1.0, high_open=True))
+        check_choice(f"{where}.act", self.act, ACTIVATIONS)
+        used = block.fields
         defaults = _STAGE_DEFAULTS
         for name in _OPTIONAL_STAGE_FIELDS:
             if name not in used and getattr(self, name) != defaults[name]:
-                raise ValueError(f"{where}.{name}: not used by block '{self.block}'; leave it at its default "
+                raise FieldError(f"{where}.{name}", problem=f"not used by block '{self.block}'; leave it at its default "
                                  f"{defaults[name]!r}, got {getattr(self, name)!r}")
         if self.block == "bottleneck":
             if self.mid < 1:
-                raise ValueError(f"{where}.mid: a bottleneck needs its inner width mid >= 1, got {self.mid}")
+                raise FieldError(f"{where}.mid", problem=f"a bottleneck needs its inner width mid >= 1, got {self.mid}")
             if self.mid % self.groups:
-                raise ValueError(f"{where}.mid: the inner width {self.mid} is not divisible by the "
+                raise FieldError(f"{where}.mid", problem=f"the inner width {self.mid} is not divisible by the "
                                  f"cardinality groups={self.groups}")
         if self.shortcut == "A" and self.block in ("mbconv", "dwsep"):
-            raise ValueError(f"{where}.shortcut: option A applies to basic, bottleneck and preact blocks only")
+            raise FieldError(f"{where}.shortcut", problem=f"option A applies to basic, bottleneck and preact blocks only")
 
 
 _STAGE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StageSpec) if f.default is not dataclasses.MISSING}
@@ -204,25 +180,54 @@ class HeadSpec:
     act: str = "relu"
 
     def __post_init__(self) -> None:
-        _set(self, "width", _int("head.width", self.width, 0, MAX_WIDTH))
+        _set(self, "width", check_int("head.width", self.width, 0, MAX_WIDTH))
         _set(self, "preact", bool(self.preact))
         if self.width and self.preact:
-            raise ValueError("head.preact: a head with a 1x1 conv (width > 0) cannot also be pre-activation")
-        _set(self, "dropout", _float("head.dropout", self.dropout, 0.0, 1.0))
-        _choice("head.act", self.act, ACTIVATIONS)
+            raise FieldError("head.preact", problem="a head with a 1x1 conv (width > 0) cannot also be pre-activation")
+        _set(self, "dropout", check_float("head.dropout", self.dropout, 0.0, 1.0, high_open=True))
+        check_choice("head.act", self.act, ACTIVATIONS)
+
+
+def _from_mapping(cls: type, d: Any, where: str, own: str = "") -> Any:
+    """`cls(**d)` for a plain mapping, with one-line errors naming `where` for unknown and missing keys and
+    for bad values (a FieldError of the part, about `own.field`, is placed under `where`)."""
+    if isinstance(d, cls):
+        return d
+    if not isinstance(d, dict):
+        raise FieldError(where, "a mapping", d)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    for key in d:
+        if key not in fields:
+            raise FieldError(f"{where}.{key}" if isinstance(key, str) else where, f"keys among {', '.join(fields)}",
+                             problem=f"unknown key {key!r}")
+    for f in dataclasses.fields(cls):
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in d:
+            raise FieldError(where, f"the key {f.name!r}", problem=f"missing key {f.name!r}")
+    try:
+        return cls(**d)
+    except FieldError as e:
+        raise e.within(where, own) from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json object hook: a mapping, refusing a key given twice (JSON allows it, a spec must not)."""
+    d: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in d:
+            raise FieldError(f"NetSpec JSON.{k}", problem=f"duplicate key {k!r}", expected="each key once")
+        d[k] = v
+    return d
 
 
 def _stage_from(obj: Any, where: str) -> StageSpec:
-    if isinstance(obj, StageSpec):
-        return obj
     if isinstance(obj, str):
-        return parse_stage(obj)
-    if isinstance(obj, dict):
         try:
-            return StageSpec(**obj)
-        except TypeError as e:
-            raise ValueError(f"{where}: {e}") from None
-    raise ValueError(f"{where}: expected a StageSpec, a stage string or a mapping, got {type(obj).__name__}")
+            return parse_stage(obj)
+        except FieldError as e:
+            raise e.within(where, "stage") from None
+    if isinstance(obj, (StageSpec, dict)):
+        return _from_mapping(StageSpec, obj, where, "stage")
+    raise FieldError(where, "a StageSpec, a stage string or a mapping", obj)
 
 
 @dataclass(frozen=True)
@@ -255,21 +260,21 @@ class NetSpec:
         if not isinstance(self.stem, StemSpec) or not isinstance(self.head, HeadSpec):
             raise ValueError("stem/head: expected StemSpec and HeadSpec values")
         if isinstance(self.stages, (str, bytes)) or not isinstance(self.stages, (list, tuple)):
-            raise ValueError(f"stages: expected a sequence of stages, got {type(self.stages).__name__}")
+            raise FieldError("stages", problem=f"expected a sequence of stages, got {type(self.stages).__name__}")
         if not self.stages:
-            raise ValueError("stages: a network needs at least one stage")
+            raise FieldError("stages", problem="a network needs at least one stage")
         _set(self, "stages", tuple(_stage_from(s, f"stages[{i}]") for i, s in enumerate(self.stages)))
-        _set(self, "in_channels", _int("in_channels", self.in_channels, 1, MAX_WIDTH))
-        _set(self, "num_classes", _int("num_classes", self.num_classes, 1, MAX_CLASSES))
-        _set(self, "resolution", _int("resolution", self.resolution, 1, MAX_RESOLUTION))
-        _set(self, "drop_path", _float("drop_path", self.drop_path, 0.0, 1.0))
+        _set(self, "in_channels", check_int("in_channels", self.in_channels, 1, MAX_WIDTH))
+        _set(self, "num_classes", check_int("num_classes", self.num_classes, 1, MAX_CLASSES))
+        _set(self, "resolution", check_int("resolution", self.resolution, 1, MAX_RESOLUTION))
+        _set(self, "drop_path", check_float("drop_path", self.drop_path, 0.0, 1.0, high_open=True))
         if self.resolution < self.total_stride:
-            raise ValueError(f"resolution: {self.resolution} is smaller than the network's total stride "
+            raise FieldError("resolution", problem=f"{self.resolution} is smaller than the network's total stride "
                              f"{self.total_stride}; expected resolution >= {self.total_stride}")
         w_in = self.stem.width
         for i, st in enumerate(self.stages):
             if st.shortcut == "A" and st.width < w_in:
-                raise ValueError(f"stages[{i}].shortcut: option A zero-pads channels, so width {st.width} must "
+                raise FieldError(f"stages[{i}].shortcut", problem=f"option A zero-pads channels, so width {st.width} must "
                                  f"be >= the stage's input width {w_in}")
             w_in = st.width
 
@@ -295,27 +300,22 @@ class NetSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "NetSpec":
-        """Inverse of `to_dict`; unknown keys are errors."""
-        if not isinstance(d, dict):
-            raise ValueError(f"NetSpec: expected a mapping, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"NetSpec: unknown key {unknown[0]!r}; expected keys among {', '.join(sorted(known))}")
-        if "stem" not in d or "stages" not in d:
-            raise ValueError("NetSpec: 'stem' and 'stages' are required")
-        try:
-            return cls(**d)
-        except TypeError as e:  # an unknown or missing field inside stem/stage/head
-            raise ValueError(f"NetSpec: {e}") from None
+        """Inverse of `to_dict`; unknown and missing keys are errors naming them."""
+        return _from_mapping(cls, d, "")
 
     @classmethod
-    def from_json(cls, s: str) -> "NetSpec":
-        """Parse the JSON form (canonical or not)."""
+    def from_json(cls, s: str | bytes) -> "NetSpec":
+        """Parse the JSON form (canonical or not); duplicate keys and nesting deeper than a NetSpec has are
+        errors, as in spec files."""
         try:
-            d = json.loads(s)
+            d = json.loads(s, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e:
-            raise ValueError(f"NetSpec JSON: {e}") from None
+            raise FieldError("NetSpec JSON", problem=f"invalid JSON: {e}") from None
+        except UnicodeDecodeError as e:
+            raise FieldError("NetSpec JSON", "UTF-8 text", problem=f"undecodable bytes ({e.reason} at byte "
+                             f"{e.start})") from None
+        except RecursionError:
+            raise FieldError("NetSpec JSON", "a NetSpec (nested 3 levels)", problem="nested too deeply") from None
         return cls.from_dict(d)
 
     @functools.cached_property
@@ -374,7 +374,7 @@ def parse_stage(text: str) -> StageSpec:
         raise ValueError(f"stage string: expected text like 'basic_d2_w64', got {text!r}")
     block, *tokens = text.split("_")
     if block not in BLOCKS:
-        raise ValueError(f"stage string {text!r}: unknown block {block!r}; expected one of {', '.join(BLOCKS)}")
+        raise FieldError("stage string", f"one of {', '.join(BLOCKS)}", problem=f"{text!r}: unknown block {block!r}")
     kw: dict[str, Any] = {}
     for tok in tokens:
         for key, name in _TOKENS:
@@ -428,8 +428,8 @@ def round_repeats(repeats: int, depth_mult: float) -> int:
 def compound_multipliers(phi: float, alpha: float, beta: float, gamma: float) -> tuple[float, float, float]:
     """(depth, width, resolution) multipliers alpha**phi, beta**phi, gamma**phi of compound scaling."""
     for name, v in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
-        _float(name, v, 1e-6, 1e6)
-    _float("phi", phi, -16.0, 16.0, high_open=False)
+        check_float(name, v, 1e-6, 1e6, high_open=True)
+    check_float("phi", phi, -16.0, 16.0)
     return alpha ** phi, beta ** phi, gamma ** phi
 
 
@@ -445,20 +445,20 @@ _BLOCK_DEPTH = {"basic": 2, "bottleneck": 3, "preact": 2}
 
 def _resolve_layers(depth: int, block: str, layers: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
     if layers:
-        layers = tuple(_int(f"layers[{i}]", n, 1, MAX_DEPTH) for i, n in enumerate(layers))
+        layers = tuple(check_int(f"layers[{i}]", n, 1, MAX_DEPTH) for i, n in enumerate(layers))
         block = block or "bottleneck"
-        _choice("block", block, ("basic", "bottleneck"))
+        check_choice("block", block, ("basic", "bottleneck"))
         implied = _BLOCK_DEPTH[block] * sum(layers) + 2
         if depth and depth != implied:
-            raise ValueError(f"depth: {depth} does not match layers {layers} of {block} blocks, which give "
+            raise FieldError("depth", problem=f"{depth} does not match layers {layers} of {block} blocks, which give "
                              f"{_BLOCK_DEPTH[block]}*{sum(layers)}+2 = {implied}; pass depth=0 or {implied}")
         return block, layers
     if depth not in _RESNET_LAYERS:
-        raise ValueError(f"depth: expected one of {', '.join(map(str, _RESNET_LAYERS))} (or give layers), "
+        raise FieldError("depth", problem=f"expected one of {', '.join(map(str, _RESNET_LAYERS))} (or give layers), "
                          f"got {depth!r}")
     default_block, layers = _RESNET_LAYERS[depth]
     if block and block != default_block:
-        raise ValueError(f"block: ResNet-{depth} uses {default_block} blocks; give layers for other layouts")
+        raise FieldError("block", problem=f"ResNet-{depth} uses {default_block} blocks; give layers for other layouts")
     return default_block, layers
 
 
@@ -483,14 +483,14 @@ def resnet(depth: int = 50, *, block: str = "", layers: tuple[int, ...] = (), wi
         stride_on: "3x3" (torchvision, v1.5) or "1x1" (the paper's v1).
         in_channels, num_classes, resolution: input shape and classes.
     """
-    block, layers = _resolve_layers(_int("depth", depth, 0), block, tuple(layers))
-    _choice("stride_on", stride_on, STRIDE_ON)
-    _choice("shortcut", shortcut, SHORTCUTS)
-    width = _int("width", width)
-    cardinality = _int("cardinality", cardinality)
-    bottleneck_width = _int("bottleneck_width", bottleneck_width)
+    block, layers = _resolve_layers(check_int("depth", depth, 0), block, tuple(layers))
+    check_choice("stride_on", stride_on, STRIDE_ON)
+    check_choice("shortcut", shortcut, SHORTCUTS)
+    width = check_int("width", width, 1)
+    cardinality = check_int("cardinality", cardinality, 1)
+    bottleneck_width = check_int("bottleneck_width", bottleneck_width, 1)
     if block == "basic" and (cardinality != 1 or bottleneck_width != 64):
-        raise ValueError("cardinality: grouped (ResNeXt) convs need bottleneck blocks; basic blocks take "
+        raise FieldError("cardinality", problem="grouped (ResNeXt) convs need bottleneck blocks; basic blocks take "
                          "cardinality=1, bottleneck_width=64")
     stages = []
     for i, n in enumerate(layers):
@@ -501,7 +501,7 @@ def resnet(depth: int = 50, *, block: str = "", layers: tuple[int, ...] = (), wi
         else:
             mid = int(planes * (bottleneck_width / 64.0)) * cardinality
             if mid < 1:
-                raise ValueError(f"bottleneck_width: {bottleneck_width} gives an inner width of 0 at planes {planes}")
+                raise FieldError("bottleneck_width", problem=f"{bottleneck_width} gives an inner width of 0 at planes {planes}")
             stages.append(StageSpec("bottleneck", n, planes * 4, stride, mid=mid, groups=cardinality,
                                     shortcut=shortcut, stride_on=stride_on))
     return NetSpec(StemSpec(width, kernel=7, stride=2, pool=True), tuple(stages), HeadSpec(),
@@ -526,10 +526,10 @@ def resnext(depth: int = 50, *, cardinality: int = 32, bottleneck_width: int = 4
 
 
 def _cifar_blocks_per_stage(depth: int, block: str, per_block: int) -> int:
-    depth = _int("depth", depth, 1)
+    depth = check_int("depth", depth, 1)
     n, rem = divmod(depth - 2, 3 * per_block)
     if rem or n < 1:
-        raise ValueError(f"depth: {block} blocks need depth = {3 * per_block}n+2 with n >= 1 "
+        raise FieldError("depth", problem=f"{block} blocks need depth = {3 * per_block}n+2 with n >= 1 "
                          f"(e.g. {3 * per_block + 2}, {6 * per_block + 2}), got {depth}")
     return n
 
@@ -539,9 +539,9 @@ def cifar_resnet(depth: int = 20, *, width: int = 16, block: str = "basic", shor
     """CIFAR ResNet-`depth` (He et al. Sec. 4.2): 3x3 stem of `width`, three stages of n blocks with widths
     width, 2*width, 4*width (strides 1,2,2), depth = 6n+2 for basic blocks (9n+2 for bottlenecks, which output
     4x their inner width); option A shortcuts as in the paper."""
-    _choice("block", block, ("basic", "bottleneck"))
+    check_choice("block", block, ("basic", "bottleneck"))
     n = _cifar_blocks_per_stage(depth, block, _BLOCK_DEPTH[block])
-    width = _int("width", width)
+    width = check_int("width", width, 1)
     stages = []
     for i in range(3):
         w = width * 2 ** i
@@ -564,12 +564,12 @@ def wide_resnet(depth: int = 28, k: int = 10, *, dropout: float = 0.0, width: in
     """WRN-depth-k (Zagoruyko & Komodakis): a bare 3x3 conv stem of `width` (16), three stages of (depth-4)/6
     pre-activation basic blocks of widths width*k, 2*width*k, 4*width*k (strides 1,2,2), 1x1 projections where
     the shape changes, optional dropout between the convs, and a final BN + ReLU before pooling."""
-    depth = _int("depth", depth)
+    depth = check_int("depth", depth, 1)
     n, rem = divmod(depth - 4, 6)
     if rem or n < 1:
-        raise ValueError(f"depth: a Wide ResNet needs depth = 6n+4 with n >= 1 (e.g. 16, 28, 40), got {depth}")
-    k = _int("k", k)
-    width = _int("width", width)
+        raise FieldError("depth", problem=f"a Wide ResNet needs depth = 6n+4 with n >= 1 (e.g. 16, 28, 40), got {depth}")
+    k = check_int("k", k, 1)
+    width = check_int("width", width, 1)
     stages = tuple(StageSpec("preact", n, width * k * 2 ** i, 1 if i == 0 else 2, dropout=dropout)
                    for i in range(3))
     return NetSpec(StemSpec(width, norm_act=False), stages, HeadSpec(preact=True), in_channels, num_classes,
@@ -582,10 +582,10 @@ def cifar_resnext(depth: int = 29, *, cardinality: int = 8, bottleneck_width: in
     bottlenecks with output widths width*widen*2^i (256, 512, 1024) and inner width C*d*2^i (strides 1,2,2).
     cardinality=1 gives the matching ResNet; for a narrower proxy scale down width and bottleneck_width."""
     n = _cifar_blocks_per_stage(depth, "bottleneck", 3)
-    c = _int("cardinality", cardinality)
-    d = _int("bottleneck_width", bottleneck_width)
-    width = _int("width", width)
-    widen = _int("widen", widen)
+    c = check_int("cardinality", cardinality, 1)
+    d = check_int("bottleneck_width", bottleneck_width, 1)
+    width = check_int("width", width, 1)
+    widen = check_int("widen", widen, 1)
     stages = tuple(StageSpec("bottleneck", n, width * widen * 2 ** i, 1 if i == 0 else 2, mid=c * d * 2 ** i,
                              groups=c) for i in range(3))
     return NetSpec(StemSpec(width), stages, HeadSpec(), in_channels, num_classes, resolution)
@@ -611,7 +611,7 @@ def mobilenet_v1(width_mult: float = 1.0, *, dropout: float = 0.0, in_channels: 
                  resolution: int = 224) -> NetSpec:
     """MobileNet v1: 3x3/2 conv stem of 32 then 13 depthwise-separable blocks; channels int(c * width_mult)
     (the paper's alpha), at least 8."""
-    wm = _float("width_mult", width_mult, 1e-3, 16.0)
+    wm = check_float("width_mult", width_mult, 1e-3, 16.0, high_open=True)
     ch = lambda c: max(8, int(c * wm))  # noqa: E731
     stages = tuple(StageSpec("dwsep", n, ch(c), s, shortcut="none") for c, s, n in _MOBILENET_V1)
     return NetSpec(StemSpec(ch(32), stride=2), stages, HeadSpec(dropout=dropout), in_channels, num_classes,
@@ -622,7 +622,7 @@ def mobilenet_v2(width_mult: float = 1.0, *, dropout: float = 0.2, in_channels: 
                  resolution: int = 224) -> NetSpec:
     """MobileNet v2: inverted residual (MBConv without SE, ReLU6) stages of Table 2; channels
     make_divisible(c * width_mult, 8); a 1x1 head conv of make_divisible(1280 * max(1, width_mult), 8)."""
-    wm = _float("width_mult", width_mult, 1e-3, 16.0)
+    wm = check_float("width_mult", width_mult, 1e-3, 16.0, high_open=True)
     stages = tuple(StageSpec("mbconv", n, make_divisible(c * wm), s, expand=t, shortcut="id", act="relu6")
                    for t, c, n, s in _MOBILENET_V2)
     head = HeadSpec(width=make_divisible(1280 * max(1.0, wm)), dropout=dropout, act="relu6")
@@ -635,8 +635,8 @@ def efficientnet(width_mult: float = 1.0, depth_mult: float = 1.0, *, resolution
     """EfficientNet-B0 scaled by width and depth multipliers (Tan & Le): MBConv stages of the B0 table with SE
     (ratio `se` of each block's input channels) and swish; channels round_filters(c, width_mult) (divisor 8, never
     below 90%), stem 32 and head 1280 included; repeats ceil(n * depth_mult); stochastic depth `drop_path`."""
-    wm = _float("width_mult", width_mult, 1e-3, 16.0)
-    dm = _float("depth_mult", depth_mult, 1e-3, 16.0)
+    wm = check_float("width_mult", width_mult, 1e-3, 16.0, high_open=True)
+    dm = check_float("depth_mult", depth_mult, 1e-3, 16.0, high_open=True)
     stages = tuple(StageSpec("mbconv", round_repeats(n, dm), round_filters(c, wm), s, kernel=k, expand=e, se=se,
                              shortcut="id", act="silu") for e, k, s, c, n in EFFICIENTNET_B0)
     head = HeadSpec(width=round_filters(1280, wm), dropout=dropout, act="silu")
@@ -650,7 +650,7 @@ def efficientnet_compound(phi: float = 1.0, *, alpha: float = 1.2, beta: float =
     """EfficientNet-B0 compound-scaled by phi: depth alpha**phi, width beta**phi, resolution
     round(base_resolution * gamma**phi) (Tan & Le eq. 3; the paper's alpha, beta, gamma = 1.2, 1.1, 1.15)."""
     d, w, r = compound_multipliers(phi, alpha, beta, gamma)
-    base_resolution = _int("base_resolution", base_resolution)
+    base_resolution = check_int("base_resolution", base_resolution, 1)
     return efficientnet(w, d, resolution=max(1, int(round(base_resolution * r))), dropout=dropout,
                         drop_path=drop_path, in_channels=in_channels, num_classes=num_classes)
 
@@ -672,125 +672,6 @@ GENERATORS: dict[str, Callable[..., NetSpec]] = {
     f.__name__: f for f in (resnet, plain, resnext, cifar_resnet, cifar_plain, wide_resnet, cifar_resnext,
                             mobilenet_v1, mobilenet_v2, efficientnet, efficientnet_compound, anynet)
 }
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Matching (ResNeXt Table 2): the bottleneck width d that keeps a complexity fixed as cardinality C changes.
-
-def resnext_block_params(cardinality: int, bottleneck_width: int, width: int = 256) -> int:
-    """Conv weights of one ResNeXt template block (BN ignored, as in the paper): C * (w*d + 9*d^2 + d*w)."""
-    return cardinality * (width * bottleneck_width + 9 * bottleneck_width ** 2 + bottleneck_width * width)
-
-
-def search_int(cost: Callable[[int], int | None], target: float, values: range) -> tuple[int | None, int]:
-    """(value, its cost) of the value in `values` whose cost is closest to target (ties: the smaller value),
-    skipping values whose cost is None (invalid); (None, 0) when every value is invalid.
-
-    Bisection on a non-decreasing cost, falling back to a full scan as soon as a probe is invalid or out of order.
-    """
-    memo: dict[int, int | None] = {}
-
-    def c(i: int) -> int | None:
-        if i not in memo:
-            memo[i] = cost(values[i])
-        return memo[i]
-
-    def scan() -> tuple[int | None, int]:
-        best: tuple[float, int] | None = None
-        for i in range(len(values)):
-            ci = c(i)
-            if ci is not None and (best is None or abs(ci - target) < best[0]):
-                best = (abs(ci - target), i)
-        if best is None:
-            return None, 0
-        return values[best[1]], c(best[1])  # type: ignore[return-value]
-
-    n = len(values)
-    if n <= 8:
-        return scan()
-    lo_c, hi_c = c(0), c(n - 1)
-    if lo_c is None or hi_c is None or lo_c > hi_c:
-        return scan()
-
-    def first_at_least(t: float, lo: int, hi: int, c_lo: int, c_hi: int) -> int | None:
-        """Smallest i in [lo, hi+1] with c(i) >= t (hi+1: none); None if a probe breaks monotonicity."""
-        if c_lo >= t:
-            return lo
-        if c_hi < t:
-            return hi + 1
-        # invariant: c(lo) < t <= c(hi)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            cm = c(mid)
-            if cm is None or cm < c_lo or cm > c_hi:
-                return None
-            if cm >= t:
-                hi, c_hi = mid, cm
-            else:
-                lo, c_lo = mid, cm
-        return hi
-
-    i = first_at_least(target, 0, n - 1, lo_c, hi_c)
-    if i is None:
-        return scan()
-    cands = []
-    if i < n:
-        cands.append(i)
-    if i > 0:
-        below = c(i - 1)
-        if below is None:
-            return scan()
-        j = first_at_least(below, 0, i - 1, lo_c, below)  # first of the plateau at cost c(i-1)
-        if j is None:
-            return scan()
-        cands.append(j)
-    best = min(cands, key=lambda k: (abs(c(k) - target), k))  # type: ignore[operator]
-    return values[best], c(best)  # type: ignore[return-value]
-
-
-def match_integer(cost: Callable[[int], int], target: float, low: int, high: int) -> int:
-    """The integer x in [low, high] whose cost(x) is closest to target (ties go to the smaller x): `search_int`
-    over range(low, high + 1)."""
-    if low > high:
-        raise ValueError(f"match range: low {low} > high {high}")
-    return search_int(cost, target, range(low, high + 1))[0]  # type: ignore[return-value]
-
-
-def match_bottleneck_width(cardinality: int, target: float | None = None, *, metric: str = "params",
-                           family: str = "block", low: int = 1, high: int = 512, **kwargs: Any) -> int:
-    """The bottleneck width d that, at cardinality C, brings a complexity closest to `target`.
-
-    Args:
-        cardinality: C.
-        target: the complexity to match; None = that of C=1, d=64 (ResNet-50's template).
-        metric: "params" or "macs".
-        family: "block" for the paper's Table 2 rule on one template block (params of C*(256d + 9d^2 + 256d); the
-            default gives d = 64, 40, 24, 14, 4 for C = 1, 2, 4, 8, 32), or a generator name taking `cardinality`
-            and `bottleneck_width` ("resnext", "cifar_resnext"): then the whole network's analytic cost is
-            matched, with `kwargs` passed to the generator.
-        low, high: the range of d searched.
-    """
-    cardinality = _int("cardinality", cardinality)
-    _choice("metric", metric, ("params", "macs"))
-    if family == "block":
-        if kwargs:
-            raise ValueError(f"{sorted(kwargs)[0]}: not an argument of the block rule")
-        width = 256
-        if metric == "params":
-            cost_fn = lambda d: resnext_block_params(cardinality, d, width)  # noqa: E731
-            base = resnext_block_params(1, 64, width)
-        else:  # at 56x56, the block's MACs are its params times the spatial size
-            cost_fn = lambda d: resnext_block_params(cardinality, d, width) * 56 * 56  # noqa: E731
-            base = resnext_block_params(1, 64, width) * 56 * 56
-    else:
-        if family not in ("resnext", "cifar_resnext"):
-            raise ValueError(f"family: expected 'block', 'resnext' or 'cifar_resnext', got {family!r}")
-        from scalesearch.cost import count  # lazy: cost imports arch
-
-        gen = GENERATORS[family]
-        cost_fn = lambda d: getattr(count(gen(cardinality=cardinality, bottleneck_width=d, **kwargs)), metric)  # noqa: E731
-        base = getattr(count(gen(cardinality=1, bottleneck_width=64, **kwargs)), metric)
-    return match_integer(cost_fn, base if target is None else target, low, high)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -829,6 +710,11 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
+def is_preset(name: str) -> bool:
+    """Whether `name` names a preset (including any wrn_<depth>_<k>)."""
+    return name in PRESETS or _WRN_RE.match(name) is not None
+
+
 def preset(name: str, *, in_channels: int | None = None, num_classes: int | None = None,
            resolution: int | None = None) -> NetSpec:
     """A preset by name, optionally with another input shape or classes (see `NetSpec.with_io`)."""
@@ -837,32 +723,7 @@ def preset(name: str, *, in_channels: int | None = None, num_classes: int | None
     elif (m := _WRN_RE.match(name)) is not None:
         spec = wide_resnet(int(m.group(1)), int(m.group(2)))
     else:
-        import difflib
-
         close = difflib.get_close_matches(name, PRESETS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `scalesearch presets` lists them"
         raise ValueError(f"unknown preset {name!r}{hint}")
-    return spec.with_io(in_channels, num_classes, resolution)
-
-
-def load_netspec(ref: str, *, in_channels: int | None = None, num_classes: int | None = None,
-                 resolution: int | None = None) -> NetSpec:
-    """A NetSpec from a preset name, a NetSpec JSON file, or a spec YAML file (its baseline point)."""
-    if os.path.exists(ref) or ref.endswith((".json", ".yaml", ".yml")):
-        if ref.endswith((".yaml", ".yml")):
-            from scalesearch.spec import baseline_netspec, load_spec  # lazy: spec imports arch
-
-            spec = baseline_netspec(load_spec(ref))
-        else:
-            try:
-                with open(ref, encoding="utf-8") as f:
-                    text = f.read()
-            except OSError as e:
-                raise OSError(f"{ref}: cannot read NetSpec JSON: {e.strerror or e}") from None
-            try:
-                spec = NetSpec.from_json(text)
-            except ValueError as e:
-                raise ValueError(f"{ref}: {e}") from None
-    else:
-        spec = preset(ref)
     return spec.with_io(in_channels, num_classes, resolution)

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from scalesearch.arch import NetSpec
-from scalesearch.blocks import BLOCKS, BasicBlock, Bottleneck, Head, MBConv, Stem, stage_block_args
+from scalesearch.blocks import BLOCKS, stage_block_args
+from scalesearch.blocks.modules import Head, Stem
 
 
 class Net(nn.Module):
@@ -27,7 +28,7 @@ class Net(nn.Module):
         stages = []
         w_in = spec.stem.width
         for stage in spec.stages:
-            block = BLOCKS[stage.block].module
+            block = BLOCKS[stage.block].module_class()
             blocks = []
             for b_in, b_out, stride in stage_block_args(w_in, stage):
                 # stochastic depth grows linearly with the block index, from 0 (torchvision's EfficientNet rule)
@@ -52,18 +53,21 @@ class Net(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
         if zero_init_residual:
-            for m in self.modules():
-                if getattr(m, "shortcut", None) is None:
-                    continue
-                if isinstance(m, BasicBlock):
-                    nn.init.zeros_(m.bn2.weight)
-                elif isinstance(m, Bottleneck):
-                    nn.init.zeros_(m.bn3.weight)
-                elif isinstance(m, MBConv):
-                    nn.init.zeros_(m.body[-1].weight)
+            for stage, blocks in zip(self.spec.stages, self.stages):
+                path = BLOCKS[stage.block].residual_bn
+                for block in blocks:
+                    if path is not None and block.shortcut is not None:
+                        nn.init.zeros_(_attr(block, path).weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))
+
+
+def _attr(module: nn.Module, path: str) -> nn.Module:
+    """The submodule at a dotted path; integer parts index a Sequential ("body.-1")."""
+    for part in path.split("."):
+        module = module[int(part)] if part.lstrip("-").isdigit() else getattr(module, part)
+    return module
 
 
 def build_model(spec: NetSpec, *, zero_init_residual: bool = False) -> Net:

@@ -39,7 +39,7 @@ class FieldError(ValueError):
         problem: what is wrong, when more than "expected X, got Y" is to say.
     """
 
-    def __init__(self, field: str, expected: str, got: Any = _NOTHING, *, problem: str = "") -> None:
+    def __init__(self, field: str, expected: str = "", got: Any = _NOTHING, *, problem: str = "") -> None:
         self.field, self.expected, self.got, self.problem = field, expected, got, problem
         super().__init__(str(self))
 
@@ -54,10 +54,12 @@ class FieldError(ValueError):
         got = f", got {short(repr(self.got), 60)}" if self.has_value else ""
         return f"{self.field}: expected {self.expected}{got}"
 
-    def within(self, prefix: str) -> "FieldError":
-        """The same error with its field path placed under `prefix` (e.g. 'stages[2]' + 'stage.width')."""
-        tail = self.field.split(".", 1)[1] if self.field.startswith("stage.") else self.field
-        return FieldError(f"{prefix}.{tail}", self.expected, self.got, problem=self.problem)
+    def within(self, prefix: str, own: str = "") -> "FieldError":
+        """The same error with its field path placed under `prefix`, replacing the part's own leading name
+        `own` if the path starts with it: FieldError('stage.width', ...).within('stages[2]', 'stage') is about
+        'stages[2].width'."""
+        tail = self.field[len(own) + 1:] if own and self.field.startswith(own + ".") else self.field
+        return FieldError(f"{prefix}.{tail}" if prefix else tail, self.expected, self.got, problem=self.problem)
 
 
 def range_text(kind: str, low: Any = None, high: Any = None, *, low_open: bool = False,

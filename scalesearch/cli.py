@@ -33,7 +33,7 @@ def _add_shape_args(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_count(args: argparse.Namespace) -> int:
-    from scalesearch.arch import load_netspec
+    from scalesearch.load import load_netspec
     from scalesearch.cost import count, format_table
 
     spec = load_netspec(args.model, in_channels=args.in_channels, num_classes=args.classes,
@@ -120,7 +120,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     import torch
 
-    from scalesearch.arch import load_netspec
+    from scalesearch.load import load_netspec
     from scalesearch.build import build_model
     from scalesearch.cost import count, human
     from scalesearch.data import load_dataset

@@ -9,9 +9,11 @@ import math
 import pytest
 
 from scalesearch import arch
-from scalesearch.arch import (NetSpec, StageSpec, StemSpec, compound_multipliers, format_stage, load_netspec,
-                              make_divisible, match_bottleneck_width, parse_stage, preset, round_filters,
-                              round_repeats)
+from scalesearch import match
+from scalesearch.arch import (NetSpec, StageSpec, StemSpec, compound_multipliers, format_stage, make_divisible,
+                              parse_stage, preset, round_filters, round_repeats)
+from scalesearch.load import load_netspec
+from scalesearch.match import match_bottleneck_width
 from scalesearch.cost import count
 
 ALL_PRESETS = arch.preset_names()
@@ -145,13 +147,13 @@ def test_network_level_matching_against_brute_force():
 
 
 def test_match_integer_tie_and_bounds():
-    assert arch.match_integer(lambda x: 10 * x, 25, 0, 10) == 2  # tie between 2 and 3: the smaller
-    assert arch.match_integer(lambda x: x, 1000, 0, 10) == 10
-    assert arch.match_integer(lambda x: x, -5, 0, 10) == 0
+    assert match.match_integer(lambda x: 10 * x, 25, 0, 10) == 2  # tie between 2 and 3: the smaller
+    assert match.match_integer(lambda x: x, 1000, 0, 10) == 10
+    assert match.match_integer(lambda x: x, -5, 0, 10) == 0
     # a plateau of equally close values: the smallest wins (bisection alone lands at the plateau's end)
     costs = [0, 1, 5, 5, 5, 5, 5, 5, 5, 5, 10, 11]
-    assert arch.match_integer(lambda x: costs[x], 6, 0, 11) == 2
-    assert arch.match_integer(lambda x: [0, 5, 5, 10][x], 6, 0, 3) == 1
+    assert match.match_integer(lambda x: costs[x], 6, 0, 11) == 2
+    assert match.match_integer(lambda x: [0, 5, 5, 10][x], 6, 0, 3) == 1
 
 
 def test_resnet_layouts_and_options():

@@ -1,21 +1,11 @@
-"""Blocks as nn.Modules, each registered with its analytic cost function beside it.
+"""The nn.Modules of the registered blocks, the stem and the head (torch).
 
-Every block takes one signature, `Block(w_in, w_out, stride, stage, drop_path=0.0)`, and its cost function
-`cost(cx, w_in, w_out, stride, stage)` advances a `Cx` (the running height/width, params, MACs and activations,
-as pycls's `cx` dict) exactly as the module transforms its input. Keeping the two side by side in one registry
-entry is what keeps them in agreement; tests check both against the built modules for every block.
-
-Counting conventions (the papers' "FLOPs"): MACs of convolutions (k*k*c_in/g*c_out per output pixel, bias
-ignored) and linear layers (in*out per sample); BatchNorm, activations, pooling, SE gating products and residual
-additions count zero. Params count every learnable tensor, BatchNorm affine included. Activations count the
-elements of every conv and linear output (pycls's `acts`).
-
-Legend: w_in/w_out = input/output channels, m = inner width, k = kernel, g = groups, h/w = spatial size.
+Every block takes one signature, `Block(w_in, w_out, stride, stage, drop_path=0.0)`; its cost function and its
+registry entry live in `scalesearch.blocks`, which names each class here by import path.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -23,53 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scalesearch.arch import HeadSpec, StageSpec, StemSpec
-
-
-@dataclass
-class Cx:
-    """Running complexity: feature-map size and accumulated params, MACs and activations."""
-
-    h: int
-    w: int
-    params: int = 0
-    macs: int = 0
-    acts: int = 0
-
-    def fork(self) -> "Cx":
-        """A copy at the same position with zero totals (for a parallel branch such as a shortcut)."""
-        return Cx(self.h, self.w)
-
-    def add(self, other: "Cx") -> None:
-        """Merge a branch's totals (the branch must end at the same spatial size)."""
-        self.params += other.params
-        self.macs += other.macs
-        self.acts += other.acts
-
-    def conv(self, w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False) -> "Cx":
-        """A kxk conv with padding k//2: out size (h - 1) // stride + 1."""
-        self.h, self.w = (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
-        weights = k * k * (w_in // groups) * w_out
-        self.params += weights + (w_out if bias else 0)
-        self.macs += weights * self.h * self.w
-        self.acts += w_out * self.h * self.w
-        return self
-
-    def norm(self, c: int) -> "Cx":
-        """BatchNorm: 2c params (its running statistics are buffers)."""
-        self.params += 2 * c
-        return self
-
-    def pool(self, stride: int) -> "Cx":
-        """A pooling or subsampling of stride `stride` (padding k//2): no params, no MACs."""
-        self.h, self.w = (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
-        return self
-
-    def linear(self, n_in: int, n_out: int, bias: bool = True) -> "Cx":
-        """A fully-connected layer on a pooled vector."""
-        self.params += n_in * n_out + (n_out if bias else 0)
-        self.macs += n_in * n_out
-        self.acts += n_out
-        return self
+from scalesearch.blocks import mbconv_widths, shortcut_kind
 
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
@@ -118,18 +62,6 @@ class PadShortcut(nn.Module):
         return x
 
 
-def shortcut_kind(kind: str, w_in: int, w_out: int, stride: int) -> str:
-    """What a shortcut option amounts to for one block: 'none', 'identity', 'pad' or 'proj'."""
-    same = stride == 1 and w_in == w_out
-    if kind == "none" or (kind == "id" and not same):
-        return "none"
-    if kind == "C":
-        return "proj"
-    if same:
-        return "identity"
-    return "pad" if kind == "A" else "proj"
-
-
 def make_shortcut(kind: str, w_in: int, w_out: int, stride: int, norm: bool) -> nn.Module | None:
     """The shortcut module (None when the block has no shortcut); projections are 1x1 convs (+ BN if `norm`)."""
     what = shortcut_kind(kind, w_in, w_out, stride)
@@ -143,15 +75,6 @@ def make_shortcut(kind: str, w_in: int, w_out: int, stride: int, norm: bool) -> 
     if norm:
         layers.append(nn.BatchNorm2d(w_out))
     return nn.Sequential(*layers)
-
-
-def shortcut_cost(cx: Cx, kind: str, w_in: int, w_out: int, stride: int, norm: bool) -> None:
-    """Add the cost of `make_shortcut` (evaluated from the block's input position `cx`, which is not moved)."""
-    if shortcut_kind(kind, w_in, w_out, stride) == "proj":
-        branch = cx.fork().conv(w_in, w_out, 1, stride)
-        if norm:
-            branch.norm(w_out)
-        cx.add(branch)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,12 +98,6 @@ class BasicBlock(nn.Module):
         if self.shortcut is not None:
             out = drop_path(out, self.drop_path, self.training) + self.shortcut(x)
         return self.act2(out)
-
-
-def basic_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
-    """Cost of BasicBlock."""
-    shortcut_cost(cx, stage.shortcut, w_in, w_out, stride, norm=True)
-    cx.conv(w_in, w_out, stage.kernel, stride).norm(w_out).conv(w_out, w_out, stage.kernel).norm(w_out)
 
 
 class Bottleneck(nn.Module):
@@ -208,14 +125,6 @@ class Bottleneck(nn.Module):
         return self.act3(out)
 
 
-def bottleneck_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
-    """Cost of Bottleneck."""
-    m, g, k = stage.mid, stage.groups, stage.kernel
-    s1, s3 = (stride, 1) if stage.stride_on == "1x1" else (1, stride)
-    shortcut_cost(cx, stage.shortcut, w_in, w_out, stride, norm=True)
-    cx.conv(w_in, m, 1, s1).norm(m).conv(m, m, k, s3, groups=g).norm(m).conv(m, w_out, 1).norm(w_out)
-
-
 class PreActBlock(nn.Module):
     """Pre-activation basic block (Wide ResNet): BN - act - kxk conv (stride) - BN - act - [dropout] - kxk conv,
     + shortcut. Projection shortcuts (1x1 conv, no BN) take the pre-activated input, identity ones the raw input."""
@@ -240,13 +149,6 @@ class PreActBlock(nn.Module):
         return out
 
 
-def preact_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
-    """Cost of PreActBlock."""
-    cx.norm(w_in)
-    shortcut_cost(cx, stage.shortcut, w_in, w_out, stride, norm=False)
-    cx.conv(w_in, w_out, stage.kernel, stride).norm(w_out).conv(w_out, w_out, stage.kernel)
-
-
 class SqueezeExcite(nn.Module):
     """Squeeze-excitation: global pool - 1x1 conv to s (bias) - act - 1x1 conv back (bias) - sigmoid gate."""
 
@@ -256,13 +158,6 @@ class SqueezeExcite(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(self.fc2(self.act(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
-
-
-def mbconv_widths(w_in: int, stage: StageSpec) -> tuple[int, int]:
-    """(inner width, SE width) of an MBConv block: round(w_in * expand), max(1, int(w_in * se)) (0 = no SE)."""
-    m = int(round(w_in * stage.expand))
-    s = max(1, int(w_in * stage.se)) if stage.se > 0 else 0
-    return m, s
 
 
 class _BodyBlock(nn.Module):
@@ -299,19 +194,6 @@ class MBConv(_BodyBlock):
         super().__init__(layers, w_in, w_out, stride, stage, drop_path)
 
 
-def mbconv_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
-    """Cost of MBConv (SE convs act on a 1x1 pooled map)."""
-    m, s = mbconv_widths(w_in, stage)
-    shortcut_cost(cx, stage.shortcut, w_in, w_out, stride, norm=True)
-    if m != w_in:
-        cx.conv(w_in, m, 1).norm(m)
-    cx.conv(m, m, stage.kernel, stride, groups=m).norm(m)
-    if s:
-        se = Cx(1, 1).conv(m, s, 1, bias=True).conv(s, m, 1, bias=True)
-        cx.add(se)
-    cx.conv(m, w_out, 1).norm(w_out)
-
-
 class DWSep(_BodyBlock):
     """Depthwise-separable conv (MobileNet v1): kxk depthwise (stride) - BN - act - 1x1 pointwise - BN - act."""
 
@@ -319,37 +201,6 @@ class DWSep(_BodyBlock):
         body = [conv(w_in, w_in, stage.kernel, stride, groups=w_in), nn.BatchNorm2d(w_in), activation(stage.act),
                 conv(w_in, w_out, 1), nn.BatchNorm2d(w_out), activation(stage.act)]
         super().__init__(body, w_in, w_out, stride, stage, drop_path)
-
-
-def dwsep_cost(cx: Cx, w_in: int, w_out: int, stride: int, stage: StageSpec) -> None:
-    """Cost of DWSep."""
-    shortcut_cost(cx, stage.shortcut, w_in, w_out, stride, norm=True)
-    cx.conv(w_in, w_in, stage.kernel, stride, groups=w_in).norm(w_in).conv(w_in, w_out, 1).norm(w_out)
-
-
-@dataclass(frozen=True)
-class BlockEntry:
-    """A registered block: its module class and its cost function, kept together."""
-
-    name: str
-    module: type[nn.Module]
-    cost: Callable[[Cx, int, int, int, StageSpec], None]
-
-
-BLOCKS: dict[str, BlockEntry] = {}
-
-
-def register_block(name: str, module: type[nn.Module], cost: Callable[[Cx, int, int, int, StageSpec], None]) -> None:
-    """Register a block; a duplicate name is an error (never a silent overwrite)."""
-    if name in BLOCKS:
-        raise ValueError(f"block {name!r} is already registered")
-    BLOCKS[name] = BlockEntry(name, module, cost)
-
-
-for _name, _module, _cost in (("basic", BasicBlock, basic_cost), ("bottleneck", Bottleneck, bottleneck_cost),
-                              ("preact", PreActBlock, preact_cost), ("mbconv", MBConv, mbconv_cost),
-                              ("dwsep", DWSep, dwsep_cost)):
-    register_block(_name, _module, _cost)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -371,15 +222,6 @@ class Stem(nn.Module):
         return self.body(x)
 
 
-def stem_cost(cx: Cx, in_channels: int, stem: StemSpec) -> None:
-    """Cost of Stem."""
-    cx.conv(in_channels, stem.width, stem.kernel, stem.stride)
-    if stem.norm_act:
-        cx.norm(stem.width)
-    if stem.pool:
-        cx.pool(2)
-
-
 class Head(nn.Module):
     """[1x1 conv - BN - act | BN - act (pre-activation)] - global average pool - [dropout] - linear."""
 
@@ -399,19 +241,4 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(torch.flatten(self.pool(self.features(x)), 1)))
 
-
-def head_cost(cx: Cx, w_in: int, num_classes: int, head: HeadSpec) -> None:
-    """Cost of Head."""
-    if head.width:
-        cx.conv(w_in, head.width, 1).norm(head.width)
-        w_in = head.width
-    elif head.preact:
-        cx.norm(w_in)
-    cx.h = cx.w = 1
-    cx.linear(w_in, num_classes)
-
-
-def stage_block_args(w_in: int, stage: StageSpec) -> list[tuple[int, int, int]]:
-    """(w_in, w_out, stride) of each block of a stage."""
-    return [(w_in if i == 0 else stage.width, stage.width, stage.stride if i == 0 else 1) for i in range(stage.depth)]
 

@@ -1,0 +1,48 @@
+"""`load_netspec(ref)`: a network named on the command line, as a preset name, a NetSpec JSON file or a spec
+file (its baseline point).
+
+It sits on top of the core (it reads files, and spec files need the spec reader), so that `arch` reads none.
+A name of a preset always means the preset: a file or folder of that name in the working directory does not
+shadow it; give a path with an extension (`./resnet50.json`) to mean the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scalesearch.arch import NetSpec, is_preset, preset
+from scalesearch.checks import FieldError
+from scalesearch.files import read_text
+
+__all__ = ["load_netspec"]
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+NETSPEC_SUFFIXES = (".json",)
+
+
+def load_netspec(ref: str, *, in_channels: int | None = None, num_classes: int | None = None,
+                 resolution: int | None = None) -> NetSpec:
+    """A NetSpec from a preset name, a NetSpec `.json` file, or a spec `.yaml`/`.yml` file (its baseline point);
+    extensions are matched whatever their case. None keeps the network's own input shape and classes.
+
+    Raises:
+        ValueError: an unknown preset, a malformed file (the message names the file and the field).
+        OSError: a file that cannot be read (missing, a directory, a FIFO or device).
+    """
+    suffix = Path(ref).suffix.lower()
+    if suffix in SPEC_SUFFIXES:
+        from scalesearch.spec import baseline_netspec, load_spec  # the spec reader is the layer above
+
+        spec = baseline_netspec(load_spec(ref))
+    elif suffix in NETSPEC_SUFFIXES:
+        text = read_text(ref, what="NetSpec JSON")
+        try:
+            spec = NetSpec.from_json(text)
+        except FieldError as e:
+            raise FieldError(f"{ref}: {e.field}", e.expected, e.got, problem=e.problem) from None
+    elif is_preset(ref) or not Path(ref).exists():
+        spec = preset(ref)
+    else:
+        raise ValueError(f"{ref}: not a preset name and not a .json NetSpec or .yaml spec file; expected a preset "
+                         "(`scalesearch presets`), a .json or a .yaml path")
+    return spec.with_io(in_channels, num_classes, resolution)
