@@ -5,32 +5,10 @@ from __future__ import annotations
 from scalesearch.expr import Expr
 from scalesearch.spec.constants import BASE_NAMES, MAX_GRID
 from scalesearch.spec.errors import NOLOC, Loc
-from scalesearch.spec.params import DerivedParam, MatchedParam, Parameter
 from scalesearch.spec.readers import check_names
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.space import grid_size
 from scalesearch.spec.yamlnodes import Node, short
-
-
-def param_deps(p: Parameter) -> set[str]:
-    if isinstance(p, DerivedParam):
-        return set(p.expr.names)
-    if isinstance(p, MatchedParam):
-        out = set(p.target.names)
-        for e in (p.when, p.otherwise):
-            if e is not None:
-                out |= e.names
-        return out
-    return set()
-
-
-def exprs_of(p: Parameter) -> list[tuple[str, Expr]]:
-    if isinstance(p, DerivedParam):
-        return [("derived", p.expr)]
-    if isinstance(p, MatchedParam):
-        return [(k, e) for k, e in (("target", p.target), ("when", p.when), ("otherwise", p.otherwise))
-                if e is not None]
-    return []
 
 
 def check_spec(spec: SearchSpec, top: dict[str, Node]) -> None:
@@ -39,15 +17,15 @@ def check_spec(spec: SearchSpec, top: dict[str, Node]) -> None:
     pm = pn.v if pn is not None else {}
     # names used by parameter expressions
     for p in spec.parameters:
-        for key, e in exprs_of(p):
-            node = pm[p.name]
-            node = node.v[key] if key == "derived" else node.v["match"].v[key]
+        for key, e in p.exprs():
+            node = pm[p.name].v[p.kind]  # the kind's node: the expression itself, or the mapping holding it
+            node = node if key == p.kind else node.v[key]
             if p.name in e.names:
                 raise node.err(f"parameters form a cycle: {p.name} -> {p.name} ({key} refers to itself)",
                                "an expression of other parameters")
             check_names(node, e, names - {p.name}, f"parameter {p.name}", BASE_NAMES)
     # cycles among derived and matched parameters
-    deps = {p.name: param_deps(p) & names for p in spec.parameters}
+    deps = {p.name: p.deps & names for p in spec.parameters}
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -72,7 +50,7 @@ def check_spec(spec: SearchSpec, top: dict[str, Node]) -> None:
     if spec.baseline is None:
         uses: list[tuple[Loc | None, Expr]] = [(c.loc, c.expr) for c in spec.constraints]
         for p in spec.parameters:
-            uses += [(p.loc, e) for _, e in exprs_of(p)]
+            uses += [(p.loc, e) for _, e in p.exprs()]
         for loc, e in uses:
             used = sorted(e.names & set(BASE_NAMES))
             if used:

@@ -1,13 +1,23 @@
-"""The parameter kinds of a spec: sampled (int, float, grid, choice), fixed, derived and matched."""
+"""The parameter kinds of a spec: sampled (int, float, grid, choice), fixed, derived and matched.
+
+Each kind carries what differs between kinds as behaviour, so that no caller asks which kind it holds: `kind`
+(its key in a spec file, the key of the parse and write tables), `sampled`, `settable` (whether a point may give
+it a value), `size()` (how many values a grid enumerates, counted without listing them), `values()`,
+`suggest()` (a draw through the suggest protocol) and `exprs()` / `deps` (the expressions it evaluates and the
+names they use).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from scalesearch.expr import Expr
 from scalesearch.spec.errors import Loc, loc_field
+
+if TYPE_CHECKING:  # pragma: no cover - typing only (space imports this module)
+    from scalesearch.spec.space import Suggest
 
 
 @dataclass(frozen=True)
@@ -16,15 +26,35 @@ class Parameter:
 
     name: str
 
-    @property
-    def sampled(self) -> bool:
-        """Whether a sampler chooses it (int, float, grid, choice)."""
-        return False
+    kind: ClassVar[str] = ""  # the key in a spec file: int, float, grid, choice, fixed, derived, match
+    sampled: ClassVar[bool] = False  # a sampler chooses it (int, float, grid, choice)
+    settable: ClassVar[bool] = True  # a point may give it a value (derived ones are computed)
+
+    def size(self) -> int | None:
+        """How many values a grid sampler enumerates (None: not enumerable), counted without listing them."""
+        return None
 
     @property
     def enumerable(self) -> bool:
         """Whether a grid sampler can list its values."""
-        return False
+        return self.size() is not None
+
+    def values(self) -> Sequence[Any]:
+        """Every value, in order (only for enumerable parameters; check `size()` first on large ranges)."""
+        raise TypeError(f"parameter {self.name!r} ({self.kind}) has no list of values")
+
+    def suggest(self, suggest: Suggest) -> Any:
+        """A value drawn through the suggest protocol (sampled parameters only)."""
+        raise TypeError(f"parameter {self.name!r} ({self.kind}) is not sampled")
+
+    def exprs(self) -> tuple[tuple[str, Expr], ...]:
+        """(key, expression) of every expression it evaluates, keyed as in the spec file."""
+        return ()
+
+    @property
+    def deps(self) -> frozenset[str]:
+        """The names its expressions use."""
+        return frozenset(n for _, e in self.exprs() for n in e.names)
 
 
 @dataclass(frozen=True)
@@ -37,12 +67,17 @@ class IntParam(Parameter):
     log: bool = False
     loc: Loc | None = loc_field()
 
-    sampled = property(lambda self: True)
-    enumerable = property(lambda self: True)
+    kind: ClassVar[str] = "int"
+    sampled: ClassVar[bool] = True
 
-    def values(self) -> tuple[int, ...]:
-        """Every value, for grid enumeration."""
-        return tuple(range(self.low, self.high + 1, self.step))
+    def size(self) -> int:
+        return (self.high - self.low) // self.step + 1
+
+    def values(self) -> range:
+        return range(self.low, self.high + 1, self.step)
+
+    def suggest(self, suggest: Suggest) -> int:
+        return suggest.suggest_int(self.name, self.low, self.high, step=self.step, log=self.log)
 
 
 @dataclass(frozen=True)
@@ -55,15 +90,23 @@ class FloatParam(Parameter):
     log: bool = False
     loc: Loc | None = loc_field()
 
-    sampled = property(lambda self: True)
-    enumerable = property(lambda self: self.step is not None)
+    kind: ClassVar[str] = "float"
+    sampled: ClassVar[bool] = True
+
+    def size(self) -> int | None:
+        if self.step is None:
+            return None
+        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
 
     def values(self) -> tuple[float, ...]:
         """low, low+step, ... <= high (rounded to 12 significant digits), for grid enumeration."""
-        if self.step is None:
+        n = self.size()
+        if n is None:
             raise ValueError(f"{self.name}: a float range without step cannot be enumerated")
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        return tuple(float(f"{self.low + i * self.step:.12g}") for i in range(n))
+        return tuple(float(f"{self.low + i * self.step:.12g}") for i in range(n))  # type: ignore[operator]
+
+    def suggest(self, suggest: Suggest) -> float:
+        return suggest.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
 
 
 @dataclass(frozen=True)
@@ -73,11 +116,17 @@ class GridParam(Parameter):
     grid: tuple[int | float, ...] = ()
     loc: Loc | None = loc_field()
 
-    sampled = property(lambda self: True)
-    enumerable = property(lambda self: True)
+    kind: ClassVar[str] = "grid"
+    sampled: ClassVar[bool] = True
 
-    def values(self) -> tuple[Any, ...]:
+    def size(self) -> int:
+        return len(self.grid)
+
+    def values(self) -> tuple[int | float, ...]:
         return self.grid
+
+    def suggest(self, suggest: Suggest) -> Any:
+        return suggest.suggest_categorical(self.name, list(self.grid))
 
 
 @dataclass(frozen=True)
@@ -87,11 +136,17 @@ class ChoiceParam(Parameter):
     choices: tuple[Any, ...] = ()
     loc: Loc | None = loc_field()
 
-    sampled = property(lambda self: True)
-    enumerable = property(lambda self: True)
+    kind: ClassVar[str] = "choice"
+    sampled: ClassVar[bool] = True
+
+    def size(self) -> int:
+        return len(self.choices)
 
     def values(self) -> tuple[Any, ...]:
         return self.choices
+
+    def suggest(self, suggest: Suggest) -> Any:
+        return suggest.suggest_categorical(self.name, list(self.choices))
 
 
 @dataclass(frozen=True)
@@ -101,6 +156,8 @@ class FixedParam(Parameter):
     value: Any = None
     loc: Loc | None = loc_field()
 
+    kind: ClassVar[str] = "fixed"
+
 
 @dataclass(frozen=True)
 class DerivedParam(Parameter):
@@ -108,6 +165,12 @@ class DerivedParam(Parameter):
 
     expr: Expr = None  # type: ignore[assignment]
     loc: Loc | None = loc_field()
+
+    kind: ClassVar[str] = "derived"
+    settable: ClassVar[bool] = False
+
+    def exprs(self) -> tuple[tuple[str, Expr], ...]:
+        return (("derived", self.expr),)
 
 
 @dataclass(frozen=True)
@@ -128,5 +191,12 @@ class MatchedParam(Parameter):
     otherwise: Expr | None = None
     loc: Loc | None = loc_field()
 
+    kind: ClassVar[str] = "match"
+
     def values(self) -> range:
+        """The values the match searches (not a grid: a matched parameter is never enumerated)."""
         return range(self.low, self.high + 1, self.step)
+
+    def exprs(self) -> tuple[tuple[str, Expr], ...]:
+        return tuple((k, e) for k, e in (("target", self.target), ("when", self.when),
+                                          ("otherwise", self.otherwise)) if e is not None)

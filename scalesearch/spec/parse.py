@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from scalesearch.expr import parse_expr
@@ -12,8 +11,8 @@ from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DATASET_INFO, DA
 from scalesearch.spec.crossfield import check_spec
 from scalesearch.spec.errors import Loc, SpecError
 from scalesearch.spec.parse_params import parse_parameters, parse_point, parse_points
-from scalesearch.spec.readers import (check_keys, check_names, read_bool, read_expr, read_int, read_list, read_mapping,
-                                      read_num, read_str, show, tname)
+from scalesearch.spec.readers import (check_keys, check_names, did_you_mean, read_bool, read_expr, read_int, read_list,
+                                      read_mapping, read_num, read_str, show, tname)
 from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Resources,
                                      SearchConfig, SearchSpec)
 from scalesearch.spec.signatures import ArgType, families, generator_args, train_fields
@@ -185,8 +184,7 @@ def _parse_architecture(n: Node, params: set[str]) -> Architecture:
                                  f"one of {', '.join(a for a in sig if a not in IO_ARGS)}")
             if k not in sig:
                 choices = [a for a in sig if a not in IO_ARGS]
-                close = difflib.get_close_matches(k, choices, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(k, choices)
                 raise an.key_err(f"{family} has no argument {k!r}{hint}", f"one of {', '.join(choices)}")
             args.append((k, expr_value(an, sig[k][0], params, "architecture arguments")))
             locs.append((k, an.loc))
@@ -203,8 +201,7 @@ def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...]
                              "the top-level seed: key instead")
         if k not in fields:
             choices = [f for f in fields if f not in TRAIN_FORBIDDEN]
-            close = difflib.get_close_matches(k, choices, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(k, choices)
             raise vn.key_err(f"unknown training setting {k!r}{hint}", f"one of {', '.join(choices)}")
         out.append((k, expr_value(vn, fields[k], params, "training settings")))
         locs.append((k, vn.loc))
@@ -235,8 +232,7 @@ def _parse_search(n: Node) -> SearchConfig:
         objs = []
         for k, dn in om.items():
             if k not in OBJECTIVES:
-                close = difflib.get_close_matches(k, OBJECTIVES, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(k, OBJECTIVES)
                 raise dn.key_err(f"unknown objective {k!r}{hint}", f"one of {', '.join(OBJECTIVES)}")
             objs.append(Objective(k, read_str(dn, DIRECTIONS)))
         objectives = tuple(objs)

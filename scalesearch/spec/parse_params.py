@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import difflib
+from typing import Any, Callable
 
 from scalesearch.expr import NAME_RE
 from scalesearch.spec.constants import MAX_GRID, MAX_STEPS, METRICS, RESERVED, STUDY_RE
 from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
                                      MatchedParam, Parameter)
-from scalesearch.spec.readers import (check_keys, read_bool, read_expr, read_int, read_list, read_mapping, read_num,
-                                      read_scalar, read_str, show, tname)
+from scalesearch.spec.readers import (check_keys, did_you_mean, read_bool, read_expr, read_int, read_list, read_mapping,
+                                      read_num, read_scalar, read_str, show, tname)
 from scalesearch.spec.schema import Point
 from scalesearch.spec.yamlnodes import Node, short
 
-PARAM_KINDS = ("int", "float", "grid", "choice", "fixed", "derived", "match")
-PARAM_EXTRA = {"int": ("step", "log"), "float": ("step", "log")}
 MATCH_KEYS = ("target", "metric", "low", "high", "step", "when", "otherwise")
 
 
 def parse_parameters(n: Node) -> tuple[Parameter, ...]:
+    """Every parameter of the `parameters:` mapping, in file order."""
     m = read_mapping(n, "a mapping of parameter names to {int: [low, high]}, {float: ...}, {grid: [...]}, "
-                    "{choice: [...]}, {derived: expr}, {match: {...}} or a fixed number")
+                        "{choice: [...]}, {derived: expr}, {match: {...}} or a fixed number")
     out: list[Parameter] = []
     for name, pn in m.items():
         if not NAME_RE.match(name) or name in RESERVED or name.startswith("_"):
@@ -34,6 +33,7 @@ def parse_parameters(n: Node) -> tuple[Parameter, ...]:
 
 
 def parse_parameter(name: str, n: Node) -> Parameter:
+    """One parameter: a bare number is fixed; a mapping has exactly one kind key, read by that kind's parser."""
     if not isinstance(n.v, dict):
         if isinstance(n.v, (int, float, bool)):
             return FixedParam(name, n.v, loc=n.loc)
@@ -41,74 +41,112 @@ def parse_parameter(name: str, n: Node) -> Parameter:
                     "{int: [low, high]}, {float: [low, high]}, {grid: [...]}, {choice: [...]}, {fixed: value}, "
                     "{derived: \"expr\"}, {match: {...}} or a number")
     m = n.v
-    kinds = [k for k in m if k in PARAM_KINDS]
+    kinds = [k for k in m if k in PARSERS]
     if len(kinds) != 1:
         if not kinds:
             bad = next(iter(m), None)
             if bad is not None:
-                raise m[bad].key_err(f"unknown key {bad!r}", f"one of {', '.join(PARAM_KINDS)}")
-            raise n.err("empty parameter", f"one of {', '.join(PARAM_KINDS)}")
+                raise m[bad].key_err(f"unknown key {bad!r}", f"one of {', '.join(PARSERS)}")
+            raise n.err("empty parameter", f"one of {', '.join(PARSERS)}")
         raise m[kinds[1]].key_err(f"a parameter has one kind, got both {kinds[0]!r} and {kinds[1]!r}",
-                                  f"one of {', '.join(PARAM_KINDS)}")
+                                  f"one of {', '.join(PARSERS)}")
     kind = kinds[0]
-    check_keys(n, (kind, *PARAM_EXTRA.get(kind, ())))
-    v = m[kind]
-    if kind in ("int", "float"):
-        pair = read_list(v, f"[low, high] ({'integers' if kind == 'int' else 'numbers'})")
-        if len(pair) != 2:
-            raise v.err(f"got {len(pair)} values", "[low, high]")
-        log = read_bool(m["log"]) if "log" in m else False
-        if kind == "int":
-            low, high = read_int(pair[0]), read_int(pair[1])
-            step = read_int(m["step"], 1) if "step" in m else 1
-            if low > high:
-                raise v.err(f"empty range: low {low} > high {high}", "low <= high")
-            if log and low < 1:
-                raise pair[0].err(f"a log range needs low >= 1, got {low}", "low >= 1 with log: true")
-            if log and step != 1:
-                raise m["step"].err(f"a log range takes step 1, got {step}", "no step with log: true")
-            return IntParam(name, low, high, step, log, loc=n.loc)
-        low, high = read_num(pair[0]), read_num(pair[1])
-        step = read_num(m["step"], 0.0, low_open=True, null=True) if "step" in m else None
-        if low > high or (low == high and step is None):
-            raise v.err(f"empty range: low {low} >= high {high}", "low < high (or a fixed value)")
-        if log and low <= 0:
-            raise pair[0].err(f"a log range needs low > 0, got {low}", "low > 0 with log: true")
-        if log and step is not None:
-            raise m["step"].err("a log range takes no step", "either log: true or a step")
-        if step is not None and (high - low) / step > MAX_GRID:
-            raise m["step"].err(f"step {step} gives more than {MAX_GRID} values", "a larger step")
-        return FloatParam(name, low, high, step, log, loc=n.loc)
-    if kind in ("grid", "choice"):
-        items = read_list(v, "a non-empty list of numbers" if kind == "grid" else "a non-empty list of choices")
-        if not items:
-            raise v.err(f"empty {kind}: the parameter has no values",
-                        "a non-empty list" + (" of numbers" if kind == "grid" else ""))
-        vals = []
-        for it in items:
-            x = it.v
-            if kind == "grid":
-                if isinstance(x, bool) or not isinstance(x, (int, float)):
-                    raise it.err(f"got {tname(x)} {show(it)}", "a number (use choice for strings)")
-            elif isinstance(x, (dict, list)) or x is None:
-                raise it.err(f"got {tname(x)}", "a string, number or boolean")
-            if any(type(x) is type(y) and x == y for y in vals):
-                raise it.err(f"duplicate value {show(it)}", "distinct values")
-            vals.append(x)
-        if len(vals) > MAX_GRID:
-            raise v.err(f"{len(vals)} values", f"at most {MAX_GRID}")
-        return GridParam(name, tuple(vals), loc=n.loc) if kind == "grid" else ChoiceParam(name, tuple(vals), loc=n.loc)
-    if kind == "fixed":
-        x = read_scalar(v, "a number, string or boolean")
-        if x is None:
-            raise v.err("got null", "a number, string or boolean")
-        return FixedParam(name, x, loc=n.loc)
-    if kind == "derived":
-        e = read_expr(v, "an expression of other parameters")
-        if e.kind == "bool":
-            raise v.err(f"{short(e.source)!r} is a condition, not a value", "an arithmetic expression")
-        return DerivedParam(name, e, loc=v.loc)
-    # match
+    check_keys(n, (kind, *_OPTIONS.get(kind, ())))
+    return PARSERS[kind](name, n, m)
+
+
+def _pair(v: Node, items: str) -> tuple[Node, Node]:
+    pair = read_list(v, f"[low, high] ({items})")
+    if len(pair) != 2:
+        raise v.err(f"got {len(pair)} values", "[low, high]")
+    return pair[0], pair[1]
+
+
+def _int_param(name: str, n: Node, m: dict[str, Node]) -> IntParam:
+    v = m["int"]
+    lo, hi = _pair(v, "integers")
+    log = read_bool(m["log"]) if "log" in m else False
+    low, high = read_int(lo), read_int(hi)
+    step = read_int(m["step"], 1) if "step" in m else 1
+    if low > high:
+        raise v.err(f"empty range: low {low} > high {high}", "low <= high")
+    if log and low < 1:
+        raise lo.err(f"a log range needs low >= 1, got {low}", "low >= 1 with log: true")
+    if log and step != 1:
+        raise m["step"].err(f"a log range takes step 1, got {step}", "no step with log: true")
+    return IntParam(name, low, high, step, log, loc=n.loc)
+
+
+def _float_param(name: str, n: Node, m: dict[str, Node]) -> FloatParam:
+    v = m["float"]
+    lo, hi = _pair(v, "numbers")
+    log = read_bool(m["log"]) if "log" in m else False
+    low, high = read_num(lo), read_num(hi)
+    step = read_num(m["step"], 0.0, low_open=True, null=True) if "step" in m else None
+    if low > high or (low == high and step is None):
+        raise v.err(f"empty range: low {low} >= high {high}", "low < high (or a fixed value)")
+    if log and low <= 0:
+        raise lo.err(f"a log range needs low > 0, got {low}", "low > 0 with log: true")
+    if log and step is not None:
+        raise m["step"].err("a log range takes no step", "either log: true or a step")
+    if step is not None and (high - low) / step > MAX_GRID:
+        raise m["step"].err(f"step {step} gives more than {MAX_GRID} values", "a larger step")
+    return FloatParam(name, low, high, step, log, loc=n.loc)
+
+
+def _distinct(v: Node, kind: str, expected: str, check: Callable[[Node], None]) -> tuple[Any, ...]:
+    """The values of a grid or choice list: non-empty, each passing `check`, no two equal (of one type)."""
+    items = read_list(v, f"a non-empty list of {expected}")
+    if not items:
+        raise v.err(f"empty {kind}: the parameter has no values",
+                    "a non-empty list" + (" of numbers" if kind == "grid" else ""))
+    vals: list[Any] = []
+    for it in items:
+        check(it)
+        if any(type(it.v) is type(y) and it.v == y for y in vals):
+            raise it.err(f"duplicate value {show(it)}", "distinct values")
+        vals.append(it.v)
+    if len(vals) > MAX_GRID:
+        raise v.err(f"{len(vals)} values", f"at most {MAX_GRID}")
+    return tuple(vals)
+
+
+def _grid_item(it: Node) -> None:
+    if isinstance(it.v, bool) or not isinstance(it.v, (int, float)):
+        raise it.err(f"got {tname(it.v)} {show(it)}", "a number (use choice for strings)")
+
+
+def _choice_item(it: Node) -> None:
+    if isinstance(it.v, (dict, list)) or it.v is None:
+        raise it.err(f"got {tname(it.v)}", "a string, number or boolean")
+
+
+def _grid_param(name: str, n: Node, m: dict[str, Node]) -> GridParam:
+    return GridParam(name, _distinct(m["grid"], "grid", "numbers", _grid_item), loc=n.loc)
+
+
+def _choice_param(name: str, n: Node, m: dict[str, Node]) -> ChoiceParam:
+    return ChoiceParam(name, _distinct(m["choice"], "choice", "choices", _choice_item), loc=n.loc)
+
+
+def _fixed_param(name: str, n: Node, m: dict[str, Node]) -> FixedParam:
+    v = m["fixed"]
+    x = read_scalar(v, "a number, string or boolean")
+    if x is None:
+        raise v.err("got null", "a number, string or boolean")
+    return FixedParam(name, x, loc=n.loc)
+
+
+def _derived_param(name: str, n: Node, m: dict[str, Node]) -> DerivedParam:
+    v = m["derived"]
+    e = read_expr(v, "an expression of other parameters")
+    if e.kind == "bool":
+        raise v.err(f"{short(e.source)!r} is a condition, not a value", "an arithmetic expression")
+    return DerivedParam(name, e, loc=v.loc)
+
+
+def _matched_param(name: str, n: Node, m: dict[str, Node]) -> MatchedParam:
+    v = m["match"]
     mm = check_keys(v, MATCH_KEYS, required=("target", "low", "high"), what="match settings")
     target = read_expr(mm["target"], "the target complexity")
     if target.kind == "bool":
@@ -135,37 +173,68 @@ def parse_parameter(name: str, n: Node) -> Parameter:
     return MatchedParam(name, target, metric, low, high, step, when, otherwise, loc=v.loc)
 
 
+# One parser per kind, chosen by the kind's key (the order is the order error messages list the kinds in).
+PARSERS: dict[str, Callable[[str, Node, dict[str, Node]], Parameter]] = {
+    "int": _int_param, "float": _float_param, "grid": _grid_param, "choice": _choice_param,
+    "fixed": _fixed_param, "derived": _derived_param, "match": _matched_param,
+}
+# Keys a kind takes beside its own.
+_OPTIONS: dict[str, tuple[str, ...]] = {"int": ("step", "log"), "float": ("step", "log")}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Values a point gives a parameter: one reader per kind, each returning the value as the parameter holds it.
+
+def _int_value(p: Parameter, vn: Node) -> int:
+    return read_int(vn)  # type: ignore[return-value]
+
+
+def _float_value(p: Parameter, vn: Node) -> float:
+    return read_num(vn)  # type: ignore[return-value]
+
+
+def _grid_value(p: Parameter, vn: Node) -> Any:
+    read_num(vn)
+    if all(type(g) is int for g in p.values()) and type(vn.v) is not int:
+        raise vn.err(f"got {tname(vn.v)} {show(vn)}", "an integer, like the grid's values")
+    return vn.v
+
+
+def _choice_value(p: Parameter, vn: Node) -> Any:
+    if not any(type(vn.v) is type(c) and vn.v == c for c in p.values()):
+        raise vn.err(f"{show(vn)} is not one of the choices", f"one of {', '.join(map(repr, p.values()))}")
+    return vn.v
+
+
+def _fixed_value(p: Parameter, vn: Node) -> Any:
+    x, want = vn.v, p.value  # type: ignore[attr-defined]
+    numbers = all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in (x, want))
+    if x is None or (type(x) is not type(want) and not numbers):
+        raise vn.err(f"got {tname(x)} {show(vn)}", f"{tname(want)} like the fixed value")
+    return x
+
+
+POINT_VALUES: dict[str, Callable[[Parameter, Node], Any]] = {
+    "int": _int_value, "match": _int_value, "float": _float_value, "grid": _grid_value, "choice": _choice_value,
+    "fixed": _fixed_value,
+}
+
+
 def parse_point(n: Node, name: str, params: tuple[Parameter, ...]) -> Point:
+    """A named point (or the baseline): a value for every sampled parameter, optionally fixed and matched ones."""
     m = read_mapping(n, "a mapping of parameter names to values")
     by = {p.name: p for p in params}
     vals = []
     for k, vn in m.items():
         p = by.get(k)
         if p is None:
-            close = difflib.get_close_matches(k, list(by), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise vn.key_err(f"unknown parameter {k!r}{hint}",
+            raise vn.key_err(f"unknown parameter {k!r}{did_you_mean(k, by)}",
                              f"names among: {', '.join(by) or 'none (the spec has no parameters)'}")
-        if isinstance(p, DerivedParam):
-            raise vn.key_err(f"{k!r} is derived (computed from other parameters) and cannot be set",
+        if not p.settable:
+            raise vn.key_err(f"{k!r} is {p.kind} (computed from other parameters) and cannot be set",
                              "values for sampled, fixed or matched parameters")
-        x = read_scalar(vn, "a number, string or boolean")
-        if isinstance(p, IntParam) or isinstance(p, MatchedParam):
-            read_int(vn)
-        elif isinstance(p, (FloatParam, GridParam)):
-            read_num(vn)
-            if isinstance(p, GridParam) and all(type(g) is int for g in p.grid) and type(x) is not int:
-                raise vn.err(f"got {tname(x)} {show(x)}", "an integer, like the grid's values")
-            x = float(x) if isinstance(p, FloatParam) else x
-        elif isinstance(p, ChoiceParam):
-            if not any(type(x) is type(c) and x == c for c in p.choices):
-                raise vn.err(f"{show(x)} is not one of the choices", f"one of {', '.join(map(repr, p.choices))}")
-        elif isinstance(p, FixedParam):
-            if x is None or (type(x) is not type(p.value) and not (
-                    isinstance(x, (int, float)) and isinstance(p.value, (int, float))
-                    and not isinstance(x, bool) and not isinstance(p.value, bool))):
-                raise vn.err(f"got {tname(x)} {show(x)}", f"{tname(p.value)} like the fixed value")
-        vals.append((k, x))
+        read_scalar(vn, "a number, string or boolean")
+        vals.append((k, POINT_VALUES[p.kind](p, vn)))
     for p in params:
         if p.sampled and p.name not in m:
             raise n.err(f"no value for the sampled parameter {p.name!r}",

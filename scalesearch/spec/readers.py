@@ -38,6 +38,12 @@ def show(v: Any) -> str:
     return short(repr(v))
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest of `choices` to a misspelt `word`, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def read_mapping(n: Node, expected: str) -> dict[str, Node]:
     if not isinstance(n.v, dict):
         raise n.err(f"got {tname(n.v)} {show(n)}" if not isinstance(n.v, (dict, list)) else f"got {tname(n.v)}",
@@ -50,8 +56,7 @@ def check_keys(n: Node, allowed: Iterable[str], required: Iterable[str] = (), wh
     allowed = list(allowed)
     for k, sub in m.items():
         if k not in allowed:
-            close = difflib.get_close_matches(k, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(k, allowed)
             raise sub.key_err(f"unknown key {k!r}{hint}", f"one of {', '.join(allowed)}")
     for k in required:
         if k not in m:
@@ -98,8 +103,7 @@ def read_str(n: Node, choices: Sequence[str] | None = None) -> str:
     if not isinstance(v, str):
         raise n.err(f"got {tname(v)} {show(v)}", f"one of {', '.join(choices)}" if choices else "a string")
     if choices is not None and v not in choices:
-        close = difflib.get_close_matches(v, choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(v, choices)
         raise n.err(f"unknown value {short(v)!r}{hint}", f"one of {', '.join(choices)}")
     return v
 
@@ -142,7 +146,6 @@ def check_names(n: Node, e: Expr, allowed: set[str], what: str, extra: Sequence[
             elif name in BASE_NAMES:
                 hint = f"{name!r} cannot be used in {what}"
             else:
-                close = difflib.get_close_matches(name, sorted(allowed | set(extra)), n=1)
-                hint = f"undefined name {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                hint = f"undefined name {name!r}{did_you_mean(name, sorted(allowed | set(extra)))}"
             names = ", ".join(sorted(allowed | set(extra))) or "none"
             raise n.err(f"{short(e.source)!r}: {hint}", f"names among: {short(names, 120)}")

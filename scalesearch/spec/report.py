@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.expr import Expr
 from scalesearch.spec.candidate import Match
-from scalesearch.spec.crossfield import param_deps
 from scalesearch.spec.errors import NOLOC, one_line
 from scalesearch.spec.resolve import baseline_candidate, fmt_values, resolve_values
 from scalesearch.spec.schema import Point, SearchSpec
@@ -151,7 +150,7 @@ def space_warnings(spec: SearchSpec) -> tuple[str, ...]:
     for c in spec.constraints:
         used |= c.expr.names
     for p in spec.parameters:
-        used |= param_deps(p)
+        used |= p.deps
     out = []
     for p in spec.parameters:
         if p.name not in used:

@@ -9,7 +9,7 @@ from scalesearch.expr import Expr, ExprError
 from scalesearch.spec.candidate import Candidate, Match
 from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, one_line
-from scalesearch.spec.params import DerivedParam, FixedParam, MatchedParam
+from scalesearch.spec.params import MatchedParam, Parameter
 from scalesearch.spec.readers import show, tname
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.signatures import ArgType, generator_args, train_fields
@@ -70,22 +70,24 @@ class Resolver:
                                           "a matched parameter whose target does not depend on itself")
         self.busy.append(name)
         try:
-            if isinstance(p, FixedParam):
-                v = p.value
-            elif isinstance(p, DerivedParam):
-                v = self.eval(p.expr, p.loc, f"parameter {name}")
-                if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-                    raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {tname(v)} {self.label()}",
-                                                  "a number")
-            elif isinstance(p, MatchedParam):
-                v = self.match(p)
-            else:
-                raise (p.loc or NOLOC).error(f"no value for the sampled parameter {name!r} ({self.label()})",
-                                              "a value for every sampled parameter")
+            v = self._VALUE.get(p.kind, Resolver._missing)(self, p)
         finally:
             self.busy.pop()
         self.env[name] = v
         return v
+
+    def _fixed(self, p: Any) -> Any:
+        return p.value
+
+    def _derived(self, p: Any) -> Any:
+        v = self.eval(p.expr, p.loc, f"parameter {p.name}")
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {tname(v)} {self.label()}", "a number")
+        return v
+
+    def _missing(self, p: Parameter) -> Any:
+        raise (p.loc or NOLOC).error(f"no value for the sampled parameter {p.name!r} ({self.label()})",
+                                     "a value for every sampled parameter")
 
     def eval(self, e: Expr, loc: Loc | None, what: str) -> Any:
         env = {}
@@ -193,6 +195,8 @@ class Resolver:
         locs = dict(self.spec.train_locs)
         return {k: self.arg(v, fields.get(k, ArgType(None)), locs.get(k), k) for k, v in self.spec.train}
 
+    # How a parameter that the given values lack gets its value, by kind (a sampled one: `_missing`, an error).
+    _VALUE: dict[str, Callable[[Resolver, Any], Any]] = {"fixed": _fixed, "derived": _derived, "match": match}
 
 def coerce_arg(x: Any, t: ArgType, loc: Loc | None, fmt: str) -> Any:
     """Check an evaluated argument against its type; integral floats become ints for int arguments."""
@@ -223,8 +227,8 @@ def check_values(spec: SearchSpec, values: Mapping[str, Any], where: str) -> dic
         if p is None:
             raise SpecError(f"unknown parameter {k!r} ({where})", file=spec.file, field="parameters",
                             expected=f"names among {', '.join(by) or 'none'}")
-        if isinstance(p, DerivedParam):
-            raise (p.loc or NOLOC).error(f"{k!r} is derived and cannot be given a value ({where})",
+        if not p.settable:
+            raise (p.loc or NOLOC).error(f"{k!r} is {p.kind} and cannot be given a value ({where})",
                                           "values for sampled, fixed or matched parameters")
         env[k] = v
     for p in spec.sampled:

@@ -3,8 +3,8 @@ the whole `SearchSpec`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import functools
+from dataclasses import dataclass, field
 from typing import Any
 
 from scalesearch.expr import Expr

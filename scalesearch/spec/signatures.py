@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 import functools
 import inspect
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any, Union
 
 from scalesearch.spec.constants import _TRAIN_FALLBACK

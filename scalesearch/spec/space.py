@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import itertools
 import math
 import random
-from typing import Any, Iterable, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
 
 from scalesearch.spec.candidate import Match
 from scalesearch.spec.constants import MAX_GRID
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture
-from scalesearch.spec.params import ChoiceParam, FloatParam, GridParam, IntParam
 from scalesearch.spec.resolve import resolve_values
 from scalesearch.spec.schema import SearchSpec
 
@@ -64,34 +63,33 @@ def sample_params(spec: SearchSpec, suggest: Suggest) -> dict[str, Any]:
         >>> sample_params(s, RandomSuggest(0))["w"] in (4, 8, 12, 16)
         True
     """
-    out: dict[str, Any] = {}
-    for p in spec.parameters:
-        if isinstance(p, IntParam):
-            out[p.name] = suggest.suggest_int(p.name, p.low, p.high, step=p.step, log=p.log)
-        elif isinstance(p, FloatParam):
-            out[p.name] = suggest.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
-        elif isinstance(p, (GridParam, ChoiceParam)):
-            out[p.name] = suggest.suggest_categorical(p.name, list(p.values()))
-    return out
+    return {p.name: p.suggest(suggest) for p in spec.sampled}
 
 
-def grid_space(spec: SearchSpec) -> dict[str, list[Any]]:
-    """name -> values of every sampled parameter (Optuna's GridSampler search_space)."""
-    out = {}
+def grid_space(spec: SearchSpec, *, limit: int = MAX_GRID) -> dict[str, list[Any]]:
+    """name -> values of every sampled parameter (Optuna's GridSampler search_space).
+
+    Raises:
+        SpecError: a float range without step, or more than `limit` grid points (counted before listing any).
+    """
     for p in spec.sampled:
         if not p.enumerable:
             raise (p.loc or NOLOC).error(f"the float range {p.name!r} cannot be enumerated", "a step or a grid")
-        out[p.name] = list(p.values())  # type: ignore[attr-defined]
-    return out
+    size = grid_size(spec)
+    if size > limit:
+        raise (spec.search.loc or NOLOC).error(f"the grid has {size} points", f"at most {limit}")
+    return {p.name: list(p.values()) for p in spec.sampled}
 
 
 def grid_size(spec: SearchSpec) -> int:
-    """Number of grid points (product of the sampled parameters' value counts); 0 if one is not enumerable."""
+    """Number of grid points: the product of the sampled parameters' value counts, computed without listing
+    any value (a range of 10**15 integers costs nothing); 0 if one is not enumerable."""
     n = 1
     for p in spec.sampled:
-        if not p.enumerable:
+        k = p.size()
+        if k is None:
             return 0
-        n *= len(p.values())  # type: ignore[attr-defined]
+        n *= k
     return n
 
 
@@ -114,13 +112,6 @@ class GridPoint:
     matches: tuple[Match, ...] = ()
 
 
-def iter_grid(spec: SearchSpec) -> Iterable[dict[str, Any]]:
-    space = grid_space(spec)
-    names = list(space)
-    for combo in itertools.product(*space.values()):
-        yield dict(zip(names, combo))
-
-
 def grid_point(spec: SearchSpec, sampled: dict[str, Any], where: str = "") -> GridPoint:
     try:
         c = resolve_values(spec, sampled, where)
@@ -138,9 +129,5 @@ def enumerate_grid(spec: SearchSpec, *, limit: int = MAX_GRID) -> list[GridPoint
     Raises:
         SpecError: a float range without step, more than `limit` points, or an expression that fails.
     """
-    size = grid_size(spec) if all(p.enumerable for p in spec.sampled) else None
-    if size is None:
-        grid_space(spec)  # raises, located at the parameter
-    if size > limit:  # type: ignore[operator]
-        raise (spec.search.loc or NOLOC).error(f"the grid has {size} points", f"at most {limit}")
-    return [grid_point(spec, s) for s in iter_grid(spec)]
+    space = grid_space(spec, limit=limit)
+    return [grid_point(spec, dict(zip(space, combo))) for combo in itertools.product(*space.values())]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Callable
 
 import yaml
 
 from scalesearch.expr import Expr
-from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
-                                     MatchedParam, Parameter)
+from scalesearch.spec.params import Parameter
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.yamlnodes import FLOAT_12
 
@@ -37,38 +37,34 @@ def num_or_expr(e: Expr) -> Any:
     return src
 
 
-def param_dict(p: Parameter) -> dict[str, Any]:
-    if isinstance(p, IntParam):
-        d: dict[str, Any] = {"int": [p.low, p.high]}
-        if p.step != 1:
-            d["step"] = p.step
-        if p.log:
-            d["log"] = True
-        return d
-    if isinstance(p, FloatParam):
-        d = {"float": [p.low, p.high]}
-        if p.step is not None:
-            d["step"] = p.step
-        if p.log:
-            d["log"] = True
-        return d
-    if isinstance(p, GridParam):
-        return {"grid": list(p.grid)}
-    if isinstance(p, ChoiceParam):
-        return {"choice": list(p.choices)}
-    if isinstance(p, FixedParam):
-        return {"fixed": p.value}
-    if isinstance(p, DerivedParam):
-        return {"derived": p.expr.source}
-    if isinstance(p, MatchedParam):
-        m: dict[str, Any] = {"target": num_or_expr(p.target), "metric": p.metric, "low": p.low, "high": p.high}
-        if p.step != 1:
-            m["step"] = p.step
-        if p.when is not None:
-            m["when"] = p.when.source
-            m["otherwise"] = num_or_expr(p.otherwise) if p.otherwise is not None else None
-        return {"match": m}
-    raise TypeError(f"unknown parameter type {type(p).__name__}")  # pragma: no cover
+def _changed(p: Parameter, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The fields among `keys` that differ from their defaults (what a spec file leaves out)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(p)}
+    return {k: getattr(p, k) for k in keys if getattr(p, k) != defaults[k]}
+
+
+def _range(p: Any) -> dict[str, Any]:
+    return {p.kind: [p.low, p.high], **_changed(p, ("step", "log"))}
+
+
+def _match(p: Any) -> dict[str, Any]:
+    m: dict[str, Any] = {"target": num_or_expr(p.target), "metric": p.metric, "low": p.low, "high": p.high,
+                         **_changed(p, ("step",))}
+    if p.when is not None:
+        m["when"] = p.when.source
+        m["otherwise"] = num_or_expr(p.otherwise) if p.otherwise is not None else None
+    return {"match": m}
+
+
+# One writer per parameter kind: the inverse of scalesearch.spec.parse_params.PARSERS.
+WRITERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "int": _range, "float": _range,
+    "grid": lambda p: {"grid": list(p.grid)},
+    "choice": lambda p: {"choice": list(p.choices)},
+    "fixed": lambda p: {"fixed": p.value},
+    "derived": lambda p: {"derived": p.expr.source},
+    "match": _match,
+}
 
 
 def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
@@ -92,7 +88,7 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         arch["args"] = Flow((k, out_value(v)) for k, v in spec.architecture.args)
     d["architecture"] = arch
     if spec.parameters:
-        d["parameters"] = {p.name: Flow(param_dict(p)) for p in spec.parameters}
+        d["parameters"] = {p.name: Flow(WRITERS[p.kind](p)) for p in spec.parameters}
     if spec.constraints:
         d["constraints"] = [c.expr.source for c in spec.constraints]
     if spec.baseline is not None:
