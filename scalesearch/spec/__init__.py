@@ -37,7 +37,7 @@ Example:
 
 from __future__ import annotations
 
-from scalesearch.spec.candidate import Candidate, Match
+from scalesearch.spec.candidate import Candidate, GridPoint, Match
 from scalesearch.spec.constants import (_TRAIN_FALLBACK, BASE_NAMES, COST_NAMES, DATASET_INFO, DATASET_SIZES, MAX_GRID,
                                         OBJECTIVES, SAMPLERS, SYNTHETIC_OPTIONS)
 from scalesearch.spec.errors import InvalidArchitecture, Loc, SpecError
@@ -48,8 +48,7 @@ from scalesearch.spec.report import SpaceReport, check_space, format_report
 from scalesearch.spec.resolve import baseline_netspec, resolve, resolve_candidate, resolve_point
 from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Point, Resources,
                                      SearchConfig, SearchSpec)
-from scalesearch.spec.space import (GridPoint, RandomSuggest, Suggest, enumerate_grid, grid_size, grid_space,
-                                    sample_params)
+from scalesearch.spec.space import RandomSuggest, Suggest, enumerate_grid, grid_size, grid_space, sample_params
 from scalesearch.spec.writer import format_spec, spec_to_dict
 
 __all__ = [

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.expr import Expr
-from scalesearch.spec.candidate import Match
+from scalesearch.spec.candidate import Candidate, Match
 from scalesearch.spec.errors import NOLOC, one_line
 from scalesearch.spec.resolve import baseline_candidate, fmt_values, resolve_values
 from scalesearch.spec.schema import Point, SearchSpec
-from scalesearch.spec.space import GridPoint, RandomSuggest, enumerate_grid, grid_point, grid_size, sample_params
+from scalesearch.spec.space import RandomSuggest, enumerate_grid, grid_point, grid_size, sample_params
 from scalesearch.spec.yamlnodes import short
 
 
@@ -35,17 +35,16 @@ class SpaceReport:
     invalid: int
     invalid_example: str
     matched: tuple[tuple[str, Match], ...]
-    named: tuple[tuple[str, GridPoint], ...]
+    named: tuple[tuple[str, Candidate], ...]
     warnings: tuple[str, ...]
     trials: int | None
-    points: tuple[GridPoint, ...] = ()  # every candidate evaluated, in order (not part of to_dict)
+    points: tuple[Candidate, ...] = ()  # every candidate evaluated, in order (not part of to_dict)
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        del d["points"]
+        """The JSON-able form `scalesearch validate --json` prints (without `points`)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "points"}
         d["matched"] = [dict(dataclasses.asdict(m), at=at, rel_error=m.rel_error) for at, m in self.matched]
-        d["named"] = [{"name": n, **{k: v for k, v in dataclasses.asdict(p).items() if k != "matches"}}
-                      for n, p in self.named]
+        d["named"] = [{"name": n, **p.summary()} for n, p in self.named]
         d["rejections"] = [{"constraint": c, "rejected": k} for c, k in self.rejections]
         return d
 
@@ -59,7 +58,7 @@ def check_space(spec: SearchSpec, *, samples: int = 256, limit: int = 20000) -> 
             candidate is feasible (a fully infeasible space).
     """
     check_train(spec, {k: v for k, v in spec.train if not has_expr(v)}, "")
-    named: list[tuple[str, GridPoint]] = []
+    named: list[tuple[str, Candidate]] = []
     if spec.baseline is not None:
         named.append(("baseline", named_point(spec, spec.baseline)))
     for pt in spec.points:
@@ -112,12 +111,11 @@ def check_space(spec: SearchSpec, *, samples: int = 256, limit: int = 20000) -> 
         named=tuple(named), warnings=warnings, trials=spec.search.trials, points=tuple(pts))
 
 
-def named_point(spec: SearchSpec, pt: Point) -> GridPoint:
+def named_point(spec: SearchSpec, pt: Point) -> Candidate:
     where = "for the baseline" if pt is spec.baseline else f"for point {pt.name}"
     c = baseline_candidate(spec) if pt is spec.baseline else resolve_values(spec, pt.as_dict(), where)
     check_train(spec, c.train, f" ({where})")
-    return GridPoint(pt.as_dict(), c.values, c.feasible, c.rejected_by, c.netspec.hash, c.macs, c.params, c.acts,
-                     c.matches)
+    return c
 
 
 def check_train(spec: SearchSpec, values: dict[str, Any], where: str) -> None:

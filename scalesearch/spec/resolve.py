@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Mapping
 
+from scalesearch.arch import GENERATORS, NetSpec
 from scalesearch.expr import Expr, ExprError
 from scalesearch.spec.candidate import Candidate, Match
 from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
@@ -17,7 +18,7 @@ from scalesearch.spec.yamlnodes import short
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def cost_of(netspec: Any) -> tuple[int, int, int]:
+def cost_of(netspec: NetSpec) -> tuple[int, int, int]:
     from scalesearch.cost import count
 
     c = count(netspec)
@@ -160,9 +161,7 @@ class Resolver:
             return tuple(self.arg(x, ArgType(t.item), loc, field_name, coerce) for x in v)
         return v
 
-    def netspec(self) -> Any:
-        from scalesearch.arch import GENERATORS
-
+    def netspec(self) -> NetSpec:
         spec = self.spec
         arch = spec.architecture
         sig = generator_args(arch.family)
@@ -279,7 +278,8 @@ def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "",
                                               "a condition (true or false)")
             if not ok:
                 rejected.append(c.expr.source)
-    return Candidate(out_values, ns, macs, params, acts, train, tuple(r.matches.values()), tuple(rejected))
+    return Candidate(out_values, ns, macs, params, acts, train, tuple(r.matches.values()), tuple(rejected),
+                     sampled=dict(values))
 
 
 def base_cost(spec: SearchSpec) -> tuple[int, int, int]:
@@ -306,7 +306,7 @@ def resolve_candidate(spec: SearchSpec, params: Mapping[str, Any], *, where: str
     return resolve_values(spec, params, where)
 
 
-def resolve(spec: SearchSpec, params: Mapping[str, Any]) -> Any:
+def resolve(spec: SearchSpec, params: Mapping[str, Any]) -> NetSpec:
     """The NetSpec of a candidate (see `resolve_candidate` for costs and constraint verdicts).
 
     Example:
@@ -318,7 +318,7 @@ def resolve(spec: SearchSpec, params: Mapping[str, Any]) -> Any:
         >>> ns.depth, ns.in_channels, ns.resolution
         (15, 1, 28)
     """
-    return resolve_values(spec, params).netspec
+    return _network(resolve_values(spec, params))
 
 
 def resolve_point(spec: SearchSpec, name: str) -> Candidate:
@@ -329,14 +329,20 @@ def resolve_point(spec: SearchSpec, name: str) -> Candidate:
     return resolve_values(spec, pt.as_dict(), f"for point {name}")
 
 
-def baseline_netspec(spec: SearchSpec) -> Any:
+def baseline_netspec(spec: SearchSpec) -> NetSpec:
     """The baseline's NetSpec; without a baseline, the first point's, or the only candidate of a space with no
     sampled parameters."""
     if spec.baseline is not None:
-        return baseline_candidate(spec).netspec
+        return _network(baseline_candidate(spec))
     if spec.points:
-        return resolve_point(spec, spec.points[0].name).netspec
+        return _network(resolve_point(spec, spec.points[0].name))
     if not spec.sampled:
-        return resolve_values(spec, {}, "for the fixed values").netspec
+        return _network(resolve_values(spec, {}, "for the fixed values"))
     raise SpecError("the spec has no baseline or points to pick a network from", file=spec.file, field="baseline",
                     expected="a baseline: point")
+
+
+def _network(c: Candidate) -> NetSpec:
+    """The network of a resolved candidate (resolution raises rather than return one without a network)."""
+    assert c.netspec is not None
+    return c.netspec

@@ -5,10 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
-from scalesearch.spec.candidate import Match
+from scalesearch.spec.candidate import Candidate
 from scalesearch.spec.constants import MAX_GRID
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture
 from scalesearch.spec.resolve import resolve_values
@@ -93,35 +92,15 @@ def grid_size(spec: SearchSpec) -> int:
     return n
 
 
-@dataclass(frozen=True)
-class GridPoint:
-    """One point of a grid: its sampled values, every value, feasibility and cost.
-
-    `rejected_by` holds the violated constraints' sources, or "architecture: <why>" when the family rejects the
-    point (then `hash`, `macs`, `params`, `acts` are None).
-    """
-
-    sampled: dict[str, Any]
-    values: dict[str, Any]
-    feasible: bool
-    rejected_by: tuple[str, ...]
-    hash: str | None
-    macs: int | None
-    params: int | None
-    acts: int | None = None
-    matches: tuple[Match, ...] = ()
-
-
-def grid_point(spec: SearchSpec, sampled: dict[str, Any], where: str = "") -> GridPoint:
+def grid_point(spec: SearchSpec, sampled: dict[str, Any]) -> Candidate:
+    """The candidate at `sampled`; one the family rejects is an invalid Candidate instead of an error."""
     try:
-        c = resolve_values(spec, sampled, where)
+        return resolve_values(spec, sampled)
     except InvalidArchitecture as e:
-        return GridPoint(sampled, dict(e.values or sampled), False, (f"architecture: {e.reason}",), None, None, None)
-    return GridPoint(sampled, c.values, c.feasible, c.rejected_by, c.netspec.hash, c.macs, c.params, c.acts,
-                     c.matches)
+        return Candidate.invalid(sampled, dict(e.values or sampled), e.reason)
 
 
-def enumerate_grid(spec: SearchSpec, *, limit: int = MAX_GRID) -> list[GridPoint]:
+def enumerate_grid(spec: SearchSpec, *, limit: int = MAX_GRID) -> list[Candidate]:
     """Every point of a grid space (sampled parameters enumerable), with feasibility and cost.
 
     Points are in itertools.product order over the sampled parameters in file order (the last varies fastest).
