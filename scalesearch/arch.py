@@ -10,7 +10,8 @@ Legend (as in pycls): w = width (output channels), d = depth (blocks in a stage)
 (ResNeXt cardinality C), m = mid width (a bottleneck's inner width; ResNeXt's C * d), k = kernel size,
 e = expansion ratio (MBConv), se = squeeze-excitation ratio (of the block's input channels), r = resolution.
 
-Blocks (the registry `scalesearch.blocks.BLOCKS`, which also says which StageSpec fields each reads): `basic` (two kxk convs, post-activation), `bottleneck` (1x1, grouped kxk, 1x1),
+Blocks (the registry `scalesearch.blocks.BLOCKS` says which StageSpec fields each reads): `basic` (two kxk
+convs, post-activation), `bottleneck` (1x1, grouped kxk, 1x1),
 `preact` (pre-activation basic block of Wide ResNets, dropout between the convs), `mbconv` (inverted residual
 with optional SE), `dwsep` (MobileNet v1 depthwise-separable conv).
 
@@ -154,7 +155,8 @@ class StageSpec:
         defaults = _STAGE_DEFAULTS
         for name in _OPTIONAL_STAGE_FIELDS:
             if name not in used and getattr(self, name) != defaults[name]:
-                raise FieldError(f"{where}.{name}", problem=f"not used by block '{self.block}'; leave it at its default "
+                raise FieldError(f"{where}.{name}",
+                                 problem=f"not used by block '{self.block}'; leave it at its default "
                                  f"{defaults[name]!r}, got {getattr(self, name)!r}")
         if self.block == "bottleneck":
             if self.mid < 1:
@@ -163,7 +165,8 @@ class StageSpec:
                 raise FieldError(f"{where}.mid", problem=f"the inner width {self.mid} is not divisible by the "
                                  f"cardinality groups={self.groups}")
         if self.shortcut == "A" and self.block in ("mbconv", "dwsep"):
-            raise FieldError(f"{where}.shortcut", problem=f"option A applies to basic, bottleneck and preact blocks only")
+            raise FieldError(f"{where}.shortcut", problem="option A applies to basic, bottleneck and preact blocks "
+                             "only")
 
 
 _STAGE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(StageSpec) if f.default is not dataclasses.MISSING}
@@ -253,12 +256,8 @@ class NetSpec:
     drop_path: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.stem, dict):
-            _set(self, "stem", StemSpec(**self.stem))
-        if isinstance(self.head, dict):
-            _set(self, "head", HeadSpec(**self.head))
-        if not isinstance(self.stem, StemSpec) or not isinstance(self.head, HeadSpec):
-            raise ValueError("stem/head: expected StemSpec and HeadSpec values")
+        _set(self, "stem", _from_mapping(StemSpec, self.stem, "stem", "stem"))
+        _set(self, "head", _from_mapping(HeadSpec, self.head, "head", "head"))
         if isinstance(self.stages, (str, bytes)) or not isinstance(self.stages, (list, tuple)):
             raise FieldError("stages", problem=f"expected a sequence of stages, got {type(self.stages).__name__}")
         if not self.stages:
@@ -274,7 +273,8 @@ class NetSpec:
         w_in = self.stem.width
         for i, st in enumerate(self.stages):
             if st.shortcut == "A" and st.width < w_in:
-                raise FieldError(f"stages[{i}].shortcut", problem=f"option A zero-pads channels, so width {st.width} must "
+                raise FieldError(f"stages[{i}].shortcut",
+                                 problem=f"option A zero-pads channels, so width {st.width} must "
                                  f"be >= the stage's input width {w_in}")
             w_in = st.width
 
@@ -371,10 +371,11 @@ def format_stage(st: StageSpec) -> str:
 def parse_stage(text: str) -> StageSpec:
     """Parse a stage string (see the grammar above); raises ValueError naming the bad token."""
     if not isinstance(text, str) or not text:
-        raise ValueError(f"stage string: expected text like 'basic_d2_w64', got {text!r}")
+        raise FieldError("stage", problem=f"stage string: expected text like 'basic_d2_w64', got {text!r}")
     block, *tokens = text.split("_")
     if block not in BLOCKS:
-        raise FieldError("stage string", f"one of {', '.join(BLOCKS)}", problem=f"{text!r}: unknown block {block!r}")
+        raise FieldError("stage", f"one of {', '.join(BLOCKS)}",
+                         problem=f"stage string {text!r}: unknown block {block!r}")
     kw: dict[str, Any] = {}
     for tok in tokens:
         for key, name in _TOKENS:
@@ -382,23 +383,25 @@ def parse_stage(text: str) -> StageSpec:
                 value = tok[len(key):]
                 break
         else:
-            raise ValueError(f"stage string {text!r}: bad token {tok!r}; expected a key (d, w, s, m, g, k, e, se, "
+            raise FieldError("stage", problem=f"stage string {text!r}: bad token {tok!r}; expected a key (d, w, s, "
+                             "m, g, k, e, se, "
                              f"sc, so, dr, a) followed by its value")
         if name in kw:
-            raise ValueError(f"stage string {text!r}: token {tok!r} repeats {name}")
+            raise FieldError("stage", problem=f"stage string {text!r}: token {tok!r} repeats {name}")
         if name in ("shortcut", "stride_on", "act"):
             kw[name] = value
         elif not _NUM_RE.match(value):
-            raise ValueError(f"stage string {text!r}: token {tok!r}: expected a non-negative number after {key!r}")
+            raise FieldError("stage", problem=f"stage string {text!r}: token {tok!r}: expected a non-negative "
+                             f"number after {key!r}")
         elif name in ("expand", "se", "dropout"):
             kw[name] = float(value)
         elif "." in value:
-            raise ValueError(f"stage string {text!r}: token {tok!r}: {name} must be an integer")
+            raise FieldError("stage", problem=f"stage string {text!r}: token {tok!r}: {name} must be an integer")
         else:
             kw[name] = int(value)
     for req in ("depth", "width"):
         if req not in kw:
-            raise ValueError(f"stage string {text!r}: missing {req} token {_TOKEN_KEY[req]!r}<int>")
+            raise FieldError("stage", problem=f"stage string {text!r}: missing {req} token {_TOKEN_KEY[req]!r}<int>")
     return StageSpec(block=block, **kw)
 
 
@@ -501,7 +504,8 @@ def resnet(depth: int = 50, *, block: str = "", layers: tuple[int, ...] = (), wi
         else:
             mid = int(planes * (bottleneck_width / 64.0)) * cardinality
             if mid < 1:
-                raise FieldError("bottleneck_width", problem=f"{bottleneck_width} gives an inner width of 0 at planes {planes}")
+                raise FieldError("bottleneck_width",
+                                 problem=f"{bottleneck_width} gives an inner width of 0 at planes {planes}")
             stages.append(StageSpec("bottleneck", n, planes * 4, stride, mid=mid, groups=cardinality,
                                     shortcut=shortcut, stride_on=stride_on))
     return NetSpec(StemSpec(width, kernel=7, stride=2, pool=True), tuple(stages), HeadSpec(),
@@ -567,7 +571,8 @@ def wide_resnet(depth: int = 28, k: int = 10, *, dropout: float = 0.0, width: in
     depth = check_int("depth", depth, 1)
     n, rem = divmod(depth - 4, 6)
     if rem or n < 1:
-        raise FieldError("depth", problem=f"a Wide ResNet needs depth = 6n+4 with n >= 1 (e.g. 16, 28, 40), got {depth}")
+        raise FieldError("depth", problem=f"a Wide ResNet needs depth = 6n+4 with n >= 1 (e.g. 16, 28, 40), got "
+                         f"{depth}")
     k = check_int("k", k, 1)
     width = check_int("width", width, 1)
     stages = tuple(StageSpec("preact", n, width * k * 2 ** i, 1 if i == 0 else 2, dropout=dropout)

@@ -58,6 +58,8 @@ class FieldError(ValueError):
         """The same error with its field path placed under `prefix`, replacing the part's own leading name
         `own` if the path starts with it: FieldError('stage.width', ...).within('stages[2]', 'stage') is about
         'stages[2].width'."""
+        if own and self.field == own:
+            return FieldError(prefix or own, self.expected, self.got, problem=self.problem)
         tail = self.field[len(own) + 1:] if own and self.field.startswith(own + ".") else self.field
         return FieldError(f"{prefix}.{tail}" if prefix else tail, self.expected, self.got, problem=self.problem)
 

@@ -9,12 +9,14 @@ Heavy modules (torch, optuna, ray) are imported inside the handlers so that `--h
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from scalesearch.datasets import DATASETS
+from scalesearch.recipe import SCHEDULES, TrainConfig
 
 
 def _add_count(sub: argparse._SubParsersAction) -> None:
@@ -32,12 +34,35 @@ def _add_shape_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", type=int, default=None, help="number of classes (default: the model's)")
 
 
-def _cmd_count(args: argparse.Namespace) -> int:
-    from scalesearch.load import load_netspec
-    from scalesearch.cost import count, format_table
+def _check_resolution(option: str, value: int, low: int, high: int, stride: int | None = None) -> None:
+    """One range for a resolution option: what the data and the network both accept, saying why the floor."""
+    from scalesearch.checks import FieldError, range_text
 
-    spec = load_netspec(args.model, in_channels=args.in_channels, num_classes=args.classes,
-                        resolution=args.resolution)
+    if not low <= value <= high:
+        why = f" (the network's total stride is {stride if stride is not None else low})"
+        raise FieldError(option, range_text("an integer", low, high) + why, value)
+
+
+def _with_shape_args(spec: Any, args: argparse.Namespace) -> Any:
+    """`spec` with the input shape the options ask for, each option checked against what the network accepts
+    (one range per option, naming it)."""
+    from scalesearch.arch import MAX_CLASSES, MAX_RESOLUTION, MAX_WIDTH
+    from scalesearch.checks import check_int
+
+    if args.resolution is not None:
+        _check_resolution("--resolution", args.resolution, spec.total_stride, MAX_RESOLUTION)
+    if args.in_channels is not None:
+        check_int("--in-channels", args.in_channels, 1, MAX_WIDTH)
+    if args.classes is not None:
+        check_int("--classes", args.classes, 1, MAX_CLASSES)
+    return spec.with_io(args.in_channels, args.classes, args.resolution)
+
+
+def _cmd_count(args: argparse.Namespace) -> int:
+    from scalesearch.cost import count, format_table
+    from scalesearch.load import load_netspec
+
+    spec = _with_shape_args(load_netspec(args.model), args)
     cost = count(spec)
     if args.json:
         print(json.dumps({"model": args.model, "hash": spec.hash, "params": cost.params, "macs": cost.macs,
@@ -75,33 +100,39 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "train", help="train one network and print per-epoch metrics",
         description="Train one network on a dataset and print per-epoch metrics. Input channels and classes "
                     "come from the dataset; the resolution is the dataset's unless --resolution resizes it. "
-                    "Unset training options take scalesearch.train.TrainConfig's defaults.")
+                    "A spec file trains its baseline with its own `dataset:` and `train:` sections; options "
+                    "given here override them. Unset training options take scalesearch.recipe.TrainConfig's "
+                    "defaults.")
     p.add_argument("model", metavar="PRESET_OR_SPEC", help="a preset name (see `scalesearch presets`), "
                    "a NetSpec .json file, or a spec .yaml file (its baseline point)")
-    p.add_argument("--dataset", required=True, choices=tuple(DATASETS))
+    p.add_argument("--dataset", choices=tuple(DATASETS), default=None,
+                   help="the dataset (required unless the model is a spec file, whose `dataset:` is the default)")
     p.add_argument("--data-dir", default=None, help="root folder of the dataset files "
                    "(default: $SCALESEARCH_DATA, else /usr/share/datasets)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 10)")
+    d = TrainConfig.field_defaults()
+    p.add_argument("--epochs", type=int, default=None, help=f"epochs (default {d['epochs']})")
     p.add_argument("--max-steps", type=int, default=None, help="step budget, overrides --epochs")
     p.add_argument("--train-size", type=int, default=None,
                    help="training images, a seeded subset (default: all left after the validation split)")
-    p.add_argument("--val-size", type=int, default=5000,
-                   help="validation images carved from the training set (default 5000)")
+    p.add_argument("--val-size", type=int, default=None,
+                   help="validation images carved from the training set (default 5000, or the spec's)")
     p.add_argument("--test-size", type=int, default=None, help="test images, a seeded subset (default: all)")
     p.add_argument("--resolution", type=int, default=None,
                    help="resize the dataset to RxR once (default: the dataset's own resolution)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default 128)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
-    p.add_argument("--weight-decay", type=float, default=None, help="weight decay (default 5e-4)")
-    p.add_argument("--schedule", choices=("cosine", "step", "onecycle", "constant"), default=None,
-                   help="learning-rate schedule after the warm-up (default cosine)")
-    p.add_argument("--warmup-epochs", type=float, default=None, help="linear warm-up epochs (default 1)")
-    p.add_argument("--label-smoothing", type=float, default=None, help="label smoothing (default 0)")
+    p.add_argument("--batch-size", type=int, default=None, help=f"batch size (default {d['batch_size']})")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {d['lr']})")
+    p.add_argument("--weight-decay", type=float, default=None, help=f"weight decay (default {d['weight_decay']})")
+    p.add_argument("--schedule", choices=SCHEDULES, default=None,
+                   help=f"learning-rate schedule after the warm-up (default {d['schedule']})")
+    p.add_argument("--warmup-epochs", type=float, default=None,
+                   help=f"linear warm-up epochs (default {d['warmup_epochs']})")
+    p.add_argument("--label-smoothing", type=float, default=None,
+                   help=f"label smoothing (default {d['label_smoothing']})")
     p.add_argument("--crop-padding", type=int, default=None,
                    help="random-crop padding in pixels (default: resolution/8, i.e. 4 at 32px)")
     p.add_argument("--no-augment", action="store_true", help="no random crop and flip")
-    p.add_argument("--seed", type=int, default=0, help="training seed: initial weights, shuffling, "
-                   "augmentation (default 0)")
+    p.add_argument("--seed", type=int, default=d["seed"], help="training seed: initial weights, shuffling, "
+                   f"augmentation (default {d['seed']})")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and the validation split, "
                    "kept apart from --seed so that runs with different seeds are scored on the same images "
                    "(default 0)")
@@ -114,55 +145,116 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+_TRAIN_OPTIONS = ("epochs", "max_steps", "batch_size", "lr", "weight_decay", "schedule", "warmup_epochs",
+                  "label_smoothing", "crop_padding")
+
+
+def _option_error(e: Any) -> ValueError:
+    """A TrainConfig / dataset FieldError re-addressed to the command-line option that set the field."""
+    from scalesearch.checks import FieldError
+
+    return FieldError("--" + e.field.replace("_", "-"), e.expected, e.got, problem=e.problem)
+
+
+def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]:
+    """(NetSpec, TrainConfig, dataset name, load_dataset kwargs) of a `train` command, every value checked
+    before anything is printed or loaded. A spec file contributes its baseline, its `dataset:` and its `train:`
+    sections; options given on the command line override them."""
+    from scalesearch.checks import FieldError, check_int
+    from scalesearch.data import MAX_RESOLUTION, MIN_RESOLUTION
+    from scalesearch.datasets import dataset_info
+    from scalesearch.load import SPEC_SUFFIXES, load_netspec
+    from scalesearch.recipe import MAX_SEED, TrainConfig
+
+    check_int("--data-seed", args.data_seed, 0, MAX_SEED)
+    overrides: dict[str, Any] = {}
+    data_kwargs: dict[str, Any] = {}
+    dataset = args.dataset
+    if os.path.splitext(args.model)[1].lower() in SPEC_SUFFIXES:
+        from scalesearch.spec import load_spec
+        from scalesearch.spec.resolve import baseline_candidate
+
+        spec = load_spec(args.model)
+        candidate = baseline_candidate(spec)
+        overrides = dict(candidate.train)
+        native = candidate.netspec
+        data_kwargs = {k: v for k, v in spec.dataset.load_kwargs().items() if v is not None}
+        if dataset is None or dataset == spec.dataset.name:
+            dataset = spec.dataset.name
+        else:  # another dataset: the spec's sizes and options were meant for its own
+            data_kwargs = {}
+    elif dataset is None:
+        raise ValueError("--dataset: required unless the model is a spec file (which names its dataset); "
+                         f"expected one of {', '.join(DATASETS)}")
+    else:
+        native = load_netspec(args.model)
+    info = dataset_info(dataset)
+    for opt in ("train_size", "val_size", "test_size", "resolution"):
+        if getattr(args, opt) is not None:
+            data_kwargs[opt] = getattr(args, opt)
+    flags = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    if args.no_augment:
+        flags["augment"] = False
+    try:
+        cfg = TrainConfig(**{**overrides, **flags, "seed": args.seed, "device": args.device,
+                             "eval_test": args.test, "compile": args.compile})
+    except FieldError as e:
+        raise _option_error(e) if e.field in flags or e.field == "seed" else e from None
+    if "resolution" in data_kwargs:  # one range for the option: what the data and the network both accept
+        low = max(MIN_RESOLUTION, native.total_stride)
+        name = "--resolution" if args.resolution is not None else "dataset.resolution"
+        _check_resolution(name, data_kwargs["resolution"], low, MAX_RESOLUTION, native.total_stride)
+    in_channels = int(data_kwargs.get("in_channels", info.in_channels))
+    num_classes = int(data_kwargs.get("num_classes", info.num_classes))
+    resolution = int(data_kwargs.get("resolution") or data_kwargs.get("image_size", info.resolution))
+    netspec = native.with_io(in_channels, num_classes, resolution)
+    if "crop_padding" not in flags and "crop_padding" not in overrides:  # the ResNet paper's 4 px at 32 px
+        cfg = dataclasses.replace(cfg, crop_padding=max(1, round(resolution / 8)))
+    return netspec, cfg, dataset, data_kwargs
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    import dataclasses
     import time
 
     import torch
 
-    from scalesearch.load import load_netspec
     from scalesearch.build import build_model
+    from scalesearch.checks import FieldError
     from scalesearch.cost import count, human
     from scalesearch.data import load_dataset
-    from scalesearch.train import (DivergenceError, EpochMetrics, TrainConfig, fit, resolve_device,
-                                   steps_per_epoch)
+    from scalesearch.train import DivergenceError, EpochMetrics, fit, resolve_device, steps_per_epoch
 
-    out = sys.stderr if args.json else sys.stdout
-    options = {"epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": args.lr,
-               "weight_decay": args.weight_decay, "schedule": args.schedule, "warmup_epochs": args.warmup_epochs,
-               "label_smoothing": args.label_smoothing, "crop_padding": args.crop_padding}
-    cfg = TrainConfig(**{k: v for k, v in options.items() if v is not None}, augment=not args.no_augment,
-                      seed=args.seed, device=args.device, eval_test=args.test, compile=args.compile)
+    spec, cfg, dataset, data_kwargs = _train_job(args)
     device = resolve_device(cfg.device)
-    if args.resolution is None and args.model.endswith((".yaml", ".yml")):
-        from scalesearch.spec import load_spec  # a spec's baseline trains at the spec's own resolution
-
-        args.resolution = load_spec(args.model).dataset.resolution
-    data = load_dataset(args.dataset, data_dir=args.data_dir, train_size=args.train_size, val_size=args.val_size,
-                        test_size=args.test_size, resolution=args.resolution, seed=args.data_seed, device=device)
-    if args.crop_padding is None:  # the ResNet paper's 4 px at 32 px, scaled with the resolution
-        cfg = dataclasses.replace(cfg, crop_padding=max(1, round(data.resolution / 8)))
-    spec = load_netspec(args.model, in_channels=data.in_channels, num_classes=data.num_classes,
-                        resolution=data.resolution)
+    try:
+        data = load_dataset(dataset, data_dir=args.data_dir, seed=args.data_seed, device=device, **data_kwargs)
+    except FieldError as e:  # a size or resolution: name the option if the command line set it
+        raise _option_error(e) if getattr(args, e.field, None) is not None else e from None
+    out = sys.stderr if args.json else sys.stdout
     torch.manual_seed(cfg.seed)  # the initial weights
     model = build_model(spec)
     cost = count(spec)
-    batch = min(cfg.batch_size, len(data.train))
+    n_train = len(data.train)
+    batch = min(cfg.batch_size, n_train)
+    spe = steps_per_epoch(n_train, cfg.batch_size)
     length = (f"{cfg.max_steps} steps" if cfg.max_steps is not None
               else f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}")
     threads = f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""
     aug = f"crop pad {cfg.crop_padding} ({cfg.crop_pad_mode}) + flip" if cfg.augment else "none"
+    used = spe * batch
+    left = (f"; full batches only: each epoch trains on {used:,} of the {n_train:,} images (a new shuffle each "
+            "epoch)") if used < n_train else ""
     print(f"model    {args.model}: {spec.describe()}", file=out)
     print(f"         {spec.in_channels}x{spec.resolution}x{spec.resolution} -> {spec.num_classes} classes, "
           f"{human(cost.params)} params, {human(cost.macs)} MACs, hash {spec.hash}", file=out)
     print(f"data     {data.summary()}", file=out)
-    print(f"recipe   {length} x {steps_per_epoch(len(data.train), cfg.batch_size)} steps of batch {batch}, "
-          f"SGD lr {cfg.lr:g} {cfg.schedule} (warm-up {cfg.warmup_epochs:g} ep), momentum {cfg.momentum:g}"
+    print(f"recipe   {length} x {spe} steps of batch {batch}{left}", file=out)
+    print(f"         SGD lr {cfg.lr:g} {cfg.schedule} (warm-up {cfg.warmup_epochs:g} ep), momentum {cfg.momentum:g}"
           f"{' nesterov' if cfg.nesterov else ''}, wd {cfg.weight_decay:g}, label smoothing "
           f"{cfg.label_smoothing:g}, aug {aug}, seed {cfg.seed}", file=out)
     print(f"device   {device}{threads}", file=out)
     if device.type == "cpu":
-        print(f"note     a CPU run ({len(data.train)} training images, {length}): expect a few hundred images/s "
+        print(f"note     a CPU run ({n_train} training images, {length}): expect a few hundred images/s "
               "for a ResNet-20; short runs rank nothing at convergence, use a GPU and the full recipe for final "
               "numbers", file=out)
 
@@ -218,15 +310,19 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("spec", metavar="SPEC", help="a spec .yaml file (format: docs/spec.md)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     p.add_argument("--samples", type=int, default=256, metavar="N",
-                   help="random candidates costed when the space cannot be enumerated (default: 256)")
+                   help="random candidates costed when the space cannot be enumerated (default: 256, at most "
+                   f"{MAX_SAMPLES:,})")
     p.set_defaults(func=_cmd_validate)
 
 
+MAX_SAMPLES = 100_000  # random candidates `validate` may cost: a few seconds at ~40k specs/s
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from scalesearch.checks import check_int
     from scalesearch.spec import check_space, format_report, load_spec
 
-    if args.samples < 1:
-        raise ValueError(f"--samples: expected an integer >= 1, got {args.samples}")
+    check_int("--samples", args.samples, 1, MAX_SAMPLES)
     spec = load_spec(args.spec)
     report = check_space(spec, samples=args.samples)
     if args.json:

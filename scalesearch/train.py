@@ -305,6 +305,9 @@ def fit(
 
             t1 = time.perf_counter()
             val_loss, val_acc = evaluate(data.val)
+            if len(data.val) and not math.isfinite(val_loss):  # finite weights give a finite loss: they blew up
+                raise DivergenceError(f"training diverged: non-finite validation loss after epoch {epoch} (step "
+                                      f"{step}; lower the learning rate or check the model)", epoch=epoch, step=step)
             metrics = EpochMetrics(
                 epoch=epoch, steps=step, lr=lrs[step - 1], train_loss=train_loss_sum / n_steps,
                 train_acc=train_correct / (n_steps * batch), val_loss=val_loss, val_acc=val_acc,

@@ -48,9 +48,10 @@ def test_count_netspec_json_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,needle", [
     (["count", "resnet5"], "unknown preset 'resnet5'; did you mean"),
-    (["count", "resnet50", "--resolution", "16"], "resolution: 16 is smaller than the network's total stride 32"),
+    (["count", "resnet50", "--resolution", "16"],
+     "--resolution: expected an integer in [32, 16384] (the network's total stride is 32), got 16"),
     (["count", "missing.json"], "missing.json"),
-    (["count", "resnet50", "--classes", "0"], "num_classes: expected an integer in [1, 1000000], got 0"),
+    (["count", "resnet50", "--classes", "0"], "--classes: expected an integer in [1, 1000000], got 0"),
 ])
 def test_count_errors_are_one_line_with_exit_2(args, needle):
     r = run_cli(*args)

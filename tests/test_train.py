@@ -164,6 +164,20 @@ def test_nan_loss_caught_mid_epoch_by_the_periodic_check(tiny_data):
     assert (info.value.epoch, info.value.step) == (1, 4)
 
 
+def test_non_finite_validation_loss_is_divergence_too(tiny_data):
+    class NaNInEval(TinyNet):
+        """Finite while training, NaN on evaluation: weights that blew up only show on the validation pass."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = super().forward(x)
+            return out if self.training else out * float("nan")
+
+    torch.manual_seed(0)
+    with pytest.raises(DivergenceError, match="non-finite validation loss after epoch 1") as info:
+        fit(NaNInEval(), tiny_data, replace(CPU, epochs=2))
+    assert info.value.epoch == 1
+
+
 def test_absurd_learning_rate_diverges(tiny_data):
     with pytest.raises(DivergenceError, match="diverged"):
         fit(_tiny(), tiny_data, replace(CPU, lr=1e12, warmup_epochs=0, schedule="constant", epochs=3))
