@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SPEC   ?= spaces/quickstart.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup data run test clean
+.PHONY: setup data test-deps run test clean
 
 # The stamp is rebuilt when pyproject.toml changes. torch is installed first, pinned, so that pip takes the
 # local CPU build rather than resolving a CUDA one. torchvision 0.29.1 is a test-only reference: its metadata
@@ -25,10 +25,14 @@ setup: $(VENV)/.installed
 data:
 	@bash scripts/install-data
 
+# PostgreSQL and Chromium for the tests that start a database server or open the HTML report (skipped without).
+test-deps:
+	@bash scripts/install-test-deps
+
 run: setup data
 	$(BIN)/scalesearch run $(SPEC)
 
-test: setup data
+test: setup data test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

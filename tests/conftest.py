@@ -37,3 +37,17 @@ def tv_models():
     if not tv.__version__.startswith("0.29.1"):
         pytest.skip(f"reference counts are pinned to torchvision 0.29.1, found {tv.__version__}")
     return importlib.import_module("torchvision.models")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server on 127.0.0.1 (tests/pgserver.py); skips with the reason where none can be
+    started. Each test creates its own database with `postgres.create_database(name)`."""
+    import pgserver
+
+    try:
+        server = pgserver.start()
+    except pgserver.Unavailable as e:
+        pytest.skip(f"no PostgreSQL server: {e}")
+    yield server
+    server.stop()
