@@ -19,12 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalesearch import arch
-from scalesearch.arch import search_int
 from scalesearch.cost import count
+from scalesearch.load import load_netspec
+from scalesearch.match import search_int
 from scalesearch.spec import (DATASET_INFO, ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, RandomSuggest,
-                              SearchSpec, SpecError, baseline_netspec, check_space, enumerate_grid,
-                              format_spec, grid_space, load_spec, parse_spec, resolve, resolve_candidate,
-                              resolve_point, sample_params)
+                              SearchSpec, SpecError, baseline_netspec, check_space, enumerate_grid, format_spec,
+                              grid_space, load_spec, parse_spec, resolve, resolve_candidate, resolve_point,
+                              sample_params)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = sorted((ROOT / "spaces").glob("*.yaml"))
@@ -430,7 +431,7 @@ def test_resolve_equals_the_generator_and_baseline_netspec() -> None:
     ns = resolve(spec, {"n": 2, "width": 16})
     assert ns == arch.cifar_resnet(14, width=16, in_channels=1, num_classes=10, resolution=28)
     assert baseline_netspec(spec) == arch.cifar_resnet(8, width=8, in_channels=1, num_classes=10, resolution=28)
-    assert arch.load_netspec(str(ROOT / "spaces" / "quickstart.yaml")) == baseline_netspec(spec)
+    assert load_netspec(str(ROOT / "spaces" / "quickstart.yaml")) == baseline_netspec(spec)
     with pytest.raises(SpecError, match="no value for the sampled parameter 'width'"):
         resolve(spec, {"n": 2})
     with pytest.raises(SpecError, match="unknown parameter 'x'"):
@@ -444,7 +445,8 @@ def test_core_imports_no_optuna_or_ray() -> None:
 
 
 def test_dataset_and_train_tables_match_their_modules() -> None:
-    from scalesearch import datasets, spec as spec_module
+    from scalesearch import datasets
+    from scalesearch import spec as spec_module
     from scalesearch.recipe import TrainConfig
 
     assert tuple(DATASET_INFO) == tuple(datasets.DATASETS)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from scalesearch.expr import Expr
+from scalesearch.recipe import TrainConfig
 from scalesearch.spec.candidate import Candidate, Match
-from scalesearch.spec.errors import NOLOC, one_line
+from scalesearch.spec.errors import NOLOC, error_field, error_text
 from scalesearch.spec.resolve import baseline_candidate, fmt_values, resolve_values
 from scalesearch.spec.schema import Point, SearchSpec
 from scalesearch.spec.space import RandomSuggest, enumerate_grid, grid_point, grid_size, sample_params
@@ -122,18 +122,14 @@ def check_train(spec: SearchSpec, values: dict[str, Any], where: str) -> None:
     """Build a TrainConfig from training overrides, so that its own checks run before any training."""
     if not values:
         return
-    try:
-        from scalesearch.train import TrainConfig
-    except ImportError:  # pragma: no cover
-        return
     locs = dict(spec.train_locs)
     try:
         TrainConfig(**values)
     except (ValueError, TypeError) as e:
-        msg = one_line(str(e))
-        head = re.split(r"[ :=]", msg, maxsplit=1)[0]
-        loc = locs.get(head) or next(iter(locs.values()), None) or NOLOC
-        raise loc.error(f"invalid training setting{where}: {msg}", "values TrainConfig accepts") from None
+        problem, expected = error_text(e)
+        loc = locs.get(error_field(e)) or next(iter(locs.values()), None) or NOLOC
+        raise loc.error(f"invalid training setting{where}: {problem}", expected or "values TrainConfig accepts") \
+            from None
 
 
 def has_expr(v: Any) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, Mapping
 
 from scalesearch.arch import GENERATORS, NetSpec
+from scalesearch.cost import count
 from scalesearch.expr import Expr, ExprError
+from scalesearch.match import search_int
 from scalesearch.spec.candidate import Candidate, Match
 from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
-from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, one_line
+from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, one_line
 from scalesearch.spec.params import MatchedParam, Parameter
 from scalesearch.spec.readers import show, tname
 from scalesearch.spec.schema import SearchSpec
@@ -19,8 +22,7 @@ from scalesearch.spec.yamlnodes import short
 
 @functools.lru_cache(maxsize=1 << 16)
 def cost_of(netspec: NetSpec) -> tuple[int, int, int]:
-    from scalesearch.cost import count
-
+    """(MACs, params, activations) of a network, cached: matching costs the same networks many times."""
     c = count(netspec)
     return c.macs, c.params, c.acts
 
@@ -141,8 +143,6 @@ class Resolver:
                 errors.append(e)
                 return None
 
-        from scalesearch.arch import search_int
-
         value, achieved = search_int(cost, float(target), p.values())
         if value is None:
             e = errors[0] if errors else None
@@ -179,15 +179,13 @@ class Resolver:
             return GENERATORS[arch.family](**kwargs)
         except (ValueError, TypeError) as e:
             msg = one_line(str(e))
-            head = msg.split(":", 1)[0].split("=", 1)[0].split("[", 1)[0].strip()
-            loc = locs.get(head) or (arch.loc or NOLOC)
-            if head not in locs and arch.loc is not None:
-                loc = Loc(arch.loc.file, arch.loc.line, arch.loc.col, "architecture")
+            arg = error_field(e)
+            loc = locs.get(arg) or (dataclasses.replace(arch.loc, field="architecture") if arch.loc else NOLOC)
             shown = fmt_values({k: v for k, v in kwargs.items() if k not in IO_ARGS})
-            err = loc.error(f"{arch.family} rejects {shown} {self.label()}: {msg}", "arguments the family accepts",
-                            cls=InvalidArchitecture)
-            err.reason = msg
-            raise err from None
+            values = {p.name: self.env[p.name] for p in spec.parameters if p.name in self.env}
+            raise InvalidArchitecture(f"{arch.family} rejects {shown} {self.label()}: {msg}", reason=msg,
+                                      values=values, expected="arguments the family accepts", **loc.where()) \
+                from None
 
     def train(self) -> dict[str, Any]:
         fields = train_fields()
@@ -250,11 +248,7 @@ def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "",
     r = Resolver(spec, env, where, base)
     for p in spec.parameters:
         r.get(p.name)
-    try:
-        ns = r.netspec()
-    except InvalidArchitecture as e:
-        e.values = {p.name: r.env[p.name] for p in spec.parameters}
-        raise
+    ns = r.netspec()
     macs, params, acts = cost_of(ns)
     train = r.train()
     out_values = {p.name: r.env[p.name] for p in spec.parameters}
