@@ -155,11 +155,13 @@ def _colours(df: pd.DataFrame, color: str | None) -> tuple[list[Any], Any, Any]:
     numeric = col.dtype.kind in "if" and col.nunique() > 12
     if numeric:
         return [], col.to_numpy(dtype=float), colormaps["viridis"]
+    import pandas as pd
+
     groups = sorted(col.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
-    if col.isna().any():
+    codes = np.asarray(pd.Categorical(col, categories=groups).codes, dtype=int)
+    if (codes < 0).any():
+        codes[codes < 0] = len(groups)  # missing values: a group of their own, last
         groups.append(None)
-    index = {g: i for i, g in enumerate(groups)}
-    codes = np.array([index[None if (isinstance(v, float) and math.isnan(v)) else v] for v in col.tolist()])
     cmap = colormaps["tab10" if len(groups) <= 10 else "tab20"]
     return groups, codes, lambda i: cmap(i % cmap.N)
 
@@ -266,7 +268,7 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.grid(True, which="major", alpha=0.3)
-    _legend(ax, groups, colour_of, color, studies)
+    _legend(ax, groups, colour_of, color, studies, len(df))
     if mappable is not None:
         fig.colorbar(mappable, ax=ax, label=color)
     ax.set_title(title or f"{axis_label(y)} vs {axis_label(x).split(' (')[0]}"
@@ -276,7 +278,8 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
     return fig
 
 
-def _legend(ax: Axes, groups: list[Any], colour_of: Any, color: str | None, studies: list[Any]) -> None:
+def _legend(ax: Axes, groups: list[Any], colour_of: Any, color: str | None, studies: list[Any], n: int) -> None:
+    """Colour groups, study markers and fronts; "best" placement only for small plots (it scans every point)."""
     from matplotlib.lines import Line2D
 
     handles = []
@@ -288,7 +291,7 @@ def _legend(ax: Axes, groups: list[Any], colour_of: Any, color: str | None, stud
                            label=str(st)) for s, st in enumerate(studies)]
     handles += [h for h in ax.get_legend_handles_labels()[0] if str(h.get_label()).startswith("front")]
     if handles:
-        ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
+        ax.legend(handles=handles, fontsize=8, loc="best" if n <= 2000 else "lower right", framealpha=0.85)
 
 
 # --------------------------------------------------------------------------------------------------------------
