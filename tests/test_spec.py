@@ -444,16 +444,19 @@ def test_core_imports_no_optuna_or_ray() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_dataset_and_train_tables_match_their_modules() -> None:
+def test_dataset_and_train_facts_come_from_their_modules() -> None:
     from scalesearch import datasets
     from scalesearch import spec as spec_module
     from scalesearch.recipe import TrainConfig
+    from scalesearch.spec.signatures import train_fields
 
-    assert tuple(DATASET_INFO) == tuple(datasets.DATASETS)
-    assert set(spec_module._TRAIN_FALLBACK) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert DATASET_INFO == {n: (d.in_channels, d.num_classes, d.resolution) for n, d in datasets.DATASETS.items()}
+    assert set(train_fields()) == {f.name for f in dataclasses.fields(TrainConfig)}
     assert set(spec_module.SYNTHETIC_OPTIONS) == set(datasets.SYNTHETIC_DEFAULTS)
-    assert spec_module.DATASET_SIZES["synthetic"] == (datasets.SYNTHETIC_DEFAULTS["num_train"],
-                                                      datasets.SYNTHETIC_DEFAULTS["num_test"])
+    s = parse_spec("study: x\ndataset: {name: synthetic, num_train: 300, num_test: 50, image_size: 12}\n"
+                   "architecture: {family: cifar_resnet}\nsearch: {sampler: grid}\n", "x.yaml")
+    assert (s.dataset.info.train_size, s.dataset.info.test_size, s.dataset.input_resolution) == (300, 50, 12)
+    assert s.dataset.val_size == 150  # min(5000, half of the training split)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -38,8 +38,8 @@ Example:
 from __future__ import annotations
 
 from scalesearch.spec.candidate import Candidate, GridPoint, Match
-from scalesearch.spec.constants import (_TRAIN_FALLBACK, BASE_NAMES, COST_NAMES, DATASET_INFO, DATASET_SIZES, MAX_GRID,
-                                        OBJECTIVES, SAMPLERS, SYNTHETIC_OPTIONS)
+from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DATASET_INFO, MAX_GRID, MAX_SAMPLES, MAX_STEPS,
+                                        MAX_YAML_DEPTH, MAX_YAML_VALUES, OBJECTIVES, SAMPLERS, SYNTHETIC_OPTIONS)
 from scalesearch.spec.errors import InvalidArchitecture, Loc, SpecError
 from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
                                      MatchedParam, Parameter)
@@ -58,5 +58,5 @@ __all__ = [
     "Suggest", "RandomSuggest", "load_spec", "parse_spec", "format_spec", "spec_to_dict", "resolve",
     "resolve_candidate", "resolve_point", "baseline_netspec", "sample_params", "grid_space", "grid_size",
     "enumerate_grid", "check_space", "format_report", "DATASET_INFO", "OBJECTIVES", "SAMPLERS", "COST_NAMES",
-    "BASE_NAMES",
+    "BASE_NAMES", "MAX_GRID", "MAX_SAMPLES", "MAX_STEPS", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "SYNTHETIC_OPTIONS",
 ]

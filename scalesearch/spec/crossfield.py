@@ -8,7 +8,8 @@ from scalesearch.spec.errors import NOLOC, Loc
 from scalesearch.spec.readers import check_names
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.space import grid_size
-from scalesearch.spec.yamlnodes import Node, short
+from scalesearch.spec.yamlnodes import Node
+from scalesearch.text import short
 
 
 def check_spec(spec: SearchSpec, top: dict[str, Node]) -> None:

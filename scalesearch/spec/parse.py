@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from scalesearch.arch import GENERATORS
+from scalesearch.datasets import DATASETS
 from scalesearch.expr import parse_expr
-from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DATASET_INFO, DATASET_SIZES, DIRECTIONS, EARLY_STOPPING,
-                                        ES_METRICS, IO_ARGS, MAX_FILE_BYTES, OBJECTIVES, SAMPLERS, STUDY_RE,
-                                        SYNTHETIC_OPTIONS, TRAIN_FORBIDDEN)
+from scalesearch.files import read_text
+from scalesearch.recipe import MAX_SEED
+from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DIRECTIONS, EARLY_STOPPING, ES_METRICS, IO_ARGS,
+                                        OBJECTIVES, SAMPLERS, STUDY_RE, SYNTHETIC_OPTIONS, TRAIN_FORBIDDEN)
 from scalesearch.spec.crossfield import check_spec
-from scalesearch.spec.errors import Loc, SpecError
+from scalesearch.spec.errors import Loc
 from scalesearch.spec.parse_params import parse_parameters, parse_point, parse_points
-from scalesearch.spec.readers import (check_keys, check_names, did_you_mean, read_bool, read_expr, read_int, read_list,
-                                      read_mapping, read_num, read_str, show, tname)
+from scalesearch.spec.readers import (check_keys, check_names, did_you_mean, got, read_bool, read_condition, read_expr,
+                                      read_int, read_list, read_mapping, read_num, read_str)
 from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Resources,
                                      SearchConfig, SearchSpec)
-from scalesearch.spec.signatures import ArgType, families, generator_args, train_fields
-from scalesearch.spec.yamlnodes import Node, compose, short
+from scalesearch.spec.signatures import ArgType, generator_args, train_fields
+from scalesearch.spec.yamlnodes import Node, compose
+from scalesearch.text import short, type_name
 
 _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", "constraints", "baseline", "points",
              "search")
@@ -36,23 +40,14 @@ def load_spec(path: str) -> SearchSpec:
 
     Raises:
         SpecError: any problem, as one line `path:LINE:COL: field: what is wrong; expected ...`.
-        OSError: the file cannot be read.
+        OSError: the file cannot be read or is not a regular file (a FIFO or a device is refused unread).
+        ValueError: the file is larger than MAX_FILE_BYTES or not UTF-8 text.
 
     Example:
         >>> spec = load_spec("spaces/quickstart.yaml")  # doctest: +SKIP
     """
     path = str(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise OSError(f"{path}: cannot read the spec: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SpecError(f"the file is not UTF-8 text (byte {e.start})", file=path, line=1, col=1, field="(file)",
-                        expected="a UTF-8 YAML file") from None
-    return parse_spec(text, path)
+    return parse_spec(read_text(path, what="spec file"), path)
 
 
 def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
@@ -66,7 +61,7 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
     """
     root = compose(text, filename)
     if not isinstance(root.v, dict):
-        raise root.err(f"the document is {tname(root.v)}, not a mapping",
+        raise root.err(f"the document is {type_name(root.v)}, not a mapping",
                        "a YAML mapping with study, dataset, architecture, parameters and search")
     top = check_keys(root, _TOP_KEYS, required=("study", "dataset", "architecture", "search"))
     for k in ("train", "parameters", "constraints", "points"):  # an empty optional section (`train:`) is absent
@@ -76,7 +71,7 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
     if not STUDY_RE.match(study):
         raise top["study"].err(f"study name {short(study)!r} is not allowed",
                                "letters, digits, '_', '-', '.' (at most 64, not starting with '.', '-' or '_')")
-    seed = read_int(top["seed"], 0, 2 ** 32 - 1) if "seed" in top else 0
+    seed = read_int(top["seed"], 0, MAX_SEED) if "seed" in top else 0
     dataset = _parse_dataset(top["dataset"])
     params = parse_parameters(top["parameters"]) if "parameters" in top else ()
     names = {p.name for p in params}
@@ -101,24 +96,21 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
 def _parse_dataset(n: Node) -> DatasetSpec:
     m = check_keys(n, ("name", "train_size", "val_size", "test_size", "resolution", *SYNTHETIC_OPTIONS),
                     required=("name",), what="dataset settings")
-    name = read_str(m["name"], list(DATASET_INFO))
+    name = read_str(m["name"], list(DATASETS))
     options = []
-    for k in SYNTHETIC_OPTIONS:
+    for k, t in SYNTHETIC_OPTIONS.items():
         if k in m:
             if name != "synthetic":
                 raise m[k].key_err(f"{k!r} applies to the synthetic dataset only",
                                    "name, train_size, val_size, test_size, resolution")
-            t = SYNTHETIC_OPTIONS[k]
             v = read_int(m[k], 0 if k in ("max_shift", "pattern_seed") else 1) if t is int else read_num(m[k], 0.0)
             options.append((k, v))
-    opts = dict(options)
-    n_train = int(opts.get("num_train", DATASET_SIZES[name][0]))
-    n_test = int(opts.get("num_test", DATASET_SIZES[name][1]))
-    val_size = read_int(m["val_size"], 0, n_train - 1) if "val_size" in m else min(5000, n_train // 2)
-    train_size = read_int(m["train_size"], 1, n_train - val_size, null=True) if "train_size" in m else None
+    info = DatasetSpec(name, options=tuple(options)).info
+    val_size = read_int(m["val_size"], 0, info.train_size - 1) if "val_size" in m else min(5000, info.train_size // 2)
+    train_size = read_int(m["train_size"], 1, info.train_size - val_size, null=True) if "train_size" in m else None
     return DatasetSpec(
         name=name, train_size=train_size, val_size=val_size,
-        test_size=read_int(m["test_size"], 1, n_test, null=True) if "test_size" in m else None,
+        test_size=read_int(m["test_size"], 1, info.test_size, null=True) if "test_size" in m else None,
         resolution=read_int(m["resolution"], 4, 1024, null=True) if "resolution" in m else None,
         options=tuple(options), loc=n.loc)
 
@@ -143,7 +135,7 @@ def expr_value(n: Node, t: ArgType, params: set[str], what: str) -> Any:
             return None
         raise n.err("got null", t.text())
     if isinstance(v, (dict, list)):
-        raise n.err(f"got {tname(v)}", t.text())
+        raise n.err(got(v), t.text())
     return literal(n, v, t)
 
 
@@ -156,23 +148,23 @@ def literal(n: Node, v: Any, t: ArgType) -> Any:
     if b is None:
         return v
     if b is int and (type(v) is not int):
-        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+        raise n.err(got(v), t.text())
     if b is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise n.err(f"got {tname(v)} {show(v)}", t.text())
+            raise n.err(got(v), t.text())
         return float(v)
     if b is bool and not isinstance(v, bool):
-        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+        raise n.err(got(v), t.text())
     if b is str and not isinstance(v, str):
-        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+        raise n.err(got(v), t.text())
     if b is tuple:
-        raise n.err(f"got {tname(v)} {show(v)}", t.text())
+        raise n.err(got(v), t.text())
     return v
 
 
 def _parse_architecture(n: Node, params: set[str]) -> Architecture:
     m = check_keys(n, ("family", "args"), required=("family",), what="family and args")
-    family = read_str(m["family"], families())
+    family = read_str(m["family"], list(GENERATORS))
     sig = generator_args(family)
     args: list[tuple[str, Any]] = []
     locs: list[tuple[str, Loc]] = []
@@ -212,10 +204,7 @@ def _parse_constraints(n: Node, params: set[str]) -> tuple[Constraint, ...]:
     items = read_list(n, "a list of conditions such as \"macs <= 2 * base_macs\"")
     out = []
     for it in items:
-        e = read_expr(it, "a condition")
-        if e.kind == "num":
-            raise it.err(f"{short(e.source)!r} is a number, not a condition",
-                         "a comparison such as \"macs <= 2 * base_macs\"")
+        e = read_condition(it, "macs <= 2 * base_macs")
         check_names(it, e, params, "constraints", COST_NAMES + BASE_NAMES)
         out.append(Constraint(e, loc=it.loc))
     return tuple(out)

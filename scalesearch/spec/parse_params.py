@@ -8,10 +8,11 @@ from scalesearch.expr import NAME_RE
 from scalesearch.spec.constants import MAX_GRID, MAX_STEPS, METRICS, RESERVED, STUDY_RE
 from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
                                      MatchedParam, Parameter)
-from scalesearch.spec.readers import (check_keys, did_you_mean, read_bool, read_expr, read_int, read_list, read_mapping,
-                                      read_num, read_scalar, read_str, show, tname)
+from scalesearch.spec.readers import (check_keys, did_you_mean, got, read_bool, read_condition, read_expr, read_int,
+                                      read_list, read_mapping, read_num, read_scalar, read_str)
 from scalesearch.spec.schema import Point
-from scalesearch.spec.yamlnodes import Node, short
+from scalesearch.spec.yamlnodes import Node
+from scalesearch.text import short, type_name
 
 MATCH_KEYS = ("target", "metric", "low", "high", "step", "when", "otherwise")
 
@@ -37,7 +38,7 @@ def parse_parameter(name: str, n: Node) -> Parameter:
     if not isinstance(n.v, dict):
         if isinstance(n.v, (int, float, bool)):
             return FixedParam(name, n.v, loc=n.loc)
-        raise n.err(f"got {tname(n.v)} {show(n)}",
+        raise n.err(got(n),
                     "{int: [low, high]}, {float: [low, high]}, {grid: [...]}, {choice: [...]}, {fixed: value}, "
                     "{derived: \"expr\"}, {match: {...}} or a number")
     m = n.v
@@ -104,7 +105,7 @@ def _distinct(v: Node, kind: str, expected: str, check: Callable[[Node], None]) 
     for it in items:
         check(it)
         if any(type(it.v) is type(y) and it.v == y for y in vals):
-            raise it.err(f"duplicate value {show(it)}", "distinct values")
+            raise it.err(f"duplicate value {short(repr(it.v))}", "distinct values")
         vals.append(it.v)
     if len(vals) > MAX_GRID:
         raise v.err(f"{len(vals)} values", f"at most {MAX_GRID}")
@@ -113,12 +114,12 @@ def _distinct(v: Node, kind: str, expected: str, check: Callable[[Node], None]) 
 
 def _grid_item(it: Node) -> None:
     if isinstance(it.v, bool) or not isinstance(it.v, (int, float)):
-        raise it.err(f"got {tname(it.v)} {show(it)}", "a number (use choice for strings)")
+        raise it.err(got(it), "a number (use choice for strings)")
 
 
 def _choice_item(it: Node) -> None:
     if isinstance(it.v, (dict, list)) or it.v is None:
-        raise it.err(f"got {tname(it.v)}", "a string, number or boolean")
+        raise it.err(got(it), "a string, number or boolean")
 
 
 def _grid_param(name: str, n: Node, m: dict[str, Node]) -> GridParam:
@@ -161,9 +162,7 @@ def _matched_param(name: str, n: Node, m: dict[str, Node]) -> MatchedParam:
         raise mm["high"].err(f"the range has more than {MAX_STEPS} values", "a narrower range or a larger step")
     when = otherwise = None
     if "when" in mm:
-        when = read_expr(mm["when"], "a condition")
-        if when.kind == "num":
-            raise mm["when"].err(f"{short(when.source)!r} is a number, not a condition", "a boolean expression")
+        when = read_condition(mm["when"], "cardinality > 1")
         if "otherwise" not in mm:
             raise mm["when"].key_err("'when' needs 'otherwise' (the value where the condition is false)",
                                      "otherwise: an integer or expression")
@@ -196,13 +195,13 @@ def _float_value(p: Parameter, vn: Node) -> float:
 def _grid_value(p: Parameter, vn: Node) -> Any:
     read_num(vn)
     if all(type(g) is int for g in p.values()) and type(vn.v) is not int:
-        raise vn.err(f"got {tname(vn.v)} {show(vn)}", "an integer, like the grid's values")
+        raise vn.err(got(vn), "an integer, like the grid's values")
     return vn.v
 
 
 def _choice_value(p: Parameter, vn: Node) -> Any:
     if not any(type(vn.v) is type(c) and vn.v == c for c in p.values()):
-        raise vn.err(f"{show(vn)} is not one of the choices", f"one of {', '.join(map(repr, p.values()))}")
+        raise vn.err(f"{short(repr(vn.v))} is not one of the choices", f"one of {', '.join(map(repr, p.values()))}")
     return vn.v
 
 
@@ -210,7 +209,7 @@ def _fixed_value(p: Parameter, vn: Node) -> Any:
     x, want = vn.v, p.value  # type: ignore[attr-defined]
     numbers = all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in (x, want))
     if x is None or (type(x) is not type(want) and not numbers):
-        raise vn.err(f"got {tname(x)} {show(vn)}", f"{tname(want)} like the fixed value")
+        raise vn.err(got(vn), f"{type_name(want)} like the fixed value")
     return x
 
 

@@ -5,37 +5,16 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterable, Sequence
 
+from scalesearch.checks import range_text
 from scalesearch.expr import Expr, ExprError, parse_expr
 from scalesearch.spec.constants import BASE_NAMES, COST_NAMES
-from scalesearch.spec.yamlnodes import Node, short
+from scalesearch.spec.yamlnodes import Node
+from scalesearch.text import short, show
 
 
-def tname(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, int):
-        return "an integer"
-    if isinstance(v, float):
-        return "a float"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "a list"
-    if isinstance(v, dict):
-        return "a mapping"
-    return type(v).__name__
-
-
-def show(v: Any) -> str:
-    if isinstance(v, Node):
-        v = v.v
-    if isinstance(v, dict):
-        return "a mapping"
-    if isinstance(v, list):
-        return "a list"
-    return short(repr(v))
+def got(v: Any) -> str:
+    """What a message says it found: 'got an integer 3', "got a string 'x'", 'got a list', 'got null'."""
+    return f"got {show(v.v if isinstance(v, Node) else v)}"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -45,13 +24,14 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 def read_mapping(n: Node, expected: str) -> dict[str, Node]:
+    """The mapping a node holds."""
     if not isinstance(n.v, dict):
-        raise n.err(f"got {tname(n.v)} {show(n)}" if not isinstance(n.v, (dict, list)) else f"got {tname(n.v)}",
-                    expected)
+        raise n.err(got(n), expected)
     return n.v
 
 
 def check_keys(n: Node, allowed: Iterable[str], required: Iterable[str] = (), what: str = "") -> dict[str, Node]:
+    """The mapping a node holds, with only `allowed` keys and every `required` one."""
     m = read_mapping(n, f"a mapping{' of ' + what if what else ''}")
     allowed = list(allowed)
     for k, sub in m.items():
@@ -65,43 +45,40 @@ def check_keys(n: Node, allowed: Iterable[str], required: Iterable[str] = (), wh
 
 
 def read_int(n: Node, low: int | None = None, high: int | None = None, *, null: bool = False) -> int | None:
+    """An integer (not a float, not a boolean) in [low, high]; None for null if `null`."""
     v = n.v
     if v is None and null:
         return None
     if type(v) is not int:
-        raise n.err(f"got {tname(v)} {show(v)}", range_text("an integer", low, high, null))
+        raise n.err(got(v), _range("an integer", low, high, null))
     if (low is not None and v < low) or (high is not None and v > high):
-        raise n.err(f"{v} is out of range", range_text("an integer", low, high, null))
+        raise n.err(f"{v} is out of range", _range("an integer", low, high, null))
     return v
 
 
 def read_num(n: Node, low: float | None = None, high: float | None = None, *, null: bool = False,
-         low_open: bool = False) -> float | None:
+             low_open: bool = False) -> float | None:
+    """A number (not a boolean) in [low, high] (or (low, high] with `low_open`), as a float; None for null if
+    `null`."""
     v = n.v
     if v is None and null:
         return None
     if type(v) not in (int, float):
-        raise n.err(f"got {tname(v)} {show(v)}", range_text("a number", low, high, null, low_open))
+        raise n.err(got(v), _range("a number", low, high, null, low_open))
     if (low is not None and (v < low or (low_open and v == low))) or (high is not None and v > high):
-        raise n.err(f"{v} is out of range", range_text("a number", low, high, null, low_open))
+        raise n.err(f"{v} is out of range", _range("a number", low, high, null, low_open))
     return float(v)
 
 
-def range_text(kind: str, low: Any, high: Any, null: bool = False, low_open: bool = False) -> str:
-    s = kind
-    if low is not None and high is not None:
-        s += f" in {'(' if low_open else '['}{low}, {high}]"
-    elif low is not None:
-        s += f" {'>' if low_open else '>='} {low}"
-    elif high is not None:
-        s += f" <= {high}"
-    return s + (" or null" if null else "")
+def _range(kind: str, low: Any, high: Any, null: bool = False, low_open: bool = False) -> str:
+    return range_text(kind, low, high, low_open=low_open) + (" or null" if null else "")
 
 
 def read_str(n: Node, choices: Sequence[str] | None = None) -> str:
+    """A string, one of `choices` if given."""
     v = n.v
     if not isinstance(v, str):
-        raise n.err(f"got {tname(v)} {show(v)}", f"one of {', '.join(choices)}" if choices else "a string")
+        raise n.err(got(v), f"one of {', '.join(choices)}" if choices else "a string")
     if choices is not None and v not in choices:
         hint = did_you_mean(v, choices)
         raise n.err(f"unknown value {short(v)!r}{hint}", f"one of {', '.join(choices)}")
@@ -109,20 +86,23 @@ def read_str(n: Node, choices: Sequence[str] | None = None) -> str:
 
 
 def read_bool(n: Node) -> bool:
+    """true or false."""
     if not isinstance(n.v, bool):
-        raise n.err(f"got {tname(n.v)} {show(n)}", "true or false")
+        raise n.err(got(n), "true or false")
     return n.v
 
 
 def read_list(n: Node, expected: str) -> list[Node]:
+    """The list a node holds."""
     if not isinstance(n.v, list):
-        raise n.err(f"got {tname(n.v)} {show(n)}" if not isinstance(n.v, dict) else "got a mapping", expected)
+        raise n.err(got(n), expected)
     return n.v
 
 
 def read_scalar(n: Node, expected: str) -> Any:
+    """A number, string, boolean or null (not a mapping or list)."""
     if isinstance(n.v, (dict, list)):
-        raise n.err(f"got {tname(n.v)}", expected)
+        raise n.err(got(n), expected)
     return n.v
 
 
@@ -130,7 +110,7 @@ def read_expr(n: Node, what: str = "an expression") -> Expr:
     """An Expr from a node holding a string or a number (numbers are constant expressions)."""
     v = n.v
     if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-        raise n.err(f"got {tname(v)} {show(v)}", f"{what} (a string such as \"2 * base_macs\") or a number")
+        raise n.err(got(v), f"{what} (a string such as \"2 * base_macs\") or a number")
     try:
         return parse_expr(v if isinstance(v, str) else repr(v))
     except ExprError as e:
@@ -138,7 +118,18 @@ def read_expr(n: Node, what: str = "an expression") -> Expr:
                     "+ - * / ** %, comparisons, and/or/not and min/max/abs/sqrt/log/exp/round/ceil/floor") from None
 
 
+def read_condition(n: Node, example: str) -> Expr:
+    """A boolean expression, written as a string (a bare number, list or mapping is not a condition)."""
+    if not isinstance(n.v, str):
+        raise n.err(got(n), f"a condition: a string such as \"{example}\"")
+    e = read_expr(n, "a condition")
+    if e.kind == "num":
+        raise n.err(f"{short(e.source)!r} is a number, not a condition", f"a comparison such as \"{example}\"")
+    return e
+
+
 def check_names(n: Node, e: Expr, allowed: set[str], what: str, extra: Sequence[str] = ()) -> None:
+    """Every name `e` uses is in `allowed` or `extra`; else a located error saying why the name is not known."""
     for name in sorted(e.names):
         if name not in allowed and name not in extra:
             if name in COST_NAMES:

@@ -6,14 +6,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from scalesearch.checks import check_int
 from scalesearch.expr import Expr
 from scalesearch.recipe import TrainConfig
 from scalesearch.spec.candidate import Candidate, Match
+from scalesearch.spec.constants import MAX_SAMPLES
 from scalesearch.spec.errors import NOLOC, error_field, error_text
 from scalesearch.spec.resolve import baseline_candidate, fmt_values, resolve_values
 from scalesearch.spec.schema import Point, SearchSpec
 from scalesearch.spec.space import RandomSuggest, enumerate_grid, grid_point, grid_size, sample_params
-from scalesearch.spec.yamlnodes import short
+from scalesearch.text import short
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,14 @@ def check_space(spec: SearchSpec, *, samples: int = 256, limit: int = 20000) -> 
     """Resolve and cost the space without training: the baseline, the named points and every grid point (or
     `samples` random candidates when the space is continuous or larger than `limit`).
 
+    The space is counted before anything is listed: a grid of 10**15 points is sampled, never enumerated.
+
     Raises:
         SpecError: the baseline or a point fails to resolve, an expression fails somewhere in the space, or no
             candidate is feasible (a fully infeasible space).
+        FieldError: `samples` is not in [1, MAX_SAMPLES].
     """
+    check_int("samples", samples, 1, MAX_SAMPLES)
     check_train(spec, {k: v for k, v in spec.train if not has_expr(v)}, "")
     named: list[tuple[str, Candidate]] = []
     if spec.baseline is not None:

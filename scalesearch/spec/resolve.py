@@ -12,12 +12,11 @@ from scalesearch.expr import Expr, ExprError
 from scalesearch.match import search_int
 from scalesearch.spec.candidate import Candidate, Match
 from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
-from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, one_line
+from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field
 from scalesearch.spec.params import MatchedParam, Parameter
-from scalesearch.spec.readers import show, tname
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.signatures import ArgType, generator_args, train_fields
-from scalesearch.spec.yamlnodes import short
+from scalesearch.text import fmt_num, one_line, short, show
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -32,12 +31,6 @@ def fmt_values(values: Mapping[str, Any], limit: int = 6) -> str:
     if len(items) > limit:
         items = items[:limit] + ["..."]
     return ", ".join(items)
-
-
-def fmt_num(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
 
 
 class NoBase(Exception):
@@ -85,7 +78,7 @@ class Resolver:
     def _derived(self, p: Any) -> Any:
         v = self.eval(p.expr, p.loc, f"parameter {p.name}")
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {tname(v)} {self.label()}", "a number")
+            raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {show(v)} {self.label()}", "a number")
         return v
 
     def _missing(self, p: Parameter) -> Any:
@@ -113,7 +106,7 @@ class Resolver:
         if p.when is not None:
             cond = self.eval(p.when, p.loc.child("when") if p.loc else None, p.name)
             if type(cond) is not bool:
-                raise (p.loc or NOLOC).child("when").error(f"{short(p.when.source)!r} gives {tname(cond)}",
+                raise (p.loc or NOLOC).child("when").error(f"{short(p.when.source)!r} gives {show(cond)}",
                                                             "a boolean")
             if not cond:
                 v = self.eval(p.otherwise, p.loc.child("otherwise") if p.loc else None, p.name)
@@ -121,7 +114,7 @@ class Resolver:
                     v = int(v)
                 if type(v) is not int:
                     raise (p.loc or NOLOC).child("otherwise").error(
-                        f"{short(p.otherwise.source)!r} gives {tname(v)} {show(v)} {self.label()}",
+                        f"{short(p.otherwise.source)!r} gives {show(v)} {self.label()}",
                         "an integer")
                 return v
         if self.matching:
@@ -130,7 +123,7 @@ class Resolver:
                 "at most one active matched parameter per candidate (use when: to switch between them)")
         target = self.eval(p.target, p.loc.child("target") if p.loc else None, p.name)
         if isinstance(target, bool) or not isinstance(target, (int, float)):
-            raise (p.loc or NOLOC).child("target").error(f"target gives {tname(target)}", "a number")
+            raise (p.loc or NOLOC).child("target").error(f"target gives {show(target)}", "a number")
         frozen = dict(self.env)
         metric = METRICS.index(p.metric)
         errors: list[InvalidArchitecture] = []
@@ -212,7 +205,7 @@ def coerce_arg(x: Any, t: ArgType, loc: Loc | None, fmt: str) -> Any:
         ok = type(x) is str
     if not ok:
         hint = "; wrap it in round(), ceil() or floor()" if b is int and type(x) is float else ""
-        raise (loc or NOLOC).error(fmt.format(f"{tname(x)} {show(x)}") + hint, t.text())
+        raise (loc or NOLOC).error(fmt.format(show(x)) + hint, t.text())
     return x
 
 
@@ -268,7 +261,7 @@ def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "",
                                               e.expected or "a condition that evaluates everywhere in the space") \
                     from None
             if type(ok) is not bool:
-                raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} gives {tname(ok)} {r.label()}",
+                raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} gives {show(ok)} {r.label()}",
                                               "a condition (true or false)")
             if not ok:
                 rejected.append(c.expr.source)

@@ -3,19 +3,20 @@ the whole `SearchSpec`."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalesearch.datasets import DATASETS, DatasetInfo
 from scalesearch.expr import Expr
-from scalesearch.spec.constants import DATASET_INFO
 from scalesearch.spec.errors import Loc, loc_field
 from scalesearch.spec.params import MatchedParam, Parameter
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """The dataset: `name` (one of DATASET_INFO), split sizes (None = all; val carved from train), the input
+    """The dataset: `name` (one of `scalesearch.datasets.DATASETS`), split sizes (None = all; val carved from train), the input
     resolution (None = native) and, for `synthetic` only, generator options."""
 
     name: str
@@ -27,21 +28,28 @@ class DatasetSpec:
     loc: Loc | None = loc_field()
 
     @property
+    def info(self) -> DatasetInfo:
+        """The dataset's facts (`scalesearch.datasets.DATASETS`) with the synthetic generator's options applied."""
+        d, o = DATASETS[self.name], dict(self.options)
+        return dataclasses.replace(d, in_channels=o.get("in_channels", d.in_channels),
+                                   num_classes=o.get("num_classes", d.num_classes),
+                                   resolution=o.get("image_size", d.resolution),
+                                   train_size=o.get("num_train", d.train_size), test_size=o.get("num_test", d.test_size))
+
+    @property
     def in_channels(self) -> int:
-        """Image channels (from the synthetic options where set)."""
-        return int(dict(self.options).get("in_channels", DATASET_INFO[self.name][0]))
+        """Image channels."""
+        return self.info.in_channels
 
     @property
     def num_classes(self) -> int:
         """Number of classes."""
-        return int(dict(self.options).get("num_classes", DATASET_INFO[self.name][1]))
+        return self.info.num_classes
 
     @property
     def input_resolution(self) -> int:
         """The resolution images are given to the network at: `resolution` or the native one."""
-        if self.resolution is not None:
-            return self.resolution
-        return int(dict(self.options).get("image_size", DATASET_INFO[self.name][2]))
+        return self.resolution if self.resolution is not None else self.info.resolution
 
     def load_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of `scalesearch.data.load_dataset(name, **kwargs)` (without seed and device)."""

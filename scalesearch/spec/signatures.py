@@ -10,16 +10,20 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Union
 
-from scalesearch.spec.constants import _TRAIN_FALLBACK
+from scalesearch.arch import GENERATORS
+from scalesearch.recipe import TrainConfig
 
 
 @dataclass(frozen=True)
 class ArgType:
+    """What an argument accepts: `base` int, float, str, bool, tuple (of `item`) or None (anything)."""
+
     base: Any  # int, float, str, bool, tuple, or None for anything
     item: Any = None
     optional: bool = False
 
     def text(self) -> str:
+        """'an integer', 'a list of numbers or null': the `expected` part of a message."""
         names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
         if self.base is tuple:
             s = f"a list of {names.get(self.item, 'values').replace('an ', '').replace('a ', '')}s"
@@ -29,6 +33,7 @@ class ArgType:
 
 
 def type_of(hint: Any) -> ArgType:
+    """The ArgType of a type hint (Optional[...] and tuple[X, ...] included)."""
     optional = False
     origin = typing.get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -48,8 +53,7 @@ def type_of(hint: Any) -> ArgType:
 
 @functools.lru_cache(maxsize=None)
 def generator_args(family: str) -> dict[str, tuple[ArgType, Any]]:
-    from scalesearch.arch import GENERATORS
-
+    """name -> (type, default) of every argument of a family's generator."""
     gen = GENERATORS[family]
     try:
         hints = typing.get_type_hints(gen)
@@ -61,15 +65,6 @@ def generator_args(family: str) -> dict[str, tuple[ArgType, Any]]:
 
 @functools.lru_cache(maxsize=None)
 def train_fields() -> dict[str, ArgType]:
-    try:
-        from scalesearch.train import TrainConfig
-    except ImportError:  # pragma: no cover - train.py missing: the known fields
-        return {k: type_of(v) for k, v in _TRAIN_FALLBACK.items()}
+    """name -> type of every TrainConfig field: the one home of the training settings a spec may set."""
     hints = typing.get_type_hints(TrainConfig)
     return {f.name: type_of(hints.get(f.name, Any)) for f in dataclasses.fields(TrainConfig)}
-
-
-def families() -> list[str]:
-    from scalesearch.arch import GENERATORS
-
-    return list(GENERATORS)

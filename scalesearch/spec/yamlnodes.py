@@ -9,12 +9,30 @@ from typing import Any
 
 import yaml
 
-from scalesearch.spec.constants import MAX_FILE_BYTES, MAX_NODES
-from scalesearch.spec.errors import Loc, SpecError, one_line
+from scalesearch.spec.constants import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_VALUES
+from scalesearch.spec.errors import Loc, SpecError
+from scalesearch.text import one_line, short
+
+
+class TooDeep(yaml.MarkedYAMLError):
+    """Mappings and lists nested deeper than MAX_YAML_DEPTH (PyYAML's composer recurses once per level)."""
 
 
 class Loader(yaml.SafeLoader):
-    """SafeLoader that also reads 1e-3 as a float (YAML 1.2), as PyYAML's 1.1 resolver does not."""
+    """SafeLoader that also reads 1e-3 as a float (YAML 1.2), as PyYAML's 1.1 resolver does not, and refuses
+    nesting deeper than MAX_YAML_DEPTH before it recurses that deep."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise TooDeep(problem=f"the document is nested more than {MAX_YAML_DEPTH} levels deep",
+                              problem_mark=self.peek_event().start_mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
 
 
 FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
@@ -33,17 +51,22 @@ class Node:
         self.v, self.loc, self.key_loc = v, loc, key_loc or loc
 
     def err(self, problem: str, expected: str = "") -> SpecError:
+        """A SpecError at the value."""
         return self.loc.error(problem, expected)
 
     def key_err(self, problem: str, expected: str = "") -> SpecError:
+        """A SpecError at the value's key (the value itself for list items)."""
         return self.key_loc.error(problem, expected)
 
     @property
     def path(self) -> str:
+        """The dotted field path."""
         return self.loc.field
 
 
 def compose(text: str, file: str) -> Node:
+    """The document of `text` as Nodes, every value with its place; YAML errors, unsupported tags, non-finite or
+    huge numbers, duplicate keys and oversized or overdeep documents are located SpecErrors."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise SpecError(f"file is larger than {MAX_FILE_BYTES} bytes", file=file, line=1, col=1, field="(file)",
                         expected="a spec of a few kilobytes")
@@ -53,9 +76,11 @@ def compose(text: str, file: str) -> Node:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = one_line(e.problem or e.context or "invalid YAML")
-        raise SpecError(f"invalid YAML: {problem}", file=file, line=(mark.line + 1) if mark else 1,
-                        col=(mark.column + 1) if mark else 1, field="(yaml)",
-                        expected="a valid YAML mapping") from None
+        deep = isinstance(e, TooDeep)
+        raise SpecError(problem if deep else f"invalid YAML: {problem}", file=file,
+                        line=(mark.line + 1) if mark else 1, col=(mark.column + 1) if mark else 1, field="(yaml)",
+                        expected=f"at most {MAX_YAML_DEPTH} levels of mappings and lists (a spec needs about 6)"
+                        if deep else "a valid YAML mapping") from None
     except yaml.YAMLError as e:
         raise SpecError(f"invalid YAML: {one_line(str(e))[:200]}", file=file, line=1, col=1, field="(yaml)",
                         expected="a valid YAML mapping") from None
@@ -70,8 +95,8 @@ def compose(text: str, file: str) -> Node:
     def conv(node: yaml.Node, path: str, key_loc: Loc | None) -> Node:
         count[0] += 1
         loc = Loc(file, node.start_mark.line + 1, node.start_mark.column + 1, path)
-        if count[0] > MAX_NODES:
-            raise loc.error(f"the document has more than {MAX_NODES} values (YAML aliases expanding?)",
+        if count[0] > MAX_YAML_VALUES:
+            raise loc.error(f"the document has more than {MAX_YAML_VALUES} values (YAML aliases expanding?)",
                             "a spec of a few kilobytes")
         where = path or "(top level)"
         if isinstance(node, yaml.MappingNode):
@@ -115,8 +140,3 @@ def compose(text: str, file: str) -> Node:
         return Node(value, loc, key_loc)
 
     return conv(root, "", None)
-
-
-def short(s: str, n: int = 40) -> str:
-    s = one_line(s)
-    return s if len(s) <= n else s[: n - 3] + "..."
