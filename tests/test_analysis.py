@@ -445,3 +445,25 @@ def test_parameter_columns_and_to_error():
                                "train_loss", "seed", "repeat", "family", "arch", "config_key", "started_at"])
     assert an.parameter_columns(df) == ["alpha", "beta"]
     assert an.to_error([0.25], "test_acc").tolist() == [0.75] and an.to_error([0.3], "val_loss").tolist() == [0.3]
+
+
+def test_compare_within_complexity_bins_and_matched_pairs():
+    rng = np.random.default_rng(8)
+    rows = []
+    for strategy, macs, gain in (("base", 1.0e6, 0.0), ("base", 2.0e6, 0.01), ("width", 2.1e6, 0.02),
+                                 ("depth", 1.9e6, 0.005), ("width", 9.0e6, 0.05)):
+        for seed in range(5):
+            rows.append({"strategy": strategy, "config_key": f"{strategy}{macs:g}", "macs": macs, "seed": seed,
+                         "val_acc": 0.8 + gain + 0.001 * seed + rng.normal(0, 1e-4)})
+    df = pd.DataFrame(rows)
+    bins = an.complexity_bins(df["macs"], per_decade=4).rename("macs_bin")
+    by_bin = an.compare(df, "strategy", baseline="base", by=bins, method="t")
+    assert len(by_bin) == 2 and set(by_bin.arm) == {"width", "depth"}
+    assert by_bin.set_index("arm").loc["width", "diff"] == pytest.approx(0.01, abs=1e-3)
+    assert by_bin.paired.all()
+    match = an.match_pairs(df, "strategy", "base", rtol=0.1)
+    by_match = an.compare(df, "strategy", baseline="base", by=match, method="t")
+    assert by_match[["match", "arm"]].values.tolist() == [["base2e+06", "width"], ["base2e+06", "depth"]]
+    v = an.verdicts(by_match, 0.002)
+    assert v.set_index("arm").loc["width", "verdict"] == "reproduced"
+    assert v.set_index("arm").loc["depth", "verdict"] == "not reproduced"  # depth is worse than the baseline
