@@ -1,0 +1,17 @@
+"""The results database: SQLAlchemy 2 models of studies, trials and epochs; the driver's writer; readers.
+
+`Store` (the one writer, used by the search driver) and `Reader` (read-only, used by status, query, plots and
+reports) open any SQLAlchemy URL; the default is the SQLite file results/scalesearch.db in WAL mode (see
+`scalesearch.store.engine`). Both return frozen records (`StudyRecord`, `TrialRecord`, `EpochRecord`). The
+schema lives in `scalesearch.store.models`, beside Optuna's own tables in the same database.
+"""
+
+from __future__ import annotations
+
+from scalesearch.store.db import Reader, Store, now
+from scalesearch.store.engine import DEFAULT_DB, describe_url, normalize_url, sqlite_path
+from scalesearch.store.models import FINISHED_STATES, SCHEMA_VERSION, STUDY_STATES, TRIAL_STATES
+from scalesearch.store.records import EpochRecord, StudyRecord, TrialRecord
+
+__all__ = ["DEFAULT_DB", "EpochRecord", "FINISHED_STATES", "Reader", "SCHEMA_VERSION", "STUDY_STATES", "Store",
+           "StudyRecord", "TRIAL_STATES", "TrialRecord", "describe_url", "normalize_url", "now", "sqlite_path"]

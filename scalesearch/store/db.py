@@ -1,0 +1,318 @@
+"""The store: `Store`, the driver's writer, and `Reader`, the read-only view every other command uses.
+
+Only the search driver writes (one process per study, one thread): each change of a trial is one transaction, so
+a reader sees a trial either before or after it, never half-written. Readers open SQLite read-only and read each
+answer from one snapshot; in WAL mode they never block the driver and the driver never blocks them.
+
+Example:
+    >>> import tempfile, os
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "s.db")
+    >>> store = Store(url)
+    >>> _ = store.create_study(name="demo", spec_text="study: demo", spec_canonical="study: demo", spec_hash="h",
+    ...                        seed=0, sampler="grid", objectives=[["val_acc", "max"]], repeats=1)
+    >>> Reader(url).study("demo").state
+    'running'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from scalesearch.store.engine import describe_url, make_engine, normalize_url
+from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
+from scalesearch.store.records import (EpochRecord, StudyRecord, TrialRecord, epoch_record, study_record,
+                                       trial_record)
+
+__all__ = ["Reader", "Store", "now"]
+
+
+def now() -> dt.datetime:
+    """The current UTC time, without tzinfo (as stored)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _db_error(url: str, e: Exception) -> ValueError:
+    orig = getattr(e, "orig", None) or e
+    msg = " ".join(str(orig).split())[:200]
+    return ValueError(f"--db {describe_url(url)}: not a usable database ({msg})")
+
+
+class _Base:
+    """Engine, sessions and the schema-version check shared by the writer and the reader."""
+
+    def __init__(self, url: str | None, *, readonly: bool) -> None:
+        self.url = normalize_url(url)
+        self.engine: Engine = make_engine(self.url, readonly=readonly)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._study_ids: dict[str, int] = {}
+
+    def _check_schema(self, session: Session) -> bool:
+        """True when our tables exist at this schema version; ValueError for another version."""
+        if not sa.inspect(session.connection()).has_table(SchemaRow.__tablename__):
+            return False
+        version = session.scalar(select(func.max(SchemaRow.version)))
+        if version is not None and version != SCHEMA_VERSION:
+            raise ValueError(f"--db {describe_url(self.url)}: written by scalesearch schema version {version}, this "
+                             f"is version {SCHEMA_VERSION}; use a matching scalesearch or another --db")
+        return version is not None
+
+    def close(self) -> None:
+        """Release the connections."""
+        self.engine.dispose()
+
+    # reads shared by writer and reader
+
+    def studies(self) -> list[StudyRecord]:
+        """Every study, oldest first."""
+        with self._sessions.begin() as s:
+            if not self._check_schema(s):
+                return []
+            return [study_record(r) for r in s.scalars(select(StudyRow).order_by(StudyRow.id))]
+
+    def find_study(self, name: str) -> StudyRecord | None:
+        """The study called `name`, or None."""
+        with self._sessions.begin() as s:
+            if not self._check_schema(s):
+                return None
+            row = s.scalar(select(StudyRow).where(StudyRow.name == name))
+            return None if row is None else study_record(row)
+
+    def study(self, name: str) -> StudyRecord:
+        """The study called `name`; LookupError (one line, naming the studies there are) if there is none."""
+        rec = self.find_study(name)
+        if rec is None:
+            names = [s.name for s in self.studies()]
+            there = f"studies there: {', '.join(names)}" if names else "it holds no study"
+            raise LookupError(f"no study {name!r} in {describe_url(self.url)} ({there})")
+        return rec
+
+    def trials(self, name: str, states: Iterable[str] | None = None) -> list[TrialRecord]:
+        """The trials of study `name` by number, optionally only those in `states`."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            q = select(TrialRow).where(TrialRow.study_id == sid)
+            if states is not None:
+                q = q.where(TrialRow.state.in_(list(states)))
+            return [trial_record(r, name) for r in s.scalars(q.order_by(TrialRow.number))]
+
+    def snapshot(self, name: str) -> tuple[StudyRecord, list[TrialRecord]]:
+        """The study and its trials, read in one transaction (one consistent snapshot)."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            row = s.get(StudyRow, sid)
+            trials = [trial_record(r, name) for r in
+                      s.scalars(select(TrialRow).where(TrialRow.study_id == sid).order_by(TrialRow.number))]
+            return study_record(row), trials  # type: ignore[arg-type]
+
+    def epochs(self, name: str, number: int | None = None) -> list[EpochRecord]:
+        """Per-epoch metrics of study `name` (of trial `number` only, when given), by trial then epoch."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            q = (select(EpochRow, TrialRow.number).join(TrialRow, EpochRow.trial_id == TrialRow.id)
+                 .where(TrialRow.study_id == sid))
+            if number is not None:
+                q = q.where(TrialRow.number == number)
+            rows = s.execute(q.order_by(TrialRow.number, EpochRow.epoch)).all()
+            return [epoch_record(e, name, n) for e, n in rows]
+
+    def counts(self, name: str) -> dict[str, int]:
+        """Number of trials in each state."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            rows = s.execute(select(TrialRow.state, func.count()).where(TrialRow.study_id == sid)
+                             .group_by(TrialRow.state)).all()
+            return {state: int(n) for state, n in rows}
+
+    def _sid(self, s: Session, name: str) -> int:
+        sid = self._study_ids.get(name)
+        if sid is None:
+            if not self._check_schema(s):
+                raise LookupError(f"no study {name!r} in {describe_url(self.url)} (it holds no scalesearch study)")
+            sid = s.scalar(select(StudyRow.id).where(StudyRow.name == name))
+            if sid is None:
+                names = list(s.scalars(select(StudyRow.name).order_by(StudyRow.id)))
+                there = f"studies there: {', '.join(names)}" if names else "it holds no study"
+                raise LookupError(f"no study {name!r} in {describe_url(self.url)} ({there})")
+            self._study_ids[name] = sid
+        return sid
+
+
+class Reader(_Base):
+    """Read-only access (SQLite opened with mode=ro): for status, query, plots and reports.
+
+    Args:
+        url: a SQLAlchemy URL or a SQLite file path (default: results/scalesearch.db).
+
+    Raises:
+        FileNotFoundError: the SQLite file does not exist.
+        ValueError: the file is not a database, or was written by another schema version.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        super().__init__(url, readonly=True)
+        try:
+            with self._sessions.begin() as s:
+                self._check_schema(s)
+        except sa.exc.DBAPIError as e:
+            self.engine.dispose()
+            raise _db_error(self.url, e) from None
+
+
+class Store(_Base):
+    """The driver's writer: creates the tables, writes studies, trials and epochs, one transaction per change.
+
+    Args:
+        url: a SQLAlchemy URL or a SQLite file path (default: results/scalesearch.db, created 0600).
+
+    Raises:
+        ValueError: the file is not a database, or was written by another schema version.
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        super().__init__(url, readonly=False)
+        try:
+            with self._sessions.begin() as s:
+                exists = self._check_schema(s)
+            if not exists:
+                Base.metadata.create_all(self.engine)
+                with self._sessions.begin() as s:
+                    if s.scalar(select(func.count()).select_from(SchemaRow)) == 0:
+                        s.add(SchemaRow(version=SCHEMA_VERSION, created=now()))
+        except sa.exc.DBAPIError as e:
+            self.engine.dispose()
+            raise _db_error(self.url, e) from None
+
+    # studies
+
+    def create_study(self, **fields: Any) -> StudyRecord:
+        """Insert a study (state running); `fields` are StudyRow columns (`name` and the spec ones required)."""
+        t = now()
+        fields.setdefault("state", "running")
+        fields.setdefault("versions", {})
+        fields.setdefault("hardware", {})
+        for k in ("created", "started", "updated"):
+            fields.setdefault(k, t)
+        with self._sessions.begin() as s:
+            row = StudyRow(**fields)
+            s.add(row)
+            s.flush()
+            self._study_ids[row.name] = row.id
+            return study_record(row)
+
+    def update_study(self, name: str, **fields: Any) -> StudyRecord:
+        """Set columns of a study (and its `updated` time)."""
+        fields.setdefault("updated", now())
+        with self._sessions.begin() as s:
+            row = s.get(StudyRow, self._sid(s, name))
+            for k, v in fields.items():
+                setattr(row, k, v)
+            return study_record(row)  # type: ignore[arg-type]
+
+    # trials
+
+    def queue_trial(self, name: str, fields: dict[str, Any]) -> TrialRecord:
+        """Store a job the driver has claimed (state queued): a new row, or the row of the same key again (a rerun
+        after an interruption: its old epochs and results are cleared). `fields` are TrialRow columns; `key` and
+        `config_key` are required."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == fields["key"]))
+            if row is None:
+                number = s.scalar(select(func.coalesce(func.max(TrialRow.number), -1))
+                                  .where(TrialRow.study_id == sid)) + 1
+                row = TrialRow(study_id=sid, number=number, attempts=0, epochs_done=0, **fields)
+                s.add(row)
+            else:
+                s.execute(sa.delete(EpochRow).where(EpochRow.trial_id == row.id))
+                for k, v in fields.items():
+                    setattr(row, k, v)
+                for k in ("val_acc", "best_val_acc", "test_acc", "metrics", "error", "traceback", "started",
+                          "finished", "seconds"):
+                    setattr(row, k, None)
+                row.epochs_done = 0
+            row.state = "queued"
+            s.flush()
+            return trial_record(row, name)
+
+    def start_trial(self, name: str, key: str) -> TrialRecord:
+        """Mark a queued job running (its start time, one more attempt)."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
+            if row is None:
+                raise LookupError(f"study {name!r} has no trial with key {key[:16]}")
+            row.state = "running"
+            row.started = now()
+            row.attempts = (row.attempts or 0) + 1
+            return trial_record(row, name)
+
+    def add_rejected(self, name: str, fields: dict[str, Any]) -> TrialRecord:
+        """Store a candidate that a constraint rejected (or whose architecture is invalid); never trained.
+        A second rejection with the same key returns the first row."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == fields["key"]))
+            if row is None:
+                number = s.scalar(select(func.coalesce(func.max(TrialRow.number), -1))
+                                  .where(TrialRow.study_id == sid)) + 1
+                t = now()
+                row = TrialRow(study_id=sid, number=number, state="rejected", attempts=0, epochs_done=0,
+                               started=t, finished=t, seconds=0.0, **fields)
+                s.add(row)
+                s.flush()
+            return trial_record(row, name)
+
+    def add_epoch(self, name: str, key: str, epoch: dict[str, Any]) -> None:
+        """Store one epoch's metrics of a running trial (again for the same epoch: ignored)."""
+        with self._sessions.begin() as s:
+            self._add_epochs(s, name, key, [epoch])
+
+    def _add_epochs(self, s: Session, name: str, key: str, epochs: Sequence[dict[str, Any]]) -> TrialRow:
+        sid = self._sid(s, name)
+        row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
+        if row is None:
+            raise LookupError(f"study {name!r} has no trial with key {key[:16]}")
+        have = set(s.scalars(select(EpochRow.epoch).where(EpochRow.trial_id == row.id)))
+        for e in epochs:
+            n = int(e["epoch"])
+            if n in have:
+                continue
+            have.add(n)
+            s.add(EpochRow(trial_id=row.id, epoch=n, **{k: e.get(k) for k in EPOCH_FIELDS}))
+            if e.get("val_acc") is not None:
+                row.val_acc = e["val_acc"]
+                best = row.best_val_acc
+                row.best_val_acc = e["val_acc"] if best is None else max(best, e["val_acc"])
+        row.epochs_done = max(have, default=0)
+        return row
+
+    def finish_trial(self, name: str, key: str, state: str, *, epochs: Sequence[dict[str, Any]] = (),
+                     **fields: Any) -> TrialRecord:
+        """Set a trial's final state with its result in one transaction: the epochs not stored yet, metrics,
+        error. `fields` are TrialRow columns (val_acc, best_val_acc, test_acc, metrics, error, traceback, node)."""
+        t = now()
+        with self._sessions.begin() as s:
+            row = self._add_epochs(s, name, key, epochs)
+            for k, v in fields.items():
+                setattr(row, k, v)
+            row.state = state
+            row.finished = t
+            if row.started is not None:
+                row.seconds = (t - row.started).total_seconds()
+            return trial_record(row, name)
+
+    def interrupt_running(self, name: str, keys: Iterable[str] | None = None) -> int:
+        """Mark running trials (all, or those with `keys`) interrupted; returns how many."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            q = sa.update(TrialRow).where(TrialRow.study_id == sid, TrialRow.state == "running")
+            if keys is not None:
+                q = q.where(TrialRow.key.in_(list(keys)))
+            res = s.execute(q.values(state="interrupted", finished=now()))
+            return int(res.rowcount or 0)  # type: ignore[attr-defined]

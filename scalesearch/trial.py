@@ -1,0 +1,289 @@
+"""One training job as plain data, and the function that runs it: seed, build, fit, result.
+
+A `Job` holds everything that decides a trial's outcome, as JSON-able data: the network (`NetSpec.to_dict()`),
+the evaluated training settings (every `TrainConfig` field, defaults filled in), the dataset settings (the
+keyword arguments of `scalesearch.data.load_dataset`, its seed included) and the training seed with the repeat it
+belongs to. `Job.key` is the sha256 of the canonical JSON of those fields, so two jobs with one key are one trial
+(a spec that sweeps `lr` gives one key per value, while two parameter values that build the same network with
+the same recipe share a key). `Job.config_key` leaves the seed and repeat out: the repeats of one configuration
+share it.
+
+`run(job)` seeds torch with the job's seed, builds the model (the initial weights), trains it with
+`scalesearch.train.fit` and returns a JSON-able result; an exception inside (divergence, out of memory, a bug in a
+block) is caught and returned as a failed result with its error text, so that a search goes on. The Ray Tune
+trainable (`scalesearch.search.trainable`), the benchmarks and `scalesearch train` all call it; this module
+imports neither Ray nor Optuna, and imports torch only inside `run`.
+
+Seeds: `trial_seed(study_seed, repeat)` derives each repeat's training seed from the study seed, so that every
+configuration of a study trains repeat r with the same seed (common random numbers make configurations compare
+better), and the data seed is `DATA_SEED` for every study, so that all studies on one dataset are scored on the
+same validation images.
+
+Example:
+    >>> job = Job(netspec={"a": 1}, train={"lr": 0.1}, data={"name": "synthetic"}, seed=7)
+    >>> len(job.key), job.key == Job.from_dict(job.to_dict()).key
+    (64, True)
+    >>> job.key == Job(netspec={"a": 1}, train={"lr": 0.2}, data={"name": "synthetic"}, seed=7).key
+    False
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import math
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from scalesearch.recipe import TrainConfig
+
+__all__ = ["DATA_SEED", "FORMAT", "Job", "job_for_candidate", "load_job_data", "run", "trial_seed"]
+
+FORMAT = 1  # version of the job's JSON layout; part of every key, so a layout change never reuses old results
+DATA_SEED = 0  # the seed of the train/val carve and subsets, the same for every study (see the module docstring)
+
+EpochCallback = Callable[[dict[str, Any], bool], None]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists (as JSON would make them), recursively."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def trial_seed(study_seed: int, repeat: int) -> int:
+    """The training seed of repeat `repeat` of a study seeded `study_seed`: a hash of both, in [0, 2**31).
+
+    Example:
+        >>> trial_seed(0, 0) == trial_seed(0, 0), trial_seed(0, 0) == trial_seed(0, 1)
+        (True, False)
+    """
+    digest = hashlib.sha256(f"scalesearch-trial-seed:{int(study_seed)}:{int(repeat)}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training job as data.
+
+    Attributes:
+        netspec: the network, `NetSpec.to_dict()`.
+        train: `TrainConfig` fields (all of them, as `dataclasses.asdict` gives them; `seed` is overridden by
+            `seed` below).
+        data: keyword arguments of `scalesearch.data.load_dataset`, with `name` and `seed`.
+        seed: the training seed (initial weights, shuffling, augmentation, dropout).
+        repeat: which repeat of its configuration this is (0-based).
+        latency: also measure the trained model's forward latency (batch 1, ms); a measurement, not part of the key.
+    """
+
+    netspec: dict[str, Any]
+    train: dict[str, Any]
+    data: dict[str, Any]
+    seed: int = 0
+    repeat: int = 0
+    latency: bool = field(default=False, compare=False)
+
+    def _identity(self, with_seed: bool) -> dict[str, Any]:
+        train = {k: v for k, v in _plain(self.train).items() if k != "seed"}
+        out = {"format": FORMAT, "netspec": _plain(self.netspec), "train": train, "data": _plain(self.data)}
+        if with_seed:
+            out.update(seed=int(self.seed), repeat=int(self.repeat))
+        return out
+
+    @functools.cached_property
+    def key(self) -> str:
+        """sha256 (hex) of everything that decides the outcome: network, training, data, seed and repeat."""
+        return hashlib.sha256(_canonical(self._identity(True)).encode()).hexdigest()
+
+    @functools.cached_property
+    def config_key(self) -> str:
+        """sha256 (hex) of the configuration without seed and repeat: shared by the repeats of a configuration."""
+        return hashlib.sha256(_canonical(self._identity(False)).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form; `Job.from_dict(job.to_dict()) == job`."""
+        return {"netspec": _plain(self.netspec), "train": _plain(self.train), "data": _plain(self.data),
+                "seed": int(self.seed), "repeat": int(self.repeat), "latency": bool(self.latency)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Job":
+        """Inverse of `to_dict`; ValueError naming the missing or unknown key."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a job is a mapping, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"job: unknown key {unknown[0]!r}; expected keys among {', '.join(sorted(known))}")
+        for k in ("netspec", "train", "data"):
+            if not isinstance(d.get(k), Mapping):
+                raise ValueError(f"job: {k!r} must be a mapping")
+        return cls(netspec=_plain(dict(d["netspec"])), train=_plain(dict(d["train"])), data=_plain(dict(d["data"])),
+                   seed=int(d.get("seed", 0)), repeat=int(d.get("repeat", 0)), latency=bool(d.get("latency", False)))
+
+    def train_config(self) -> TrainConfig:
+        """The `TrainConfig` this job trains with (its `seed` is the job's)."""
+        kw = dict(self.train)
+        kw["seed"] = int(self.seed)
+        if "milestones" in kw and kw["milestones"] is not None:
+            kw["milestones"] = tuple(kw["milestones"])
+        return TrainConfig(**kw)
+
+
+def job_for_candidate(candidate: Any, dataset: Any, *, study_seed: int, repeat: int = 0, device: str | None = None,
+                      latency: bool = False) -> Job:
+    """The job of repeat `repeat` of a resolved spec candidate.
+
+    Args:
+        candidate: a `scalesearch.spec` candidate (its `netspec` and evaluated `train` overrides are used).
+        dataset: the spec's `DatasetSpec` (its `load_kwargs()` and `name`).
+        study_seed: the study's seed; the training seed is `trial_seed(study_seed, repeat)`.
+        repeat: the repeat (0-based).
+        device: replaces a training device of "auto" (the driver knows whether a trial gets a GPU).
+        latency: measure the forward latency after training.
+
+    Raises:
+        ValueError: the training settings fail TrainConfig's checks.
+    """
+    seed = trial_seed(study_seed, repeat)
+    overrides = dict(candidate.train)
+    cfg = TrainConfig(**{**overrides, "seed": seed})
+    if device is not None and cfg.device == "auto":
+        cfg = dataclasses.replace(cfg, device=device)
+    data = {"name": dataset.name, **dict(dataset.load_kwargs()), "seed": DATA_SEED}
+    return Job(netspec=_plain(candidate.netspec.to_dict()), train=_plain(dataclasses.asdict(cfg)), data=_plain(data),
+               seed=seed, repeat=repeat, latency=latency)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_dataset(data_json: str, device: str, data_dir: str | None) -> Any:
+    from scalesearch.data import load_dataset
+
+    kw = json.loads(data_json)
+    name = kw.pop("name")
+    return load_dataset(name, data_dir=data_dir, device=device, **kw)
+
+
+def load_job_data(job: Job, *, device: str = "cpu", data_dir: str | None = None, test: bool = True) -> Any:
+    """The dataset a job trains on (cached: the last two distinct datasets stay loaded).
+
+    With `test=False` the test split is left empty, for jobs that never evaluate it (it is only read with
+    `train.eval_test`), so that a dataset passed to many workers stays small.
+    """
+    data = _cached_dataset(_canonical(_plain(job.data)), str(device), data_dir)
+    if test or not len(data.test):
+        return data
+    from scalesearch.data import Split
+
+    return dataclasses.replace(data, test=Split(data.test.x[:0], data.test.y[:0]))
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+def _error_text(e: BaseException) -> str:
+    msg = " ".join(str(e).split())
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallback | None = None,
+        threads: int | None = None, data_dir: str | None = None, catch: bool = True) -> dict[str, Any]:
+    """Run one job: seed, build, fit with a per-epoch callback, and return its result as JSON-able data.
+
+    Args:
+        job: a `Job` or its `to_dict()`.
+        data: the loaded `scalesearch.data.Dataset` (default: loaded from `job.data`, and cached).
+        on_epoch: called after each epoch with (the epoch's metrics as a dict, whether it is the last epoch).
+            An exception it raises stops training and propagates (Ray Tune stops a trial that way); a
+            `BaseException` that is not an `Exception` (SystemExit, KeyboardInterrupt) always propagates.
+        threads: torch intra-op threads for this process (default: leave as is).
+        data_dir: where the dataset files are (default: $SCALESEARCH_DATA, else /usr/share/datasets).
+        catch: return an `Exception` raised while training as a failed result (default); False re-raises it.
+
+    Returns:
+        A dict with `key`, `state` ("completed" or "failed"), `epochs` (a list of per-epoch metric dicts),
+        `val_acc`, `best_val_acc`, `test_acc`, `test_loss`, `train_seconds`, `total_seconds`, `images_per_s`,
+        `steps`, `device`, `node` (host name), `latency_ms` (with `job.latency`), and for a failure `error` (one
+        line) and `traceback`. Non-finite numbers become None.
+    """
+    job = job if isinstance(job, Job) else Job.from_dict(job)
+    t0 = time.perf_counter()
+    epochs: list[dict[str, Any]] = []
+    out: dict[str, Any] = {"key": job.key, "repeat": job.repeat, "seed": job.seed, "node": socket.gethostname(),
+                           "epochs": epochs}
+    try:
+        import torch
+
+        from scalesearch.arch import NetSpec
+        from scalesearch.build import build_model
+        from scalesearch.train import fit, resolve_device, steps_per_epoch
+
+        if threads is not None and threads >= 1:
+            torch.set_num_threads(int(threads))
+        cfg = job.train_config()
+        device = resolve_device(cfg.device)
+        if data is None:
+            data = load_job_data(job, device=str(device), data_dir=data_dir, test=cfg.eval_test)
+        spec = NetSpec.from_dict(job.netspec)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(job.seed)  # the initial weights
+            model = build_model(spec)
+        total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch(len(data.train),
+                                                                                            cfg.batch_size)
+
+        def epoch_done(m: Any) -> None:
+            record = _nan_to_none(dataclasses.asdict(m))
+            epochs.append(record)
+            if on_epoch is not None:
+                on_epoch(record, m.steps >= total)
+
+        result = fit(model, data, cfg, on_epoch=epoch_done)
+        out.update({k: v for k, v in result.to_dict().items() if k != "epochs"})
+        if job.latency:
+            from scalesearch.cost import measure_latency
+
+            out["latency_ms"] = measure_latency(model, (spec.in_channels, spec.resolution, spec.resolution),
+                                                device=str(device))
+        out["state"] = "completed"
+    except Exception as e:  # noqa: BLE001 - failures are data: the search stores them and goes on
+        if not catch:
+            raise
+        out.update(state="failed", error=_error_text(e), traceback=traceback.format_exc(limit=20))
+        out.setdefault("val_acc", epochs[-1]["val_acc"] if epochs else None)
+        if "out of memory" in str(e).lower():
+            _free_memory()
+    out["total_seconds"] = time.perf_counter() - t0
+    return _nan_to_none(out)
+
+
+def _free_memory() -> None:
+    """Release cached device memory after a failure, so that a reused worker starts clean."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # pragma: no cover - best effort
+        pass
+
