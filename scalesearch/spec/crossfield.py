@@ -72,7 +72,7 @@ def check_spec(spec: SearchSpec, top: dict[str, Node]) -> None:
     es = s.early_stopping
     if es is not None:
         epochs = spec.train_dict.get("epochs")
-        if isinstance(epochs, int) and es.grace_epochs >= epochs:
+        if isinstance(epochs, int) and 1 <= epochs <= es.grace_epochs:  # epochs < 1: TrainConfig's error
             raise (es.loc or s.loc or NOLOC).error(
                 f"grace_epochs {es.grace_epochs} leaves nothing to stop in {epochs} epochs",
                 f"grace_epochs < train.epochs ({epochs})")

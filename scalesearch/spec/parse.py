@@ -184,7 +184,7 @@ def _parse_architecture(n: Node, params: set[str]) -> Architecture:
 
 
 def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Loc], ...]]:
-    m = read_mapping(n, "a mapping of training settings (fields of scalesearch.train.TrainConfig)")
+    m = read_mapping(n, "a mapping of training settings (fields of scalesearch.recipe.TrainConfig)")
     fields = train_fields()
     out, locs = [], []
     for k, vn in m.items():

@@ -8,8 +8,8 @@ from scalesearch.expr import NAME_RE
 from scalesearch.spec.constants import MAX_GRID, MAX_STEPS, METRICS, RESERVED, STUDY_RE
 from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
                                      MatchedParam, Parameter)
-from scalesearch.spec.readers import (check_keys, did_you_mean, got, read_bool, read_condition, read_expr, read_int,
-                                      read_list, read_mapping, read_num, read_scalar, read_str)
+from scalesearch.spec.readers import (check_keys, did_you_mean, got, literal, read_bool, read_condition, read_expr,
+                                      read_int, read_list, read_mapping, read_num, read_scalar, read_str)
 from scalesearch.spec.schema import Point
 from scalesearch.spec.yamlnodes import Node
 from scalesearch.text import short, type_name
@@ -105,7 +105,7 @@ def _distinct(v: Node, kind: str, expected: str, check: Callable[[Node], None]) 
     for it in items:
         check(it)
         if any(type(it.v) is type(y) and it.v == y for y in vals):
-            raise it.err(f"duplicate value {short(repr(it.v))}", "distinct values")
+            raise it.err(f"duplicate value {literal(it.v)}", "distinct values")
         vals.append(it.v)
     if len(vals) > MAX_GRID:
         raise v.err(f"{len(vals)} values", f"at most {MAX_GRID}")
@@ -201,7 +201,7 @@ def _grid_value(p: Parameter, vn: Node) -> Any:
 
 def _choice_value(p: Parameter, vn: Node) -> Any:
     if not any(type(vn.v) is type(c) and vn.v == c for c in p.values()):
-        raise vn.err(f"{short(repr(vn.v))} is not one of the choices", f"one of {', '.join(map(repr, p.values()))}")
+        raise vn.err(f"{literal(vn.v)} is not one of the choices", f"one of {', '.join(map(literal, p.values()))}")
     return vn.v
 
 
@@ -209,7 +209,7 @@ def _fixed_value(p: Parameter, vn: Node) -> Any:
     x, want = vn.v, p.value  # type: ignore[attr-defined]
     numbers = all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in (x, want))
     if x is None or (type(x) is not type(want) and not numbers):
-        raise vn.err(got(vn), f"{type_name(want)} like the fixed value")
+        raise vn.err(got(vn), f"{'a number' if numbers else type_name(want)} like the fixed value")
     return x
 
 

@@ -17,6 +17,13 @@ def got(v: Any) -> str:
     return f"got {show(v.v if isinstance(v, Node) else v)}"
 
 
+def literal(v: Any) -> str:
+    """A scalar as a spec file writes it: true, false, null, 3, 0.5, 'text'."""
+    if isinstance(v, bool) or v is None:
+        return {True: "true", False: "false", None: "null"}[v]
+    return short(repr(v))
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest of `choices` to a misspelt `word`, or ''."""
     close = difflib.get_close_matches(word, list(choices), n=1)

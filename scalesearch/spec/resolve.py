@@ -12,11 +12,11 @@ from scalesearch.expr import Expr, ExprError
 from scalesearch.match import search_int
 from scalesearch.spec.candidate import Candidate, Match
 from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
-from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field
+from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, error_text
 from scalesearch.spec.params import MatchedParam, Parameter
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.signatures import ArgType, generator_args, train_fields
-from scalesearch.text import fmt_num, one_line, short, show
+from scalesearch.text import fmt_num, short, show
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -141,7 +141,7 @@ class Resolver:
             e = errors[0] if errors else None
             raise (p.loc or NOLOC).error(
                 f"no value in [{p.low}, {p.high}] gives a valid architecture {self.label()}"
-                + (f" (e.g. {p.name}={p.low}: {e.field}: {e.problem})" if e else ""),
+                + (f" (e.g. {p.name}={p.low}: {e.reason})" if e else ""),
                 "a range of values the family accepts")
         self.matches[p.name] = Match(p.name, p.metric, float(target), value, achieved)
         return value
@@ -171,14 +171,14 @@ class Resolver:
         try:
             return GENERATORS[arch.family](**kwargs)
         except (ValueError, TypeError) as e:
-            msg = one_line(str(e))
+            problem, expected = error_text(e)
             arg = error_field(e)
             loc = locs.get(arg) or (dataclasses.replace(arch.loc, field="architecture") if arch.loc else NOLOC)
             shown = fmt_values({k: v for k, v in kwargs.items() if k not in IO_ARGS})
             values = {p.name: self.env[p.name] for p in spec.parameters if p.name in self.env}
-            raise InvalidArchitecture(f"{arch.family} rejects {shown} {self.label()}: {msg}", reason=msg,
-                                      values=values, expected="arguments the family accepts", **loc.where()) \
-                from None
+            raise InvalidArchitecture(f"{arch.family} rejects {shown} {self.label()}: {problem}", reason=str(e),
+                                      values=values, expected=expected or "arguments the family accepts",
+                                      **loc.where()) from None
 
     def train(self) -> dict[str, Any]:
         fields = train_fields()

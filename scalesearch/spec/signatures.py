@@ -24,12 +24,15 @@ class ArgType:
 
     def text(self) -> str:
         """'an integer', 'a list of numbers or null': the `expected` part of a message."""
-        names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
         if self.base is tuple:
-            s = f"a list of {names.get(self.item, 'values').replace('an ', '').replace('a ', '')}s"
+            s = f"a list of {_PLURAL.get(self.item, 'values')}"
         else:
-            s = names.get(self.base, "a value")
+            s = _SINGULAR.get(self.base, "a value")
         return s + (" or null" if self.optional else "")
+
+
+_SINGULAR = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_PLURAL = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
 
 
 def type_of(hint: Any) -> ArgType:
