@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from scalesearch.arch import GENERATORS
 from scalesearch.datasets import DATASETS
@@ -94,6 +94,7 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
 
 
 def _parse_dataset(n: Node) -> DatasetSpec:
+    """The `dataset:` section; split sizes are checked against the dataset's (or the generator's) sizes."""
     m = check_keys(n, ("name", "train_size", "val_size", "test_size", "resolution", *SYNTHETIC_OPTIONS),
                     required=("name",), what="dataset settings")
     name = read_str(m["name"], list(DATASETS))
@@ -115,15 +116,15 @@ def _parse_dataset(n: Node) -> DatasetSpec:
         options=tuple(options), loc=n.loc)
 
 
-def expr_value(n: Node, t: ArgType, params: set[str], what: str) -> Any:
+def _arg_value(n: Node, t: ArgType, params: set[str], what: str) -> Any:
     """A literal or Expr for an argument of type t; strings are expressions for numeric/bool arguments and
     parameter references (exactly a parameter's name) for string arguments."""
     v = n.v
     if t.base is tuple and not isinstance(v, str):
         items = read_list(n, t.text())
-        return tuple(expr_value(it, ArgType(t.item), params, what) for it in items)
+        return tuple(_arg_value(it, ArgType(t.item), params, what) for it in items)
     if isinstance(v, str):
-        if t.base is str or (t.base is tuple and t.item is str) or (t.base is None and not looks_like_expr(v)):
+        if t.base is str or (t.base is tuple and t.item is str) or (t.base is None and not _looks_like_expr(v)):
             if v in params:
                 return parse_expr(v)
             return v
@@ -136,33 +137,30 @@ def expr_value(n: Node, t: ArgType, params: set[str], what: str) -> Any:
         raise n.err("got null", t.text())
     if isinstance(v, (dict, list)):
         raise n.err(got(v), t.text())
-    return literal(n, v, t)
+    return _typed_literal(n, v, t)
 
 
-def looks_like_expr(s: str) -> bool:
+def _looks_like_expr(s: str) -> bool:
+    """Whether a string for an argument of unknown type is an expression rather than a plain string."""
     return any(c in s for c in "+-*/%()<>= ")
 
 
-def literal(n: Node, v: Any, t: ArgType) -> Any:
-    b = t.base
-    if b is None:
-        return v
-    if b is int and (type(v) is not int):
+# Whether a literal from the file fits an argument's base type (bools are never numbers; ints are floats).
+_FITS: dict[Any, Callable[[Any], bool]] = {
+    None: lambda v: True, int: lambda v: type(v) is int, float: lambda v: type(v) in (int, float),
+    bool: lambda v: type(v) is bool, str: lambda v: type(v) is str, tuple: lambda v: False,
+}
+
+
+def _typed_literal(n: Node, v: Any, t: ArgType) -> Any:
+    """A scalar from the file checked against its argument's type; numbers for float arguments become floats."""
+    if not _FITS[t.base](v):
         raise n.err(got(v), t.text())
-    if b is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise n.err(got(v), t.text())
-        return float(v)
-    if b is bool and not isinstance(v, bool):
-        raise n.err(got(v), t.text())
-    if b is str and not isinstance(v, str):
-        raise n.err(got(v), t.text())
-    if b is tuple:
-        raise n.err(got(v), t.text())
-    return v
+    return float(v) if t.base is float else v
 
 
 def _parse_architecture(n: Node, params: set[str]) -> Architecture:
+    """The `architecture:` section: a family and arguments its generator takes (not the dataset's shapes)."""
     m = check_keys(n, ("family", "args"), required=("family",), what="family and args")
     family = read_str(m["family"], list(GENERATORS))
     sig = generator_args(family)
@@ -178,12 +176,13 @@ def _parse_architecture(n: Node, params: set[str]) -> Architecture:
                 choices = [a for a in sig if a not in IO_ARGS]
                 hint = did_you_mean(k, choices)
                 raise an.key_err(f"{family} has no argument {k!r}{hint}", f"one of {', '.join(choices)}")
-            args.append((k, expr_value(an, sig[k][0], params, "architecture arguments")))
+            args.append((k, _arg_value(an, sig[k][0], params, "architecture arguments")))
             locs.append((k, an.loc))
     return Architecture(family, tuple(args), loc=m["family"].loc, arg_locs=tuple(locs))
 
 
 def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Loc], ...]]:
+    """The `train:` section: TrainConfig fields (except the seed), literals or expressions; and their places."""
     m = read_mapping(n, "a mapping of training settings (fields of scalesearch.recipe.TrainConfig)")
     fields = train_fields()
     out, locs = [], []
@@ -195,12 +194,13 @@ def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...]
             choices = [f for f in fields if f not in TRAIN_FORBIDDEN]
             hint = did_you_mean(k, choices)
             raise vn.key_err(f"unknown training setting {k!r}{hint}", f"one of {', '.join(choices)}")
-        out.append((k, expr_value(vn, fields[k], params, "training settings")))
+        out.append((k, _arg_value(vn, fields[k], params, "training settings")))
         locs.append((k, vn.loc))
     return tuple(out), tuple(locs)
 
 
 def _parse_constraints(n: Node, params: set[str]) -> tuple[Constraint, ...]:
+    """The `constraints:` list of conditions over parameters, costs and base costs."""
     items = read_list(n, "a list of conditions such as \"macs <= 2 * base_macs\"")
     out = []
     for it in items:
@@ -211,6 +211,7 @@ def _parse_constraints(n: Node, params: set[str]) -> tuple[Constraint, ...]:
 
 
 def _parse_search(n: Node) -> SearchConfig:
+    """The `search:` section."""
     m = check_keys(n, _SEARCH_KEYS, required=("sampler",), what="search settings")
     sampler = read_str(m["sampler"], SAMPLERS)
     objectives: tuple[Objective, ...] = (Objective("val_acc", "max"),)

@@ -57,6 +57,7 @@ def parse_parameter(name: str, n: Node) -> Parameter:
 
 
 def _pair(v: Node, items: str) -> tuple[Node, Node]:
+    """[low, high] of an int or float range."""
     pair = read_list(v, f"[low, high] ({items})")
     if len(pair) != 2:
         raise v.err(f"got {len(pair)} values", "[low, high]")
@@ -64,6 +65,7 @@ def _pair(v: Node, items: str) -> tuple[Node, Node]:
 
 
 def _int_param(name: str, n: Node, m: dict[str, Node]) -> IntParam:
+    """`{int: [low, high], step:, log:}`."""
     v = m["int"]
     lo, hi = _pair(v, "integers")
     log = read_bool(m["log"]) if "log" in m else False
@@ -79,6 +81,7 @@ def _int_param(name: str, n: Node, m: dict[str, Node]) -> IntParam:
 
 
 def _float_param(name: str, n: Node, m: dict[str, Node]) -> FloatParam:
+    """`{float: [low, high], step:, log:}`."""
     v = m["float"]
     lo, hi = _pair(v, "numbers")
     log = read_bool(m["log"]) if "log" in m else False
@@ -113,24 +116,29 @@ def _distinct(v: Node, kind: str, expected: str, check: Callable[[Node], None]) 
 
 
 def _grid_item(it: Node) -> None:
+    """A grid value is a number."""
     if isinstance(it.v, bool) or not isinstance(it.v, (int, float)):
         raise it.err(got(it), "a number (use choice for strings)")
 
 
 def _choice_item(it: Node) -> None:
+    """A choice is a string, number or boolean."""
     if isinstance(it.v, (dict, list)) or it.v is None:
         raise it.err(got(it), "a string, number or boolean")
 
 
 def _grid_param(name: str, n: Node, m: dict[str, Node]) -> GridParam:
+    """`{grid: [numbers]}`."""
     return GridParam(name, _distinct(m["grid"], "grid", "numbers", _grid_item), loc=n.loc)
 
 
 def _choice_param(name: str, n: Node, m: dict[str, Node]) -> ChoiceParam:
+    """`{choice: [scalars]}`."""
     return ChoiceParam(name, _distinct(m["choice"], "choice", "choices", _choice_item), loc=n.loc)
 
 
 def _fixed_param(name: str, n: Node, m: dict[str, Node]) -> FixedParam:
+    """`{fixed: value}` (a bare number is read by `parse_parameter`)."""
     v = m["fixed"]
     x = read_scalar(v, "a number, string or boolean")
     if x is None:
@@ -139,6 +147,7 @@ def _fixed_param(name: str, n: Node, m: dict[str, Node]) -> FixedParam:
 
 
 def _derived_param(name: str, n: Node, m: dict[str, Node]) -> DerivedParam:
+    """`{derived: "expression"}`: an arithmetic expression of other parameters."""
     v = m["derived"]
     e = read_expr(v, "an expression of other parameters")
     if e.kind == "bool":
@@ -147,6 +156,7 @@ def _derived_param(name: str, n: Node, m: dict[str, Node]) -> DerivedParam:
 
 
 def _matched_param(name: str, n: Node, m: dict[str, Node]) -> MatchedParam:
+    """`{match: {target:, metric:, low:, high:, step:, when:, otherwise:}}`."""
     v = m["match"]
     mm = check_keys(v, MATCH_KEYS, required=("target", "low", "high"), what="match settings")
     target = read_expr(mm["target"], "the target complexity")
@@ -185,14 +195,17 @@ _OPTIONS: dict[str, tuple[str, ...]] = {"int": ("step", "log"), "float": ("step"
 # Values a point gives a parameter: one reader per kind, each returning the value as the parameter holds it.
 
 def _int_value(p: Parameter, vn: Node) -> int:
+    """An integer (int and matched parameters; any value, not only those of the range)."""
     return read_int(vn)  # type: ignore[return-value]
 
 
 def _float_value(p: Parameter, vn: Node) -> float:
+    """A number, as a float."""
     return read_num(vn)  # type: ignore[return-value]
 
 
 def _grid_value(p: Parameter, vn: Node) -> Any:
+    """A number; an integer where every grid value is one."""
     read_num(vn)
     if all(type(g) is int for g in p.values()) and type(vn.v) is not int:
         raise vn.err(got(vn), "an integer, like the grid's values")
@@ -200,12 +213,14 @@ def _grid_value(p: Parameter, vn: Node) -> Any:
 
 
 def _choice_value(p: Parameter, vn: Node) -> Any:
+    """One of the choices (same type and value)."""
     if not any(type(vn.v) is type(c) and vn.v == c for c in p.values()):
         raise vn.err(f"{literal(vn.v)} is not one of the choices", f"one of {', '.join(map(literal, p.values()))}")
     return vn.v
 
 
 def _fixed_value(p: Parameter, vn: Node) -> Any:
+    """A value of the fixed value's type (numbers are interchangeable)."""
     x, want = vn.v, p.value  # type: ignore[attr-defined]
     numbers = all(isinstance(y, (int, float)) and not isinstance(y, bool) for y in (x, want))
     if x is None or (type(x) is not type(want) and not numbers):
@@ -242,6 +257,7 @@ def parse_point(n: Node, name: str, params: tuple[Parameter, ...]) -> Point:
 
 
 def parse_points(n: Node, params: tuple[Parameter, ...]) -> tuple[Point, ...]:
+    """The `points:` mapping of named points."""
     m = read_mapping(n, "a mapping of point names to parameter values")
     out = []
     for name, pn in m.items():

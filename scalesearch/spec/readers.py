@@ -78,6 +78,7 @@ def read_num(n: Node, low: float | None = None, high: float | None = None, *, nu
 
 
 def _range(kind: str, low: Any, high: Any, null: bool = False, low_open: bool = False) -> str:
+    """`checks.range_text`, with ' or null' where null is allowed."""
     return range_text(kind, low, high, low_open=low_open) + (" or null" if null else "")
 
 

@@ -63,7 +63,7 @@ def check_space(spec: SearchSpec, *, samples: int = 256, limit: int = 20000) -> 
         FieldError: `samples` is not in [1, MAX_SAMPLES].
     """
     check_int("samples", samples, 1, MAX_SAMPLES)
-    check_train(spec, {k: v for k, v in spec.train if not has_expr(v)}, "")
+    check_train(spec, {k: v for k, v in spec.train if not exprs_in(v)}, "")
     named: list[tuple[str, Candidate]] = []
     if spec.baseline is not None:
         named.append(("baseline", named_point(spec, spec.baseline)))
@@ -118,6 +118,7 @@ def check_space(spec: SearchSpec, *, samples: int = 256, limit: int = 20000) -> 
 
 
 def named_point(spec: SearchSpec, pt: Point) -> Candidate:
+    """The baseline or a named point, resolved, with its evaluated training settings checked."""
     where = "for the baseline" if pt is spec.baseline else f"for point {pt.name}"
     c = baseline_candidate(spec) if pt is spec.baseline else resolve_values(spec, pt.as_dict(), where)
     check_train(spec, c.train, f" ({where})")
@@ -138,11 +139,8 @@ def check_train(spec: SearchSpec, values: dict[str, Any], where: str) -> None:
             from None
 
 
-def has_expr(v: Any) -> bool:
-    return isinstance(v, Expr) or (isinstance(v, tuple) and any(has_expr(x) for x in v))
-
-
 def space_warnings(spec: SearchSpec) -> tuple[str, ...]:
+    """Parameters nothing uses (not the architecture, training, constraints or another parameter)."""
     used: set[str] = set()
     for _, v in spec.architecture.args + spec.train:
         for e in exprs_in(v):
@@ -160,6 +158,7 @@ def space_warnings(spec: SearchSpec) -> tuple[str, ...]:
 
 
 def exprs_in(v: Any) -> list[Expr]:
+    """The expressions of an argument value (an Expr, or a tuple holding some)."""
     if isinstance(v, Expr):
         return [v]
     if isinstance(v, tuple):
@@ -172,6 +171,7 @@ def format_report(report: SpaceReport, spec: SearchSpec) -> str:
     from scalesearch.cost import human
 
     def pct(x: float) -> str:
+        """A relative error as a signed percentage."""
         return f"{100 * x:+.1f}%"
 
     ds = spec.dataset

@@ -11,7 +11,7 @@ from scalesearch.cost import count
 from scalesearch.expr import Expr, ExprError
 from scalesearch.match import search_int
 from scalesearch.spec.candidate import Candidate, Match
-from scalesearch.spec.constants import BASE_NAMES, IO_ARGS, METRICS
+from scalesearch.spec.constants import BASE_NAMES, COST_NAMES, IO_ARGS, METRICS
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, error_text
 from scalesearch.spec.params import MatchedParam, Parameter
 from scalesearch.spec.schema import SearchSpec
@@ -27,6 +27,7 @@ def cost_of(netspec: NetSpec) -> tuple[int, int, int]:
 
 
 def fmt_values(values: Mapping[str, Any], limit: int = 6) -> str:
+    """'n=2, w=16, sc='A', ...': parameter values for a message (at most `limit`)."""
     items = [f"{k}={short(repr(v), 16) if isinstance(v, str) else fmt_num(v)}" for k, v in values.items()]
     if len(items) > limit:
         items = items[:limit] + ["..."]
@@ -47,10 +48,12 @@ class Resolver:
         self.matches: dict[str, Match] = {}
 
     def label(self) -> str:
+        """Where, for messages: `where`, or the sampled values ('at n=2, w=16')."""
         sampled = {p.name: self.env[p.name] for p in self.spec.sampled if p.name in self.env}
         return self.where or (f"at {fmt_values(sampled)}" if sampled else "at the fixed values")
 
     def get(self, name: str) -> Any:
+        """The value of a parameter or base_* name, evaluating (and caching) derived and matched ones."""
         if name in self.env:
             return self.env[name]
         if name in BASE_NAMES:
@@ -73,19 +76,23 @@ class Resolver:
         return v
 
     def _fixed(self, p: Any) -> Any:
+        """A fixed parameter's value."""
         return p.value
 
     def _derived(self, p: Any) -> Any:
+        """A derived parameter's expression, evaluated; it must give a number or a string."""
         v = self.eval(p.expr, p.loc, f"parameter {p.name}")
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
             raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {show(v)} {self.label()}", "a number")
         return v
 
     def _missing(self, p: Parameter) -> Any:
+        """A sampled parameter the values lack: an error."""
         raise (p.loc or NOLOC).error(f"no value for the sampled parameter {p.name!r} ({self.label()})",
                                      "a value for every sampled parameter")
 
     def eval(self, e: Expr, loc: Loc | None, what: str) -> Any:
+        """`e` evaluated at this candidate; failures are SpecErrors located at `loc`."""
         env = {}
         for n in e.names:
             try:
@@ -103,6 +110,8 @@ class Resolver:
                 from None
 
     def match(self, p: MatchedParam) -> int:
+        """A matched parameter's value: `otherwise` where `when` is false, else the value whose cost is closest to
+        the target (`scalesearch.match.search_int`), recorded in `matches`."""
         if p.when is not None:
             cond = self.eval(p.when, p.loc.child("when") if p.loc else None, p.name)
             if type(cond) is not bool:
@@ -129,6 +138,7 @@ class Resolver:
         errors: list[InvalidArchitecture] = []
 
         def cost(x: int) -> int | None:
+            """The metric at value x, None where the family rejects the candidate."""
             child = Resolver(self.spec, {**frozen, p.name: x}, self.where, self.base, self.matching + (p.name,))
             try:
                 return cost_of(child.netspec())[metric]
@@ -147,6 +157,7 @@ class Resolver:
         return value
 
     def arg(self, v: Any, t: ArgType, loc: Loc | None, field_name: str, coerce: bool = True) -> Any:
+        """An argument's value: literals as they are, expressions evaluated and checked against `t`."""
         if isinstance(v, Expr):
             x = self.eval(v, loc, field_name)
             return coerce_arg(x, t, loc, f"{short(v.source)!r} gives {{}} {self.label()}") if coerce else x
@@ -155,6 +166,7 @@ class Resolver:
         return v
 
     def netspec(self) -> NetSpec:
+        """The family generator called with the evaluated arguments and the dataset's shapes."""
         spec = self.spec
         arch = spec.architecture
         sig = generator_args(arch.family)
@@ -181,6 +193,7 @@ class Resolver:
                                       **loc.where()) from None
 
     def train(self) -> dict[str, Any]:
+        """The training overrides evaluated at this candidate."""
         fields = train_fields()
         locs = dict(self.spec.train_locs)
         return {k: self.arg(v, fields.get(k, ArgType(None)), locs.get(k), k) for k, v in self.spec.train}
@@ -210,6 +223,7 @@ def coerce_arg(x: Any, t: ArgType, loc: Loc | None, fmt: str) -> Any:
 
 
 def check_values(spec: SearchSpec, values: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The given values as an environment: known, settable names and every sampled parameter."""
     env: dict[str, Any] = {}
     by = spec.params_by_name
     for k, v in values.items():
@@ -230,12 +244,15 @@ def check_values(spec: SearchSpec, values: Mapping[str, Any], where: str) -> dic
 
 @functools.lru_cache(maxsize=256)
 def baseline_candidate(spec: SearchSpec) -> Candidate:
+    """The baseline, resolved once per spec (it defines base_macs, base_params, base_acts)."""
     if spec.baseline is None:  # pragma: no cover - callers check
         raise SpecError("the spec has no baseline", file=spec.file, field="baseline")
     return resolve_values(spec, spec.baseline.as_dict(), "for the baseline", is_baseline=True)
 
 
-def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "", *, is_baseline: bool = False) -> Candidate:
+def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "", *,
+                   is_baseline: bool = False) -> Candidate:
+    """The Candidate at `values` (see `resolve_candidate`); `is_baseline` makes its own cost the base_* one."""
     env = check_values(spec, values, where or "resolve")
     base = None if is_baseline or spec.baseline is None else (lambda: base_cost(spec))
     r = Resolver(spec, env, where, base)
@@ -245,33 +262,40 @@ def resolve_values(spec: SearchSpec, values: Mapping[str, Any], where: str = "",
     macs, params, acts = cost_of(ns)
     train = r.train()
     out_values = {p.name: r.env[p.name] for p in spec.parameters}
-    rejected = []
-    if spec.constraints:
-        cenv = dict(out_values)
-        cenv.update(macs=macs, params=params, acts=acts)
-        if is_baseline:
-            cenv.update(base_macs=macs, base_params=params, base_acts=acts)
-        elif spec.baseline is not None and any(c.expr.names & set(BASE_NAMES) for c in spec.constraints):
-            cenv.update(zip(BASE_NAMES, base_cost(spec)))
-        for c in spec.constraints:
-            try:
-                ok = c.expr(cenv)
-            except ExprError as e:
-                raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} {r.label()}: {e.problem}",
-                                              e.expected or "a condition that evaluates everywhere in the space") \
-                    from None
-            if type(ok) is not bool:
-                raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} gives {show(ok)} {r.label()}",
-                                              "a condition (true or false)")
-            if not ok:
-                rejected.append(c.expr.source)
-    return Candidate(out_values, ns, macs, params, acts, train, tuple(r.matches.values()), tuple(rejected),
+    rejected = _rejections(spec, out_values, (macs, params, acts), r.label, is_baseline)
+    return Candidate(out_values, ns, macs, params, acts, train, tuple(r.matches.values()), rejected,
                      sampled=dict(values))
 
 
+def _rejections(spec: SearchSpec, values: dict[str, Any], cost: tuple[int, int, int], label: Callable[[], str],
+                is_baseline: bool) -> tuple[str, ...]:
+    """The sources of the constraints a candidate with these values and cost violates."""
+    if not spec.constraints:
+        return ()
+    env = {**values, **dict(zip(COST_NAMES, cost))}
+    if is_baseline:
+        env.update(zip(BASE_NAMES, cost))
+    elif spec.baseline is not None and any(c.expr.names & set(BASE_NAMES) for c in spec.constraints):
+        env.update(zip(BASE_NAMES, base_cost(spec)))
+    rejected = []
+    for c in spec.constraints:
+        try:
+            ok = c.expr(env)
+        except ExprError as e:
+            raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} {label()}: {e.problem}",
+                                         e.expected or "a condition that evaluates everywhere in the space") from None
+        if type(ok) is not bool:
+            raise (c.loc or NOLOC).error(f"{short(c.expr.source)!r} gives {show(ok)} {label()}",
+                                         "a condition (true or false)")
+        if not ok:
+            rejected.append(c.expr.source)
+    return tuple(rejected)
+
+
 def base_cost(spec: SearchSpec) -> tuple[int, int, int]:
+    """(base_macs, base_params, base_acts)."""
     b = baseline_candidate(spec)
-    return b.macs, b.params, b.acts
+    return b.macs, b.params, b.acts  # type: ignore[return-value]  # a resolved baseline has its cost
 
 
 def resolve_candidate(spec: SearchSpec, params: Mapping[str, Any], *, where: str = "") -> Candidate:

@@ -16,8 +16,8 @@ from scalesearch.spec.params import MatchedParam, Parameter
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """The dataset: `name` (one of `scalesearch.datasets.DATASETS`), split sizes (None = all; val carved from train), the input
-    resolution (None = native) and, for `synthetic` only, generator options."""
+    """The dataset: `name` (one of `scalesearch.datasets.DATASETS`), split sizes (None = all; val carved from
+    train), the input resolution (None = native) and, for `synthetic` only, generator options."""
 
     name: str
     train_size: int | None = None
@@ -34,7 +34,8 @@ class DatasetSpec:
         return dataclasses.replace(d, in_channels=o.get("in_channels", d.in_channels),
                                    num_classes=o.get("num_classes", d.num_classes),
                                    resolution=o.get("image_size", d.resolution),
-                                   train_size=o.get("num_train", d.train_size), test_size=o.get("num_test", d.test_size))
+                                   train_size=o.get("num_train", d.train_size),
+                                   test_size=o.get("num_test", d.test_size))
 
     @property
     def in_channels(self) -> int:
@@ -80,6 +81,7 @@ class Constraint:
 
     @property
     def name(self) -> str:
+        """The constraint's text (how reports name it)."""
         return self.expr.source
 
 
@@ -92,6 +94,7 @@ class Point:
     loc: Loc | None = loc_field()
 
     def as_dict(self) -> dict[str, Any]:
+        """name -> value."""
         return dict(self.values)
 
 
@@ -147,7 +150,7 @@ class SearchSpec:
         study: the study name (results/<study>/).
         seed: seeds the sampler and every trial's training seed.
         dataset: the DatasetSpec.
-        train: overrides of `scalesearch.train.TrainConfig`: literals or `Expr`s of parameters.
+        train: overrides of `scalesearch.recipe.TrainConfig`: literals or `Expr`s of parameters.
         architecture: the family and its arguments.
         parameters: every parameter, in file order.
         constraints: rejection rules, in file order.
@@ -182,6 +185,7 @@ class SearchSpec:
 
     @property
     def matched(self) -> tuple[MatchedParam, ...]:
+        """The matched parameters, in file order."""
         return tuple(p for p in self.parameters if isinstance(p, MatchedParam))
 
     @property

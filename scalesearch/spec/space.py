@@ -71,13 +71,20 @@ def grid_space(spec: SearchSpec, *, limit: int = MAX_GRID) -> dict[str, list[Any
     Raises:
         SpecError: a float range without step, or more than `limit` grid points (counted before listing any).
     """
+    check_grid(spec, limit=limit)
+    return {p.name: list(p.values()) for p in spec.sampled}
+
+
+def check_grid(spec: SearchSpec, *, limit: int = MAX_GRID) -> None:
+    """Raise unless a grid sampler can list the space: every sampled parameter enumerable, at most `limit`
+    points (counted, not listed)."""
     for p in spec.sampled:
         if not p.enumerable:
-            raise (p.loc or NOLOC).error(f"the float range {p.name!r} cannot be enumerated", "a step or a grid")
+            raise (p.loc or NOLOC).error(f"the grid sampler cannot enumerate the float range {p.name!r}",
+                                         "a step, a grid: [...] list, or another sampler")
     size = grid_size(spec)
     if size > limit:
         raise (spec.search.loc or NOLOC).error(f"the grid has {size} points", f"at most {limit}")
-    return {p.name: list(p.values()) for p in spec.sampled}
 
 
 def grid_size(spec: SearchSpec) -> int:

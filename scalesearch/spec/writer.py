@@ -14,6 +14,7 @@ from scalesearch.spec.yamlnodes import FLOAT_12
 
 
 def out_value(v: Any) -> Any:
+    """An argument value as YAML data: expressions as their text, tuples as flow lists."""
     if isinstance(v, Expr):
         return v.source
     if isinstance(v, tuple):
@@ -44,10 +45,12 @@ def _changed(p: Parameter, keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _range(p: Any) -> dict[str, Any]:
+    """An int or float range: `{int: [low, high]}` plus step and log where not the default."""
     return {p.kind: [p.low, p.high], **_changed(p, ("step", "log"))}
 
 
 def _match(p: Any) -> dict[str, Any]:
+    """A matched parameter's mapping."""
     m: dict[str, Any] = {"target": num_or_expr(p.target), "metric": p.metric, "low": p.low, "high": p.high,
                          **_changed(p, ("step",))}
     if p.when is not None:
@@ -119,6 +122,7 @@ class Dumper(yaml.SafeDumper):
     """SafeDumper that never writes aliases and quotes strings that `Loader` would read as floats (1e-3)."""
 
     def ignore_aliases(self, data: Any) -> bool:
+        """Never write aliases: a spec file repeats values instead."""
         return True
 
 

@@ -25,6 +25,7 @@ class Loader(yaml.SafeLoader):
     depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """One node, one level deeper; past MAX_YAML_DEPTH a TooDeep error at the node."""
         self.depth += 1
         try:
             if self.depth > MAX_YAML_DEPTH:
@@ -93,6 +94,7 @@ def compose(text: str, file: str) -> Node:
     count = [0]
 
     def conv(node: yaml.Node, path: str, key_loc: Loc | None) -> Node:
+        """A composed node as a Node, checked (tags, keys, numbers) and counted against MAX_YAML_VALUES."""
         count[0] += 1
         loc = Loc(file, node.start_mark.line + 1, node.start_mark.column + 1, path)
         if count[0] > MAX_YAML_VALUES:
