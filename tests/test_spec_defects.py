@@ -14,8 +14,8 @@ import pytest
 
 from scalesearch.checks import FieldError
 from scalesearch.spec import (MAX_GRID, MAX_SAMPLES, MAX_YAML_DEPTH, Candidate, GridPoint, IntParam,
-                              InvalidArchitecture, Parameter, SpecError, check_space, enumerate_grid, grid_size,
-                              parse_spec, resolve_candidate)
+                              InvalidArchitecture, Parameter, RandomSuggest, SpecError, check_space, enumerate_grid,
+                              grid_size, parse_spec, resolve_candidate, sample_params)
 from scalesearch.spec.parse_params import PARSERS, POINT_VALUES
 from scalesearch.spec.writer import WRITERS
 
@@ -195,3 +195,19 @@ def test_validate_imports_no_torch(tmp_path) -> None:
     r = subprocess.run([sys.executable, "-c", code, str(ROOT / "spaces" / "quickstart.yaml")], cwd=tmp_path,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+def test_contains_accepts_every_draw_and_nothing_else() -> None:
+    spec = parse_spec(HEAD + "parameters:\n  i: {int: [1, 100], step: 3}\n  l: {int: [1, 1000], log: true}\n"
+                      "  f: {float: [0.1, 0.9], step: 0.2}\n  c: {float: [1e-3, 1.0], log: true}\n"
+                      "  g: {grid: [1, 2.5]}\n  s: {choice: [A, true, 3]}\n  x: 4\n"
+                      "search: {sampler: random, trials: 2}\n", "x.yaml")
+    by = spec.params_by_name
+    suggest = RandomSuggest(5)
+    for _ in range(200):
+        for name, v in sample_params(spec, suggest).items():
+            assert by[name].contains(v), (name, v)
+    for name, bad in [("i", 2), ("i", 4.0), ("i", 103), ("l", 0), ("f", 0.2), ("f", 1.1), ("c", 0.0), ("g", 2),
+                      ("g", True), ("s", 1), ("s", "a"), ("x", 4)]:
+        assert not by[name].contains(bad), (name, bad)
+    assert by["i"].contains(4) and by["f"].contains(0.5) and by["g"].contains(2.5) and by["s"].contains(True)

@@ -3,7 +3,7 @@
 Each kind carries what differs between kinds as behaviour, so that no caller asks which kind it holds: `kind`
 (its key in a spec file, the key of the parse and write tables), `sampled`, `settable` (whether a point may give
 it a value), `size()` (how many values a grid enumerates, counted without listing them), `values()`,
-`suggest()` (a draw through the suggest protocol) and `exprs()` / `deps` (the expressions it evaluates and the
+`suggest()` (a draw through the suggest protocol), `contains()` (whether a value is one it can give) and `exprs()` / `deps` (the expressions it evaluates and the
 names they use).
 """
 
@@ -47,6 +47,10 @@ class Parameter:
         """A value drawn through the suggest protocol (sampled parameters only)."""
         raise TypeError(f"parameter {self.name!r} ({self.kind}) is not sampled")
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is one the sampler can give (sampled parameters only; False for the others)."""
+        return False
+
     def exprs(self) -> tuple[tuple[str, Expr], ...]:
         """(key, expression) of every expression it evaluates, keyed as in the spec file."""
         return ()
@@ -79,6 +83,9 @@ class IntParam(Parameter):
     def suggest(self, suggest: Suggest) -> int:
         return suggest.suggest_int(self.name, self.low, self.high, step=self.step, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        return type(value) is int and self.low <= value <= self.high and (value - self.low) % self.step == 0
+
 
 @dataclass(frozen=True)
 class FloatParam(Parameter):
@@ -108,6 +115,14 @@ class FloatParam(Parameter):
     def suggest(self, suggest: Suggest) -> float:
         return suggest.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        if type(value) not in (int, float) or not self.low <= value <= self.high:
+            return False
+        if self.step is None:
+            return True
+        k = (value - self.low) / self.step
+        return abs(k - round(k)) <= 1e-9 * max(1.0, abs(k))
+
 
 @dataclass(frozen=True)
 class GridParam(Parameter):
@@ -128,6 +143,9 @@ class GridParam(Parameter):
     def suggest(self, suggest: Suggest) -> Any:
         return suggest.suggest_categorical(self.name, list(self.grid))
 
+    def contains(self, value: Any) -> bool:
+        return member(value, self.grid)
+
 
 @dataclass(frozen=True)
 class ChoiceParam(Parameter):
@@ -147,6 +165,14 @@ class ChoiceParam(Parameter):
 
     def suggest(self, suggest: Suggest) -> Any:
         return suggest.suggest_categorical(self.name, list(self.choices))
+
+    def contains(self, value: Any) -> bool:
+        return member(value, self.choices)
+
+
+def member(value: Any, values: tuple[Any, ...]) -> bool:
+    """Whether `value` is one of `values`, of the same type (True is not 1, 1 is not 1.0)."""
+    return any(type(value) is type(v) and value == v for v in values)
 
 
 @dataclass(frozen=True)

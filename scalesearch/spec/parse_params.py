@@ -7,7 +7,7 @@ from typing import Any, Callable
 from scalesearch.expr import NAME_RE
 from scalesearch.spec.constants import MAX_GRID, MAX_STEPS, METRICS, RESERVED, STUDY_RE
 from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
-                                     MatchedParam, Parameter)
+                                     MatchedParam, Parameter, member)
 from scalesearch.spec.readers import (check_keys, did_you_mean, got, literal, read_bool, read_condition, read_expr,
                                       read_int, read_list, read_mapping, read_num, read_scalar, read_str)
 from scalesearch.spec.schema import Point
@@ -107,7 +107,7 @@ def _distinct(v: Node, kind: str, expected: str, check: Callable[[Node], None]) 
     vals: list[Any] = []
     for it in items:
         check(it)
-        if any(type(it.v) is type(y) and it.v == y for y in vals):
+        if member(it.v, tuple(vals)):
             raise it.err(f"duplicate value {literal(it.v)}", "distinct values")
         vals.append(it.v)
     if len(vals) > MAX_GRID:
@@ -214,7 +214,7 @@ def _grid_value(p: Parameter, vn: Node) -> Any:
 
 def _choice_value(p: Parameter, vn: Node) -> Any:
     """One of the choices (same type and value)."""
-    if not any(type(vn.v) is type(c) and vn.v == c for c in p.values()):
+    if not p.contains(vn.v):
         raise vn.err(f"{literal(vn.v)} is not one of the choices", f"one of {', '.join(map(literal, p.values()))}")
     return vn.v
 
