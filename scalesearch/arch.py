@@ -54,8 +54,8 @@ _OPTIONAL_STAGE_FIELDS = ("mid", "groups", "kernel", "expand", "se", "stride_on"
 # Upper bounds far beyond any real network: they keep a typo (or width = 10**14 in a spec) a clear error rather
 # than an hour of costing or an out-of-memory build.
 MAX_WIDTH = 2 ** 16
-MAX_DEPTH = 10_000
-MAX_RESOLUTION = 2 ** 14
+MAX_BLOCKS = 10_000
+MAX_INPUT_RESOLUTION = 2 ** 14
 MAX_KERNEL = 31
 MAX_CLASSES = 10 ** 6
 
@@ -137,7 +137,7 @@ class StageSpec:
 
     def _validate(self, where: str) -> None:
         block = _block(f"{where}.block", self.block)
-        _set(self, "depth", check_int(f"{where}.depth", self.depth, 1, MAX_DEPTH))
+        _set(self, "depth", check_int(f"{where}.depth", self.depth, 1, MAX_BLOCKS))
         _set(self, "width", check_int(f"{where}.width", self.width, 1, MAX_WIDTH))
         _set(self, "stride", check_int(f"{where}.stride", self.stride, 1, 8))
         _set(self, "mid", check_int(f"{where}.mid", self.mid, 0, MAX_WIDTH))
@@ -265,7 +265,7 @@ class NetSpec:
         _set(self, "stages", tuple(_stage_from(s, f"stages[{i}]") for i, s in enumerate(self.stages)))
         _set(self, "in_channels", check_int("in_channels", self.in_channels, 1, MAX_WIDTH))
         _set(self, "num_classes", check_int("num_classes", self.num_classes, 1, MAX_CLASSES))
-        _set(self, "resolution", check_int("resolution", self.resolution, 1, MAX_RESOLUTION))
+        _set(self, "resolution", check_int("resolution", self.resolution, 1, MAX_INPUT_RESOLUTION))
         _set(self, "drop_path", check_float("drop_path", self.drop_path, 0.0, 1.0, high_open=True))
         if self.resolution < self.total_stride:
             raise FieldError("resolution", problem=f"{self.resolution} is smaller than the network's total stride "
@@ -448,7 +448,7 @@ _BLOCK_DEPTH = {"basic": 2, "bottleneck": 3, "preact": 2}
 
 def _resolve_layers(depth: int, block: str, layers: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
     if layers:
-        layers = tuple(check_int(f"layers[{i}]", n, 1, MAX_DEPTH) for i, n in enumerate(layers))
+        layers = tuple(check_int(f"layers[{i}]", n, 1, MAX_BLOCKS) for i, n in enumerate(layers))
         block = block or "bottleneck"
         check_choice("block", block, ("basic", "bottleneck"))
         implied = _BLOCK_DEPTH[block] * sum(layers) + 2

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 from scalesearch.datasets import DATASETS
 from scalesearch.recipe import SCHEDULES, TrainConfig
+from scalesearch.spec.constants import MAX_SAMPLES
 
 
 def _add_count(sub: argparse._SubParsersAction) -> None:
@@ -46,11 +47,11 @@ def _check_resolution(option: str, value: int, low: int, high: int, stride: int 
 def _with_shape_args(spec: Any, args: argparse.Namespace) -> Any:
     """`spec` with the input shape the options ask for, each option checked against what the network accepts
     (one range per option, naming it)."""
-    from scalesearch.arch import MAX_CLASSES, MAX_RESOLUTION, MAX_WIDTH
+    from scalesearch.arch import MAX_CLASSES, MAX_INPUT_RESOLUTION, MAX_WIDTH
     from scalesearch.checks import check_int
 
     if args.resolution is not None:
-        _check_resolution("--resolution", args.resolution, spec.total_stride, MAX_RESOLUTION)
+        _check_resolution("--resolution", args.resolution, spec.total_stride, MAX_INPUT_RESOLUTION)
     if args.in_channels is not None:
         check_int("--in-channels", args.in_channels, 1, MAX_WIDTH)
     if args.classes is not None:
@@ -161,8 +162,7 @@ def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]
     before anything is printed or loaded. A spec file contributes its baseline, its `dataset:` and its `train:`
     sections; options given on the command line override them."""
     from scalesearch.checks import FieldError, check_int
-    from scalesearch.data import MAX_RESOLUTION, MIN_RESOLUTION
-    from scalesearch.datasets import dataset_info
+    from scalesearch.datasets import MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION, dataset_info
     from scalesearch.load import SPEC_SUFFIXES, load_netspec
     from scalesearch.recipe import MAX_SEED, TrainConfig
 
@@ -171,11 +171,10 @@ def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]
     data_kwargs: dict[str, Any] = {}
     dataset = args.dataset
     if os.path.splitext(args.model)[1].lower() in SPEC_SUFFIXES:
-        from scalesearch.spec import load_spec
-        from scalesearch.spec.resolve import baseline_candidate
+        from scalesearch.spec import default_candidate, load_spec
 
         spec = load_spec(args.model)
-        candidate = baseline_candidate(spec)
+        candidate = default_candidate(spec)
         overrides = dict(candidate.train)
         native = candidate.netspec
         data_kwargs = {k: v for k, v in spec.dataset.load_kwargs().items() if v is not None}
@@ -201,9 +200,9 @@ def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]
     except FieldError as e:
         raise _option_error(e) if e.field in flags or e.field == "seed" else e from None
     if "resolution" in data_kwargs:  # one range for the option: what the data and the network both accept
-        low = max(MIN_RESOLUTION, native.total_stride)
+        low = max(MIN_DATA_RESOLUTION, native.total_stride)
         name = "--resolution" if args.resolution is not None else "dataset.resolution"
-        _check_resolution(name, data_kwargs["resolution"], low, MAX_RESOLUTION, native.total_stride)
+        _check_resolution(name, data_kwargs["resolution"], low, MAX_DATA_RESOLUTION, native.total_stride)
     in_channels = int(data_kwargs.get("in_channels", info.in_channels))
     num_classes = int(data_kwargs.get("num_classes", info.num_classes))
     resolution = int(data_kwargs.get("resolution") or data_kwargs.get("image_size", info.resolution))
@@ -315,9 +314,6 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_validate)
 
 
-MAX_SAMPLES = 100_000  # random candidates `validate` may cost: a few seconds at ~40k specs/s
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
     from scalesearch.checks import check_int
     from scalesearch.spec import check_space, format_report, load_spec
@@ -332,54 +328,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the search a spec file describes (until the search engine lands: validate "
-                       "it and print the analytic cost of the candidates it would train)")
-    p.add_argument("spec", metavar="SPEC", help="a spec .yaml file (see docs/spec.md)")
-    p.add_argument("--limit", type=int, default=40, help="list at most this many candidates (default 40)")
-    p.set_defaults(func=_cmd_run)
+def _add_engine(sub: argparse._SubParsersAction) -> None:
+    """The search engine's commands: run, resume, status, studies, query (scalesearch.search.commands)."""
+    from scalesearch.search.commands import add_commands  # light: Ray, Optuna, torch load inside the handlers
 
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from scalesearch.cost import human
-    from scalesearch.spec import (RandomSuggest, check_space, enumerate_grid, format_report, load_spec,
-                                  resolve_candidate, sample_params)
-
-    if args.limit < 1:
-        raise ValueError(f"--limit: expected an integer >= 1, got {args.limit}")
-    spec = load_spec(args.spec)
-    report = check_space(spec)  # resolves and costs the named points and, when it fits, the whole grid
-    print(format_report(report, spec))
-    rows: list[tuple[str, dict, str, int | None, int | None, str]] = [
-        (name, gp.values, gp.hash or "-", gp.params, gp.macs, ", ".join(gp.rejected_by)) for name, gp in report.named]
-    if not spec.search.points_only:
-        if spec.search.sampler == "grid":
-            grid = report.points if report.exhaustive else enumerate_grid(spec)
-            for i, gp in enumerate(grid):
-                rows.append((f"grid{i}", gp.values, gp.hash or "-", gp.params, gp.macs, ", ".join(gp.rejected_by)))
-        else:  # a preview of what the sampler draws: seeded uniform draws stand in for the sampler's own choices
-            suggest = RandomSuggest(spec.seed)
-            for i in range(min(spec.search.trials or args.limit, args.limit)):
-                c = resolve_candidate(spec, sample_params(spec, suggest))
-                rows.append((f"draw{i}", c.values, c.netspec.hash, c.params, c.macs, ", ".join(c.rejected_by)))
-    shown = rows[:args.limit]
-    print(f"\ncandidates ({len(shown)} of {len(rows)} listed; rejected ones and repeats of a NetSpec hash are "
-          "never trained):")
-    print(f"  {'name':<10} {'hash':<16} {'params':>9} {'MACs':>9}  values / rejected by")
-    first: dict[str, str] = {}
-    for name, values, h, params, macs, rejected in shown:
-        vals = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
-        cost = f"{human(params):>9} {human(macs):>9}" if params is not None else f"{'-':>9} {'-':>9}"
-        note = f"  REJECTED: {rejected}" if rejected else (f"  (same network as {first[h]})" if h in first else "")
-        first.setdefault(h, name)
-        print(f"  {name:<10} {h:<16} {cost}  {vals}{note}")
-    print("\nnote: the search engine (Optuna sampler, Ray Tune trials, SQLite store) is not part of this release;"
-          "\n      nothing was trained. Train one candidate with `scalesearch train`.")
-    return 0
+    add_commands(sub)
 
 
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_run, _add_validate, _add_count, _add_train, _add_presets,
+    _add_engine, _add_validate, _add_count, _add_train, _add_presets,
+    __import__("scalesearch.results_cli", fromlist=["add_commands"]).add_commands,  # plot, report (results_cli)
 )
 
 

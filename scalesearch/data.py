@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from scalesearch.checks import check_float, check_int
-from scalesearch.datasets import DATASETS, SYNTHETIC_DEFAULTS, dataset_info
+from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION, SYNTHETIC_DEFAULTS, dataset_info
 from scalesearch.recipe import MAX_SEED
 
 __all__ = [
@@ -52,8 +52,6 @@ __all__ = [
     "resize_images",
 ]
 
-MIN_RESOLUTION = 4  # smaller images leave nothing to crop or pool
-MAX_RESOLUTION = 1024  # a dataset is held resized in memory: see load_dataset
 DEFAULT_DATA_ROOT = "/usr/share/datasets"
 ENV_DATA = "SCALESEARCH_DATA"
 
@@ -183,8 +181,7 @@ def load_dataset(
         if value is not None:
             check_int(arg, value, 1)
     if resolution is not None:
-        # the whole dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already
-        check_int("resolution", resolution, MIN_RESOLUTION, MAX_RESOLUTION)
+        check_int("resolution", resolution, MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION)
     if name != "synthetic" and synthetic_kwargs:
         raise ValueError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
                          "they apply to 'synthetic' only")

@@ -41,6 +41,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from scalesearch.text import short
+
 __all__ = ["ExprError", "Expr", "parse_expr", "evaluate", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
            "MAX_EXPONENT", "MAX_INT_LITERAL", "MAX_INT_RESULT", "NAME_RE"]
 
@@ -255,7 +257,7 @@ class _Compiler:
             if len(v) > MAX_STRING:
                 raise self.fail(node, f"string literal is too long; expected at most {MAX_STRING} characters")
             return (lambda env: v), "any"
-        raise self.fail(node, f"literal {type(v).__name__} {_short(repr(v))} is not allowed; expected a number")
+        raise self.fail(node, f"literal {type(v).__name__} {short(repr(v))} is not allowed; expected a number")
 
     def _Name(self, node: ast.Name, depth: int) -> tuple[_Fn, str]:
         name = node.id
@@ -372,11 +374,11 @@ class _Compiler:
 
     def _Call(self, node: ast.Call, depth: int) -> tuple[_Fn, str]:
         if not isinstance(node.func, ast.Name):
-            raise self.fail(node, f"calling {_short(ast.unparse(node.func))!r} is not allowed; expected one of "
+            raise self.fail(node, f"calling {short(ast.unparse(node.func))!r} is not allowed; expected one of "
                                   f"{', '.join(FUNCTIONS)}")
         name = node.func.id
         if name not in FUNCTIONS:
-            raise self.fail(node, f"function {_short(name)!r} is not allowed; expected one of {', '.join(FUNCTIONS)}")
+            raise self.fail(node, f"function {short(name)!r} is not allowed; expected one of {', '.join(FUNCTIONS)}")
         if node.keywords:
             raise self.fail(node, f"{name}() takes no keyword arguments")
         if any(isinstance(a, ast.Starred) for a in node.args):
@@ -420,11 +422,6 @@ def _describe(node: ast.AST) -> str:
     return _DESCRIPTIONS.get(type(node).__name__, type(node).__name__)
 
 
-def _short(s: str, n: int = 40) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= n else s[: n - 3] + "..."
-
-
 # ---------------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -452,7 +449,7 @@ class Expr:
         except RecursionError:  # pragma: no cover - depth is bounded at parse time
             raise ExprError("expression is nested too deeply") from None
         except (TypeError, ValueError, ArithmeticError) as e:  # defensive: every path above raises ExprError
-            raise ExprError(f"cannot evaluate: {_short(str(e), 80)}") from None
+            raise ExprError(f"cannot evaluate: {short(str(e), 80)}") from None
 
     def __str__(self) -> str:
         return self.source
@@ -490,9 +487,10 @@ def parse_expr(text: str) -> Expr:
         tree = ast.parse(" ".join(src.split()) if "\n" in src else src, mode="eval")
     except SyntaxError as e:
         col = f" at column {e.offset}" if e.offset else ""
-        raise ExprError(f"invalid syntax{col} in {_short(src)!r}: {e.msg}") from None
+        why = "" if e.msg == "invalid syntax" else f": {e.msg}"  # Python's generic message says nothing more
+        raise ExprError(f"invalid syntax{col} in {short(src)!r}{why}") from None
     except (ValueError, RecursionError, MemoryError) as e:
-        raise ExprError(f"cannot parse {_short(src)!r}: {type(e).__name__}") from None
+        raise ExprError(f"cannot parse {short(src)!r}: {type(e).__name__}") from None
     comp = _Compiler(src)
     fn, kind = comp.compile(tree.body)
     return Expr(src, frozenset(comp.names), kind, fn)

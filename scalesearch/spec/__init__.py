@@ -45,7 +45,8 @@ from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, Floa
                                      MatchedParam, Parameter)
 from scalesearch.spec.parse import load_spec, parse_spec
 from scalesearch.spec.report import SpaceReport, check_space, format_report
-from scalesearch.spec.resolve import baseline_netspec, resolve, resolve_candidate, resolve_point
+from scalesearch.spec.resolve import (baseline_netspec, default_candidate, resolve, resolve_candidate,
+                                      resolve_point)
 from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Point, Resources,
                                      SearchConfig, SearchSpec)
 from scalesearch.spec.space import RandomSuggest, Suggest, enumerate_grid, grid_size, grid_space, sample_params
@@ -56,7 +57,7 @@ __all__ = [
     "FloatParam", "GridParam", "ChoiceParam", "FixedParam", "DerivedParam", "MatchedParam", "Constraint", "Point",
     "Objective", "EarlyStopping", "Resources", "SearchConfig", "Match", "Candidate", "GridPoint", "SpaceReport",
     "Suggest", "RandomSuggest", "load_spec", "parse_spec", "format_spec", "spec_to_dict", "resolve",
-    "resolve_candidate", "resolve_point", "baseline_netspec", "sample_params", "grid_space", "grid_size",
+    "resolve_candidate", "resolve_point", "baseline_netspec", "default_candidate", "sample_params", "grid_space", "grid_size",
     "enumerate_grid", "check_space", "format_report", "DATASET_INFO", "OBJECTIVES", "SAMPLERS", "COST_NAMES",
     "BASE_NAMES", "MAX_GRID", "MAX_SAMPLES", "MAX_STEPS", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "SYNTHETIC_OPTIONS",
 ]

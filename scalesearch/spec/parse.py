@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from scalesearch.arch import GENERATORS
-from scalesearch.datasets import DATASETS
+from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
 from scalesearch.expr import parse_expr
 from scalesearch.files import read_text
 from scalesearch.recipe import MAX_SEED
@@ -112,7 +112,8 @@ def _parse_dataset(n: Node) -> DatasetSpec:
     return DatasetSpec(
         name=name, train_size=train_size, val_size=val_size,
         test_size=read_int(m["test_size"], 1, info.test_size, null=True) if "test_size" in m else None,
-        resolution=read_int(m["resolution"], 4, 1024, null=True) if "resolution" in m else None,
+        resolution=(read_int(m["resolution"], MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION, null=True)
+                    if "resolution" in m else None),
         options=tuple(options), loc=n.loc)
 
 

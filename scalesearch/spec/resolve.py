@@ -340,17 +340,22 @@ def resolve_point(spec: SearchSpec, name: str) -> Candidate:
     return resolve_values(spec, pt.as_dict(), f"for point {name}")
 
 
-def baseline_netspec(spec: SearchSpec) -> NetSpec:
-    """The baseline's NetSpec; without a baseline, the first point's, or the only candidate of a space with no
-    sampled parameters."""
+def default_candidate(spec: SearchSpec) -> Candidate:
+    """The candidate a spec stands for when one network is wanted (`scalesearch train/count SPEC`): the
+    baseline; without one, the first named point; or the only candidate of a space with no sampled parameters."""
     if spec.baseline is not None:
-        return _network(baseline_candidate(spec))
+        return baseline_candidate(spec)
     if spec.points:
-        return _network(resolve_point(spec, spec.points[0].name))
+        return resolve_point(spec, spec.points[0].name)
     if not spec.sampled:
-        return _network(resolve_values(spec, {}, "for the fixed values"))
+        return resolve_values(spec, {}, "for the fixed values")
     raise SpecError("the spec has no baseline or points to pick a network from", file=spec.file, field="baseline",
                     expected="a baseline: point")
+
+
+def baseline_netspec(spec: SearchSpec) -> NetSpec:
+    """The NetSpec of `default_candidate(spec)`."""
+    return _network(default_candidate(spec))
 
 
 def _network(c: Candidate) -> NetSpec:
