@@ -94,3 +94,56 @@ def write_study(url: str, name: str, *, repeats: int = 2, seed: int = 0, fail: i
         feasible += 1
     store.close()
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A tiny real search, run once per test session through the CLI (`scalesearch run` in a subprocess)
+
+TINY_SPEC = """study: tiny
+seed: 0
+dataset: {name: synthetic, num_classes: 4, in_channels: 1, image_size: 8, num_train: 300, num_test: 50, val_size: 100}
+train: {epochs: 2, batch_size: 50, warmup_epochs: 0}
+architecture:
+  family: cifar_resnet
+  args: {depth: "6 * n + 2", width: width}
+parameters:
+  n: {int: [1, 2]}
+  width: {grid: [4, 8]}
+constraints:
+  - "macs <= 5 * base_macs"
+baseline: {n: 1, width: 4}
+search:
+  sampler: grid
+  repeats: 1
+  objectives: {val_acc: max, macs: min}
+  resources: {cpus: 1, gpus: 0}
+  max_concurrency: 2
+"""
+
+_REAL: dict[str, Any] = {}
+
+
+def real_search(folder: Any) -> dict[str, Any]:
+    """Run `scalesearch run` on TINY_SPEC (synthetic data, 4 grid points, 1 rejected) once per process; returns
+    {"url", "path", "spec", "stdout"}. Skips the calling test when the search engine cannot run here."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    if "url" in _REAL:
+        return _REAL
+    pytest.importorskip("ray")
+    pytest.importorskip("optuna")
+    folder = Path(folder)
+    spec = folder / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    path = folder / "tiny.db"
+    url = f"sqlite:///{path}"
+    r = subprocess.run([sys.executable, "-m", "scalesearch", "run", str(spec), "--db", url], capture_output=True,
+                       text=True, timeout=900, cwd=folder)
+    if r.returncode != 0:
+        raise AssertionError(f"scalesearch run failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    _REAL.update(url=url, path=path, spec=spec, stdout=r.stdout)
+    return _REAL
