@@ -97,14 +97,12 @@ def test_core_never_imports_ray_optuna_or_thop():
     assert r.returncode == 0, r.stderr
 
 
-def test_run_lists_costed_candidates_and_trains_nothing(capsys):
-    from pathlib import Path
-
-    spec = Path(__file__).resolve().parent.parent / "spaces" / "quickstart.yaml"
-    assert main(["run", str(spec)]) == 0
-    out = capsys.readouterr().out
-    rows = [line.split() for line in out.splitlines() if line.startswith("  grid") or line.startswith("  baseline")]
-    assert [r[0] for r in rows] == ["baseline"] + [f"grid{i}" for i in range(6)]
-    assert sum("REJECTED:" in " ".join(r) for r in rows) == 2
-    assert "(same network as baseline)" in out and rows[0][1] == rows[1][1]
-    assert "nothing was trained" in out
+def test_run_rejects_a_bad_spec_before_touching_the_database(tmp_path, capsys):
+    """`run` trains (tests/test_search*.py); a spec that fails validation stops it first, with one line."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\n")
+    db = tmp_path / "r.db"
+    assert main(["run", str(bad), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing required key 'search'" in err
+    assert not db.exists()

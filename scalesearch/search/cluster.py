@@ -1,0 +1,111 @@
+"""Ray for a search: a local Ray bound to 127.0.0.1 started (and stopped) by scalesearch, or an existing cluster
+joined with `--address`, or the Ray this process already runs (tests, notebooks), left as it is.
+
+Local Ray: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` is set before Ray starts (its single-machine switch: with
+`_node_ip_address="127.0.0.1"` alone, six of Ray's services listened on every interface), the dashboard is off,
+workers' output is not forwarded, and token authentication stays on. The local Ray gets one trial's CPUs more
+than `max_concurrency` trials need: Tune places the next trial's placement group while the current ones still
+hold theirs, and without that slack a reused actor waited 0.5-1 s per trial at concurrency 2 on 2 cores (0.01 s
+with it). The concurrency limit, not the CPU count, bounds what runs at once.
+
+`--address HOST:PORT` is checked with a TCP connection first (3 s): `ray.init` itself retries an unreachable
+address for minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["RaySession", "connect", "probe_address", "set_ray_environment"]
+
+PROBE_TIMEOUT_S = 3.0
+
+# Environment for Ray and Tune, set before either is imported (Tune reads some at import time).
+_RAY_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # every service on the node IP (127.0.0.1), not on all interfaces
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no per-trial json/csv/tensorboard files: the database has it all
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",  # a failed trial's last report has no epoch/val_acc
+    "RAY_AIR_NEW_OUTPUT": "0",  # the classic reporter honours verbose=0 (scalesearch prints its own progress)
+    "RAY_DEDUP_LOGS": "0",
+    # Tune's experiment checkpoint (its searcher and trial table, for Tuner.restore) is never used: the database is
+    # the checkpoint. Without periodic saves a trial costs less, and the final save races its own sync (a
+    # FileNotFoundError Ray logs as an error, harmless).
+    "TUNE_GLOBAL_CHECKPOINT_S": str(10 ** 9),
+}
+
+
+def set_ray_environment() -> None:
+    """Set the environment variables above (those the user has not set)."""
+    for k, v in _RAY_ENV.items():
+        os.environ.setdefault(k, v)
+
+
+def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Raise OSError (one line) unless a TCP connection to HOST:PORT opens within `timeout` seconds."""
+    host, sep, port = address.rpartition(":")
+    if address.startswith("ray://"):
+        host, sep, port = address[len("ray://"):].rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"--address {address!r}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.5:6379)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        why = e.strerror or type(e).__name__ if not isinstance(e, socket.timeout) else f"no answer in {timeout:g} s"
+        raise OSError(f"--address {address}: cannot reach a Ray cluster there ({why})") from None
+
+
+@dataclass
+class RaySession:
+    """The Ray a search runs on. `started`: scalesearch started it (and `close` stops it)."""
+
+    address: str
+    started: bool
+    cpus: float
+
+    def close(self) -> None:
+        """Stop Ray if this session started it (only then)."""
+        if self.started:
+            import ray
+
+            ray.shutdown()
+            self.started = False
+
+
+def connect(address: str | None, *, num_cpus: float | None = None) -> RaySession:
+    """Join `address`, reuse the Ray this process runs, or start a local one bound to 127.0.0.1.
+
+    Args:
+        address: HOST:PORT of a running cluster, or None for a local Ray.
+        num_cpus: logical CPUs of a local Ray (default: the machine's).
+
+    Raises:
+        OSError: the address does not answer.
+        ValueError: the address is malformed.
+    """
+    set_ray_environment()
+    if address is not None:
+        probe_address(address)
+    import ray
+
+    if ray.is_initialized():
+        return RaySession(_gcs_address(ray), started=False, cpus=float(ray.cluster_resources().get("CPU", 0)))
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if address is not None:
+        ray.init(address=address, **quiet)
+        return RaySession(_gcs_address(ray), started=False, cpus=float(ray.cluster_resources().get("CPU", 0)))
+    # Ray turns token authentication on for a new local cluster and says so on every start: keep it, quietly.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus, **quiet)
+    return RaySession(_gcs_address(ray), started=True, cpus=float(ray.cluster_resources().get("CPU", 0)))
+
+
+def _gcs_address(ray: Any) -> str:
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:  # noqa: BLE001 - informational only
+        return "?"

@@ -1,0 +1,139 @@
+"""The live progress of a search: a status line redrawn in place on a terminal, one plain line per event otherwise.
+
+On a terminal, events (a trial started, ended, was rejected) scroll above a status line that is redrawn every
+second: trials done of planned, running, failed, stopped early (pruned by ASHA), rejected, the best value so far,
+elapsed time and the estimated time left. In a pipe or a log file, every event is one line with the same counters,
+so that `scalesearch run ... | tee log` reads well and `grep` finds things.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from typing import Any, Mapping, TextIO
+
+from scalesearch.search.driver import Counts, Progress
+
+__all__ = ["LineProgress", "TerminalProgress", "fmt_duration", "make_progress", "status_text"]
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """12 -> '12s', 75 -> '1m15s', 3725 -> '1h02m'; None -> '?'."""
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def status_text(c: Counts, *, final: bool = False) -> str:
+    """The counters as one line: done/planned, running, failed, pruned, rejected, best, elapsed, ETA (not when
+    `final`)."""
+    planned = f"/{c.planned}" if c.planned is not None else ""
+    parts = [f"done {c.done}{planned}", f"running {c.running}", f"failed {c.failed}", f"pruned {c.stopped}",
+             f"rejected {c.rejected}"]
+    if c.best is not None:
+        parts.append(f"best {c.objective} {c.best:.4g} ({c.best_label.split(' ', 1)[0]})")
+    parts.append(f"elapsed {fmt_duration(time.monotonic() - c.started)}")
+    eta = None if final else c.eta_s()
+    if not final and (c.running or c.queued or eta):
+        parts.append(f"ETA {fmt_duration(eta)}")
+    return ", ".join(parts)
+
+
+def _intro(info: Mapping[str, Any]) -> str:
+    ray = f"local Ray {info['ray']}" if info.get("started_ray") else f"Ray at {info['ray']}"
+    budget = f", time budget {fmt_duration(info['budget_s'])}" if info.get("budget_s") is not None else ""
+    verb = "resuming" if info.get("resumed") else "running"
+    return (f"{verb} study {info['study']}: {info['sampler']} sampler, {info['repeats']} repeat(s), "
+            f"{info['concurrency']} at a time on {ray}{budget}; results in {info['db']}")
+
+
+class LineProgress(Progress):
+    """One plain line per event (not per epoch): for pipes and log files."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.t0 = time.monotonic()
+
+    def _line(self, text: str) -> None:
+        elapsed = fmt_duration(time.monotonic() - self.t0)
+        self.out.write(f"[{elapsed:>6}] {text}\n")
+        self.out.flush()
+
+    def begin(self, info: Mapping[str, Any], counts: Counts) -> None:
+        self.t0 = time.monotonic()
+        self._line(_intro(info))
+
+    def event(self, kind: str, text: str, counts: Counts) -> None:
+        if kind == "epoch":
+            return
+        self._line(f"{text} | {status_text(counts)}")
+
+    def end(self, counts: Counts) -> None:
+        self._line(f"search ended | {status_text(counts, final=True)}")
+
+
+class TerminalProgress(Progress):
+    """Events scroll; a status line at the bottom is redrawn in place (and every second by a thread)."""
+
+    def __init__(self, out: TextIO, refresh_s: float = 1.0) -> None:
+        self.out = out
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._counts: Counts | None = None
+        self._epochs: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _status(self) -> str:
+        assert self._counts is not None
+        line = status_text(self._counts)
+        width = shutil.get_terminal_size((120, 24)).columns
+        return line if len(line) < width else line[: max(10, width - 2)] + "…"
+
+    def _draw(self, above: str | None = None) -> None:
+        with self._lock:
+            if above is not None:
+                self.out.write("\r\033[K" + above + "\n")
+            if self._counts is not None:
+                self.out.write("\r\033[K" + self._status())
+            self.out.flush()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.refresh_s):
+            self._draw()
+
+    def begin(self, info: Mapping[str, Any], counts: Counts) -> None:
+        self._counts = counts
+        self._draw(_intro(info))
+        self._thread = threading.Thread(target=self._tick, name="scalesearch-progress", daemon=True)
+        self._thread.start()
+
+    def event(self, kind: str, text: str, counts: Counts) -> None:
+        self._counts = counts
+        self._draw(None if kind == "epoch" else text)
+
+    def end(self, counts: Counts) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self._counts = counts
+        with self._lock:
+            self.out.write("\r\033[K" + status_text(counts, final=True) + "\n")
+            self.out.flush()
+
+
+def make_progress(out: TextIO | None = None) -> Progress:
+    """A terminal display when `out` (default stdout) is a terminal, plain lines otherwise."""
+    out = out or sys.stdout
+    try:
+        tty = out.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return TerminalProgress(out) if tty else LineProgress(out)

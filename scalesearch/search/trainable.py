@@ -1,0 +1,53 @@
+"""The Ray Tune adapter: a trial's config (a `scalesearch.trial.Job` as data) -> `trial.run` -> `tune.report`.
+
+Every epoch but the last is reported as it ends (ASHA decides on those); the last epoch is reported once, after
+`fit` returns, merged with the result summary and `final: True`, so that the final report carries everything
+(test accuracy, latency, times) even when ASHA stops the trial on it. A failed trial reports its error as a
+final result instead of raising: the driver stores it as failed with its text, and the reused worker goes on to
+the next trial. When Tune stops a trial (ASHA), `tune.report` ends the training thread with SystemExit, which
+`trial.run` lets through.
+
+The dataset arrives through `tune.with_parameters` (put in Ray's object store once per search, not pickled
+into every trial's config).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["train_job"]
+
+_SUMMARY = ("state", "val_acc", "best_val_acc", "test_acc", "test_loss", "train_seconds", "total_seconds",
+            "images_per_s", "steps", "stopped_early", "device", "node", "latency_ms", "error", "traceback", "key")
+
+
+def _report(metrics: dict[str, Any]) -> None:
+    from ray import tune
+
+    tune.report(metrics)  # ray.train.report fails a Tune function trial in Ray 2.60: keep it tune.report
+
+
+def train_job(config: dict[str, Any], data: Any = None) -> None:
+    """Tune function trainable: run the job in `config["job"]` on `data`."""
+    from scalesearch.trial import Job, run
+
+    job = Job.from_dict(config["job"])
+    key = job.key
+
+    def on_epoch(record: dict[str, Any], last: bool) -> None:
+        if not last:
+            _report({**{k: v for k, v in record.items() if v is not None}, "key": key})
+
+    result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"))
+    final: dict[str, Any] = {"final": True}
+    epochs = result.get("epochs") or []
+    if epochs:
+        final.update({k: v for k, v in epochs[-1].items() if v is not None})
+    final.update({k: result[k] for k in _SUMMARY if result.get(k) is not None})
+    if result.get("state") != "completed" or final.get("val_acc") is None or not math.isfinite(final["val_acc"]):
+        # without epoch and val_acc, ASHA ignores a failed trial's report; the driver reads them back
+        final["last_epoch"] = final.pop("epoch", 0)
+        if "val_acc" in final:
+            final["last_val_acc"] = final.pop("val_acc")
+    _report(final)

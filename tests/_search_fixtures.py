@@ -1,0 +1,87 @@
+"""Shared by the search tests: one Ray for the whole session, and helpers to run tiny studies.
+
+The Ray is started once (bound to 127.0.0.1) in the test process: in-process drivers reuse it, CLI subprocesses
+join it with `--address`, so that the search tests pay for one Ray start-up, not one per test.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A tiny synthetic task: 8x8 one-channel images, 4 classes; a trial of a width-4 ResNet-8 takes a fraction of a
+# second once a worker is warm.
+DATASET = ("{name: synthetic, num_classes: 4, in_channels: 1, image_size: 8, num_train: 300, num_test: 50, "
+           "val_size: 100}")
+
+
+def spec_text(study: str, body: str, *, train: str = "epochs: 2, batch_size: 50, warmup_epochs: 0",
+              dataset: str = DATASET) -> str:
+    """A spec with the tiny dataset and recipe, and `body` (architecture, parameters, search...)."""
+    return f"study: {study}\nseed: 0\ndataset: {dataset}\ntrain: {{{train}}}\n{body}"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    pytest.importorskip("ray")
+    pytest.importorskip("optuna")
+    from scalesearch.search.cluster import connect
+
+    session = connect(None, num_cpus=4)
+    yield session
+    session.close()  # stops Ray only if this fixture started it
+
+
+def run_study_inprocess(text: str, db: str, session: Any, *, filename: str = "t.yaml") -> Any:
+    """Parse a spec and run its study in this process on the session's Ray; returns the Outcome."""
+    from scalesearch.search.driver import prepare_study, run_study
+    from scalesearch.spec import parse_spec
+    from scalesearch.store import Store
+
+    spec = parse_spec(text, filename)
+    store = Store(db)
+    try:
+        prepare_study(store, spec, spec_text=text, spec_file=filename)
+        return run_study(spec, store, store.study(spec.study), session=session)
+    finally:
+        store.close()
+
+
+def cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:
+    """Run `python -m scalesearch ARGS` to completion."""
+    return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=kw.pop("cwd", REPO), **kw)
+
+
+def cli_popen(*args: str, **kw: Any) -> subprocess.Popen:
+    """Start `python -m scalesearch ARGS` (stdout and stderr to files or pipes given in kw)."""
+    return subprocess.Popen([sys.executable, "-m", "scalesearch", *args], cwd=kw.pop("cwd", REPO), **kw)
+
+
+def dump(db_path: Path) -> str:
+    """Every row of every table, as SQL text (to compare a database before and after)."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return "\n".join(con.iterdump())
+    finally:
+        con.close()
+
+
+def optuna_trials(db: str, study: str) -> list[Any]:
+    import optuna
+
+    return optuna.load_study(study_name=study, storage=db).get_trials(deepcopy=False)
+
+
+def env_without_ray_address() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("RAY_ADDRESS", None)
+    return env
