@@ -100,8 +100,18 @@ def connect(address: str | None, *, num_cpus: float | None = None) -> RaySession
         return RaySession(_gcs_address(ray), started=False, cpus=float(ray.cluster_resources().get("CPU", 0)))
     # Ray turns token authentication on for a new local cluster and says so on every start: keep it, quietly.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    from ray._private import ray_constants
+
+    # Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is first imported; if something imported it before
+    # set_ray_environment ran, apply the setting now (the services Ray spawns read it from the environment).
+    ray_constants.ENABLE_RAY_CLUSTER = False
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus, **quiet)
-    return RaySession(_gcs_address(ray), started=True, cpus=float(ray.cluster_resources().get("CPU", 0)))
+    session = RaySession(_gcs_address(ray), started=True, cpus=float(ray.cluster_resources().get("CPU", 0)))
+    if not session.address.startswith("127.0.0.1:"):
+        session.close()
+        raise OSError(f"the local Ray started on {session.address}, not on 127.0.0.1; refusing to run with Ray "
+                      "listening beyond this machine (start Ray yourself and pass --address to choose)")
+    return session
 
 
 def _gcs_address(ray: Any) -> str:

@@ -1,0 +1,333 @@
+"""The search commands as a user runs them: subprocesses joining the session's Ray with --address.
+
+SIGKILL and Ctrl-C in the middle of a search then `resume`, a reader looping `scalesearch status` beside parallel
+trials, bad input, the progress display in a pipe and on a real terminal (tmux), and a local Ray bound to
+127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import scalesearch.search  # noqa: E402,F401  - sets Ray's environment before anything imports Ray
+
+pytest.importorskip("ray")
+pytest.importorskip("optuna")
+
+from _search_fixtures import (cli, cli_popen, dump, optuna_trials, ray_session, spec_text)  # noqa: E402,F401
+
+from scalesearch.spec import parse_spec, resolve_candidate  # noqa: E402
+from scalesearch.store import Reader  # noqa: E402
+from scalesearch.trial import job_for_candidate  # noqa: E402
+
+# 6 configurations of ~1 s each (3 epochs on 1000 12x12 images), 2 at a time
+SLOW = spec_text("slow", """\
+architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
+parameters:
+  lr: {grid: [0.1, 0.05]}
+  w: {grid: [4, 6, 8]}
+search: {sampler: grid, max_concurrency: 2}
+""", train="epochs: 3, batch_size: 50, warmup_epochs: 0, lr: lr",
+    dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 12, num_train: 1200, num_test: 50, "
+            "val_size: 200}")
+
+
+def _write(tmp_path: Path, text: str, name: str = "spec.yaml") -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def _expected_keys(text: str) -> set[str]:
+    spec = parse_spec(text, "t.yaml")
+    keys = set()
+    for lr, w in itertools.product([0.1, 0.05], [4, 6, 8]):
+        c = resolve_candidate(spec, {"lr": lr, "w": w})
+        keys.add(job_for_candidate(c, spec.dataset, study_seed=spec.seed, device="cpu").key)
+    return keys
+
+
+def _wait(pred, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the driver exited ({proc.returncode}) before {what}")
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _counts(db: str, study: str) -> dict[str, int]:
+    try:
+        return Reader(db).counts(study)
+    except (LookupError, FileNotFoundError, ValueError):
+        return {}
+
+
+def _check_complete(db: str, study: str, text: str) -> list:
+    trials = Reader(db).trials(study)
+    assert {t.key for t in trials} == _expected_keys(text)  # the same configurations as an uninterrupted run
+    assert len(trials) == 6 and all(t.state == "completed" for t in trials)  # each kept once, nothing running
+    ot = optuna_trials(db, study)
+    assert not [o for o in ot if o.state.name in ("RUNNING", "WAITING")]
+    assert sorted(o.params["w"] for o in ot if o.state.name == "COMPLETE") == [4, 4, 6, 6, 8, 8]
+    return trials
+
+
+def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_path, ray_session):
+    db = f"sqlite:///{tmp_path}/r.db"
+    spec = _write(tmp_path, SLOW)
+    log = open(tmp_path / "run.log", "w")
+    proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: _counts(db, "slow").get("completed", 0) >= 2 and _counts(db, "slow").get("running", 0) >= 1,
+              180, "two finished trials and one running", proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    before = {t.key: t for t in Reader(db).trials("slow")}
+    finished = {k: t for k, t in before.items() if t.state == "completed"}
+    assert len(finished) >= 2 and any(t.state == "running" for t in before.values())
+    assert any(o.state.name == "RUNNING" for o in optuna_trials(db, "slow"))  # what a SIGKILL leaves behind
+    status = cli("status", "slow", "--db", db)
+    assert status.returncode == 0 and "driver is gone" in status.stdout
+    r = cli("resume", "slow", "--db", db, "--address", ray_session.address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    trials = _check_complete(db, "slow", SLOW)
+    for t in trials:
+        if t.key in finished:  # kept as they were: not trained again
+            assert (t.attempts, t.finished, t.val_acc) == (1, finished[t.key].finished, finished[t.key].val_acc)
+    reran = [t for t in trials if t.key in before and before[t.key].state == "running"]
+    assert reran and all(t.attempts == 2 for t in reran)
+    assert "study slow finished" in r.stdout
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, ray_session):
+    db = f"sqlite:///{tmp_path}/r.db"
+    spec = _write(tmp_path, SLOW)
+    proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait(lambda: _counts(db, "slow").get("completed", 0) >= 1, 180, "one finished trial", proc)
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out
+    assert "study slow interrupted" in out and "scalesearch resume slow" in out
+    study = Reader(db).study("slow")
+    assert study.state == "interrupted" and study.driver_pid is None
+    c = _counts(db, "slow")
+    assert c.get("running", 0) == 0 and c.get("interrupted", 0) + c.get("queued", 0) >= 1
+    assert not [o for o in optuna_trials(db, "slow") if o.state.name == "RUNNING"]
+    r = cli("resume", "slow", "--db", db, "--address", ray_session.address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    _check_complete(db, "slow", SLOW)
+    assert Reader(db).study("slow").runs == 2
+
+
+def test_parallel_trials_with_a_status_reader_never_lock_the_database(tmp_path, ray_session):
+    db = f"sqlite:///{tmp_path}/r.db"
+    spec = _write(tmp_path, SLOW)
+    proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT, text=True)
+    outputs = []
+    try:
+        _wait(lambda: (tmp_path / "r.db").exists() and "slow" in cli("studies", "--db", db).stdout, 120,
+              "the study", proc)
+        while proc.poll() is None:
+            outputs.append(cli("status", "slow", "--db", db, timeout=60))
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert len(outputs) >= 3
+    for o in outputs:
+        assert o.returncode == 0, o.stderr
+        assert "locked" not in o.stdout + o.stderr
+    assert any("running  #" in o.stdout for o in outputs)  # it saw trials in flight
+    assert "locked" not in out
+    _check_complete(db, "slow", SLOW)
+
+
+def test_bad_input_exits_2_with_one_line_and_leaves_the_database_unchanged(tmp_path, ray_session):
+    db_path = tmp_path / "r.db"
+    db = f"sqlite:///{db_path}"
+    tiny = spec_text("tiny", "architecture: {family: cifar_resnet, args: {depth: 8, width: 4}}\n"
+                             "search: {sampler: grid}\n", train="epochs: 1, batch_size: 50, warmup_epochs: 0")
+    good = _write(tmp_path, tiny)
+    r = cli("run", good, "--db", db, "--address", ray_session.address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = dump(db_path)
+    other = _write(tmp_path, tiny.replace("width: 4", "width: 6"), "other.yaml")
+    bad_spec = _write(tmp_path, tiny.replace("sampler: grid", "sampler: grit"), "bad.yaml")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database\n" * 50)
+    cases = {
+        "invalid spec": (["run", bad_spec, "--db", db], "did you mean 'grid'"),
+        "unreachable address": (["run", good, "--db", db, "--address", "127.0.0.1:9"], "cannot reach a Ray cluster"),
+        "not a database": (["run", good, "--db", str(junk)], "not a usable database"),
+        "study exists with another spec": (["run", other, "--db", db], "already exists"),
+        "no such study": (["resume", "nope", "--db", db], "no study 'nope'"),
+    }
+    for what, (args, message) in cases.items():
+        t0 = time.monotonic()
+        r = cli(*args, timeout=60)
+        assert r.returncode == 2, (what, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1 and message in r.stderr, (what, r.stderr)
+        assert time.monotonic() - t0 < 30, what
+    assert dump(db_path) == before
+    assert junk.read_bytes() == b"this is not a database\n" * 50
+
+
+def test_progress_in_a_pipe_is_one_plain_line_per_event(tmp_path, ray_session):
+    text = spec_text("pipe", """\
+architecture: {family: cifar_resnet, args: {depth: "6 * n + 2", width: 4}}
+parameters: {n: {grid: [1, 2, 3]}}
+constraints: ["n < 3"]
+search: {sampler: grid, max_concurrency: 2}
+""")
+    db = f"sqlite:///{tmp_path}/r.db"
+    r = cli("run", _write(tmp_path, text), "--db", db, "--address", ray_session.address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert "\r" not in r.stdout and "\x1b" not in r.stdout
+    events = [ln for ln in lines if re.match(r"^\[\s*\d+[smh0-9]*\] ", ln)]
+    def count(what: str) -> int:
+        return sum(bool(re.search(rf"\] #\d+ {what}", ln)) for ln in events)
+
+    assert (count("started"), count("completed"), count("rejected")) == (2, 2, 1)
+    assert all("| done " in ln and "failed" in ln and "pruned" in ln for ln in events[1:])
+    assert any(ln.startswith("results: ") for ln in lines) and any("scalesearch query pipe" in ln for ln in lines)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_progress_on_a_terminal_redraws_one_status_line(tmp_path, ray_session):
+    text = spec_text("tty", """\
+architecture: {family: cifar_resnet, args: {depth: "6 * n + 2", width: 4}}
+parameters: {n: {grid: [1, 2]}}
+search: {sampler: grid, max_concurrency: 1}
+""")
+    db = f"sqlite:///{tmp_path}/r.db"
+    spec = _write(tmp_path, text)
+    sock = str(tmp_path / "tmux.sock")
+    cmd = (f"cd {Path(__file__).resolve().parent.parent} && {sys.executable} -m scalesearch run {spec} --db {db} "
+           f"--address {ray_session.address}; echo EXIT=$?; sleep 60")
+    tmux = ["tmux", "-S", sock]
+    subprocess.run(tmux + ["new-session", "-d", "-x", "200", "-y", "50", "-s", "t", cmd], check=True)
+    try:
+        seen_running = False
+        t0 = time.monotonic()
+        screen = ""
+        while time.monotonic() - t0 < 180:
+            screen = subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+            seen_running |= bool(re.search(r"^done \d+/2, running 1, .*elapsed \d+s, ETA", screen, re.M))
+            if "EXIT=" in screen:
+                break
+            time.sleep(0.2)
+    finally:
+        subprocess.run(tmux + ["kill-server"], capture_output=True)
+    assert "EXIT=0" in screen, screen
+    lines = [ln for ln in screen.splitlines() if ln.strip()]
+    assert seen_running, screen  # the live status line, while a trial ran
+    status = [ln for ln in lines if ln.startswith("done ")]
+    assert len(status) == 1 and status[0].startswith("done 2/2, running 0, failed 0, pruned 0, rejected 0"), screen
+    assert sum("completed val_acc" in ln for ln in lines) == 2 and "\x1b" not in screen
+    assert any(ln.startswith("study tty finished") for ln in lines)
+
+
+def _children(root: int) -> set[int]:
+    """Every live descendant of process `root` (from /proc)."""
+    parent: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+                parent[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError):
+                continue
+    out, todo = set(), [root]
+    while todo:
+        p = todo.pop()
+        for c, pp in parent.items():
+            if pp == p and c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _listening(pids: set[int]) -> list[tuple[int, str]]:
+    """(pid, local address) of every listening TCP socket the processes hold."""
+    listen: dict[str, str] = {}
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            f = row.split()
+            if f[3] != "0A":  # LISTEN
+                continue
+            hexip, port = f[1].split(":")
+            raw = bytes.fromhex(hexip)
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # each word is little-endian
+            if v6:
+                a6 = ipaddress.IPv6Address(raw)
+                ip = str(a6.ipv4_mapped or a6)
+            else:
+                ip = str(ipaddress.IPv4Address(raw))
+            listen[f[9]] = f"{ip}:{int(port, 16)}"
+    out = []
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in listen:
+                    out.append((pid, listen[link[8:-1]]))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
+    db = f"sqlite:///{tmp_path}/r.db"
+    spec = _write(tmp_path, spec_text("local", "architecture: {family: cifar_resnet, args: {depth: 8, width: 4}}\n"
+                                               "search: {sampler: grid}\n",
+                                      train="epochs: 3, batch_size: 50, warmup_epochs: 0"))
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
+    proc = cli_popen("run", spec, "--db", db, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen: set[int] = set()
+    sockets: list[tuple[int, str]] = []
+    try:
+        _wait(lambda: _counts(db, "local").get("running", 0) >= 1, 180, "a running trial", proc)
+        seen = _children(proc.pid)
+        sockets = _listening(seen | {proc.pid})
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "local Ray 127.0.0.1:" in out
+    assert len(sockets) >= 3, sockets  # GCS, raylet, object manager, ... were found
+    assert all(addr.startswith(("127.0.0.1:", "::1:")) for _, addr in sockets), sockets
+    _wait(lambda: not [p for p in seen if Path(f"/proc/{p}").exists() and
+                       "(Z)" not in Path(f"/proc/{p}/stat").read_text().split(")")[-1][:4]],
+          60, "the Ray processes scalesearch started to exit")
