@@ -57,8 +57,8 @@ from scalesearch.analysis import aggregate
 from scalesearch.store import Reader, describe_url
 from scalesearch.store.models import EpochRow, StudyRow, TrialRow
 
-__all__ = ["EPOCH_COLUMNS", "STATES", "TRIAL_COLUMNS", "aggregate", "aggregate_configs", "arch_label", "filter_rows", "front_objectives",
-           "load_epochs", "load_studies", "load_trials", "open_reader", "parameter_names", "pareto_rows",
+__all__ = ["EPOCH_COLUMNS", "STATES", "TRIAL_COLUMNS", "aggregate", "aggregate_configs", "arch_label", "filter_rows",
+           "front_objectives", "load_epochs", "load_studies", "load_trials", "open_reader", "parameter_names", "pareto_rows",
            "parse_objectives", "query", "select_columns", "sort_rows", "study_family", "study_objectives"]
 
 DB = Union[str, "os.PathLike[str]", Reader, None]

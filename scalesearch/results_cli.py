@@ -302,6 +302,8 @@ def run_plot(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ValueError(f"--out {out}: expected a .png, .svg or .pdf file name")
     x = "latency_ms" if args.x == "latency" else args.x
+    if args.aggregate and args.kind not in ("pareto", "scaling"):
+        raise ValueError(f"--aggregate: only for --kind pareto or scaling, not {args.kind}")
     reader = results.open_reader(args.db)
     try:
         df = results.load_trials(reader, studies)

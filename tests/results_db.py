@@ -8,7 +8,6 @@ deterministic function of the MACs plus seeded noise, so fronts and aggregates h
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any
 

@@ -216,6 +216,8 @@ def test_cli_report_and_plots(db, tmp_path):
     (["plot", "alpha", "--x", "latency"], "--x latency: no trial of these studies has a measured latency"),
     (["plot", "gamma"], "no study 'gamma' in"),
     (["report", "alpha", "--top", "0"], "--top: expected an integer >= 1, got 0"),
+    (["plot", "alpha", "--kind", "edf", "--aggregate"], "--aggregate: only for --kind pareto or scaling, not edf"),
+    (["plot", "alpha", "--where", "depth > 3"], "--where: unknown column 'depth'; the columns are study, number"),
 ])
 def test_cli_user_errors_are_one_line_with_exit_2(db, tmp_path, args, message):
     r = cli(*args, "--db", db, cwd=tmp_path)

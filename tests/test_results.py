@@ -7,7 +7,6 @@ import math
 import sqlite3
 
 import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
 
