@@ -91,9 +91,8 @@ class Counts:
         if self.planned is not None and self.done_this_run > 0:
             remaining = max(0, self.planned - self.done)
             left = elapsed / self.done_this_run * remaining
-        if self.budget_s is not None:
-            cap = max(0.0, self.budget_s - elapsed)
-            left = cap if left is None else min(left, cap)
+        if self.budget_s is not None and left is not None:
+            left = min(left, max(0.0, self.budget_s - elapsed))
         return left
 
 
@@ -331,7 +330,6 @@ class Driver:
         self._idle = 0
         self.exhausted = False
         self.note = ""
-        self._trial_objs: dict[int, Any] = {}
         self._beat = time.monotonic()
         self.killed_run_s = 0.0
         self._load(record)
@@ -370,6 +368,7 @@ class Driver:
             self._update_best(r)
         self._grid = self._grid_points() if self.spec.search.sampler == "grid" else None
         self._grid_pos = 0
+        self._grid_claimed = len(self._sampler_claimed)  # grid configurations claimed by earlier runs count
         self.counts.planned = self._planned()
 
     def _grid_points(self) -> list[dict[str, Any]]:
@@ -550,7 +549,6 @@ class Driver:
             trial = self._ask_fixed(params, point)
         if trial is not None:
             self._set_constraints(trial, cand)
-            self._trial_objs[trial.number] = trial
         cfg = _Config(ck, dict(params), cand, point, jobs, [trial] if trial is not None else [])
         self._configs[ck] = cfg
         todo = [j for j in jobs if j.key not in self._results]
