@@ -1,0 +1,185 @@
+"""The rediscovery experiments (issue 16) at toy size: each experiment's own spec file, with synthetic data, one or
+two epochs and two seeds, run end to end through the real search engine (Optuna, Ray, SQLite), the study's report
+and the experiment's verdicts; plus the B0 -> B7 analysis and the power helpers against independent arithmetic."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from scalesearch import rediscover as rd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _search_fixtures import ray_session, run_study_inprocess  # noqa: E402,F401
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval"}
+
+
+def toy_spec(text: str, study: str) -> str:
+    """The experiment's spec at toy size: synthetic 1-channel data, 1-2 epochs, 2 seeds, a smaller grid."""
+    d = yaml.safe_load(text)
+    res = int(d["dataset"].get("resolution", 16))
+    d["study"] = study
+    d["dataset"] = {"name": "synthetic", "num_classes": 4, "in_channels": 1, "image_size": res, "num_train": 96,
+                    "num_test": 16, "val_size": 32}
+    params = d.get("parameters", {})
+    train = {**d.get("train", {}), "batch_size": 32, "warmup_epochs": 0}
+    if "epochs" in params:
+        params["epochs"] = {"grid": [2, 1]}
+        if "epochs" in d.get("baseline", {}):
+            d["baseline"]["epochs"] = 2
+    else:
+        train["epochs"] = 1
+    d["train"] = train
+    for name, small in (("alpha", [1.0, 1.2]), ("beta", [1.0, 1.1])):
+        if name in params and "grid" in params[name]:
+            params[name] = {"grid": small}
+    d["search"].update({"repeats": 2, "max_concurrency": 2})
+    d["search"].pop("time_budget_s", None)
+    return yaml.safe_dump(d, sort_keys=False)
+
+
+@pytest.fixture(scope="module")
+def toy_db(tmp_path_factory, ray_session):  # noqa: F811
+    folder = tmp_path_factory.mktemp("rediscover")
+    db = f"sqlite:///{folder / 'r.db'}"
+    studies: dict[str, list[str]] = {}
+    for name, exp in rd.EXPERIMENTS.items():
+        studies[name] = []
+        for spec in exp.specs:
+            if name == "efficientnet-step2":
+                text = rd.step2_spec_text(phis=(1, 2))  # same generator as the committed spec, two phis
+            else:
+                text = (ROOT / spec).read_text(encoding="utf-8")
+            study = "toy_" + Path(spec).stem
+            run_study_inprocess(toy_spec(text, study), db, ray_session, filename=spec)
+            studies[name].append(study)
+    return db, studies, folder
+
+
+@pytest.mark.parametrize("experiment", list(rd.EXPERIMENTS))
+def test_experiment_end_to_end_through_report_and_verdict(toy_db, experiment):
+    db, studies, folder = toy_db
+    out = folder / "results"
+    o = rd.analyse(experiment, db, studies=studies[experiment], out_root=out)
+    assert o.status in ("full", "partial")
+    assert o.findings and all(f.verdict in LABELS for f in o.findings)
+    paths = rd.write(o, out, db=db, report=True)
+    md = (out / studies[experiment][0] / "rediscovery.md").read_text()
+    for s in studies[experiment]:
+        assert (out / s / "report.md").exists() and (out / s / "report.html").exists()
+    assert "## Verdicts" in md and "## Power" in md and "## Budget, hardware, wall time" in md
+    assert rd.EXPERIMENTS[experiment].paper.split(":")[0] in md   # the paper's numbers beside ours
+    assert any(p.name == "REDISCOVERY.md" for p in paths)
+    for f in o.figures:
+        assert Path(f).exists()
+
+
+def test_degradation_intervals_are_paired_t_over_seeds(toy_db):
+    db, studies, folder = toy_db
+    o = rd.analyse("degradation", db, studies=studies["degradation"], out_root=folder / "results")
+    from scalesearch.analysis import t_quantile
+    from scalesearch.results import load_epochs, load_trials
+
+    t = load_trials(db, studies["degradation"][0])
+    t = t[t.state == "COMPLETE"]
+    e = load_epochs(db, studies["degradation"][0])
+    last = e.sort_values("epoch").groupby("number").tail(1).set_index("number")["train_acc"]
+    t = t.assign(err=1 - t["number"].map(last))
+    plain = t[t.shortcut == "none"].pivot_table(index="seed", columns="depth", values="err")
+    diff = (plain[56] - plain[20]).to_numpy()
+    h = t_quantile(0.975, len(diff) - 1) * diff.std(ddof=1) / math.sqrt(len(diff))
+    f = o.findings[0]
+    assert f.claim.startswith("plain-56")
+    assert f.diff == pytest.approx(diff.mean()) and f.lo == pytest.approx(diff.mean() - h)
+    assert f.hi == pytest.approx(diff.mean() + h)
+    assert f.n_seeds == 2
+
+
+def test_summary_gathers_all_experiments(toy_db, tmp_path):
+    db, studies, _ = toy_db
+    for name in rd.EXPERIMENTS:
+        rd.write(rd.analyse(name, db, studies=studies[name], out_root=tmp_path), tmp_path, report=False)
+    text = (tmp_path / "REDISCOVERY.md").read_text()
+    # the summary looks for the experiments' real study names; toy studies are reported as not run
+    assert text.count("Not run yet") == 4
+    for exp in rd.EXPERIMENTS.values():
+        assert exp.title in text
+
+
+def test_b0_b7_table_exact():
+    tab = rd.efficientnet_b_table({"paper": rd.PAPER_COEFFICIENTS})
+    from scalesearch import arch, cost
+
+    assert list(tab["model"]) == [f"B{k}" for k in range(8)]
+    b0 = cost.count(arch.PRESETS["efficientnet_b0"]()).macs
+    for _, r in tab.iterrows():
+        w, d, res, _ = arch.EFFICIENTNET_COEFFICIENTS[r["model"].lower()]
+        assert r["phi_d"] == pytest.approx(math.log(d) / math.log(1.2))
+        assert r["phi_w"] == pytest.approx(math.log(w) / math.log(1.1))
+        assert r["phi_r"] == pytest.approx(math.log(res / 224) / math.log(1.15))
+        assert r["macs"] == cost.count(arch.efficientnet(w, d, resolution=res)).macs
+        assert r["phi_macs"] == pytest.approx(math.log2(r["macs"] / b0))
+        # the least-squares phi minimises the squared log-multiplier residuals
+        logs = np.log([d, w, res / 224])
+        coefs = np.log([1.2, 1.1, 1.15])
+        grid = np.linspace(-1, 9, 100001)
+        best = grid[np.argmin(((logs[None] - grid[:, None] * coefs[None]) ** 2).sum(1))]
+        assert r["phi_ls"] == pytest.approx(best, abs=1e-3)
+    assert tab.iloc[0]["phi_ls"] == 0 and tab.iloc[7]["nominal_x"] == 128
+
+
+def test_write_b_table(tmp_path):
+    md = rd.write_b_table(tmp_path, {"paper": rd.PAPER_COEFFICIENTS, "other": (1.3, 1.05, 1.2)})
+    text = md.read_text()
+    assert text.count("| paper (1.2, 1.1, 1.15) | B") == 8 and text.count("| other (1.3, 1.05, 1.2) | B") == 8
+    assert (tmp_path / "b0_b7.csv").exists() and (tmp_path / "b0_b7_phi.svg").exists()
+
+
+def test_power_helpers_against_the_formula():
+    from scalesearch.analysis import t_quantile
+
+    for sd, n in ((0.004, 3), (0.01, 8)):
+        want = (t_quantile(0.975, n - 1) + t_quantile(0.8, n - 1)) * sd / math.sqrt(n)
+        assert rd.detectable_difference(sd, n) == pytest.approx(want)
+    n = rd.seeds_needed(0.004, 0.005)
+    assert rd.detectable_difference(0.004, n) <= 0.005 < rd.detectable_difference(0.004, n - 1)
+    assert math.isnan(rd.detectable_difference(0.004, 1))
+
+
+def test_committed_step2_specs_are_the_generator_output():
+    """The committed step-2 specs are exactly what `--write-spec` writes without a full step-1 run."""
+    src = "the paper's coefficients (no full step-1 run yet)"
+    for pilot in (False, True):
+        path = ROOT / rd.EXPERIMENTS["efficientnet-step2"].spec_files(pilot)[0]
+        assert path.read_text() == rd.step2_spec_text(pilot=pilot, source=src)
+
+
+def test_every_experiment_spec_validates():
+    from scalesearch.spec import check_space, load_spec
+
+    for exp in rd.EXPERIMENTS.values():
+        for pilot in (False, True):
+            for spec in exp.spec_files(pilot):
+                rep = check_space(load_spec(str(ROOT / spec)))
+                assert rep.feasible > 0, spec
+
+
+def test_cli_parser_and_unknown_experiment():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    rd.add_commands(p.add_subparsers())
+    a = p.parse_args(["rediscover", "degradation", "--pilot", "--db", "x.db"])
+    assert a.experiment == "degradation" and a.pilot and a.db == "x.db"
+    with pytest.raises(ValueError, match="experiment 'nope'"):
+        rd.analyse("nope")
+    with pytest.raises(SystemExit):
+        p.parse_args(["rediscover", "nope"])
