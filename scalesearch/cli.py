@@ -217,11 +217,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     import torch
 
-    from scalesearch.build import build_model
+    from scalesearch import trial
     from scalesearch.checks import FieldError
     from scalesearch.cost import count, human
     from scalesearch.data import load_dataset
-    from scalesearch.train import DivergenceError, EpochMetrics, fit, resolve_device, steps_per_epoch
+    from scalesearch.train import DivergenceError, resolve_device, steps_per_epoch
 
     spec, cfg, dataset, data_kwargs = _train_job(args)
     device = resolve_device(cfg.device)
@@ -230,8 +230,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except FieldError as e:  # a size or resolution: name the option if the command line set it
         raise _option_error(e) if getattr(args, e.field, None) is not None else e from None
     out = sys.stderr if args.json else sys.stdout
-    torch.manual_seed(cfg.seed)  # the initial weights
-    model = build_model(spec)
+    job = trial.Job(netspec=spec.to_dict(), train=dataclasses.asdict(cfg),
+                    data={"name": dataset, **data_kwargs, "seed": args.data_seed}, seed=cfg.seed)
     cost = count(spec)
     n_train = len(data.train)
     batch = min(cfg.batch_size, n_train)
@@ -273,31 +273,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
         sys.stderr.write(f"\r  epoch {epoch_no[0]} [{'#' * done}{'.' * (width - done)}] {i}/{n}\033[K")
         sys.stderr.flush()
 
-    def on_epoch(m: EpochMetrics) -> None:
+    def on_epoch(m: dict[str, Any], last: bool) -> None:
         if tty:
             sys.stderr.write("\r\033[K")
-        print(f"{m.epoch:>5} {m.lr:>8.4g} {m.train_loss:>10.4f} {m.train_acc:>9.4f} {m.val_loss:>8.4f} "
-              f"{m.val_acc:>7.4f} {m.seconds:>7.1f} {m.images_per_s:>7.0f}", file=out, flush=True)
-        epoch_no[0] = m.epoch + 1
+        print(f"{m['epoch']:>5} {m['lr']:>8.4g} {m['train_loss']:>10.4f} {m['train_acc']:>9.4f} "
+              f"{_num(m['val_loss'], '8.4f')} {_num(m['val_acc'], '7.4f')} {m['seconds']:>7.1f} "
+              f"{m['images_per_s']:>7.0f}", file=out, flush=True)
+        epoch_no[0] = m["epoch"] + 1
 
     try:
-        result = fit(model, data, cfg, on_epoch=on_epoch, progress=progress if tty else None)
+        result = trial.run(job, data, on_epoch=on_epoch, progress=progress if tty else None, catch=False)
     except DivergenceError as e:
         if tty:
             sys.stderr.write("\r\033[K")
         raise ValueError(f"{e} (--lr is {cfg.lr:g})") from e
 
-    test = f", test acc {result.test_acc:.4f}" if result.test_acc is not None else ""
-    print(f"val acc {result.val_acc:.4f} (best {result.best_val_acc:.4f}){test}; {result.train_seconds:.1f} s "
-          f"training, {result.images_per_s:.0f} img/s, {result.total_seconds:.1f} s in all", file=out)
+    test = f", test acc {result['test_acc']:.4f}" if result.get("test_acc") is not None else ""
+    print(f"val acc {_num(result['val_acc'], '.4f')} (best {_num(result['best_val_acc'], '.4f')}){test}; "
+          f"{result['train_seconds']:.1f} s training, {result['images_per_s']:.0f} img/s, "
+          f"{result['total_seconds']:.1f} s in all", file=out)
     if args.json:
         summary = {"model": args.model, "hash": spec.hash, "params": cost.params, "macs": cost.macs,
                    "dataset": {"name": data.name, "train": len(data.train), "val": len(data.val),
                                "test": len(data.test), "resolution": data.resolution,
                                "in_channels": data.in_channels, "num_classes": data.num_classes},
-                   "config": dataclasses.asdict(cfg), **result.to_dict()}
+                   "config": dataclasses.asdict(cfg), "job": job.to_dict(), **result}
         print(json.dumps(summary))
     return 0
+
+
+def _num(v: float | None, fmt: str) -> str:
+    """A metric for the table: formatted, or 'nan' right-aligned to the same width where it is missing."""
+    width = fmt.split(".")[0]
+    return format(v, fmt) if v is not None else format("nan", f">{width or 0}")
 
 
 def _add_validate(sub: argparse._SubParsersAction) -> None:

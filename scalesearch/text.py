@@ -5,9 +5,10 @@ Nothing here imports anything of scalesearch, so any module may use it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["fmt_num", "one_line", "short", "type_name", "show"]
+__all__ = ["fmt_num", "json_ready", "one_line", "short", "type_name", "show"]
 
 
 def one_line(s: Any) -> str:
@@ -48,3 +49,14 @@ def show(v: Any) -> str:
     if isinstance(v, (dict, list, tuple)):
         return type_name(v)
     return f"{type_name(v)} {short(repr(v))}" if v is not None else "null"
+
+
+def json_ready(value: Any) -> Any:
+    """`value` with float NaN/inf replaced by None in nested dicts, lists and tuples (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value

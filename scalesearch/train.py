@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from scalesearch.checks import check_int
 from scalesearch.data import Dataset, Split, augment_batch
 from scalesearch.recipe import SCHEDULES, TrainConfig
+from scalesearch.text import json_ready
 
 __all__ = [
     "SCHEDULES",
@@ -121,7 +122,7 @@ class TrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN, e.g. the accuracy of an empty val split, becomes None)."""
-        return _nan_to_none(asdict(self))
+        return json_ready(asdict(self))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -387,14 +388,3 @@ def _divergence(epoch: int, step: int, last_ok: int) -> DivergenceError:
     return DivergenceError(
         f"training diverged: non-finite loss in epoch {epoch}, between steps {last_ok + 1} and {step} "
         "(lower the learning rate or check the model)", epoch=epoch, step=step)
-
-
-def _nan_to_none(value: Any) -> Any:
-    """Replace float NaN/inf by None in nested dicts and lists (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    return value

@@ -33,7 +33,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import socket
 import time
 import traceback
@@ -41,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from scalesearch.recipe import TrainConfig
+from scalesearch.text import json_ready
 
 __all__ = ["DATA_SEED", "FORMAT", "Job", "job_for_candidate", "load_job_data", "run", "trial_seed"]
 
@@ -189,23 +189,14 @@ def load_job_data(job: Job, *, device: str = "cpu", data_dir: str | None = None,
     return dataclasses.replace(data, test=Split(data.test.x[:0], data.test.y[:0]))
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
-    return value
-
-
 def _error_text(e: BaseException) -> str:
     msg = " ".join(str(e).split())
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
 
 def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallback | None = None,
-        threads: int | None = None, data_dir: str | None = None, catch: bool = True) -> dict[str, Any]:
+        threads: int | None = None, data_dir: str | None = None, catch: bool = True,
+        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Run one job: seed, build, fit with a per-epoch callback, and return its result as JSON-able data.
 
     Args:
@@ -217,6 +208,7 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         threads: torch intra-op threads for this process (default: leave as is).
         data_dir: where the dataset files are (default: $SCALESEARCH_DATA, else /usr/share/datasets).
         catch: return an `Exception` raised while training as a failed result (default); False re-raises it.
+        progress: called as progress(step_in_epoch, steps_in_epoch) during training (`train.fit`'s progress).
 
     Returns:
         A dict with `key`, `state` ("completed" or "failed"), `epochs` (a list of per-epoch metric dicts),
@@ -250,12 +242,12 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
                                                                                             cfg.batch_size)
 
         def epoch_done(m: Any) -> None:
-            record = _nan_to_none(dataclasses.asdict(m))
+            record = json_ready(dataclasses.asdict(m))
             epochs.append(record)
             if on_epoch is not None:
                 on_epoch(record, m.steps >= total)
 
-        result = fit(model, data, cfg, on_epoch=epoch_done)
+        result = fit(model, data, cfg, on_epoch=epoch_done, progress=progress)
         out.update({k: v for k, v in result.to_dict().items() if k != "epochs"})
         if job.latency:
             from scalesearch.cost import measure_latency
@@ -271,7 +263,7 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         if "out of memory" in str(e).lower():
             _free_memory()
     out["total_seconds"] = time.perf_counter() - t0
-    return _nan_to_none(out)
+    return json_ready(out)
 
 
 def _free_memory() -> None:
@@ -286,4 +278,3 @@ def _free_memory() -> None:
             torch.cuda.empty_cache()
     except Exception:  # pragma: no cover - best effort
         pass
-
