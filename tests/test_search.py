@@ -163,3 +163,26 @@ search: {sampler: grid, max_concurrency: 1, early_stopping: {type: asha, grace_e
     for t in trials:
         if t.state == "completed":
             assert t.epochs_done == 4 and ot[t.optuna_trial].state.name == "COMPLETE"
+
+
+def test_time_budget_ends_the_study_and_leaves_nothing_running(tmp_path, ray_session):
+    text = spec_text("budget", """\
+architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
+parameters: {w: {grid: [4, 5, 6, 7, 8, 9, 10, 11]}}
+search: {sampler: grid, max_concurrency: 1, time_budget_s: 6}
+""", train="epochs: 3, batch_size: 50, warmup_epochs: 0",
+        dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 12, num_train: 1200, num_test: 50, "
+                "val_size: 200}")
+    db = f"sqlite:///{tmp_path}/r.db"
+    out = run_study_inprocess(text, db, ray_session)
+    assert out.state == "finished" and "time budget of 6 s" in out.message
+    reader = Reader(db)
+    counts = reader.counts("budget")
+    assert counts.get("running", 0) == 0 and counts.get("completed", 0) < 8
+    assert not [o for o in optuna_trials(db, "budget") if o.state.name == "RUNNING"]
+    study = reader.study("budget")
+    assert study.state == "finished" and study.wall_seconds >= 6
+    before = [(t.key, t.state, t.attempts) for t in reader.trials("budget")]
+    again = run_study_inprocess(text, db, ray_session)  # the budget is the whole study's: nothing more runs
+    assert "is used up" in again.message
+    assert [(t.key, t.state, t.attempts) for t in Reader(db).trials("budget")] == before
