@@ -343,9 +343,16 @@ def _add_engine(sub: argparse._SubParsersAction) -> None:
     add_commands(sub)
 
 
+def _add_results(sub: argparse._SubParsersAction) -> None:
+    """The read side's commands: plot and report (scalesearch.results_cli; query is registered with the engine's
+    commands and handled there too)."""
+    from scalesearch.results_cli import add_commands
+
+    add_commands(sub)
+
+
 _COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
-    _add_engine, _add_validate, _add_count, _add_train, _add_presets,
-    __import__("scalesearch.results_cli", fromlist=["add_commands"]).add_commands,  # plot, report (results_cli)
+    _add_engine, _add_validate, _add_count, _add_train, _add_presets, _add_results,
 )
 
 

@@ -10,13 +10,9 @@ Exit status of run/resume: 0 when the study finished, 130 when it was interrupte
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import math
-import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-__all__ = ["add_commands", "pareto_front"]
+__all__ = ["add_commands"]
 
 _DB_HELP = "results database: a SQLAlchemy URL or a SQLite file path (default: results/scalesearch.db)"
 
@@ -52,11 +48,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
     p.set_defaults(func=_cmd_studies)
 
-    p = sub.add_parser("query", help="one row per trial of a study, as a table, CSV or JSON")
-    p.add_argument("study", metavar="STUDY")
-    p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    p.set_defaults(func=_cmd_query)
+    from scalesearch.results_cli import add_query_arguments, run_query  # the read side owns query
+
+    p = sub.add_parser("query", help="one row per trial of studies, filtered, sorted, aggregated or reduced to "
+                       "the Pareto front, as a table, CSV, JSON or Parquet")
+    add_query_arguments(p)
+    p.set_defaults(func=run_query)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -103,7 +100,7 @@ def _search(spec: Any, text: str, file: str | None, db: str | None, address: str
         probe_address(address)  # before the database is touched
     store = Store(db)
     try:
-        record = prepare_study(store, spec, spec_text=text, spec_file=file)
+        prepare_study(store, spec, spec_text=text, spec_file=file)
         s = spec.search
         import os
 
@@ -117,22 +114,6 @@ def _search(spec: Any, text: str, file: str | None, db: str | None, address: str
         return 0 if outcome.state == "finished" else 130 if outcome.state == "interrupted" else 1
     finally:
         store.close()
-
-
-def pareto_front(points: Iterable[tuple[float, float, Any]]) -> list[tuple[float, float, Any]]:
-    """The (accuracy, cost, item) points no other point beats on both (higher accuracy, lower cost), by cost.
-
-    Example:
-        >>> [p[2] for p in pareto_front([(0.8, 10, "a"), (0.7, 20, "b"), (0.9, 30, "c"), (0.85, 5, "d")])]
-        ['d', 'c']
-    """
-    front: list[tuple[float, float, Any]] = []
-    best = -math.inf
-    for acc, cost, item in sorted(points, key=lambda p: (p[1], -p[0])):
-        if acc > best:
-            front.append((acc, cost, item))
-            best = acc
-    return front
 
 
 def _configs(trials: Sequence[Any]) -> list[tuple[float, float, Any]]:
@@ -170,7 +151,10 @@ def summary(store: Any, name: str, wall_s: float | None = None) -> str:
         acc, macs, t = max(configs, key=lambda c: c[0])
         lines.append(f"best val_acc {acc:.4f}: trial #{t.number} ({_values(t.parameters)}), {human(macs)} MACs, "
                      f"{human(t.params or 0)} params")
-        front = pareto_front(configs)
+        from scalesearch.analysis import pareto_mask
+
+        on_front = pareto_mask([(a, m) for a, m, _ in configs], ["max", "min"])
+        front = sorted((c for c, keep in zip(configs, on_front) if keep), key=lambda c: c[1])
         if len(front) > 1:
             lines.append("accuracy vs MACs (Pareto front: no other trial is both more accurate and cheaper):")
             for acc, macs, t in front:
@@ -300,55 +284,3 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 _QUERY_COLUMNS = ("number", "state", "point", "repeat", "macs", "params", "acts", "val_acc", "best_val_acc",
                   "test_acc", "epochs_done", "seconds", "seed", "optuna_trial", "key", "netspec_hash", "error",
                   "rejected_by")
-
-
-def query_rows(trials: Sequence[Any]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and one flat row per trial: the fixed columns with every parameter's value after `repeat`."""
-    names: list[str] = []
-    for t in trials:
-        for k in t.values:
-            if k not in names:
-                names.append(k)
-    cols = list(_QUERY_COLUMNS[:4]) + names + list(_QUERY_COLUMNS[4:])
-    rows = []
-    for t in trials:
-        d = {c: getattr(t, c) for c in _QUERY_COLUMNS}
-        d["rejected_by"] = "; ".join(t.rejected_by) if t.rejected_by else None
-        d.update({k: t.values.get(k) for k in names})
-        rows.append(d)
-    return cols, rows
-
-
-def _cmd_query(args: argparse.Namespace) -> int:
-    from scalesearch.store import Reader
-
-    reader = Reader(args.db)
-    try:
-        trials = reader.trials(args.study)
-    finally:
-        reader.close()
-    if args.format == "json":
-        print(json.dumps([t.to_dict() for t in trials], indent=None, default=str))
-        return 0
-    cols, rows = query_rows(trials)
-    if args.format == "csv":
-        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-        return 0
-    shown = [c for c in cols if c not in ("key", "netspec_hash", "optuna_trial", "rejected_by", "error", "acts")]
-
-    def cell(v: Any) -> str:
-        if v is None:
-            return "-"
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return str(v)
-
-    table = [tuple(shown)] + [tuple(cell(r[c]) for c in shown) for r in rows]
-    print(_table(table))
-    notes = [f"#{r['number']}: {r['error'] or r['rejected_by']}" for r in rows if r["error"] or r["rejected_by"]]
-    if notes:
-        print("\n".join(["", "notes:"] + [f"  {n}" for n in notes[:50]]))
-    return 0
