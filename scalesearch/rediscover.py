@@ -696,7 +696,8 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                                                                                    "pairwise intervals before "
                                                                                    "reading anything into it)"))
             power += _power_by(df, "grow", "val_acc", "epochs", eff, "accuracy, 2x complexity")
-            figs += _save(_errorbar_plot(agg, "macs", "grow", "ResNeXt: 1x and 2x complexity (panels: epochs)"),
+            series = agg.assign(series=[f"{g}, {int(e)} epochs" for g, e in zip(agg["grow"], agg["epochs"])])
+            figs += _save(_errorbar_plot(series, "macs", "series", "ResNeXt: 1x (none) and 2x complexity"),
                           folder, "rediscover_cwd")
     if card is not None:
         df = _complete(card[1])
@@ -999,12 +1000,12 @@ def write_summary(out_root: str | Path = "results") -> Path:
         out += [f"## {exp.title}", "", f"Paper: {exp.paper}", ""]
         found = False
         for pilot in (False, True):
-            js = root / exp.studies(pilot)[0] / "rediscovery.json"
-            if not js.exists():
+            study = next((s for s in exp.studies(pilot) if (root / s / "rediscovery.json").exists()), None)
+            if study is None:
                 continue
             found = True
-            d = json.loads(js.read_text(encoding="utf-8"))
-            out += [f"**{d['status'].upper()}** ([details]({exp.studies(pilot)[0]}/rediscovery.md); wall time "
+            d = json.loads((root / study / "rediscovery.json").read_text(encoding="utf-8"))
+            out += [f"**{d['status'].upper()}** ([details]({study}/rediscovery.md); wall time "
                     f"{_duration(d.get('wall_seconds', 0))}):", "", "| claim | ours | verdict |", "|---|---|---|"]
             out += [f"| {f['claim']} | {f['ours']} | {f['verdict']} |" for f in d["findings"]]
             out.append("")
