@@ -100,7 +100,11 @@ def _search(spec: Any, text: str, file: str | None, db: str | None, address: str
         probe_address(address)  # before the database is touched
     store = Store(db)
     try:
-        prepare_study(store, spec, spec_text=text, spec_file=file)
+        record = prepare_study(store, spec, spec_text=text, spec_file=file)
+        if record.state == "finished":  # the same spec already ran to its end: nothing to train, no Ray needed
+            print(f"study {spec.study} is already finished ({record.message}); nothing to run")
+            print(summary(store, spec.study, record.wall_seconds))
+            return 0
         s = spec.search
         import os
 
