@@ -346,7 +346,7 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
             # non-inferiority: paper - best > -eff ; written as verdict on (paper - best + eff) with effect eff
             shifted = {**row, "diff": row["diff"] + eff, "lo": row["lo"] + eff, "hi": row["hi"] + eff}
             f = _finding("the paper's (1.2, 1.1, 1.15) is among the best (within the smallest effect that matters)",
-                         "1.2, 1.1, 1.15 chosen by grid search on B0 (ImageNet)", shifted, eff,
+                         "1.2, 1.1, 1.15 chosen by grid search on B0 (ImageNet)", shifted, 0.0,
                          note="non-inferiority: the interval of (paper - best) must lie above "
                               f"-{eff * 100:.1f} pp; the best is selected on the same data, so this favours the best")
             f.ours = (f"ranked {int(p['rank'])} of {len(agg)}; paper - best ({best}) = {row['diff'] * 100:+.2f} pp "
@@ -611,7 +611,7 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
         if row is not None:
             shifted = {**row, "diff": row["diff"] + eff, "lo": row["lo"] + eff, "hi": row["hi"] + eff}
             f = _finding(f"phi = {phi}: fast compound dWr is as accurate as compound (within "
-                         f"{eff * 100:.1f} pp)", "Dollar et al.: dWr keeps dwr's accuracy", shifted, eff,
+                         f"{eff * 100:.1f} pp)", "Dollar et al.: dWr keeps dwr's accuracy", shifted, 0.0,
                          note="non-inferiority")
             f.ours = (f"dWr - compound {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
                       f"{row['hi'] * 100:+.2f}]")
@@ -780,7 +780,7 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
     if row is not None:  # the issue's weaker statement: not higher by more than the smallest effect that matters
         shifted = {**row, "diff": row["diff"] - eff, "lo": row["lo"] - eff, "hi": row["hi"] - eff}
         f = _finding(f"residual-{deep}'s training error is NOT higher than residual-{shallow}'s (by more than "
-                     f"{eff * 100:.1f} pp)", paper["residual"], shifted, eff, direction="less", what="train err",
+                     f"{eff * 100:.1f} pp)", paper["residual"], shifted, 0.0, direction="less", what="train err",
                      note="non-inferiority: the interval of (deep - shallow) must lie below the margin")
         f.diff, f.lo, f.hi = row["diff"], row["lo"], row["hi"]
         f.ours = f"deep - shallow {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]"
@@ -934,7 +934,9 @@ def render(outcome: Outcome) -> str:
            f"Intervals are {LEVEL:.0%} Student t intervals over seeds, paired by seed (repeat r of every "
            "configuration trains with the same seed). 'reproduced': the interval lies on the paper's side of zero; "
            "'not reproduced': it excludes the smallest effect that matters in the paper's direction; 'inconclusive':"
-           f" neither, at this budget. Smallest effect that matters (declared before the data): accuracy "
+           " neither, at this budget. For an 'as good as' claim (marked non-inferiority) the margin is the smallest "
+           "effect that matters: reproduced when the interval excludes a loss that large, not reproduced when it lies "
+           f"entirely beyond it. Smallest effect that matters (declared before the data): accuracy "
            f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
            f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power.", "",
            "| claim | paper | ours | verdict | detectable | seeds |", "|---|---|---|---|---|---|"]
