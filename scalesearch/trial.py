@@ -258,12 +258,23 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
     except Exception as e:  # noqa: BLE001 - failures are data: the search stores them and goes on
         if not catch:
             raise
-        out.update(state="failed", error=_error_text(e), traceback=traceback.format_exc(limit=20))
+        oom = _is_out_of_memory(e)
+        error = f"out of memory: {_error_text(e)}" if oom else _error_text(e)
+        out.update(state="failed", error=error, traceback=traceback.format_exc(limit=20))
         out.setdefault("val_acc", epochs[-1]["val_acc"] if epochs else None)
-        if "out of memory" in str(e).lower():
+        if oom:
             _free_memory()
     out["total_seconds"] = time.perf_counter() - t0
     return json_ready(out)
+
+
+def _is_out_of_memory(e: BaseException) -> bool:
+    """Whether `e` is an allocation failure: MemoryError, torch's OutOfMemoryError (CUDA), or the CPU allocator's
+    RuntimeError ("can't allocate memory", "not enough memory")."""
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
+        return True
+    msg = str(e).lower()
+    return any(m in msg for m in ("out of memory", "can't allocate memory", "not enough memory"))
 
 
 def _free_memory() -> None:

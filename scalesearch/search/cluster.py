@@ -105,7 +105,9 @@ def connect(address: str | None, *, num_cpus: float | None = None) -> RaySession
     # Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is first imported; if something imported it before
     # set_ray_environment ran, apply the setting now (the services Ray spawns read it from the environment).
     ray_constants.ENABLE_RAY_CLUSTER = False
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus, **quiet)
+    # address="local": a new Ray even where `ray start` left its address in /tmp/ray/ray_current_cluster or
+    # RAY_ADDRESS is set (`ray.init()` would join that cluster instead, and refuse num_cpus); --address joins one
+    ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus, **quiet)
     session = RaySession(_gcs_address(ray), started=True, cpus=float(ray.cluster_resources().get("CPU", 0)))
     if not session.address.startswith("127.0.0.1:"):
         session.close()

@@ -39,21 +39,26 @@ import math
 import os
 import platform
 import shutil
+import signal
 import socket
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from scalesearch.search.constraints import constraint_values
-from scalesearch.store import Store, StudyRecord, TrialRecord, describe_url, now
+from scalesearch.store import (DatabaseFileLost, Store, StoreWriteError, StudyRecord, TrialRecord, describe_url, now,
+                               sqlite_path)
 from scalesearch.trial import Job, job_for_candidate
 
 __all__ = ["Counts", "Driver", "Outcome", "Progress", "open_optuna_storage", "prepare_study", "provenance", "run_study",
            "spec_fits", "stored_spec"]
 
 MAX_IDLE_PROPOSALS = 200  # rejected or already-known proposals in a row that end a sampler's search
+MAX_ATTEMPTS = 3  # starts of one job whose Ray worker dies (its node lost, the process killed) before it is failed
 _SAMPLER_SEED_SALT = "scalesearch-sampler"
 
 
@@ -257,6 +262,19 @@ class _Running:
     config_key: str
     epochs: dict[int, float] = field(default_factory=dict)
     last: dict[str, Any] = field(default_factory=dict)
+    number: int = -1
+    attempt: int = 1
+    node: str | None = None  # where it runs (from its first report)
+
+
+@dataclass
+class _Incident:
+    """A job whose Ray worker was lost (its node died, or the process was killed) and that was queued again."""
+
+    number: int
+    node: str | None
+    attempt: int
+    error: str = ""
 
 
 @dataclass
@@ -332,6 +350,8 @@ class Driver:
         self.note = ""
         self._beat = time.monotonic()
         self.killed_run_s = 0.0
+        self.incidents: list[_Incident] = []
+        self._lost: dict[str, _Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
         self._load(record)
 
     # -- state from the database ---------------------------------------------------------------------------
@@ -661,7 +681,7 @@ class Driver:
         job = self._queue.popleft()
         cfg_key = job.config_key
         rec = self.store.start_trial(self.name, job.key)
-        self._inflight[job.key] = _Running(job, cfg_key)
+        self._inflight[job.key] = _Running(job, cfg_key, number=rec.number, attempt=rec.attempts)
         self.counts.queued -= 1
         self.counts.running += 1
         cfg = self._configs.get(cfg_key)
@@ -679,6 +699,8 @@ class Driver:
         """One epoch of a running job."""
         run = self._inflight.get(key)
         self.heartbeat()
+        if run is not None and result.get("node"):
+            run.node = result["node"]
         if run is None or "epoch" not in result:
             return
         rec = _epoch_of(result)
@@ -709,8 +731,12 @@ class Driver:
             if state == "completed":
                 fields.update(val_acc=result.get("val_acc"), best_val_acc=result.get("best_val_acc"))
         elif error:
+            if run.attempt < MAX_ATTEMPTS:
+                self._requeue(run)
+                return
             state = "failed"
-            fields["error"] = error_text or "the trial's Ray worker failed (it died or raised outside training)"
+            fields["error"] = error_text or (f"the trial's Ray worker failed {run.attempt} times (it died or raised "
+                                             "outside training)")
         elif "epoch" in result:
             state = "stopped"  # the scheduler (ASHA) stopped it on this result
             last = _epoch_of(result)
@@ -738,6 +764,41 @@ class Driver:
             self._tell(cfg)
         self.heartbeat()
 
+    def _requeue(self, run: _Running) -> None:
+        """A job's Ray worker was lost (Tune reports the trial as errored: our trainable returns every training
+        error as a result, so only a dead worker or node gets here): queue it to run again, first in line."""
+        key = run.job.key
+        self.store.queue_trial(self.name, {"key": key, "config_key": run.config_key})
+        self._queue.appendleft(run.job)
+        self.counts.queued += 1
+        incident = _Incident(run.number, run.node, run.attempt)
+        self.incidents.append(incident)
+        self._lost[key] = incident
+        where = f" on {run.node}" if run.node else ""
+        self.progress.event("note", f"#{run.number} lost its Ray worker{where}: queued to run again (attempt "
+                                    f"{run.attempt + 1} of {MAX_ATTEMPTS})", self.counts)
+        self.store.update_study(self.name, message=self.incident_summary())
+
+    def incident_summary(self, dead_nodes: set[str] | None = None) -> str:
+        """What happened to jobs whose Ray worker was lost, for the study's record ('' when nothing did)."""
+        if not self.incidents:
+            return ""
+        dead = _dead_nodes() if dead_nodes is None else dead_nodes
+        parts = []
+        for i in self.incidents:
+            node = i.node or "an unknown node"
+            died = " (that Ray node died)" if i.node and i.node.rsplit("/", 1)[-1] in dead else ""
+            why = f": {i.error}" if i.error else ""
+            parts.append(f"#{i.number} attempt {i.attempt} on {node}{died}{why}")
+        n = len(self.incidents)
+        return f"{n} job start{'s' if n > 1 else ''} lost with {'their' if n > 1 else 'its'} Ray worker and run " \
+               f"again: " + "; ".join(parts)
+
+    @property
+    def waiting(self) -> bool:
+        """Jobs are in flight: a job whose worker dies may come back to the queue, so the search is not over."""
+        return bool(self._inflight)
+
     def heartbeat(self, every_s: float = 10.0) -> None:
         """Refresh the study's `updated` time (at most every `every_s`): how far a killed run got."""
         if time.monotonic() - self._beat >= every_s:
@@ -748,6 +809,11 @@ class Driver:
         """Tune's error text for a job already stored as failed (its worker died, or it was interrupted)."""
         if "KeyboardInterrupt" in text or "SIGINT" in text:
             return
+        lost = self._lost.pop(key, None)
+        if lost is not None:  # queued again (see `_requeue`): the text says why its worker was lost
+            lost.error = _short_error(text)
+            self.store.update_study(self.name, message=self.incident_summary())
+            return
         try:
             self.store.finish_trial(self.name, key, "failed", error=" ".join(text.split())[:2000])
         except LookupError:
@@ -755,15 +821,16 @@ class Driver:
 
     # -- end of a run -------------------------------------------------------------------------------------------
 
-    def finish(self) -> None:
-        """After Tune returned: jobs still in flight were interrupted; their Optuna trials fail (resume re-asks)."""
+    def finish(self, *, tell_optuna: bool = True) -> None:
+        """After Tune returned: jobs still in flight were interrupted; their Optuna trials fail (resume re-asks).
+        `tell_optuna=False` leaves Optuna's trials RUNNING (resume reconciles them), when its database is gone."""
         keys = list(self._inflight)
         if keys:
-            self.store.interrupt_running(self.name, keys)
             self.counts.interrupted += len(keys)
             self.counts.running -= len(keys)
             self._inflight.clear()
-        for cfg in list(self._configs.values()):
+            self.store.interrupt_running(self.name, keys)
+        for cfg in list(self._configs.values()) if tell_optuna else []:
             for trial in cfg.trials:
                 try:
                     trial.set_user_attr("scalesearch_state", "interrupted")
@@ -776,6 +843,26 @@ class Driver:
     def complete(self) -> bool:
         """Nothing left to claim, queue or run."""
         return self.exhausted and not self._queue and not self._inflight and not self._configs
+
+
+def _short_error(text: str, limit: int = 200) -> str:
+    """The first `SomeError: message` in a Ray/Tune error text (which starts with a traceback), on one line."""
+    import re
+
+    flat = " ".join(text.split())
+    m = re.search(r"\b(\w+(?:Error|Exception|Exit)\b:? ?.*)", flat)
+    out = m.group(1) if m else flat
+    return out[:limit] + ("..." if len(out) > limit else "")
+
+
+def _dead_nodes() -> set[str]:
+    """The first 12 hex digits of the ids of the Ray nodes the cluster knows to be dead."""
+    try:
+        import ray
+
+        return {str(n.get("NodeID", ""))[:12] for n in ray.nodes() if not n.get("Alive", True)}
+    except Exception:  # noqa: BLE001 - informational
+        return set()
 
 
 def _state(name: str) -> Any:
@@ -850,9 +937,12 @@ def run_study(spec: Any, store: Store, record: StudyRecord, *, session: Any, pro
                     "started_ray": session.started, "budget_s": budget, "resumed": record.runs > 0}, driver.counts)
     if on_start is not None:
         on_start(driver)
+    store_path = sqlite_path(store.url)
     reason = ""
+    lost: StoreWriteError | None = None
     source_id = register(driver)
     tmp = tempfile.mkdtemp(prefix="scalesearch-tune-")
+    term = _SigtermAsInterrupt()
     try:
         if budget is not None and budget <= 0:
             reason = f"the time budget of {s.time_budget_s:g} s is used up"
@@ -878,15 +968,30 @@ def run_study(spec: Any, store: Store, record: StudyRecord, *, session: Any, pro
     except KeyboardInterrupt:
         reason = "interrupted"
     except BaseException as e:
-        reason = f"failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
-        raise
+        lost = _storage_error(e, store.url)
+        if lost is None:
+            reason = f"failed: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+            raise
     finally:
+        term.restore()
         unregister(source_id)
         shutil.rmtree(tmp, ignore_errors=True)
+        restored = None
+        if isinstance(lost, DatabaseFileLost):
+            try:  # write the database the open connections still see back to its path; the run ends there
+                restored = store.restore_file(storage.engine)
+            except (OSError, sqlite3.Error) as e:
+                lost = DatabaseFileLost(f"{lost}; writing it back failed too ({e})")
         was_complete = driver.complete
-        driver.finish()
+        try:
+            driver.finish(tell_optuna=lost is None or restored == store_path)
+        except StoreWriteError:
+            if lost is None:
+                raise
         wall = time.monotonic() - t_start
-        if was_complete:
+        if lost is not None:
+            state, message = "interrupted", f"stopped: {lost}; `scalesearch resume {spec.study}` continues it"
+        elif was_complete:
             state, message = "finished", driver.note or "every planned trial ended"
         elif reason.startswith("the time budget"):
             state, message = "finished", reason
@@ -894,11 +999,73 @@ def run_study(spec: Any, store: Store, record: StudyRecord, *, session: Any, pro
             state, message = "failed", f"the driver {reason}; `scalesearch resume {spec.study}` continues it"
         else:
             state = "interrupted"
-            message = f"interrupted; `scalesearch resume {spec.study}` continues it"
-        store.update_study(spec.study, state=state, message=message, finished=now() if state == "finished" else None,
-                           wall_seconds=spent + wall, driver_pid=None)
+            why = "stopped by SIGTERM" if term.received else "interrupted"
+            message = f"{why}; `scalesearch resume {spec.study}` continues it"
+        incidents = driver.incident_summary()
+        if incidents:
+            message = f"{message}; {incidents}"
+        try:
+            store.update_study(spec.study, state=state, message=message,
+                               finished=now() if state == "finished" else None, wall_seconds=spent + wall,
+                               driver_pid=None)
+        except StoreWriteError:
+            if lost is None:
+                raise
         progress.end(driver.counts)
+    if lost is not None:
+        c = driver.counts
+        so_far = f"{c.completed} completed, {c.failed} failed, {c.interrupted} interrupted"
+        if isinstance(lost, DatabaseFileLost) and restored is not None:
+            db = "" if restored == store_path else f" --db {restored}"
+            raise DatabaseFileLost(f"{lost}; the search stopped ({so_far}) and saved the database it still had open "
+                                   f"back to {restored}; `scalesearch resume {spec.study}{db}` continues it")
+        raise StoreWriteError(f"{lost}; the search stopped ({so_far}); `scalesearch resume {spec.study}` continues "
+                              "it once the database can be written again") from None
     return Outcome(state, message, driver.counts, wall)
+
+
+class _SigtermAsInterrupt:
+    """While a search runs (in the main thread), SIGTERM stops it the way Ctrl-C does: Tune's own SIGINT handler
+    ends the run, running jobs are stored as interrupted and Ray is shut down. Outside `Tuner.fit` it raises
+    KeyboardInterrupt, as Ctrl-C would."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self._prev: Any = None
+        if threading.current_thread() is threading.main_thread():
+            self._prev = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received = True
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not self._handle:
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        """Put the previous SIGTERM handler back."""
+        if self._prev is not None:
+            signal.signal(signal.SIGTERM, self._prev)
+            self._prev = None
+
+
+def _storage_error(e: BaseException, url: str) -> StoreWriteError | None:
+    """The database write failure behind `e` (ours, or Optuna's StorageInternalError around SQLAlchemy's
+    OperationalError) as a one-line StoreWriteError; None when `e` is something else."""
+    import sqlalchemy as sa
+
+    seen: set[int] = set()
+    x: BaseException | None = e
+    while x is not None and id(x) not in seen:
+        seen.add(id(x))
+        if isinstance(x, StoreWriteError):
+            return x
+        if isinstance(x, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            msg = " ".join(str(getattr(x, "orig", None) or x).split())[:200]
+            return StoreWriteError(f"--db {describe_url(url)}: cannot write to the database ({msg})")
+        x = x.__cause__ or x.__context__
+    return None
 
 
 def _load_data(spec: Any, driver: Driver) -> Any:
@@ -939,6 +1106,26 @@ def _quiet_tune_loggers() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     # the final experiment-state save races its own sync (see cluster._RAY_ENV); nothing of it is used
     logging.getLogger("ray.tune.execution.experiment_state").setLevel(logging.CRITICAL)
+    # a trial whose worker died: the driver stores (or reruns) it and says so; Tune's traceback adds nothing
+    logging.getLogger("ray.tune.execution.tune_controller").setLevel(logging.CRITICAL)
+    logging.getLogger("ray.tune.tune").setLevel(logging.CRITICAL)  # "Trials did not complete: [...]"
+
+
+def _trial_error_text(trial: Any) -> str | None:
+    """The latest error Tune recorded for a trial: its local error file (`Trial.get_error` reads the synced copy,
+    which does not exist yet when the callback runs)."""
+    path = getattr(trial, "error_file", None)
+    try:
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read().rsplit("Failure # ", 1)[-1].split("\n", 1)[-1].strip() or None
+    except OSError:
+        pass
+    try:
+        err = trial.get_error()
+    except Exception:  # noqa: BLE001 - informational
+        err = None
+    return None if err is None else str(err)
 
 
 def _error_callback(source_id: int) -> Any:
@@ -954,8 +1141,7 @@ def _error_callback(source_id: int) -> Any:
             key = (trial.config or {}).get("key")
             if driver is None or key is None:
                 return
-            err = trial.get_error() if hasattr(trial, "get_error") else None
-            driver.job_error(key, str(err) if err is not None else "the trial's Ray worker failed")
+            driver.job_error(key, _trial_error_text(trial) or "the trial's Ray worker failed")
 
     return _ErrorCallback()
 

@@ -34,6 +34,9 @@ class JobSource(Protocol):
 
     def job_done(self, key: str, result: dict[str, Any] | None, error: bool) -> None: ...
 
+    @property
+    def waiting(self) -> bool: ...  # jobs are in flight (one whose worker dies is queued again)
+
 
 _REGISTRY: dict[int, JobSource] = {}
 _IDS = itertools.count(1)
@@ -76,7 +79,8 @@ class DriverSearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         job = self._source.next_job()
         if job is None:
-            return Searcher.FINISHED
+            # not FINISHED while jobs run: Tune would never ask again, and a job whose worker dies comes back
+            return None if self._source.waiting else Searcher.FINISHED
         self._keys[trial_id] = job.key
         return self._source.job_config(job)
 

@@ -8,7 +8,9 @@ the next trial. When Tune stops a trial (ASHA), `tune.report` ends the training 
 `trial.run` lets through.
 
 The dataset arrives through `tune.with_parameters` (put in Ray's object store once per search, not pickled
-into every trial's config).
+into every trial's config). A first report, before any epoch, and every later one carry
+`node`, the host name and the Ray node id of the worker (`host/0123456789ab`): two Ray nodes on one host are told
+apart, and the driver knows where a job ran even when its worker dies before the job ends.
 """
 
 from __future__ import annotations
@@ -28,16 +30,31 @@ def _report(metrics: dict[str, Any]) -> None:
     tune.report(metrics)  # ray.train.report fails a Tune function trial in Ray 2.60: keep it tune.report
 
 
+def node_name() -> str:
+    """This worker's host name and Ray node id (its first 12 hex digits): `host/0123456789ab`."""
+    import socket
+
+    import ray
+
+    try:
+        node_id = ray.get_runtime_context().get_node_id() or ""
+    except Exception:  # noqa: BLE001 - informational
+        node_id = ""
+    return f"{socket.gethostname()}/{node_id[:12]}" if node_id else socket.gethostname()
+
+
 def train_job(config: dict[str, Any], data: Any = None) -> None:
     """Tune function trainable: run the job in `config["job"]` on `data`."""
     from scalesearch.trial import Job, run
 
     job = Job.from_dict(config["job"])
     key = job.key
+    node = node_name()
+    _report({"key": key, "node": node})  # where it runs, before any epoch: ASHA ignores a result without one
 
     def on_epoch(record: dict[str, Any], last: bool) -> None:
         if not last:
-            _report({**{k: v for k, v in record.items() if v is not None}, "key": key})
+            _report({**{k: v for k, v in record.items() if v is not None}, "key": key, "node": node})
 
     result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"))
     final: dict[str, Any] = {"final": True}
@@ -45,6 +62,7 @@ def train_job(config: dict[str, Any], data: Any = None) -> None:
     if epochs:
         final.update({k: v for k, v in epochs[-1].items() if v is not None})
     final.update({k: result[k] for k in _SUMMARY if result.get(k) is not None})
+    final["node"] = node
     if result.get("state") != "completed" or final.get("val_acc") is None or not math.isfinite(final["val_acc"]):
         # without epoch and val_acc, ASHA ignores a failed trial's report; the driver reads them back
         final["last_epoch"] = final.pop("epoch", 0)

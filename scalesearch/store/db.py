@@ -4,6 +4,12 @@ Only the search driver writes (one process per study, one thread): each change o
 a reader sees a trial either before or after it, never half-written. Readers open SQLite read-only and read each
 answer from one snapshot; in WAL mode they never block the driver and the driver never blocks them.
 
+A write the database refuses (a full disk, a read-only file system, a lost PostgreSQL connection) rolls back and
+raises `StoreWriteError`, an OSError with a one-line message. The writer also checks before each write that its
+SQLite file is still the one it opened: a database file deleted (or replaced) under a running search raises
+`DatabaseFileLost` instead of writing on into a file no one can open again, and `Store.restore_file` writes the
+database as the open connections still see it back to its path.
+
 Example:
     >>> import tempfile, os
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "s.db")
@@ -16,20 +22,32 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from typing import Any, Iterable, Sequence
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from scalesearch.store.engine import describe_url, make_engine, normalize_url
+from scalesearch.store.engine import describe_url, make_engine, normalize_url, sqlite_path
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
 from scalesearch.store.records import (EpochRecord, StudyRecord, TrialRecord, epoch_record, study_record,
                                        trial_record)
 
-__all__ = ["Reader", "Store", "now"]
+__all__ = ["DatabaseFileLost", "Reader", "Store", "StoreWriteError", "now"]
+
+
+class StoreWriteError(OSError):
+    """The database refused a write (disk full, read-only, connection lost); the message is one line."""
+
+
+class DatabaseFileLost(StoreWriteError):
+    """The SQLite file the writer opened was deleted or replaced while it ran."""
 
 
 def now() -> dt.datetime:
@@ -176,6 +194,9 @@ class Store(_Base):
 
     def __init__(self, url: str | None = None) -> None:
         super().__init__(url, readonly=False)
+        self._path: Path | None = sqlite_path(self.url)
+        self._anchor: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
         try:
             with self._sessions.begin() as s:
                 exists = self._check_schema(s)
@@ -187,6 +208,81 @@ class Store(_Base):
         except sa.exc.DBAPIError as e:
             self.engine.dispose()
             raise _db_error(self.url, e) from None
+        self._hold_file()
+
+    def _hold_file(self) -> None:
+        """Remember which file the SQLite database is, and keep one connection open on it (`restore_file` reads
+        the database through it after the file was deleted)."""
+        if self._path is None:
+            return
+        st = os.stat(self._path)
+        self._identity = (st.st_dev, st.st_ino)
+        self._anchor = sqlite3.connect(str(self._path), check_same_thread=False, isolation_level=None)
+        self._anchor.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL index too
+
+    def check_file(self) -> None:
+        """Raise `DatabaseFileLost` when the SQLite file was deleted or replaced since this store opened it."""
+        if self._identity is None or self._path is None:
+            return
+        try:
+            st = os.stat(self._path)
+        except FileNotFoundError:
+            raise DatabaseFileLost(f"--db {self._path}: the database file was deleted while the search ran") \
+                from None
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise DatabaseFileLost(f"--db {self._path}: the database file was replaced by another file while the "
+                                   "search ran")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction; a refused write rolls back and raises StoreWriteError (one line)."""
+        self.check_file()
+        try:
+            with self._sessions.begin() as s:
+                yield s
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+            orig = getattr(e, "orig", None) or e
+            msg = " ".join(str(orig).split())[:200]
+            raise StoreWriteError(f"--db {describe_url(self.url)}: cannot write to the database ({msg})") from None
+
+    def restore_file(self, *others: Engine) -> Path | None:
+        """After `DatabaseFileLost`: copy the database as the still-open connections see it (SQLite's backup API)
+        back to the file's path, or beside it when something else took the path (`NAME.recovered`), then reopen
+        this store on the copy. `others`: engines of the same file to close first (Optuna's), so that no
+        connection to the deleted file is left to touch the copy's -wal/-shm names. Returns the copy's path
+        (None for a database that is not a SQLite file)."""
+        if self._path is None or self._anchor is None:
+            return None
+        path = self._path
+        tmp = path.with_name(f".{path.name}.restoring-{os.getpid()}")
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        os.close(fd)
+        dest = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            self._anchor.backup(dest)
+            dest.execute("PRAGMA journal_mode = DELETE")  # self-contained: no -wal beside it yet
+        finally:
+            dest.close()
+        for engine in (self.engine, *others):
+            engine.dispose()
+        self._anchor.close()
+        self._anchor = None
+        target = path if not path.exists() else path.with_name(path.name + ".recovered")
+        os.replace(tmp, target)
+        if target != path:  # the path holds another file: this store writes on in the recovered copy
+            self._path = target
+            self.url = "sqlite:///" + str(target)
+            self.engine = make_engine(self.url)
+            self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._hold_file()
+        return target
+
+    def close(self) -> None:
+        """Release the connections."""
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None
+        super().close()
 
     # studies
 
@@ -198,7 +294,7 @@ class Store(_Base):
         fields.setdefault("hardware", {})
         for k in ("created", "started", "updated"):
             fields.setdefault(k, t)
-        with self._sessions.begin() as s:
+        with self._write() as s:
             row = StudyRow(**fields)
             s.add(row)
             s.flush()
@@ -208,7 +304,7 @@ class Store(_Base):
     def update_study(self, name: str, **fields: Any) -> StudyRecord:
         """Set columns of a study (and its `updated` time)."""
         fields.setdefault("updated", now())
-        with self._sessions.begin() as s:
+        with self._write() as s:
             row = s.get(StudyRow, self._sid(s, name))
             for k, v in fields.items():
                 setattr(row, k, v)
@@ -220,7 +316,7 @@ class Store(_Base):
         """Store a job the driver has claimed (state queued): a new row, or the row of the same key again (a rerun
         after an interruption: its old epochs and results are cleared). `fields` are TrialRow columns; `key` and
         `config_key` are required."""
-        with self._sessions.begin() as s:
+        with self._write() as s:
             sid = self._sid(s, name)
             row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == fields["key"]))
             if row is None:
@@ -242,7 +338,7 @@ class Store(_Base):
 
     def start_trial(self, name: str, key: str) -> TrialRecord:
         """Mark a queued job running (its start time, one more attempt)."""
-        with self._sessions.begin() as s:
+        with self._write() as s:
             sid = self._sid(s, name)
             row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
             if row is None:
@@ -255,7 +351,7 @@ class Store(_Base):
     def add_rejected(self, name: str, fields: dict[str, Any]) -> TrialRecord:
         """Store a candidate that a constraint rejected (or whose architecture is invalid); never trained.
         A second rejection with the same key returns the first row."""
-        with self._sessions.begin() as s:
+        with self._write() as s:
             sid = self._sid(s, name)
             row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == fields["key"]))
             if row is None:
@@ -270,7 +366,7 @@ class Store(_Base):
 
     def add_epoch(self, name: str, key: str, epoch: dict[str, Any]) -> None:
         """Store one epoch's metrics of a running trial (again for the same epoch: ignored)."""
-        with self._sessions.begin() as s:
+        with self._write() as s:
             self._add_epochs(s, name, key, [epoch])
 
     def _add_epochs(self, s: Session, name: str, key: str, epochs: Sequence[dict[str, Any]]) -> TrialRow:
@@ -297,7 +393,7 @@ class Store(_Base):
         """Set a trial's final state with its result in one transaction: the epochs not stored yet, metrics,
         error. `fields` are TrialRow columns (val_acc, best_val_acc, test_acc, metrics, error, traceback, node)."""
         t = now()
-        with self._sessions.begin() as s:
+        with self._write() as s:
             row = self._add_epochs(s, name, key, epochs)
             for k, v in fields.items():
                 setattr(row, k, v)
@@ -309,7 +405,7 @@ class Store(_Base):
 
     def interrupt_running(self, name: str, keys: Iterable[str] | None = None) -> int:
         """Mark running trials (all, or those with `keys`) interrupted; returns how many."""
-        with self._sessions.begin() as s:
+        with self._write() as s:
             sid = self._sid(s, name)
             q = sa.update(TrialRow).where(TrialRow.study_id == sid, TrialRow.state == "running")
             if keys is not None:
