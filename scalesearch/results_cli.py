@@ -358,7 +358,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report", help="write results/<study>/report.md and a self-contained, interactive report.html",
         description="Write a study's report: the spec, the leaderboard (repeats aggregated: mean, standard error, "
-                    "95%% interval), the Pareto table, the figures (PNG and SVG files beside report.md; interactive "
+                    "95% interval), the Pareto table, the figures (PNG and SVG files beside report.md; interactive "
                     "plotly figures inlined in report.html, which fetches nothing from the network), failures, "
                     "hardware, package versions and wall time. The database is opened read-only.")
     p.add_argument("study", metavar="STUDY", help="the study")
