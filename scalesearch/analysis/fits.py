@@ -1,0 +1,224 @@
+"""Scaling laws: power laws of error against MACs (err = a x^b [+ c]), per group, with held-out checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.analysis.columns import _check_columns, _complete, to_error
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """err = a * x**b + c, fitted by least squares on log(err); c = 0 unless fitted with an offset.
+
+    `x0` is the geometric mean of the fitted x (the fit is computed in x / x0 for conditioning), `rmse` the
+    root-mean-square residual of log(err) on the fitted points, `n` their number.
+    """
+
+    a: float
+    b: float
+    c: float
+    x0: float
+    n: int
+    rmse: float
+    offset: bool
+
+    def predict(self, x: Any) -> np.ndarray:
+        """The predicted error at x."""
+        return self.a * np.asarray(x, dtype=float) ** self.b + self.c
+
+
+def _lm_log_fit(u: np.ndarray, ly: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """Levenberg-Marquardt on r = log(exp(alpha + b*u) + c) - log y over theta = (alpha, b, c), c kept >= 0."""
+
+    def resid(t: np.ndarray) -> np.ndarray:
+        return np.log(np.exp(t[0] + t[1] * u) + t[2]) - ly
+
+    lam = 1e-3
+    r = resid(theta)
+    s = float(r @ r)
+    for _ in range(200):
+        p = np.exp(theta[0] + theta[1] * u)
+        f = p + theta[2]
+        jac = np.stack([p / f, p * u / f, 1.0 / f], axis=1)
+        jtj, g = jac.T @ jac, jac.T @ r
+        improved = False
+        for _ in range(30):
+            step = np.linalg.solve(jtj + lam * np.diag(np.diag(jtj) + 1e-12), -g)
+            t_new = theta + step
+            t_new[2] = max(t_new[2], 0.0)
+            r_new = resid(t_new)
+            s_new = float(r_new @ r_new)
+            if np.isfinite(s_new) and s_new < s:
+                theta, r, lam, improved = t_new, r_new, max(lam / 3, 1e-12), True
+                break
+            lam *= 4
+        if not improved or abs(s - s_new) < 1e-14 * max(1.0, s):
+            break
+        s = s_new
+    return theta, float(r @ r)
+
+
+def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
+    """Fit err = a * x**b (+ c) by least squares on log(err).
+
+    Without an offset this is ordinary least squares of log(err) on log(x) (a line in log-log axes), which is
+    what a few points (3-4 scaling steps) support. With `offset=True` the irreducible error c >= 0 is fitted too:
+    a profile over c (log(err - c) linear in log(x)) picks the start and Levenberg-Marquardt refines (log a, b, c)
+    on the same log-space objective; it needs at least 4 points.
+
+    Args:
+        x: complexity (MACs, params, ...), > 0.
+        err: error, > 0.
+        offset: fit c as well.
+
+    Returns:
+        A PowerLaw.
+
+    Example:
+        >>> x = np.array([1e6, 1e7, 1e8])
+        >>> p = fit_power_law(x, 3.0 * x ** -0.25)
+        >>> round(p.a, 6), round(p.b, 6), p.c
+        (3.0, -0.25, 0.0)
+    """
+    xs, ys = np.asarray(x, dtype=float), np.asarray(err, dtype=float)
+    keep = ~np.isnan(xs) & ~np.isnan(ys)
+    xs, ys = xs[keep], ys[keep]
+    if np.any(xs <= 0) or np.any(ys <= 0):
+        raise ValueError("fit_power_law: x and err must be positive")
+    need = 4 if offset else 2
+    if len(np.unique(xs)) < need - (1 if offset else 0) or len(xs) < need:
+        raise ValueError(f"fit_power_law: needs at least {need} points over distinct x, got {len(xs)}")
+    x0 = float(np.exp(np.log(xs).mean()))
+    u, ly = np.log(xs / x0), np.log(ys)
+    design = np.stack([np.ones_like(u), u], axis=1)
+
+    def linear(c: float) -> tuple[np.ndarray, float]:
+        coef, *_ = np.linalg.lstsq(design, np.log(ys - c), rcond=None)
+        r = np.log(np.exp(coef[0] + coef[1] * u) + c) - ly
+        return coef, float(r @ r)
+
+    if not offset:
+        coef, sse = linear(0.0)
+        theta = np.array([coef[0], coef[1], 0.0])
+    else:
+        m = float(ys.min())
+        cands = [m * (1 - 0.8 ** k) for k in range(0, 60)]
+        best = min(cands, key=lambda c: linear(c)[1])
+        coef, _ = linear(best)
+        theta, sse = _lm_log_fit(u, ly, np.array([coef[0], coef[1], best]))
+    a = float(np.exp(theta[0]) * x0 ** (-theta[1]))
+    return PowerLaw(a=a, b=float(theta[1]), c=float(theta[2]), x0=x0, n=len(xs),
+                    rmse=math.sqrt(sse / len(xs)), offset=offset)
+
+
+@dataclass(frozen=True)
+class ScalingFit:
+    """Power-law fits per group and every point with its prediction.
+
+    `fits`: one row per group: the group column, `a`, `b`, `c`, `n_fit`, `n_held_out`, `x_max_fit`, `rmse_fit`
+    (log-error residual), `rmse_held_out` and `mape_held_out` (mean |predicted - observed| / observed on the
+    held-out points), and `law` (the PowerLaw). `points`: the input rows' group, `x`, `error`, `predicted`,
+    `residual` (error - predicted), `rel_error` ((predicted - error) / error) and `held_out`.
+    """
+
+    fits: pd.DataFrame
+    points: pd.DataFrame
+
+    def law(self, group: Any) -> PowerLaw:
+        """The fitted PowerLaw of one group."""
+        row = self.fits[self.fits["group"] == group]
+        if row.empty:
+            raise ValueError(f"group {group!r}: fitted groups are {self.fits['group'].tolist()}")
+        return row["law"].iloc[0]
+
+
+def fit_scaling(df: pd.DataFrame, metric: str = "val_acc", *, x: str = "macs", by: str | None = "family",
+                fit_on: float | str | Sequence[bool] | pd.Series | None = None, offset: bool = False,
+                complete_only: bool = True) -> ScalingFit:
+    """Fit error vs complexity per group (family or scaling strategy) on a subset and predict the rest.
+
+    Args:
+        df: trials (or aggregated means: any rows with `x` and `metric`).
+        metric: an accuracy (error = 1 - acc) or an error/loss (used as is).
+        x: the complexity column.
+        by: the group column, None for one group "all".
+        fit_on: which rows to fit on; None: all; a float q in (0, 1]: per group the rows at the smallest
+            ceil(q * k) of its k distinct x values (fit small, test large); a boolean column name or mask aligned
+            with `df` (e.g. `df.phi <= 2`).
+        offset: fit an irreducible error too (see `fit_power_law`).
+        complete_only: use only "COMPLETE" rows.
+
+    Returns:
+        A ScalingFit (groups too small to fit get NaN parameters and no law).
+
+    Example:
+        >>> t = pd.DataFrame({"family": "w", "macs": [1e6, 2e6, 4e6, 8e6]})
+        >>> t["val_acc"] = 1 - 2 * t.macs ** -0.2
+        >>> fit = fit_scaling(t, fit_on=0.75)
+        >>> f = fit.fits.iloc[0]
+        >>> round(float(f.b), 6), int(f.n_fit), int(f.n_held_out), round(float(f.mape_held_out), 9)
+        (-0.2, 3, 1, 0.0)
+    """
+    if by is not None:
+        _check_columns(df, [by], "group column")
+    _check_columns(df, [x, metric])
+    if isinstance(fit_on, str):
+        _check_columns(df, [fit_on], "fit_on column")
+        mask_all = df[fit_on].astype(bool)
+    elif fit_on is None or isinstance(fit_on, (int, float)) and not isinstance(fit_on, bool):
+        mask_all = None
+    else:
+        mask_all = pd.Series(np.asarray(fit_on, dtype=bool), index=df.index) \
+            if not isinstance(fit_on, pd.Series) else fit_on.reindex(df.index).fillna(False).astype(bool)
+    if isinstance(fit_on, float) and not 0 < fit_on <= 1:
+        raise ValueError(f"fit_on: a fraction must be in (0, 1], got {fit_on}")
+    d = _complete(df, complete_only)
+    xs = d[x].astype(float)
+    err = pd.Series(to_error(d[metric], metric), index=d.index)
+    ok = xs.notna() & err.notna()
+    d, xs, err = d[ok], xs[ok], err[ok]
+    groups = d[by] if by is not None else pd.Series("all", index=d.index)
+    fit_rows, point_frames = [], []
+    for gval, idx in groups.groupby(groups, sort=False).groups.items():
+        gx, gy = xs.loc[idx], err.loc[idx]
+        if mask_all is not None:
+            use = mask_all.loc[idx].to_numpy()
+        elif isinstance(fit_on, (int, float)) and not isinstance(fit_on, bool):
+            distinct = np.unique(gx)
+            cut = distinct[min(len(distinct), math.ceil(fit_on * len(distinct))) - 1]
+            use = (gx <= cut).to_numpy()
+        else:
+            use = np.ones(len(idx), dtype=bool)
+        try:
+            law: PowerLaw | None = fit_power_law(gx[use], gy[use], offset=offset)
+        except ValueError:
+            law = None
+        pred = law.predict(gx) if law is not None else np.full(len(gx), np.nan)
+        held = ~use
+        if law is not None and held.any():
+            lr = np.log(pred[held]) - np.log(gy[held].to_numpy())
+            rmse_h = float(np.sqrt(np.mean(lr ** 2)))
+            mape = float(np.mean(np.abs(pred[held] - gy[held].to_numpy()) / gy[held].to_numpy()))
+        else:
+            rmse_h = mape = math.nan
+        fit_rows.append({"group": gval, "a": law.a if law else math.nan, "b": law.b if law else math.nan,
+                         "c": law.c if law else math.nan, "n_fit": int(use.sum()), "n_held_out": int(held.sum()),
+                         "x_max_fit": float(gx[use].max()) if use.any() else math.nan,
+                         "rmse_fit": law.rmse if law else math.nan, "rmse_held_out": rmse_h,
+                         "mape_held_out": mape, "law": law})
+        point_frames.append(pd.DataFrame({"group": gval, "x": gx.to_numpy(), "error": gy.to_numpy(),
+                                          "predicted": pred, "residual": gy.to_numpy() - pred,
+                                          "rel_error": (pred - gy.to_numpy()) / gy.to_numpy(), "held_out": held},
+                                         index=idx))
+    fits = pd.DataFrame(fit_rows, columns=["group", "a", "b", "c", "n_fit", "n_held_out", "x_max_fit", "rmse_fit",
+                                           "rmse_held_out", "mape_held_out", "law"])
+    points = pd.concat(point_frames) if point_frames else pd.DataFrame(
+        columns=["group", "x", "error", "predicted", "residual", "rel_error", "held_out"])
+    return ScalingFit(fits=fits, points=points)

@@ -1,0 +1,212 @@
+"""Repeats: Student t quantiles, aggregation over repeats (mean, se, t interval), log-spaced complexity bins."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.analysis.columns import METRIC_COLUMNS, _check_columns, _complete
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbt) * _betacf(b, a, 1.0 - x) / b
+
+
+def _t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def _t_quantile_exact(p: float, df: float) -> float:
+    """Student t quantile from its CDF (incomplete beta) by bisection: no scipy needed, |error| < 1e-9."""
+    if p == 0.5:
+        return 0.0
+    if p < 0.5:
+        return -_t_quantile_exact(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while _t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12 * max(1.0, hi):
+            break
+    return 0.5 * (lo + hi)
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with df degrees of freedom (scipy's when installed, else computed here).
+
+    Example:
+        >>> round(t_quantile(0.975, 4), 3), round(t_quantile(0.975, math.inf), 3)
+        (2.776, 1.96)
+    """
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p: expected 0 < p < 1, got {p}")
+    if not df > 0:
+        raise ValueError(f"df: expected > 0, got {df}")
+    if math.isinf(df):
+        return NormalDist().inv_cdf(p)
+    try:
+        from scipy.stats import t as student_t
+    except ImportError:
+        return _t_quantile_exact(p, df)
+    return float(student_t.ppf(p, df))
+
+
+def aggregate(df: pd.DataFrame, by: str | Sequence[str] = "config_key", metrics: Sequence[str] | None = None, *,
+              level: float = 0.95, complete_only: bool = True) -> pd.DataFrame:
+    """Collapse the repeats of each configuration: mean, standard error, n and a t interval per metric.
+
+    For each metric m the result has `m_mean`, `m_std` (ddof 1), `m_se` = std / sqrt(n), `m_n` (non-NaN values)
+    and `m_lo`, `m_hi` = mean -+ t_{(1+level)/2, n-1} * se (NaN when n < 2). `n` counts the group's rows used (the
+    "COMPLETE" ones when `complete_only` and a `state` column exist) and `n_incomplete` the others. Columns that
+    are constant within every group (costs, parameters, family, arch, ...) are carried along; per-trial columns
+    that vary (number, seed, times) are dropped. Groups keep their order of first appearance.
+
+    Args:
+        df: trials, one row each.
+        by: the column(s) naming a configuration.
+        metrics: the metric columns; default the `METRIC_COLUMNS` present.
+        level: the interval's coverage.
+        complete_only: use only "COMPLETE" rows for the statistics.
+
+    Returns:
+        One row per configuration.
+
+    Example:
+        >>> t = pd.DataFrame({"config_key": ["a", "a", "a", "b"], "macs": [5, 5, 5, 9],
+        ...                   "val_acc": [0.80, 0.82, 0.84, 0.9]})
+        >>> row = aggregate(t).iloc[0]
+        >>> [round(float(row[c]), 4) for c in ("val_acc_mean", "val_acc_se", "val_acc_n", "val_acc_hi")]
+        [0.82, 0.0115, 3.0, 0.8697]
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    _check_columns(df, by, "group column")
+    metrics = [m for m in METRIC_COLUMNS if m in df.columns] if metrics is None else list(metrics)
+    _check_columns(df, metrics, "metric")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level: expected 0 < level < 1, got {level}")
+    done = _complete(df, complete_only)
+    keys = df[by].drop_duplicates()
+    out = keys.reset_index(drop=True)
+    g_all = df.groupby(by, sort=False, dropna=False)
+    g = done.groupby(by, sort=False, dropna=False)
+
+    def per_group(series: pd.Series, fill: float = 0) -> np.ndarray:
+        idx = pd.MultiIndex.from_frame(out[by]) if len(by) > 1 else pd.Index(out[by[0]])
+        return series.reindex(idx).fillna(fill).to_numpy()
+
+    n = per_group(g.size()).astype(int)
+    out["n"] = n
+    if "state" in df.columns and complete_only:
+        out["n_incomplete"] = per_group(g_all.size()).astype(int) - n
+    skip = set(by) | set(metrics) | {"number", "seed", "repeat", "state"}
+    for c in df.columns:
+        if c in skip:
+            continue
+        nun = g_all[c].nunique(dropna=False)
+        if (nun <= 1).all():
+            first = g_all[c].first()
+            out[c] = first.reindex(pd.MultiIndex.from_frame(out[by]) if len(by) > 1 else pd.Index(out[by[0]])
+                                   ).to_numpy()
+    tcache: dict[int, float] = {}
+
+    def tq_of(c: int) -> float:
+        if c < 2:
+            return math.nan
+        if c not in tcache:
+            tcache[c] = t_quantile((1 + level) / 2, c - 1)
+        return tcache[c]
+
+    for m in metrics:
+        vals = pd.to_numeric(done[m], errors="coerce")
+        gm = vals.groupby([done[b] for b in by], sort=False, dropna=False)
+        cnt = per_group(gm.count()).astype(int)
+        mean = per_group(gm.mean(), np.nan)
+        std = per_group(gm.std(ddof=1), np.nan)
+        se = std / np.sqrt(np.where(cnt > 0, cnt, np.nan))
+        tq = np.array([tq_of(int(c)) for c in cnt])
+        out[f"{m}_mean"], out[f"{m}_std"], out[f"{m}_se"], out[f"{m}_n"] = mean, std, se, cnt
+        out[f"{m}_lo"], out[f"{m}_hi"] = mean - tq * se, mean + tq * se
+    return out
+
+
+def complexity_bins(values: Any, *, per_decade: int = 4, edges: Sequence[float] | None = None) -> pd.Series:
+    """Log-spaced complexity bins (e.g. of MACs) as a categorical of intervals, for iso-complexity grouping.
+
+    Default edges are 10**(i / per_decade) for integer i, so bins line up across studies; non-positive or NaN
+    values get NaN.
+
+    Args:
+        values: MACs (or params, acts) per row; a Series keeps its index.
+        per_decade: bins per factor of 10 (4: each bin spans a factor of 1.78).
+        edges: explicit increasing edges instead.
+
+    Returns:
+        A categorical Series of `pd.Interval` (left-closed) bins.
+
+    Example:
+        >>> complexity_bins([1.0e6, 1.5e6, 2.0e6], per_decade=4).astype(str).tolist()
+        ['[1000000.0, 1778279.41)', '[1000000.0, 1778279.41)', '[1778279.41, 3162277.66)']
+    """
+    idx = values.index if isinstance(values, pd.Series) else None
+    v = np.asarray(values, dtype=float)
+    if edges is None:
+        if per_decade < 1:
+            raise ValueError(f"per_decade: expected >= 1, got {per_decade}")
+        pos = v[np.isfinite(v) & (v > 0)]
+        if len(pos) == 0:
+            return pd.Series(pd.Categorical([np.nan] * len(v)), index=idx)
+        lo = math.floor(math.log10(pos.min()) * per_decade)
+        hi = math.floor(math.log10(pos.max()) * per_decade) + 1
+        edge_arr = np.round(10.0 ** (np.arange(lo, hi + 1) / per_decade), 2)
+    else:
+        edge_arr = np.asarray(edges, dtype=float)
+        if edge_arr.ndim != 1 or len(edge_arr) < 2 or np.any(np.diff(edge_arr) <= 0):
+            raise ValueError("edges: expected at least two increasing values")
+    v = np.where(v > 0, v, np.nan)
+    return pd.Series(pd.cut(v, edge_arr, right=False), index=idx)
