@@ -1,0 +1,126 @@
+"""The interactive (plotly) Pareto figure of the HTML report and its hover texts; plotly imported inside."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from scalesearch.plot.common import LOG_AXES, _check, _combine, _direction, _resolve_x, _row_ids, axis_label
+
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _human(v: Any) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "-"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(f) >= scale:
+            return f"{f / scale:.3g}{prefix}"
+    return f"{f:.4g}"
+
+
+def hover_text(df: pd.DataFrame, *, y: str = "val_acc", params: Sequence[str] | None = None) -> list[str]:
+    """One HTML hover text per row: architecture, study and trial, MACs, params, activations, metrics, parameters.
+
+    Example:
+        >>> import pandas as pd
+        >>> hover_text(pd.DataFrame({"arch": ["r20"], "macs": [4.1e7], "params": [2.7e5], "val_acc": [0.91],
+        ...                          "depth": [20]}))
+        ['<b>r20</b><br>MACs: 41M<br>params: 270K<br>val_acc: 0.91<br>depth = 20']
+    """
+    from scalesearch import analysis as an
+
+    params = an.parameter_columns(df) if params is None else list(params)
+    metrics = [m for m in dict.fromkeys([y, *an.METRIC_COLUMNS]) if m in df.columns]
+    costs = [(c, "MACs" if c == "macs" else c) for c in ("macs", "params", "acts", "latency_ms") if c in df.columns]
+    out = []
+    for row in df.to_dict("records"):
+        head = [f"<b>{row['arch']}</b>"] if "arch" in row else []
+        ident = " ".join(f"{k} {row[k]}" for k in ("study", "number") if k in row)
+        lines = head + ([ident] if ident else [])
+        lines += [f"{name}: {_human(row[c])}" for c, name in costs]
+        lines += [f"{m}: {_fmt(row[m])}" for m in metrics]
+        lines += [f"{p} = {_fmt(row[p])}" for p in params]
+        out.append("<br>".join(lines))
+    return out
+
+
+def pareto_figure_plotly(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame], *,
+                         x: str = "macs", y: str = "val_acc", color: str | None = "family",
+                         label: str | None = "arch", params: Sequence[str] | None = None,
+                         y_direction: str | None = None, title: str | None = None) -> Any:
+    """The interactive Pareto figure of the HTML report: hovering a point shows its parameters and costs.
+
+    One trace per study and colour group (legend entries toggle them), each study's front as a step line with
+    its points labelled, a log x axis named for its unit. Only "COMPLETE" rows are drawn.
+
+    Args:
+        data: trials (as for `plot_pareto`).
+        x: the complexity column.
+        y: the metric.
+        color: the colour column, or None.
+        label: the front's label column, or None.
+        params: the parameters in the hover text (default `analysis.parameter_columns`).
+        y_direction: "max" or "min" (default as `plot_pareto`).
+        title: the title.
+
+    Returns:
+        A `plotly.graph_objects.Figure`.
+    """
+    import plotly.graph_objects as go
+
+    from scalesearch import analysis as an
+
+    df = _combine(data)
+    x = _resolve_x(df, x)
+    _check(df, [x, y, color, label])
+    df = an._complete(df, True)
+    df = df[df[x].notna() & df[y].notna()]
+    direction = y_direction or _direction(y)
+    symbols = ("circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "x", "star")
+    fig = go.Figure()
+    studies = list(dict.fromkeys(df["study"].tolist()))
+    groups = sorted(df[color].dropna().unique().tolist(), key=str) if color else [None]
+    for s, study in enumerate(studies):
+        ds = df[df["study"] == study]
+        for g in groups:
+            dg = ds if g is None else ds[ds[color] == g]
+            if dg.empty:
+                continue
+            name = (f"{color}={g}" if g is not None else "trials") + (f" · {study}" if len(studies) > 1 else "")
+            fig.add_trace(go.Scatter(
+                x=dg[x], y=dg[y], mode="markers", name=name, legendgroup=str(g),
+                marker={"symbol": symbols[s % len(symbols)], "size": 7, "opacity": 0.75},
+                text=hover_text(dg, y=y, params=params), hovertemplate="%{text}<extra></extra>",
+                customdata=_row_ids(dg), meta={"kind": "points", "study": str(study)}))
+        f = an.pareto_front(ds, {y: direction, x: "min"}).sort_values([x, y], ascending=[True, direction == "min"])
+        if len(f):
+            fig.add_trace(go.Scatter(
+                x=f[x], y=f[y], mode="lines+markers+text" if label else "lines+markers", line_shape="hv",
+                name=f"front · {study}" if len(studies) > 1 else "front",
+                text=f[label].astype(str) if label else None, textposition="top left",
+                textfont={"size": 9}, hovertext=hover_text(f, y=y, params=params), hoverinfo="text",
+                marker={"symbol": symbols[s % len(symbols)], "size": 10, "color": "rgba(0,0,0,0)",
+                        "line": {"width": 1.5, "color": "black"}},
+                line={"color": "black", "width": 1.2}, customdata=_row_ids(f),
+                meta={"kind": "front", "study": str(study)}))
+    fig.update_xaxes(type="log" if x in LOG_AXES else "linear", title_text=axis_label(x))
+    fig.update_yaxes(title_text=axis_label(y))
+    fig.update_layout(title=title or f"{axis_label(y)} vs {axis_label(x).split(' (')[0]}", template="plotly_white",
+                      hovermode="closest", legend={"font": {"size": 10}})
+    return fig
