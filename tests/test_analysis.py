@@ -242,6 +242,23 @@ def test_aggregate_against_hand_computation():
         an.aggregate(df, metrics=["loss"])
 
 
+def test_aggregate_count_does_not_collide_with_a_parameter_named_n():
+    # quickstart's spec has a parameter n (depth 6n+2): it keeps its values, the count is n_trials
+    df = pd.DataFrame({"config_key": ["a", "a", "a", "b"], "n": [5, 5, 5, 7], "val_acc": [0.8, 0.82, 0.84, 0.9],
+                       "state": "COMPLETE"})
+    out = an.aggregate(df).set_index("config_key")
+    assert out["n"].tolist() == [5, 7] and out["n_trials"].tolist() == [3, 1]
+    assert "n_trials" not in an.aggregate(df.drop(columns="n")).columns  # without a column n the count is n
+
+
+def test_parameter_columns_prefers_the_recorded_parameters():
+    df = pd.DataFrame(columns=["study", "point", "n", "width", "device", "steps", "attempts", "optuna_trial",
+                               "rejected_by", "macs", "val_acc"])
+    assert an.parameter_columns(df) == ["n", "width"]  # the heuristic knows load_trials' other columns
+    df.attrs["parameters"] = ["width", "gone"]
+    assert an.parameter_columns(df) == ["width"]  # load_trials' record wins; names not present are dropped
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Iso-complexity comparisons and verdicts
 

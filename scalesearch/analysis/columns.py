@@ -18,6 +18,9 @@ ID_COLUMNS = ("study", "number", "state", "seed", "repeat", "family", "arch", "c
 ArrayLike = Union[np.ndarray, Sequence[Sequence[float]], pd.DataFrame]
 Objectives = Union[Mapping[str, str], Sequence[str], None]
 
+# Columns of a trials DataFrame that are neither parameters nor covered by the names above.
+_OTHER_COLUMNS = ("point", "device", "steps", "attempts", "optuna_trial", "rejected_by", "netspec_hash",
+                  "n_trials", "n_incomplete", "n_complete")
 _DIRECTIONS = {"min": 1.0, "minimize": 1.0, "max": -1.0, "maximize": -1.0}
 
 
@@ -25,14 +28,18 @@ _DIRECTIONS = {"min": 1.0, "minimize": 1.0, "max": -1.0, "maximize": -1.0}
 def parameter_columns(df: pd.DataFrame) -> list[str]:
     """The columns of a trials DataFrame that are spec parameters: all but ids, costs, metrics and times.
 
-    A heuristic on names (ids, `COST_COLUMNS`, `METRIC_COLUMNS`, and names ending in `_acc`, `_loss`, `_at`,
+    A DataFrame of `scalesearch.results.load_trials` names its parameters in `df.attrs["parameters"]`; those are
+    used when present. Otherwise a heuristic on names (ids, `COST_COLUMNS`, `METRIC_COLUMNS`, and names ending in `_acc`, `_loss`, `_at`,
     `_s`, `_time`); pass parameter names explicitly where it matters.
 
     Example:
         >>> parameter_columns(pd.DataFrame(columns=["study", "alpha", "macs", "val_acc", "depth", "started_at"]))
         ['alpha', 'depth']
     """
-    reserved = set(ID_COLUMNS) | set(COST_COLUMNS) | set(METRIC_COLUMNS)
+    named = df.attrs.get("parameters")
+    if named is not None:
+        return [c for c in named if c in df.columns]
+    reserved = set(ID_COLUMNS) | set(COST_COLUMNS) | set(METRIC_COLUMNS) | set(_OTHER_COLUMNS)
     suffixes = ("_acc", "_loss", "_at", "_s", "_time", "_err", "_error")
     return [c for c in df.columns if c not in reserved and not str(c).endswith(suffixes)]
 

@@ -103,7 +103,9 @@ def aggregate(df: pd.DataFrame, by: str | Sequence[str] = "config_key", metrics:
 
     For each metric m the result has `m_mean`, `m_std` (ddof 1), `m_se` = std / sqrt(n), `m_n` (non-NaN values)
     and `m_lo`, `m_hi` = mean -+ t_{(1+level)/2, n-1} * se (NaN when n < 2). `n` counts the group's rows used (the
-    "COMPLETE" ones when `complete_only` and a `state` column exist) and `n_incomplete` the others. Columns that
+    "COMPLETE" ones when `complete_only` and a `state` column exist) and `n_incomplete` the others; when `df` has a
+    column `n` of its own (a parameter, as in `depth: "6 * n + 2"`), the count is called `n_trials` instead, so
+    that the column keeps its name and values. Columns that
     are constant within every group (costs, parameters, family, arch, ...) are carried along; per-trial columns
     that vary (number, seed, times) are dropped. Groups keep their order of first appearance.
 
@@ -141,7 +143,7 @@ def aggregate(df: pd.DataFrame, by: str | Sequence[str] = "config_key", metrics:
         return series.reindex(idx).fillna(fill).to_numpy()
 
     n = per_group(g.size()).astype(int)
-    out["n"] = n
+    out["n_trials" if "n" in df.columns else "n"] = n
     if "state" in df.columns and complete_only:
         out["n_incomplete"] = per_group(g_all.size()).astype(int) - n
     skip = set(by) | set(metrics) | {"number", "seed", "repeat", "state"}
