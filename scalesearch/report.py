@@ -255,7 +255,6 @@ def _draw(folder: Path, study: str, trials: pd.DataFrame, agg: pd.DataFrame, epo
                                             y_direction=direction,
                                             title=f"{plot.axis_label(metric)} vs {plot.axis_label(x).split(' (')[0]}"
                                                   f"{mean_note}")
-    _readable_log_axis(interactive, pts[x], x)
     figs.append(Figure("pareto", "Pareto front", f"{plot.axis_label(metric)} against {plot.axis_label(x)} on a log "
                        f"axis, one point per configuration{mean_note}; the front is the step line, its points "
                        "labelled.", png, svg, interactive))
@@ -281,18 +280,6 @@ def _draw(folder: Path, study: str, trials: pd.DataFrame, agg: pd.DataFrame, epo
         figs.append(Figure("scaling", "Scaling fit", f"Error against {plot.axis_label(x)} with a power-law fit "
                            "err = a·x^b per family (configuration means).", png, svg))
     return figs
-
-
-def _readable_log_axis(fig: Any, values: pd.Series, x: str) -> None:
-    """SI tick labels (3M, 10M, 30M) on a log complexity axis, with room for the first front label."""
-    from scalesearch.plot import LOG_AXES
-
-    v = values[values > 0].astype(float)
-    if x not in LOG_AXES or v.empty:
-        return
-    lo, hi = math.log10(v.min()), math.log10(v.max())
-    pad = max(0.08, 0.08 * (hi - lo))
-    fig.update_xaxes(tickformat="~s", range=[lo - 2 * pad, hi + pad])
 
 
 def _curves_plotly(epochs: pd.DataFrame, max_trials: int = 200) -> Any:

@@ -252,6 +252,27 @@ def test_plotly_figure_hover_and_front():
     for needle in ("MACs: ", "params: ", "val_acc: ", "depth = ", "width = ", "<b>"):
         assert needle in hover
     assert "FLOP" not in fig.to_json()
+    # SI tick labels, and room left of the smallest x for the first front label
+    assert fig.layout.xaxis.tickformat == "~s"
+    drawn = df[(df.state == "COMPLETE") & df.val_acc.notna()]
+    assert fig.layout.xaxis.range[0] < np.log10(drawn["macs"].min()) - 0.1
+
+
+def test_log_axis_labels_major_and_minor_ticks_alike():
+    import matplotlib.ticker
+
+    df = trials(3, n=30)
+    fig = plot.plot_pareto(df)
+    ax = fig.axes[0]
+    ax.set_xlim(2e6, 5e7)  # a narrow range: minor ticks get labels too
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    labels = [t.get_text() for t in ax.xaxis.get_majorticklabels() + ax.xaxis.get_minorticklabels() if t.get_text()]
+    assert labels and all(re.fullmatch(r"[0-9.]+[kMGT]?", lab) for lab in labels), labels
+    assert "10M" in labels and any(lab in ("3M", "5M", "20M", "30M") for lab in labels), labels
+    assert type(ax.xaxis.get_major_formatter()) is type(ax.xaxis.get_minor_formatter())
+    assert not isinstance(ax.xaxis.get_minor_formatter(), matplotlib.ticker.LogFormatterSciNotation)
 
 
 def test_front_helper_agrees_with_plot(tmp_path):

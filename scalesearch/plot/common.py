@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -114,12 +115,28 @@ def _direction(y: str) -> str:
     return "min" if any(t in y for t in ("loss", "err", "latency")) else "max"
 
 
-def _log_axis(ax: Axes, which: str = "x") -> None:
-    from matplotlib.ticker import EngFormatter
+@functools.cache
+def _si_log_formatter_class() -> type:
+    """A log-axis formatter class that picks the ticks to label as matplotlib's does but writes SI suffixes."""
+    from matplotlib.ticker import EngFormatter, LogFormatter
 
+    class SILogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return EngFormatter(sep="")(x)
+
+    return SILogFormatter
+
+
+def _si_log_formatter() -> Any:
+    return _si_log_formatter_class()(labelOnlyBase=False)
+
+
+def _log_axis(ax: Axes, which: str = "x") -> None:
+    """A log scale whose major and minor labels share one style: SI suffixes (300k, 3M, 10M), never "3x10^6"."""
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis = ax.xaxis if which == "x" else ax.yaxis
-    axis.set_major_formatter(EngFormatter(sep=""))
+    axis.set_major_formatter(_si_log_formatter())
+    axis.set_minor_formatter(_si_log_formatter())
 
 
 def _colours(df: pd.DataFrame, color: str | None) -> tuple[list[Any], Any, Any]:

@@ -120,7 +120,18 @@ def pareto_figure_plotly(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Seque
                 line={"color": "black", "width": 1.2}, customdata=_row_ids(f),
                 meta={"kind": "front", "study": str(study)}))
     fig.update_xaxes(type="log" if x in LOG_AXES else "linear", title_text=axis_label(x))
+    _readable_log_axis(fig, df[x], x)
     fig.update_yaxes(title_text=axis_label(y))
     fig.update_layout(title=title or f"{axis_label(y)} vs {axis_label(x).split(' (')[0]}", template="plotly_white",
                       hovermode="closest", legend={"font": {"size": 10}})
     return fig
+
+
+def _readable_log_axis(fig: Any, values: pd.Series, x: str) -> None:
+    """SI tick labels (3M, 10M, 30M) on a log complexity axis, with room on the left for the first front label."""
+    v = values[values > 0].astype(float)
+    if x not in LOG_AXES or v.empty:
+        return
+    lo, hi = math.log10(v.min()), math.log10(v.max())
+    pad = max(0.08, 0.08 * (hi - lo))
+    fig.update_xaxes(tickformat="~s", range=[lo - 2 * pad, hi + pad])
