@@ -3,7 +3,8 @@
 On a terminal, events (a trial started, ended, was rejected) scroll above a status line that is redrawn every
 second: trials done of planned, running, failed, stopped early (pruned by ASHA), rejected, the best value so far,
 elapsed time and the estimated time left. In a pipe or a log file, every event is one line with the same counters,
-so that `scalesearch run ... | tee log` reads well and `grep` finds things.
+so that `scalesearch run ... | tee log` reads well and `grep` finds things. `Counts` and `Progress` are what the
+driver reports: the counters, and the events (the base class ignores them).
 """
 
 from __future__ import annotations
@@ -12,11 +13,59 @@ import shutil
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Mapping, TextIO
 
-from scalesearch.search.driver import Counts, Progress
+__all__ = ["Counts", "LineProgress", "Progress", "TerminalProgress", "fmt_duration", "make_progress", "status_text"]
 
-__all__ = ["LineProgress", "TerminalProgress", "fmt_duration", "make_progress", "status_text"]
+
+@dataclass
+class Counts:
+    """Trials by state in this study (all runs), the best so far and the planned total."""
+
+    completed: int = 0
+    failed: int = 0
+    stopped: int = 0
+    rejected: int = 0
+    running: int = 0
+    queued: int = 0
+    interrupted: int = 0
+    planned: int | None = None  # jobs the search will train in all (None: unknown)
+    best: float | None = None
+    best_label: str = ""
+    objective: str = "val_acc"
+    started: float = field(default_factory=time.monotonic)
+    done_this_run: int = 0
+    budget_s: float | None = None
+
+    @property
+    def done(self) -> int:
+        """Jobs that ended (completed, failed, stopped)."""
+        return self.completed + self.failed + self.stopped
+
+    def eta_s(self) -> float | None:
+        """Estimated seconds left: the jobs left at this run's rate, capped by the time budget."""
+        elapsed = time.monotonic() - self.started
+        left = None
+        if self.planned is not None and self.done_this_run > 0:
+            remaining = max(0, self.planned - self.done)
+            left = elapsed / self.done_this_run * remaining
+        if self.budget_s is not None and left is not None:
+            left = min(left, max(0.0, self.budget_s - elapsed))
+        return left
+
+
+class Progress:
+    """The driver's events; `scalesearch.search.progress` draws them. This base class ignores them."""
+
+    def begin(self, info: Mapping[str, Any], counts: Counts) -> None:
+        """The search starts (info: study, db, sampler, concurrency, ray address...)."""
+
+    def event(self, kind: str, text: str, counts: Counts) -> None:
+        """Something happened: kind is started, epoch, completed, failed, stopped, rejected, note."""
+
+    def end(self, counts: Counts) -> None:
+        """The search ended."""
 
 
 def fmt_duration(seconds: float | None) -> str:

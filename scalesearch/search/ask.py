@@ -1,0 +1,289 @@
+"""The driver's ask side: where the next candidate comes from (earlier runs' unfinished configurations, named points,
+the grid walked in the spec's order, or Optuna's sampler), resolving and costing it, rejecting it by a constraint
+(stored, told PRUNED, never trained), telling a known configuration its stored result (dedupe), or queueing one job
+per repeat; `next_job` hands the queued jobs to Tune. A mixin of `scalesearch.search.driver.Driver`, which holds
+the state.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import itertools
+import json
+from typing import TYPE_CHECKING, Any, Mapping
+
+from scalesearch.search.constraints import constraint_values
+from scalesearch.search.progress import Counts, Progress
+from scalesearch.search.state import _Config, _label, _Result, _Running, _state
+from scalesearch.search.study import spec_fits
+from scalesearch.store import Store, TrialRecord
+from scalesearch.trial import Job, job_for_candidate
+
+__all__ = ["MAX_IDLE_PROPOSALS"]
+
+MAX_IDLE_PROPOSALS = 200  # rejected or already-known proposals in a row that end a sampler's search
+
+
+def _invalid_key(params: Mapping[str, Any], why: str) -> str:
+    blob = json.dumps({"invalid": why, "params": {k: params[k] for k in sorted(params)}}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class _Asking:
+    """Claiming candidates and starting jobs (see the module docstring)."""
+
+    spec: Any
+    name: str
+    store: Store
+    study: Any
+    progress: Progress
+    counts: Counts
+    threads: int
+    repeats: int
+    device: str
+    latency: bool
+    base: tuple[int, int, int] | None
+    exhausted: bool
+    note: str
+    _queue: collections.deque[Job]
+    _inflight: dict[str, _Running]
+    _configs: dict[str, _Config]
+    _results: dict[str, _Result]
+    _rejected: set[str]
+    _known_rows: dict[str, TrialRecord]
+    _sampler_claimed: set[str]
+    _reruns: collections.deque[tuple[dict[str, Any], str | None]]
+    _points: collections.deque[tuple[dict[str, Any], str]]
+    _grid: list[dict[str, Any]] | None
+    _grid_pos: int
+    _grid_claimed: int
+    _idle: int
+
+    if TYPE_CHECKING:  # provided by the tell side (declared for type checkers only: a stub here would shadow it)
+        def _tell(self, cfg: _Config) -> None: ...
+        def _tell_rejected(self, trial: Any | None, cand: Any | None, why: str) -> None: ...
+        def _count_row(self, state: str, d: int) -> None: ...
+
+    def _grid_points(self) -> list[dict[str, Any]]:
+        from scalesearch.spec import grid_space
+
+        space = grid_space(self.spec)
+        names = list(space)
+        return [dict(zip(names, combo)) for combo in itertools.product(*space.values())]
+
+    def _planned(self) -> int | None:
+        """Jobs this study trains in all (for the ETA); None when unknown."""
+        from scalesearch.spec import resolve_candidate
+
+        s = self.spec.search
+        npoints = len(self.spec.point_names)
+        if s.points_only:
+            return npoints * self.repeats
+        if s.sampler != "grid":
+            return ((s.trials or 0) + npoints) * self.repeats
+        assert self._grid is not None
+        if len(self._grid) > 20000:
+            return None
+        keys: set[str] = set()
+        for params in self._grid:
+            try:
+                c = resolve_candidate(self.spec, params)
+            except ValueError:
+                continue
+            if c.feasible:
+                keys.add(self._config_key(c))
+            if s.trials is not None and len(keys) >= s.trials:
+                break
+        for n in self.spec.point_names:
+            try:
+                c = resolve_candidate(self.spec, self.spec.point(n).as_dict())
+                if c.feasible:
+                    keys.add(self._config_key(c))
+            except ValueError:
+                continue
+        return len(keys) * self.repeats
+
+    def _config_key(self, candidate: Any) -> str:
+        return self._jobs(candidate)[0].config_key
+
+    def _jobs(self, candidate: Any) -> list[Job]:
+        return [job_for_candidate(candidate, self.spec.dataset, study_seed=self.spec.seed, repeat=r,
+                                  device=self.device, latency=self.latency) for r in range(self.repeats)]
+
+    def _claim_next(self) -> bool:
+        """Claim the next candidate (training it, rejecting it or re-telling it); False when none is left."""
+        if self._reruns:
+            params, point = self._reruns.popleft()
+            self._handle(params, point, trial=None)
+            return True
+        if self._points:
+            params, point = self._points.popleft()
+            self._handle(params, point, trial=None)
+            return True
+        s = self.spec.search
+        if s.points_only:
+            return False
+        if s.sampler == "grid":
+            return self._claim_grid()
+        if s.trials is not None and len(self._sampler_claimed) >= s.trials:
+            return False
+        if self._idle >= MAX_IDLE_PROPOSALS:
+            self.note = (f"the {s.sampler} sampler proposed {MAX_IDLE_PROPOSALS} candidates in a row that were "
+                         "rejected or already trained: the space looks exhausted")
+            return False
+        from scalesearch.spec import sample_params
+
+        trial = self.study.ask()
+        try:
+            params = sample_params(self.spec, trial)
+        except Exception as e:  # noqa: BLE001 - a sampler error ends the search, it does not crash the driver
+            self.study.tell(trial, state=_state("FAIL"))
+            self.note = f"the sampler failed: {e}"
+            return False
+        outcome = self._handle(params, None, trial=trial)
+        self._idle = 0 if outcome == "new" else self._idle + 1
+        return True
+
+    def _claim_grid(self) -> bool:
+        assert self._grid is not None
+        s = self.spec.search
+        while self._grid_pos < len(self._grid):
+            if s.trials is not None and self._grid_claimed >= s.trials:
+                return False
+            params = self._grid[self._grid_pos]
+            self._grid_pos += 1
+            outcome = self._handle(params, None, trial=None)
+            if outcome == "new":
+                self._grid_claimed += 1
+            if outcome != "skipped":
+                return True
+        return False
+
+    def _ask_fixed(self, params: Mapping[str, Any], point: str | None) -> Any | None:
+        """An Optuna trial with exactly these parameter values (enqueued, then asked), or None when the values are
+        not in Optuna's distributions (such points are trained without an Optuna trial)."""
+        if not spec_fits(self.spec, params):
+            return None
+        from scalesearch.spec import sample_params
+
+        attrs = {"scalesearch_point": point} if point else None
+        self.study.enqueue_trial(dict(params), user_attrs=attrs)
+        trial = self.study.ask()
+        sample_params(self.spec, trial)  # registers each distribution with its fixed value
+        return trial
+
+    def _handle(self, params: dict[str, Any], point: str | None, trial: Any | None) -> str:
+        """Resolve one candidate and act on it. `trial`: the Optuna trial that proposed it (None for reruns, points
+        and grid points, whose trial is asked here only when there is something new). Returns new, known,
+        rejected or skipped (a fixed candidate that needed nothing)."""
+        from scalesearch.spec import InvalidArchitecture, SpecError, resolve_candidate
+
+        fixed = trial is None
+        try:
+            cand = resolve_candidate(self.spec, params)
+            why = "; ".join(cand.rejected_by) if not cand.feasible else ""
+            jobs = None if why else self._jobs(cand)
+        except InvalidArchitecture as e:
+            cand, jobs, why = None, None, f"architecture: {e.reason or e.problem}"
+        except (SpecError, ValueError) as e:
+            cand, jobs, why = None, None, f"cannot resolve: {' '.join(str(e).split())[:300]}"
+        if jobs is None:  # rejected
+            key = (self._jobs_or_none(cand) if cand is not None else None) or _invalid_key(params, why)
+            if key in self._rejected:
+                if fixed:
+                    return "skipped"
+                self._tell_rejected(trial, cand, why)
+                return "rejected"
+            if fixed:
+                trial = self._ask_fixed(params, point)
+            self._tell_rejected(trial, cand, why)
+            rec = self.store.add_rejected(self.name, self._row_fields(params, point, cand, None, trial) |
+                                          {"key": key, "config_key": key, "rejected_by": list(
+                                              cand.rejected_by if cand is not None else (why,))})
+            self._rejected.add(key)
+            self.counts.rejected += 1
+            self.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.counts)
+            return "rejected"
+        assert cand is not None
+        ck = jobs[0].config_key
+        cfg = self._configs.get(ck)
+        if cfg is not None:  # claimed in this run and not finished yet: wait for it
+            if fixed:
+                return "skipped"
+            self._set_constraints(trial, cand)
+            cfg.trials.append(trial)
+            return "known"
+        if all(j.key in self._results for j in jobs):  # trained before: tell the stored result
+            if fixed:
+                return "skipped"
+            self._set_constraints(trial, cand)
+            self._tell(_Config(ck, dict(params), cand, point, jobs, [trial]))
+            return "known"
+        if fixed:
+            trial = self._ask_fixed(params, point)
+        if trial is not None:
+            self._set_constraints(trial, cand)
+        cfg = _Config(ck, dict(params), cand, point, jobs, [trial] if trial is not None else [])
+        self._configs[ck] = cfg
+        todo = [j for j in jobs if j.key not in self._results]
+        for j in todo:
+            was = self._known_rows.get(j.key)
+            if was is not None:
+                self._count_row(was.state, -1)
+            self.store.queue_trial(self.name, self._row_fields(params, point, cand, j, trial))
+            self.counts.queued += 1
+            self._queue.append(j)
+        if point is None:
+            self._sampler_claimed.add(ck)
+        return "new"
+
+    def _jobs_or_none(self, cand: Any) -> str | None:
+        try:
+            return job_for_candidate(cand, self.spec.dataset, study_seed=self.spec.seed, repeat=0,
+                                     device=self.device).key
+        except (ValueError, TypeError):
+            return None
+
+    def _row_fields(self, params: Mapping[str, Any], point: str | None, cand: Any, job: Job | None,
+                    trial: Any | None) -> dict[str, Any]:
+        f: dict[str, Any] = {"parameters": dict(params), "point": point,
+                             "optuna_trial": trial.number if trial is not None else None,
+                             "values": dict(cand.values) if cand is not None else dict(params)}
+        if cand is not None:
+            f.update(netspec=cand.netspec.to_json(), netspec_hash=cand.netspec.hash, macs=cand.macs,
+                     params=cand.params, acts=cand.acts)
+        if job is not None:
+            f.update(key=job.key, config_key=job.config_key, train=dict(job.train), data=dict(job.data),
+                     seed=job.seed, repeat=job.repeat)
+        return f
+
+    def _set_constraints(self, trial: Any, cand: Any) -> None:
+        if trial is None or not self.spec.constraints:
+            return
+        for k, v in constraint_values(self.spec, cand, self.base).items():
+            trial.set_constraint(k, v)
+
+    def next_job(self) -> Job | None:
+        """The next job to train (marked running), or None when the search has nothing left to start."""
+        while not self._queue:
+            if self.exhausted or not self._claim_next():
+                self.exhausted = True
+                return None
+        job = self._queue.popleft()
+        cfg_key = job.config_key
+        rec = self.store.start_trial(self.name, job.key)
+        self._inflight[job.key] = _Running(job, cfg_key, number=rec.number, attempt=rec.attempts)
+        self.counts.queued -= 1
+        self.counts.running += 1
+        cfg = self._configs.get(cfg_key)
+        label = _label(cfg.params) if cfg is not None else ""
+        point = f" [{cfg.point}]" if cfg is not None and cfg.point else ""
+        rep = f" repeat {job.repeat}" if self.repeats > 1 else ""
+        self.progress.event("started", f"#{rec.number} started{point}{rep}: {label}", self.counts)
+        return job
+
+    def job_config(self, job: Job) -> dict[str, Any]:
+        """The Tune config of a job."""
+        return {"job": job.to_dict(), "key": job.key, "threads": self.threads}

@@ -1,0 +1,104 @@
+"""What the driver keeps about the jobs of one run: a finished job's result, a claimed configuration, a running
+job, a job lost with its Ray worker; how a run ended (`Outcome`); the epoch record in a Tune result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from scalesearch.search.progress import Counts
+from scalesearch.store import TrialRecord
+from scalesearch.trial import Job
+
+__all__ = ["Outcome"]
+
+
+@dataclass
+class _Result:
+    """A finished job, as far as telling Optuna needs it."""
+
+    state: str
+    val_acc: float | None
+    test_acc: float | None
+    latency_ms: float | None
+    error: str | None
+    epochs: dict[int, float] | None = None  # epoch -> val_acc (jobs of this run only)
+
+
+@dataclass
+class _Config:
+    """A configuration claimed in this run: its repeats' jobs and the Optuna trials waiting for it."""
+
+    config_key: str
+    params: dict[str, Any]
+    candidate: Any
+    point: str | None
+    jobs: list[Job]
+    trials: list[Any] = field(default_factory=list)  # optuna.Trial objects
+
+
+@dataclass
+class _Running:
+    job: Job
+    config_key: str
+    epochs: dict[int, float] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)
+    number: int = -1
+    attempt: int = 1
+    node: str | None = None  # where it runs (from its first report)
+
+
+@dataclass
+class _Incident:
+    """A job whose Ray worker was lost (its node died, or the process was killed) and that was queued again."""
+
+    number: int
+    node: str | None
+    attempt: int
+    error: str = ""
+
+
+@dataclass
+class Outcome:
+    """How a run ended. `state`: finished, interrupted (resume continues) or failed."""
+
+    state: str
+    message: str
+    counts: Counts
+    wall_s: float
+
+
+def _result_of(rec: TrialRecord) -> _Result:
+    metrics = rec.metrics or {}
+    return _Result(rec.state, rec.val_acc, rec.test_acc, metrics.get("latency_ms"), rec.error)
+
+
+def _label(values: Mapping[str, Any], limit: int = 5) -> str:
+    items = []
+    for k, v in list(values.items())[:limit]:
+        items.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+    return ", ".join(items) + (", ..." if len(values) > limit else "")
+
+
+def _state(name: str) -> Any:
+    from optuna.trial import TrialState
+
+    return getattr(TrialState, name)
+
+
+_EPOCH_KEYS = ("epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "images_per_s",
+               "eval_seconds")
+
+
+def _epoch_of(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The epoch record in a Tune result (a failed trial's final report names them last_epoch, last_val_acc)."""
+    if "epoch" in result:
+        return {k: result[k] for k in _EPOCH_KEYS if result.get(k) is not None}
+    if result.get("last_epoch"):
+        rec = {k: result[k] for k in _EPOCH_KEYS if result.get(k) is not None}
+        rec["epoch"] = result["last_epoch"]
+        if result.get("last_val_acc") is not None:
+            rec["val_acc"] = result["last_val_acc"]
+        return rec
+    return {}

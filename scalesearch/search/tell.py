@@ -1,0 +1,250 @@
+"""The driver's tell side: each epoch and each job's end as Tune reports them (stored at once), a job whose Ray
+worker or node died queued again (at most `MAX_ATTEMPTS` starts, each incident kept for the study's record), and,
+when every repeat of a configuration has ended, Optuna told once: the mean over repeats (COMPLETE), PRUNED if ASHA
+stopped a repeat, FAIL if one failed. A mixin of `scalesearch.search.driver.Driver`, which holds the state.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import TYPE_CHECKING, Any, Mapping
+
+from scalesearch.search.progress import Counts, Progress
+from scalesearch.search.state import _Config, _epoch_of, _Incident, _label, _Result, _Running, _state
+from scalesearch.store import Store, TrialRecord
+from scalesearch.trial import Job
+
+__all__ = ["MAX_ATTEMPTS"]
+
+MAX_ATTEMPTS = 3  # starts of one job whose Ray worker dies (its node lost, the process killed) before it is failed
+
+
+def _short_error(text: str, limit: int = 200) -> str:
+    """The first `SomeError: message` in a Ray/Tune error text (which starts with a traceback), on one line."""
+    import re
+
+    flat = " ".join(text.split())
+    m = re.search(r"\b(\w+(?:Error|Exception|Exit)\b:? ?.*)", flat)
+    out = m.group(1) if m else flat
+    return out[:limit] + ("..." if len(out) > limit else "")
+
+
+def _dead_nodes() -> set[str]:
+    """The first 12 hex digits of the ids of the Ray nodes the cluster knows to be dead."""
+    try:
+        import ray
+
+        return {str(n.get("NodeID", ""))[:12] for n in ray.nodes() if not n.get("Alive", True)}
+    except Exception:  # noqa: BLE001 - informational
+        return set()
+
+
+class _Telling:
+    """Results in, Optuna told (see the module docstring)."""
+
+    name: str
+    store: Store
+    study: Any
+    progress: Progress
+    counts: Counts
+    objectives: Any
+    incidents: list[_Incident]
+    _queue: collections.deque[Job]
+    _inflight: dict[str, _Running]
+    _configs: dict[str, _Config]
+    _results: dict[str, _Result]
+    _lost: dict[str, _Incident]
+
+    if TYPE_CHECKING:  # provided by the ask side and the driver (for type checkers only: stubs would shadow them)
+        def _set_constraints(self, trial: Any, cand: Any) -> None: ...
+        def heartbeat(self, every_s: float = 10.0) -> None: ...
+
+    def _count_row(self, state: str, d: int) -> None:
+        if hasattr(self.counts, state):
+            setattr(self.counts, state, getattr(self.counts, state) + d)
+
+    def _update_best(self, r: TrialRecord) -> None:
+        if r.state != "completed" or r.val_acc is None:
+            return
+        o = self.objectives[0]
+        v = r.val_acc if o.name == "val_acc" else r.test_acc if o.name == "test_acc" else \
+            r.macs if o.name == "macs" else r.params if o.name == "params" else (r.metrics or {}).get("latency_ms")
+        if v is None:
+            return
+        better = self.counts.best is None or (v > self.counts.best if o.direction == "max" else v < self.counts.best)
+        if better:
+            self.counts.best = float(v)
+            self.counts.best_label = f"#{r.number} {_label(r.parameters)}"
+
+    def _tell_rejected(self, trial: Any | None, cand: Any | None, why: str) -> None:
+        if trial is None:
+            return
+        if cand is not None:
+            self._set_constraints(trial, cand)
+        trial.set_user_attr("scalesearch_state", "rejected")
+        trial.set_user_attr("scalesearch_rejected_by", why[:500])
+        self.study.tell(trial, state=_state("PRUNED"))
+
+    def _tell(self, cfg: _Config) -> None:
+        """All repeats of `cfg` ended: tell each Optuna trial waiting for it, once."""
+        results = [self._results[j.key] for j in cfg.jobs]
+        failed = [r for r in results if r.state == "failed"]
+        values = None
+        if failed:
+            state, note = "FAIL", failed[0].error or "failed"
+        elif any(r.state == "stopped" for r in results):
+            state, note = "PRUNED", "stopped early by ASHA"
+        else:
+            values = self._values(cfg, results)
+            state, note = ("COMPLETE", "") if values is not None else ("FAIL", "no objective value")
+        for trial in cfg.trials:
+            try:
+                if state != "FAIL" and len(self.objectives) == 1 and self.objectives[0].name == "val_acc":
+                    self._report_curve(trial, results)
+                trial.set_user_attr("scalesearch_state", {"COMPLETE": "completed", "PRUNED": "stopped",
+                                                          "FAIL": "failed"}[state])
+                if note:
+                    trial.set_user_attr("scalesearch_note", note[:500])
+                if values is not None:
+                    self.study.tell(trial, values)
+                else:
+                    self.study.tell(trial, state=_state(state))
+            except Exception as e:  # noqa: BLE001 - a bad value must not stop the search
+                self.progress.event("note", f"Optuna refused trial {trial.number}'s result: {e}", self.counts)
+        self._configs.pop(cfg.config_key, None)
+
+    def _values(self, cfg: _Config, results: list[_Result]) -> list[float] | None:
+        out = []
+        for o in self.objectives:
+            if o.name in ("macs", "params"):
+                v: float | None = float(getattr(cfg.candidate, o.name))
+            else:
+                attr = {"val_acc": "val_acc", "test_acc": "test_acc", "latency": "latency_ms"}[o.name]
+                xs = [getattr(r, attr) for r in results]
+                v = None if any(x is None for x in xs) else sum(xs) / len(xs)
+            if v is None or not math.isfinite(v):
+                return None
+            out.append(v)
+        return out
+
+    @staticmethod
+    def _report_curve(trial: Any, results: list[_Result]) -> None:
+        curves = [r.epochs for r in results]
+        if any(c is None or not c for c in curves):
+            return
+        for epoch in sorted(set.intersection(*(set(c) for c in curves))):  # type: ignore[arg-type, union-attr]
+            trial.report(sum(c[epoch] for c in curves) / len(curves), epoch)  # type: ignore[index]
+
+    def job_result(self, key: str, result: Mapping[str, Any]) -> None:
+        """One epoch of a running job."""
+        run = self._inflight.get(key)
+        self.heartbeat()
+        if run is not None and result.get("node"):
+            run.node = result["node"]
+        if run is None or "epoch" not in result:
+            return
+        rec = _epoch_of(result)
+        run.epochs[rec["epoch"]] = rec.get("val_acc")
+        run.last = rec
+        self.store.add_epoch(self.name, key, rec)
+        self.progress.event("epoch", f"{key[:8]} epoch {rec['epoch']} val_acc {rec.get('val_acc')}", self.counts)
+
+    def job_done(self, key: str, result: Mapping[str, Any] | None, error: bool, error_text: str | None = None) -> None:
+        """A job ended: store it; when its configuration's repeats have all ended, tell Optuna."""
+        run = self._inflight.pop(key, None)
+        if run is None:
+            return
+        self.counts.running -= 1
+        result = dict(result or {})
+        epochs: list[dict[str, Any]] = []
+        fields: dict[str, Any] = {}
+        if result.get("final"):
+            state = "completed" if result.get("state", "completed") == "completed" else "failed"
+            last = _epoch_of(result)
+            if last:
+                epochs.append(last)
+                run.epochs[last["epoch"]] = last.get("val_acc")
+            fields = {k: result.get(k) for k in ("test_acc", "error", "traceback", "node")}
+            fields["metrics"] = {k: result.get(k) for k in ("train_seconds", "total_seconds", "images_per_s",
+                                                            "steps", "device", "latency_ms", "test_loss")
+                                 if result.get(k) is not None}
+            if state == "completed":
+                fields.update(val_acc=result.get("val_acc"), best_val_acc=result.get("best_val_acc"))
+        elif error:
+            if run.attempt < MAX_ATTEMPTS:
+                self._requeue(run)
+                return
+            state = "failed"
+            fields["error"] = error_text or (f"the trial's Ray worker failed {run.attempt} times (it died or raised "
+                                             "outside training)")
+        elif "epoch" in result:
+            state = "stopped"  # the scheduler (ASHA) stopped it on this result
+            last = _epoch_of(result)
+            epochs.append(last)
+            run.epochs[last["epoch"]] = last.get("val_acc")
+            fields["node"] = result.get("node")
+        else:
+            state = "interrupted"
+        if state == "interrupted":
+            self.store.interrupt_running(self.name, [key])
+            self.counts.interrupted += 1
+            return
+        rec = self.store.finish_trial(self.name, key, state, epochs=epochs,
+                                      **{k: v for k, v in fields.items() if v is not None})
+        self._count_row(state, +1)
+        self.counts.done_this_run += 1
+        self._update_best(rec)
+        self._results[key] = _Result(state, rec.val_acc, rec.test_acc, (rec.metrics or {}).get("latency_ms"),
+                                     rec.error, dict(run.epochs))
+        acc = f" val_acc {rec.val_acc:.4f}" if rec.val_acc is not None else ""
+        why = f": {rec.error}" if rec.error else ""
+        self.progress.event(state, f"#{rec.number} {state}{acc} after {rec.epochs_done} epochs{why}", self.counts)
+        cfg = self._configs.get(run.config_key)
+        if cfg is not None and all(j.key in self._results for j in cfg.jobs):
+            self._tell(cfg)
+        self.heartbeat()
+
+    def _requeue(self, run: _Running) -> None:
+        """A job's Ray worker was lost (Tune reports the trial as errored: our trainable returns every training
+        error as a result, so only a dead worker or node gets here): queue it to run again, first in line."""
+        key = run.job.key
+        self.store.queue_trial(self.name, {"key": key, "config_key": run.config_key})
+        self._queue.appendleft(run.job)
+        self.counts.queued += 1
+        incident = _Incident(run.number, run.node, run.attempt)
+        self.incidents.append(incident)
+        self._lost[key] = incident
+        where = f" on {run.node}" if run.node else ""
+        self.progress.event("note", f"#{run.number} lost its Ray worker{where}: queued to run again (attempt "
+                                    f"{run.attempt + 1} of {MAX_ATTEMPTS})", self.counts)
+        self.store.update_study(self.name, message=self.incident_summary())
+
+    def incident_summary(self, dead_nodes: set[str] | None = None) -> str:
+        """What happened to jobs whose Ray worker was lost, for the study's record ('' when nothing did)."""
+        if not self.incidents:
+            return ""
+        dead = _dead_nodes() if dead_nodes is None else dead_nodes
+        parts = []
+        for i in self.incidents:
+            node = i.node or "an unknown node"
+            died = " (that Ray node died)" if i.node and i.node.rsplit("/", 1)[-1] in dead else ""
+            why = f": {i.error}" if i.error else ""
+            parts.append(f"#{i.number} attempt {i.attempt} on {node}{died}{why}")
+        n = len(self.incidents)
+        return f"{n} job start{'s' if n > 1 else ''} lost with {'their' if n > 1 else 'its'} Ray worker and run " \
+               f"again: " + "; ".join(parts)
+
+    def job_error(self, key: str, text: str) -> None:
+        """Tune's error text for a job already stored as failed (its worker died, or it was interrupted)."""
+        if "KeyboardInterrupt" in text or "SIGINT" in text:
+            return
+        lost = self._lost.pop(key, None)
+        if lost is not None:  # queued again (see `_requeue`): the text says why its worker was lost
+            lost.error = _short_error(text)
+            self.store.update_study(self.name, message=self.incident_summary())
+            return
+        try:
+            self.store.finish_trial(self.name, key, "failed", error=" ".join(text.split())[:2000])
+        except LookupError:
+            pass
