@@ -8,8 +8,10 @@ than `max_concurrency` trials need: Tune places the next trial's placement group
 hold theirs, and without that slack a reused actor waited 0.5-1 s per trial at concurrency 2 on 2 cores (0.01 s
 with it). The concurrency limit, not the CPU count, bounds what runs at once.
 
-`--address HOST:PORT` is checked with a TCP connection first (3 s): `ray.init` itself retries an unreachable
-address for minutes.
+`--address HOST:PORT` is checked first, within 3 s each: a TCP connection, then the opening of an HTTP/2 (gRPC)
+session, which Ray's GCS answers at once with its SETTINGS frame. `ray.init` itself retries an unreachable address
+for minutes, and waited more than 10 minutes on a port where something accepted the connection and said nothing.
+With `RAY_USE_TLS=1` the GCS expects TLS first, and only the TCP connection is checked.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any
 __all__ = ["RaySession", "connect", "probe_address", "set_ray_environment"]
 
 PROBE_TIMEOUT_S = 3.0
+# the client connection preface of HTTP/2 (RFC 9113, 3.4) and an empty SETTINGS frame: a gRPC server answers with
+# its own SETTINGS frame
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 
 # Environment for Ray and Tune, set before either is imported (Tune reads some at import time).
 _RAY_ENV = {
@@ -52,11 +57,26 @@ def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     if not sep or not port.isdigit() or not host:
         raise ValueError(f"--address {address!r}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.5:6379)")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
-            pass
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
     except OSError as e:
         why = e.strerror or type(e).__name__ if not isinstance(e, socket.timeout) else f"no answer in {timeout:g} s"
         raise OSError(f"--address {address}: cannot reach a Ray cluster there ({why})") from None
+    with conn:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return
+        try:
+            conn.settimeout(timeout)
+            conn.sendall(_HTTP2_PREFACE)
+            head = conn.recv(9)
+        except socket.timeout:
+            raise OSError(f"--address {address}: no Ray cluster answered there within {timeout:g} s (something "
+                          "accepts connections on that port but does not speak Ray's protocol)") from None
+        except OSError as e:
+            raise OSError(f"--address {address}: cannot reach a Ray cluster there "
+                          f"({e.strerror or type(e).__name__})") from None
+    if len(head) < 9 or head[3] != 0x04:  # an HTTP/2 frame header whose type is SETTINGS
+        raise OSError(f"--address {address}: the server there is not a Ray cluster (it does not answer as Ray's "
+                      "GCS does)")
 
 
 @dataclass

@@ -21,12 +21,16 @@ MAX_ATTEMPTS = 3  # starts of one job whose Ray worker dies (its node lost, the 
 
 
 def _short_error(text: str, limit: int = 200) -> str:
-    """The first `SomeError: message` in a Ray/Tune error text (which starts with a traceback), on one line."""
+    """A Ray/Tune error text on one line: a traceback's exception line, or the text itself, cut to `limit`."""
     import re
 
-    flat = " ".join(text.split())
-    m = re.search(r"\b(\w+(?:Error|Exception|Exit)\b:? ?.*)", flat)
-    out = m.group(1) if m else flat
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    out = " ".join(lines)
+    if lines and lines[0].startswith("Traceback"):
+        for i in range(len(lines) - 1, -1, -1):
+            if re.match(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", lines[i]):
+                out = " ".join(lines[i:])
+                break
     return out[:limit] + ("..." if len(out) > limit else "")
 
 

@@ -1,0 +1,140 @@
+"""`scalesearch run --address` on a two-node Ray cluster (tests/raycluster.py, both nodes on 127.0.0.1, one CPU
+each): trials run on both nodes and each stores its node; the second node is killed mid-search (its raylet and
+workers, by PID) and its running trial is rerun on the head, the search completes, nothing finished is lost or
+trained twice, and the study's record says what happened. An address that does not answer is one line within
+seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
+
+pytest.importorskip("ray")
+pytest.importorskip("optuna")
+
+import raycluster  # noqa: E402
+from _procs import alive, descendants, wait_gone  # noqa: E402
+from _search_fixtures import cli, cli_popen, optuna_trials, spec_text  # noqa: E402
+
+from scalesearch.spec import parse_spec, resolve_candidate  # noqa: E402
+from scalesearch.store import Reader  # noqa: E402
+from scalesearch.trial import job_for_candidate  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+# 6 configurations of 6 epochs on 1200 8x8 images: about 2 s each on a warm worker, one CPU per trial
+SPEC = spec_text("two-nodes", """\
+architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
+parameters:
+  lr: {grid: [0.1, 0.05]}
+  w: {grid: [4, 6, 8]}
+search: {sampler: grid, max_concurrency: 2, resources: {cpus: 1}}
+""", train="epochs: 6, batch_size: 50, warmup_epochs: 0, lr: lr",
+    dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 8, num_train: 1200, num_test: 50, "
+            "val_size: 200}")
+
+
+def _keys() -> set[str]:
+    spec = parse_spec(SPEC, "t.yaml")
+    return {job_for_candidate(resolve_candidate(spec, {"lr": lr, "w": w}), spec.dataset, study_seed=spec.seed,
+                              device="cpu").key for lr in (0.1, 0.05) for w in (4, 6, 8)}
+
+
+def _trials(db: str) -> list:
+    try:
+        return Reader(db).trials("two-nodes")
+    except (LookupError, FileNotFoundError, ValueError):
+        return []
+
+
+def test_a_search_runs_on_two_nodes_and_survives_losing_one(tmp_path):
+    cluster = raycluster.start()
+    try:
+        head, second = cluster.head_id[:12], cluster.node_id[:12]
+        db = f"sqlite:///{tmp_path}/r.db"
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(SPEC)
+        log = open(tmp_path / "run.log", "w")
+        proc = cli_popen("run", str(spec), "--db", db, "--address", cluster.address, stdout=log,
+                         stderr=subprocess.STDOUT)
+        try:
+            # wait for a trial finished on each node, and one running on each (each node has one CPU)
+            deadline = time.monotonic() + 240
+            while True:
+                ts = _trials(db)
+                nodes = {t.node.rsplit("/", 1)[-1] for t in ts if t.state == "completed"}
+                running = [t for t in ts if t.state == "running"]
+                if nodes == {head, second} and len(running) == 2 and all(t.epochs_done >= 1 for t in running):
+                    break
+                assert proc.poll() is None, (tmp_path / "run.log").read_text()
+                assert time.monotonic() < deadline, "timed out waiting for trials on both nodes"
+                time.sleep(0.1)
+            before = {t.key: t for t in ts if t.state == "completed"}
+            # kill the second node: its raylet and every process under it (its workers, its agents), by PID
+            victims = {cluster.raylet_pid} | descendants(cluster.raylet_pid)
+            for pid in victims:
+                os.kill(pid, signal.SIGKILL)
+            assert not wait_gone(victims, 30)
+            assert proc.wait(timeout=240) == 0, (tmp_path / "run.log").read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+        trials = Reader(db).trials("two-nodes")
+        assert {t.key for t in trials} == _keys() and len(trials) == 6  # every configuration, each once
+        assert all(t.state == "completed" for t in trials)
+        after = {t.key: t for t in trials}
+        for k, t in before.items():  # what finished before the loss is kept as it was, never trained again
+            a = after[k]
+            assert (a.attempts, a.finished, a.val_acc, a.node) == (1, t.finished, t.val_acc, t.node)
+        rerun = [t for t in trials if t.attempts > 1]
+        assert len(rerun) == 1 and rerun[0].attempts == 2  # the trial that ran on the lost node, run once more
+        assert rerun[0].node.endswith(head)  # ... on the surviving node
+        assert all(t.node.endswith(head) for t in trials if t.key not in before)
+        assert all(t.node.startswith(socket.gethostname() + "/") for t in trials)
+        per_node = {n: sum(t.node.endswith(n) for t in trials) for n in (head, second)}
+        assert per_node[second] >= 1 and per_node[head] + per_node[second] == 6
+        study = Reader(db).study("two-nodes")
+        assert study.state == "finished"
+        assert f"#{rerun[0].number} attempt 1 on " in study.message and second in study.message
+        assert "(that Ray node died)" in study.message, study.message
+        ot = optuna_trials(db, "two-nodes")
+        assert len(ot) == 6 and all(o.state.name == "COMPLETE" for o in ot)  # told once each, nothing left RUNNING
+        out = (tmp_path / "run.log").read_text()
+        assert f"#{rerun[0].number} lost its Ray worker on " in out and "Traceback" not in out
+        print(f"trials per node: head {per_node[head]}, second {per_node[second]} (killed); rerun "
+              f"#{rerun[0].number}; study message: {study.message}")
+    finally:
+        cluster.stop()
+    assert not alive(cluster.raylet_pid)
+
+
+def test_an_address_that_does_not_answer_is_one_line_within_seconds(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    db = tmp_path / "r.db"
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        refused = f"127.0.0.1:{closed.getsockname()[1]}"  # bound, not listening: the connection is refused
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never says anything
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        cases = {refused: "cannot reach a Ray cluster there (Connection refused)",
+                 f"127.0.0.1:{silent.getsockname()[1]}": "no Ray cluster answered there within 3 s",
+                 "nowhere": "expected HOST:PORT"}
+        for address, message in cases.items():
+            t0 = time.monotonic()
+            r = cli("run", str(spec), "--db", str(db), "--address", address, timeout=120)
+            took = time.monotonic() - t0
+            assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, (address, r.stderr)
+            assert took < 20, (address, took)  # Python's start-up and imports included
+    assert not db.exists()  # checked before the database is touched
