@@ -18,6 +18,7 @@ from typing import Any
 
 from scalesearch.arch import HeadSpec, NetSpec, StageSpec, StemSpec, format_stage
 from scalesearch.blocks import BLOCKS, Cx, head_cost, stem_cost
+from scalesearch.text import human  # noqa: F401  (re-exported: callers format costs with cost.human)
 
 
 @dataclass(frozen=True)
@@ -178,14 +179,6 @@ def measure_latency(model: Any, input_shape: tuple[int, ...], *, batch_size: int
                 times.append(time.perf_counter() - t0)
     times.sort()
     return 1000.0 * times[len(times) // 2]
-
-
-def human(n: float, unit: str = "") -> str:
-    """1234567 -> '1.23M' (SI prefixes, 3 significant digits)."""
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{prefix}{unit}"
-    return f"{n:.3g}{unit}" if isinstance(n, float) else f"{n}{unit}"
 
 
 def format_table(spec: NetSpec, cost: Cost | None = None) -> str:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scalesearch.text import human
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -84,19 +86,6 @@ class Report:
 
 # --------------------------------------------------------------------------------------------------------------
 # Numbers as text
-
-
-def _human(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if math.isnan(f):
-        return "-"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(f) >= scale:
-            return f"{f / scale:.3g}{prefix}"
-    return f"{f:.4g}"
 
 
 def _num(v: Any, digits: int = 4) -> str:
@@ -362,8 +351,8 @@ def _leaderboard_rows(rep: Report, frame: pd.DataFrame) -> tuple[list[str], list
         n_inc = int(r.get("n_incomplete", 0) or 0)
         lo, hi = r.get(f"{m}_lo"), r.get(f"{m}_hi")
         ci = "-" if lo is None or (isinstance(lo, float) and math.isnan(lo)) else f"[{_num(lo)}, {_num(hi)}]"
-        row = [str(i), str(r["arch"]), *[_num(r[p]) for p in params], _human(r.get("macs")),
-               _human(r.get("params")), f"{int(r[f'{m}_n'])}" + (f" (+{n_inc} failed or stopped)" if n_inc else ""),
+        row = [str(i), str(r["arch"]), *[_num(r[p]) for p in params], human(r.get("macs")),
+               human(r.get("params")), f"{int(r[f'{m}_n'])}" + (f" (+{n_inc} failed or stopped)" if n_inc else ""),
                _num(r[f"{m}_mean"]), _num(r[f"{m}_se"]), ci]
         if has_test:
             row.append(_num(r.get("test_acc_mean")))

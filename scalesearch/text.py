@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["fmt_num", "json_ready", "one_line", "short", "type_name", "show"]
+__all__ = ["fmt_num", "human", "json_ready", "one_line", "short", "type_name", "show"]
 
 
 def one_line(s: Any) -> str:
@@ -60,3 +60,21 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_ready(v) for v in value]
     return value
+
+
+def human(n: Any, unit: str = "") -> str:
+    """A count with an SI prefix and 3 significant digits: 1234567 -> '1.23M'; NaN or None -> '-'; anything
+    that is not a number as str()."""
+    if n is None:
+        return "-"
+    if isinstance(n, bool) or not isinstance(n, (int, float)):
+        try:
+            n = float(n)
+        except (TypeError, ValueError):
+            return str(n)
+    if isinstance(n, float) and math.isnan(n):
+        return "-"
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{prefix}{unit}"
+    return f"{n:.3g}{unit}" if isinstance(n, float) else f"{n}{unit}"

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from scalesearch.plot.common import LOG_AXES, _check, _combine, _direction, _resolve_x, _row_ids, axis_label
+from scalesearch.text import human
 
 
 
@@ -19,19 +20,6 @@ def _fmt(v: Any) -> str:
             return "-"
         return f"{v:.4g}"
     return str(v)
-
-
-def _human(v: Any) -> str:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if math.isnan(f):
-        return "-"
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(f) >= scale:
-            return f"{f / scale:.3g}{prefix}"
-    return f"{f:.4g}"
 
 
 def hover_text(df: pd.DataFrame, *, y: str = "val_acc", params: Sequence[str] | None = None) -> list[str]:
@@ -53,7 +41,7 @@ def hover_text(df: pd.DataFrame, *, y: str = "val_acc", params: Sequence[str] | 
         head = [f"<b>{row['arch']}</b>"] if "arch" in row else []
         ident = " ".join(f"{k} {row[k]}" for k in ("study", "number") if k in row)
         lines = head + ([ident] if ident else [])
-        lines += [f"{name}: {_human(row[c])}" for c, name in costs]
+        lines += [f"{name}: {human(row[c])}" for c, name in costs]
         lines += [f"{m}: {_fmt(row[m])}" for m in metrics]
         lines += [f"{p} = {_fmt(row[p])}" for p in params]
         out.append("<br>".join(lines))
