@@ -8,7 +8,8 @@ A write the database refuses (a full disk, a read-only file system, a lost Postg
 raises `StoreWriteError`, an OSError with a one-line message. The writer also checks before each write that its
 SQLite file is still the one it opened: a database file deleted (or replaced) under a running search raises
 `DatabaseFileLost` instead of writing on into a file no one can open again, and `Store.restore_file` writes the
-database as the open connections still see it back to its path.
+database as the open connections still see it back to its path. A file made read-only (its owner's write bit
+cleared) raises StoreWriteError: connections opened before would write on regardless, and so would root.
 
 Example:
     >>> import tempfile, os
@@ -197,6 +198,7 @@ class Store(_Base):
         self._path: Path | None = sqlite_path(self.url)
         self._anchor: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
+        self._owner_writable = True
         try:
             with self._sessions.begin() as s:
                 exists = self._check_schema(s)
@@ -217,6 +219,7 @@ class Store(_Base):
             return
         st = os.stat(self._path)
         self._identity = (st.st_dev, st.st_ino)
+        self._owner_writable = bool(st.st_mode & 0o200)
         self._anchor = sqlite3.connect(str(self._path), check_same_thread=False, isolation_level=None)
         self._anchor.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL index too
 
@@ -232,6 +235,9 @@ class Store(_Base):
         if (st.st_dev, st.st_ino) != self._identity:
             raise DatabaseFileLost(f"--db {self._path}: the database file was replaced by another file while the "
                                    "search ran")
+        if self._owner_writable and not st.st_mode & 0o200:  # chmod a-w: open connections could write on, but
+            # its owner said not to (and root would write through any mode)
+            raise StoreWriteError(f"--db {self._path}: the database file was made read-only while the search ran")
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:

@@ -1,0 +1,280 @@
+"""A search through hostile conditions, as a user runs it (CLI subprocesses): the disk fills up, the database is
+made read-only or deleted, the driver gets SIGTERM or Ctrl-C, a trial exhausts memory. Each ends with one clear
+line, leaves no partial or duplicated rows, and `scalesearch resume` completes the study once the cause is gone.
+
+The database faults use the session's Ray (`--address`); SIGTERM and Ctrl-C hit a driver that started its own Ray,
+so that the test can check that no process it started is left. The full disk is a small tmpfs, which
+needs root to mount (skipped otherwise); root writes through any file mode, so "read-only" is `chmod a-w`, which
+the writer checks for.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
+
+pytest.importorskip("ray")
+pytest.importorskip("optuna")
+
+from _procs import descendants, wait_gone  # noqa: E402
+from _search_fixtures import (cli, cli_popen, optuna_trials, ray_session, run_study_inprocess,  # noqa: E402,F401
+                              spec_text)
+
+from scalesearch.store import Reader  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+# 4 configurations of 4 epochs on 1200 8x8 images, about 1 s each on a warm worker, two at a time
+SPEC = spec_text("faults", """\
+architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
+parameters:
+  lr: {grid: [0.1, 0.05]}
+  w: {grid: [4, 6]}
+search: {sampler: grid, max_concurrency: 2}
+""", train="epochs: 4, batch_size: 50, warmup_epochs: 0, lr: lr",
+    dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 8, num_train: 1200, num_test: 50, "
+            "val_size: 200}")
+
+
+def _counts(db: str) -> dict[str, int]:
+    try:
+        return Reader(db).counts("faults")
+    except (LookupError, FileNotFoundError, ValueError, OSError):
+        return {}
+
+
+def _start(tmp_path: Path, db: str, *extra: str, **kw) -> tuple[subprocess.Popen, Path]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC)
+    out = tmp_path / "run.out"
+    proc = cli_popen("run", str(spec), "--db", db, *extra, stdout=open(out, "w"), stderr=subprocess.PIPE, text=True,
+                     **kw)
+    return proc, out
+
+
+def _wait_midway(proc: subprocess.Popen, db: str, timeout: float = 240) -> None:
+    """Until one trial finished and another is running (with an epoch stored)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = _counts(db)
+        if c.get("completed", 0) >= 1 and c.get("running", 0) >= 1:
+            running = [t for t in Reader(db).trials("faults", states=("running",))]
+            if running and any(t.epochs_done >= 1 for t in running):
+                return
+        if proc.poll() is not None:
+            raise AssertionError(f"the driver exited ({proc.returncode}) too early: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the search to get going")
+        time.sleep(0.1)
+
+
+def _rows(db: str) -> list:
+    return Reader(db).trials("faults")
+
+
+def _check_no_partial_rows(db: str) -> None:
+    """Every stored trial once, finished ones whole: their epochs 1..n stored once each."""
+    reader = Reader(db)
+    trials = reader.trials("faults")
+    assert len({t.key for t in trials}) == len(trials)
+    epochs: dict[int, list[int]] = {}
+    for e in reader.epochs("faults"):
+        epochs.setdefault(e.number, []).append(e.epoch)
+    for t in trials:
+        if t.state == "completed":
+            assert epochs.get(t.number) == [1, 2, 3, 4] and t.epochs_done == 4 and t.val_acc is not None
+
+
+def _resume_completes(db: str, address: str) -> list:
+    r = cli("resume", "faults", "--db", db, "--address", address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    trials = _rows(db)
+    assert len(trials) == 4 and all(t.state == "completed" for t in trials)
+    _check_no_partial_rows(db)
+    ot = optuna_trials(db, "faults")
+    assert sorted(o.state.name for o in ot if o.state.name != "FAIL") == ["COMPLETE"] * 4
+    assert not [o for o in ot if o.state.name in ("RUNNING", "WAITING")]
+    assert Reader(db).study("faults").state == "finished"
+    return trials
+
+
+def _left_behind(db: str) -> str:
+    c = _counts(db)
+    return ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
+
+
+def _one_line(proc: subprocess.Popen, timeout: float = 120) -> str:
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 2, err
+    assert err.count("\n") == 1 and err.startswith("scalesearch: error: "), err
+    return err
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 8 MiB tmpfs, mounted for the test and unmounted after it (root only)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(mnt)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield mnt
+    if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_disk_full_mid_search(tmp_path, small_fs, ray_session):
+    db = f"sqlite:///{small_fs}/r.db"
+    proc, _ = _start(tmp_path, db, "--address", ray_session.address)
+    try:
+        _wait_midway(proc, db)
+        before = {t.key: t for t in _rows(db) if t.state == "completed"}
+        with open(small_fs / "filler", "wb") as f:  # take every free byte
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        err = _one_line(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "cannot write to the database (database or disk is full)" in err and "scalesearch resume faults" in err
+    _check_no_partial_rows(db)
+    left = _left_behind(db)
+    after = {t.key: t for t in _rows(db)}
+    assert all(after[k].finished == t.finished and after[k].attempts == 1 for k, t in before.items())
+    (small_fs / "filler").unlink()
+    trials = _resume_completes(db, ray_session.address)
+    assert all(t.attempts == 1 for t in trials if t.key in before)  # finished before the fault: not trained again
+    print(f"\ndisk full: {err.strip()}\n  left behind: {left}")
+
+
+def test_database_made_read_only_mid_search(tmp_path, ray_session):
+    path = tmp_path / "db" / "r.db"
+    db = f"sqlite:///{path}"
+    proc, _ = _start(tmp_path, db, "--address", ray_session.address)
+    try:
+        _wait_midway(proc, db)
+        path.chmod(0o400)  # chmod a-w r.db
+        err = _one_line(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "the database file was made read-only while the search ran" in err, err
+    assert "scalesearch resume faults" in err
+    _check_no_partial_rows(db)
+    left = _left_behind(db)
+    path.chmod(0o600)
+    _resume_completes(db, ray_session.address)
+    print(f"\nread-only: {err.strip()}\n  left behind: {left}")
+
+
+def test_database_file_deleted_mid_search(tmp_path, ray_session):
+    path = tmp_path / "db" / "r.db"
+    db = f"sqlite:///{path}"
+    proc, _ = _start(tmp_path, db, "--address", ray_session.address)
+    try:
+        _wait_midway(proc, db)
+        before = {t.key: t for t in _rows(db) if t.state == "completed"}
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):  # rm r.db*
+            p.unlink(missing_ok=True)
+        err = _one_line(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "the database file was deleted while the search ran" in err and f"back to {path};" in err, err
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and not Path(f"{path}-wal").exists()
+    _check_no_partial_rows(db)
+    study = Reader(db).study("faults")
+    assert study.state == "interrupted" and "was deleted" in study.message
+    left = _left_behind(db)
+    after = {t.key: t for t in _rows(db)}
+    assert set(before) <= set(after) and all(after[k].finished == t.finished for k, t in before.items())
+    assert "running" not in left
+    _resume_completes(db, ray_session.address)
+    print(f"\ndeleted: {err.strip()}\n  left behind (in the file written back): {left}")
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_sigterm_and_ctrl_c_stop_gracefully_and_leave_no_process(tmp_path, ray_session, how):
+    db = f"sqlite:///{tmp_path}/r.db"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    # its own Ray (no --address), in its own process group, as a shell would start it
+    proc, out = _start(tmp_path, db, env=env, start_new_session=True)
+    try:
+        _wait_midway(proc, db)
+        started = descendants(proc.pid)  # the Ray it started: GCS, raylet, workers...
+        assert len(started) >= 3
+        if how == "SIGTERM":
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = out.read_text()
+    assert proc.returncode == 130, text + err
+    assert "Traceback" not in text + err
+    why = "stopped by SIGTERM" if how == "SIGTERM" else "interrupted"
+    assert "study faults interrupted" in text and f"{why}; `scalesearch resume faults` continues it" in text, text
+    c = _counts(db)
+    assert c.get("running", 0) == 0 and c.get("interrupted", 0) + c.get("queued", 0) >= 1, c  # none left running
+    study = Reader(db).study("faults")
+    assert study.state == "interrupted" and study.driver_pid is None
+    assert not [o for o in optuna_trials(db, "faults") if o.state.name == "RUNNING"]
+    assert not wait_gone(started, 60), "processes of the driver's Ray were left running"
+    _check_no_partial_rows(db)
+    left = _left_behind(db)
+    _resume_completes(db, ray_session.address)
+    print(f"\n{how}: exit 130, {study.message}\n  left behind: {left}; {len(started)} Ray processes, all gone")
+
+
+def _mem_bytes() -> int:
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return sum(int(info.get(k, "0 kB").split()[0]) * 1024 for k in ("MemTotal", "SwapTotal"))
+
+
+# 4000 images of 128x128 in a batch at 256 channels: the stem's output alone is 4000*256*128*128*4 B = 67 GB
+_HUGE = 4000 * 256 * 128 * 128 * 4
+
+
+@pytest.mark.skipif(not Path("/proc/sys/vm/overcommit_memory").exists()
+                    or Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1"
+                    or _HUGE < 2 * _mem_bytes(),
+                    reason="needs Linux refusing an allocation of twice its memory and swap at once (overcommit "
+                           "mode 0 or 2), so that the huge batch fails without touching memory")
+def test_a_trial_that_exhausts_memory_is_failed_and_the_search_goes_on(tmp_path, ray_session):
+    text = spec_text("oom", """\
+architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
+parameters:
+  big: {grid: [1, 0]}
+  w: {derived: "4 + 252 * big"}
+  bs: {derived: "50 + 3950 * big"}
+search: {sampler: grid, max_concurrency: 1}
+""", train="epochs: 1, max_steps: 2, batch_size: bs, warmup_epochs: 0",
+        dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 128, num_train: 4100, num_test: 10, "
+                "val_size: 100}")
+    db = f"sqlite:///{tmp_path}/r.db"
+    t0 = time.monotonic()
+    assert run_study_inprocess(text, db, ray_session).state == "finished"
+    by = {t.values["big"]: t for t in Reader(db).trials("oom")}
+    huge, small = by[1], by[0]
+    assert huge.state == "failed" and huge.error.startswith("out of memory: RuntimeError:"), huge.error
+    assert "allocate" in huge.error and huge.number < small.number  # it failed first ...
+    assert small.state == "completed"  # ... and the search went on
+    assert sorted(o.state.name for o in optuna_trials(db, "oom")) == ["COMPLETE", "FAIL"]
+    print(f"\nout of memory ({time.monotonic() - t0:.0f} s): #{huge.number} failed: {huge.error[:160]}")
