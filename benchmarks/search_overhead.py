@@ -182,6 +182,7 @@ def main() -> None:
     from scalesearch.search.cluster import connect
 
     t0 = time.perf_counter()
+    load_before = os.getloadavg()
     session = connect(None, num_cpus=max(args.concurrency) + 1)
     ray_start = time.perf_counter() - t0
     lines = [f"search overhead: {args.trials} trials of a ResNet-8 (width 4) on 12x12 synthetic images, "
@@ -222,7 +223,11 @@ def main() -> None:
     worst = {name: max(r[i] for r in results) for name, i in (("cold", 1), ("tune", 2), ("steady", 3))}
     verdict = ", ".join(f"vs {k} {v:.3f} s ({'met' if v <= 0.3 else 'NOT met'})" if k != "steady" else
                         f"steady {v:.3f} s ({'met' if v <= 0.3 else 'NOT met'})" for k, v in worst.items())
+    load_after = os.getloadavg()
     lines += ["",
+              f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, after: "
+              f"{' '.join(f'{x:.2f}' for x in load_after)} (a shared machine: more than ~2 means other work competed "
+              "for the 2 cores and every figure is slower and noisier)",
               "columns (seconds): train/trial = warm / N * c; warm/cold: the same Job data through scalesearch.trial.run"
               " in c processes warmed up before the clock / created inside it; tune: plain Ray Tune, same trainable "
               "and jobs, reused actors; engine: first trial start to last trial end in the database of `scalesearch "
