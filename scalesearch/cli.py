@@ -363,8 +363,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+def _add_rediscover(sub: argparse._SubParsersAction) -> None:
+    """The papers' experiments: rediscover (scalesearch.rediscover, which loads numpy and pandas)."""
+    from scalesearch.rediscover import add_commands
+
+    add_commands(sub)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser of every subcommand. Given the command line `argv`, a command that only reads specs
+    does not pay for `rediscover`'s imports: it is declared for its own command, for help, or when argv is None."""
     from scalesearch import __version__
 
     parser = _Parser(prog="scalesearch", description=__doc__.splitlines()[0])
@@ -372,12 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _COMMANDS:
         add(sub)
+    first = next((a for a in argv if not a.startswith("-") or a in ("-h", "--help")), None) if argv is not None \
+        else "rediscover"
+    if first in (None, "rediscover", "-h", "--help"):
+        _add_rediscover(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
