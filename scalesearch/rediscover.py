@@ -31,7 +31,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -104,6 +103,7 @@ class Outcome:
     power: list[str]
     notes: list[str]
     figures: list[str] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -225,15 +225,13 @@ def _agg(df: pd.DataFrame, by: Sequence[str], metric: str = "val_acc") -> pd.Dat
 
 
 def _status(record: Any, trials: pd.DataFrame, pilot: bool) -> str:
-    if pilot:
-        return "pilot"
     planned = getattr(record, "planned", None)
     done = int((trials["state"] == "COMPLETE").sum())
     unfinished = int(trials["state"].isin(["QUEUED", "RUNNING", "INTERRUPTED"]).sum())
     if unfinished or (planned and done + int(trials["state"].isin(["REJECTED", "FAILED", "PRUNED"]).sum())
                       < planned) or getattr(record, "finished", None) is None:
-        return "partial"
-    return "full"
+        return "pilot-partial" if pilot else "partial"
+    return "pilot" if pilot else "full"
 
 
 def _provenance(record: Any, trials: pd.DataFrame) -> dict[str, Any]:
@@ -430,10 +428,11 @@ def step2_spec_text(alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_CO
     epochs, repeats = (4, 2) if pilot else (10, 4)
     head = ("# PILOT of spaces/rediscover_efficientnet_step2.yaml (3000 images, 4 epochs, 2 seeds).\n" if pilot
             else "")
-    return f"""{head}# Rediscovery, issue 16, experiment 2: EfficientNet step 2 (Tan & Le Fig. 8, Table 3) and fast compound scaling
-# (Dollar et al.). Written by `scalesearch rediscover efficientnet-step2 --write-spec` from {source}:
+    phi_list = ", ".join(map(str, phis))
+    return f"""{head}# Rediscovery, issue 16, experiment 2: EfficientNet step 2 (Tan & Le Fig. 8, Table 3) and fast compound
+# scaling (Dollar et al.). Written by `scalesearch rediscover efficientnet-step2 --write-spec` from {source}:
 # alpha, beta, gamma = {alpha:g}, {beta:g}, {gamma:g}. The proxy B0 of experiment 1 (B0's layout at width 0.5,
-# depth 0.5, 32 px; see spaces/rediscover_efficientnet_step1.yaml for why 32 px) is scaled at phi = {', '.join(map(str, phis))}:
+# depth 0.5, 32 px; see spaces/rediscover_efficientnet_step1.yaml for why 32 px) is scaled at phi = {phi_list}:
 # compound (alpha**phi, beta**phi, gamma**phi); fast compound dWr (d = s**0.1, w = s**0.4, r = s**0.05 with s =
 # sk / 100); depth, width or resolution alone; every non-compound arm matched to the compound model's MACs
 # (tm * base_macs): depth multiplier dk / 100, width multiplier wk / 100, resolution rk pixels, dWr's sk / 100.
@@ -716,7 +715,8 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                     if c == 1:
                         continue
                     findings.append(_finding(f"{ep} epochs: C = {c} beats C = 1 at the same MACs",
-                                             "Table 3: 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, 32x4d 22.2 % err",
+                                             "Table 3: 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, "
+                                             "32x4d 22.2 % err",
                                              _one(cmp, epochs=ep, arm=c), eff))
                 # trend: per-seed slope of accuracy on log2 C, t interval over seeds
                 g = df[df["epochs"] == ep]
@@ -807,7 +807,8 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
     steps = pd.to_numeric(done["steps"], errors="coerce").median() if "steps" in done.columns else math.nan
     if findings[1].verdict != "reproduced" and steps == steps:
         notes.append(f"Why the residual claim may not show here: each net trained {int(steps)} SGD steps; the paper "
-                     "trains CIFAR nets for 64k iterations, and its deeper ResNet pulls ahead late in training. At this "
+                     "trains CIFAR nets for 64k iterations, and its deeper ResNet pulls ahead late in training. At "
+                     "this "
                      "length both residual depths are still far from fitting the (augmented) training set, so depth "
                      "has had little room to help; the plain nets' gap, by contrast, is large from the first epochs.")
     figs: list[str] = []
@@ -902,10 +903,11 @@ def analyse(experiment: str, db: str = DEFAULT_DB, *, pilot: bool = False, out_r
     folder = Path(out_root) / next(iter(data))
     findings, tables, power, notes, figs = exp.analyse(data, folder)
     statuses = [_status(r, t, pilot) for r, t, _ in data.values()]
-    status = "pilot" if pilot else ("full" if all(s == "full" for s in statuses) and len(data) == len(studies)
-                                    else "partial")
+    complete = all(s in ("full", "pilot") for s in statuses) and len(data) == len(studies)
+    status = ("pilot" if complete else "pilot-partial") if pilot else ("full" if complete else "partial")
     prov = {s: _provenance(r, t) for s, (r, t, _) in data.items()}
-    return Outcome(experiment, tuple(data), status, findings, tables, prov, power, notes, figs)
+    return Outcome(experiment, tuple(data), status, findings, tables, prov, power, notes, figs,
+                   missing=tuple(s for s in studies if s not in data))
 
 
 def _fmt_table(df: pd.DataFrame) -> str:
@@ -931,10 +933,12 @@ def render(outcome: Outcome) -> str:
     """rediscovery.md of one experiment."""
     exp = EXPERIMENTS[outcome.experiment]
     label = {"pilot": "PILOT (measures seed noise; not the experiment's verdict)",
+             "pilot-partial": "PARTIAL PILOT (part of the pilot has not run or not finished; measures seed noise only)",
              "partial": "PARTIAL RUN (not all planned trials finished; verdicts are provisional)",
              "full": "full run"}[outcome.status]
     out = [f"# Rediscovery: {exp.title}", "", f"**Status: {label}.** Studies: " +
            ", ".join(f"`{s}` ([report](../{s}/report.md))" for s in outcome.studies), "",
+           *([f"**Not run yet:** {', '.join(f'`{m}`' for m in outcome.missing)}.", ""] if outcome.missing else []),
            f"**The paper:** {exp.paper}", "",
            "## Verdicts", "",
            f"Intervals are {LEVEL:.0%} Student t intervals over seeds, paired by seed (repeat r of every "
