@@ -2,8 +2,10 @@
 joined with `--address`, or the Ray this process already runs (tests, notebooks), left as it is.
 
 Local Ray: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` is set before Ray starts (its single-machine switch: with
-`_node_ip_address="127.0.0.1"` alone, six of Ray's services listened on every interface), the dashboard is off,
-workers' output is not forwarded, and token authentication stays on. The local Ray gets one trial's CPUs more
+`_node_ip_address="127.0.0.1"` alone, six of Ray's services listened on every interface), the dashboard is off
+(Ray still runs its head process, with the web frontend disabled and no port open), usage statistics are not
+reported, workers' output is not forwarded, and token authentication stays on (the runtime-env agent answers HTTP
+with 401). The local Ray gets one trial's CPUs more
 than `max_concurrency` trials need: Tune places the next trial's placement group while the current ones still
 hold theirs, and without that slack a reused actor waited 0.5-1 s per trial at concurrency 2 on 2 cores (0.01 s
 with it). The concurrency limit, not the CPU count, bounds what runs at once.
@@ -36,6 +38,7 @@ _RAY_ENV = {
     "TUNE_DISABLE_STRICT_METRIC_CHECKING": "1",  # a failed trial's last report has no epoch/val_acc
     "RAY_AIR_NEW_OUTPUT": "0",  # the classic reporter honours verbose=0 (scalesearch prints its own progress)
     "RAY_DEDUP_LOGS": "0",
+    "RAY_USAGE_STATS_ENABLED": "0",  # Ray reports no usage statistics to its makers' servers
     # Tune's experiment checkpoint (its searcher and trial table, for Tuner.restore) is never used: the database is
     # the checkpoint. Without periodic saves a trial costs less, and the final save races its own sync (a
     # FileNotFoundError Ray logs as an error, harmless).

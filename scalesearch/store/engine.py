@@ -76,8 +76,9 @@ def describe_url(url: str) -> str:
 def prepare_sqlite_file(path: Path) -> None:
     """Create the folder (0700) and an empty database file (0600) when they do not exist yet."""
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.exists():
-        parent.mkdir(mode=0o700, parents=True)
+    missing = [d for d in (parent, *parent.parents) if not d.exists()]
+    for d in reversed(missing):  # every folder created owner-only (mkdir(parents=True) gives the parents 0777-umask)
+        d.mkdir(mode=0o700, exist_ok=True)
     if not path.exists():
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
