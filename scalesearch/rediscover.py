@@ -361,6 +361,10 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
              f"{agg['macs_x_b0'].min():.2f}x to {agg['macs_x_b0'].max():.2f}x the proxy B0's MACs instead of the "
              f"nominal 2x; Spearman correlation of MACs and accuracy over the grid {rho:+.2f}. A coefficient that "
              "wins by rounding up to more MACs is not the paper's finding."]
+    if not paper.empty and abs(float(paper.iloc[0]["gamma"]) - PAPER_COEFFICIENTS[2]) > 1e-3:
+        notes.append(f"The 'paper' point trains alpha, beta = 1.2, 1.1 with gamma derived for a product of exactly 2 "
+                     f"(gamma = {float(paper.iloc[0]['gamma']):.3f}); the paper's own gamma 1.15 gives a product of "
+                     "1.92 and lies off this grid's constraint surface.")
     sd_d = _paired_sd(df, "coef", "val_acc")
     power = _power_lines(sd_d, _seed_sd(df, ["coef"], "val_acc"), int(agg["n"].max()), eff, "accuracy")
     figs: list[str] = []
