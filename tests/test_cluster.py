@@ -130,7 +130,8 @@ def test_an_address_that_does_not_answer_is_one_line_within_seconds(tmp_path):
         silent.listen(8)
         cases = {refused: "cannot reach a Ray cluster there (Connection refused)",
                  f"127.0.0.1:{silent.getsockname()[1]}": "no Ray cluster answered there within 3 s",
-                 "nowhere": "expected HOST:PORT"}
+                 "nowhere": "expected HOST:PORT",
+                 "ray://127.0.0.1:10001": "Ray Client addresses (ray://) are not supported"}
         for address, message in cases.items():
             t0 = time.monotonic()
             r = cli("run", str(spec), "--db", str(db), "--address", address, timeout=120)
@@ -138,3 +139,10 @@ def test_an_address_that_does_not_answer_is_one_line_within_seconds(tmp_path):
             assert r.returncode == 2 and r.stderr.count("\n") == 1 and message in r.stderr, (address, r.stderr)
             assert took < 20, (address, took)  # Python's start-up and imports included
     assert not db.exists()  # checked before the database is touched
+
+
+def test_the_driver_stays_on_loopback_only_for_a_cluster_on_loopback():
+    from scalesearch.search.cluster import is_loopback
+
+    assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.1.1"))
+    assert not any(is_loopback(h) for h in ("10.0.0.5", "192.168.1.20", "8.8.8.8", "no-such-host.invalid"))

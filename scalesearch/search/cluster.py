@@ -13,18 +13,22 @@ with it). The concurrency limit, not the CPU count, bounds what runs at once.
 `--address HOST:PORT` is checked first, within 3 s each: a TCP connection, then the opening of an HTTP/2 (gRPC)
 session, which Ray's GCS answers at once with its SETTINGS frame. `ray.init` itself retries an unreachable address
 for minutes, and waited more than 10 minutes on a port where something accepted the connection and said nothing.
-With `RAY_USE_TLS=1` the GCS expects TLS first, and only the TCP connection is checked.
+With `RAY_USE_TLS=1` the GCS expects TLS first, and only the TCP connection is checked. The driver joins as a Ray
+driver on a node of the cluster (Tune's controller runs in it): a Ray Client address (`ray://`) is refused. On a
+cluster whose address is on loopback the driver stays on 127.0.0.1 too; on another host it advertises its network
+address, as Ray does by default (docs/cluster.md says how to set up a multi-machine cluster).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RaySession", "connect", "probe_address", "set_ray_environment"]
+__all__ = ["RaySession", "connect", "is_loopback", "probe_address", "set_ray_environment"]
 
 PROBE_TIMEOUT_S = 3.0
 # the client connection preface of HTTP/2 (RFC 9113, 3.4) and an empty SETTINGS frame: a gRPC server answers with
@@ -53,10 +57,13 @@ def set_ray_environment() -> None:
 
 
 def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Raise OSError (one line) unless a TCP connection to HOST:PORT opens within `timeout` seconds."""
+    """Raise OSError (one line) unless a Ray GCS answers at HOST:PORT within `timeout` seconds (see the module
+    docstring); ValueError for a malformed address or a Ray Client one (`ray://`)."""
+    if "://" in address:
+        raise ValueError(f"--address {address!r}: expected HOST:PORT of the Ray cluster's head (its GCS, e.g. "
+                         "10.0.0.5:6379); Ray Client addresses (ray://) are not supported: Tune's controller and "
+                         "scalesearch's driver must run in this process, on a node of the cluster")
     host, sep, port = address.rpartition(":")
-    if address.startswith("ray://"):
-        host, sep, port = address[len("ray://"):].rpartition(":")
     if not sep or not port.isdigit() or not host:
         raise ValueError(f"--address {address!r}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.5:6379)")
     try:
@@ -118,13 +125,17 @@ def connect(address: str | None, *, num_cpus: float | None = None) -> RaySession
     if ray.is_initialized():
         return RaySession(_gcs_address(ray), started=False, cpus=float(ray.cluster_resources().get("CPU", 0)))
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    from ray._private import ray_constants
+
     if address is not None:
+        # A cluster on this machine's loopback (tests, a single-machine `ray start`) keeps the driver on 127.0.0.1
+        # too; on another host the driver must advertise its network address, as Ray does by default (with
+        # RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 it would look for its node's raylet on 127.0.0.1 and not find it).
+        ray_constants.ENABLE_RAY_CLUSTER = not is_loopback(address.rpartition(":")[0])
         ray.init(address=address, **quiet)
         return RaySession(_gcs_address(ray), started=False, cpus=float(ray.cluster_resources().get("CPU", 0)))
     # Ray turns token authentication on for a new local cluster and says so on every start: keep it, quietly.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    from ray._private import ray_constants
-
     # Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is first imported; if something imported it before
     # set_ray_environment ran, apply the setting now (the services Ray spawns read it from the environment).
     ray_constants.ENABLE_RAY_CLUSTER = False
@@ -137,6 +148,17 @@ def connect(address: str | None, *, num_cpus: float | None = None) -> RaySession
         raise OSError(f"the local Ray started on {session.address}, not on 127.0.0.1; refusing to run with Ray "
                       "listening beyond this machine (start Ray yourself and pass --address to choose)")
     return session
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` resolves to is a loopback one (127.0.0.0/8, ::1); False when it does not
+    resolve."""
+    host = host.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%", 1)[0]).is_loopback for i in infos)
 
 
 def _gcs_address(ray: Any) -> str:
