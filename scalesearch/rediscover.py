@@ -117,8 +117,8 @@ def detectable_difference(sd: float, n: int, *, level: float = LEVEL, power: flo
     differences (or sqrt(2) * the per-arm seed SD when unpaired). NaN for n < 2.
 
     Example:
-        >>> round(detectable_difference(0.004, 5), 4)
-        0.0076
+        >>> round(detectable_difference(0.004, 5), 4)  # (t_0.975,4 + t_0.8,4) * 0.004 / sqrt(5)
+        0.0066
     """
     if n < 2 or not sd == sd:
         return math.nan
@@ -130,7 +130,7 @@ def seeds_needed(sd: float, effect: float, *, level: float = LEVEL, power: float
 
     Example:
         >>> seeds_needed(0.004, 0.005)
-        6
+        8
     """
     for n in range(2, most + 1):
         if detectable_difference(sd, n, level=level, power=power) <= effect:
@@ -460,6 +460,8 @@ parameters:
   wk: {{match: {{target: "tm * base_macs", low: 100, high: 800, when: "strategy == 'width'", otherwise: 100}}}}
   rk: {{match: {{target: "tm * base_macs", low: 32, high: 256, when: "strategy == 'resolution'", otherwise: r}}}}
   sk: {{match: {{target: "tm * base_macs", low: 100, high: 4000, when: "strategy == 'dwr'", otherwise: 100}}}}
+constraints:
+  - "phi >= 0"                     # phi labels each point's scaling step (used here so it is not an unused name)
 baseline: {{strategy: compound, phi: 0}}   # the proxy B0
 points:
 {chr(10).join(lines)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -192,14 +191,6 @@ def test_every_function_is_documented_and_callable() -> None:
     for name in FUNCTIONS:
         assert f"{name}(" in module.__doc__
         assert evaluate(f"{name}(2)", {}) is not None
-
-
-def test_evaluation_is_fast() -> None:
-    e = parse_expr("1.9 <= alpha * beta**2 * sqrt(2 / (alpha * beta**2))**2 <= 2.1 and a * 2 < 10")
-    t0 = time.perf_counter()
-    for _ in range(20000):
-        e(ENV)
-    assert time.perf_counter() - t0 < 1.0  # tens of microseconds each, typically ~3
 
 
 # Property: on random arithmetic trees, the whitelist evaluator agrees with Python's own evaluation.

@@ -494,7 +494,7 @@ def test_example_space_validates(path: Path) -> None:
 def test_cli_validate_quickstart(tmp_path) -> None:
     r = _cli("validate", str(ROOT / "spaces" / "quickstart.yaml"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "candidates   6 grid points" in r.stdout and "MACs" in r.stdout and "rejects" in r.stdout
+    assert "candidates   12 grid points" in r.stdout and "MACs" in r.stdout and "rejects" in r.stdout
     r = _cli("validate", "--json", str(ROOT / "spaces" / "resnext_cwd.yaml"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
