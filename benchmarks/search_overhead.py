@@ -228,6 +228,9 @@ def main() -> None:
                      f"{med[0]:>8.3f} {med[1]:>8.3f} {med[2]:>12.3f} {med[3]:>7.3f} {wall:>8.2f}")
         lines.append(f"{'':>4} {'(best round)':>11} {'':>7} {'':>7} {'':>7} {'':>7} "
                      f"{low[0]:>8.3f} {low[1]:>8.3f} {low[2]:>12.3f} {low[3]:>7.3f}")
+    worst = {name: max(r[i] for r in results) for name, i in (("cold", 1), ("tune", 2), ("steady", 3))}
+    verdict = ", ".join(f"vs {k} {v:.3f} s ({'met' if v <= 0.3 else 'NOT met'})" if k != "steady" else
+                        f"steady {v:.3f} s ({'met' if v <= 0.3 else 'NOT met'})" for k, v in worst.items())
     load_after = os.getloadavg()
     lines += ["",
               f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, after: "
