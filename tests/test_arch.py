@@ -12,6 +12,7 @@ from scalesearch import arch
 from scalesearch import match
 from scalesearch.arch import (NetSpec, StageSpec, StemSpec, compound_multipliers, format_stage, make_divisible,
                               parse_stage, preset, round_filters, round_repeats)
+from scalesearch.checks import FieldError
 from scalesearch.load import load_netspec
 from scalesearch.match import match_bottleneck_width
 from scalesearch.cost import count
@@ -242,3 +243,21 @@ def test_generators_have_introspectable_keyword_signatures():
             assert p.default is not inspect.Parameter.empty, (name, p.name)
         assert isinstance(gen(), NetSpec)
     assert math.isclose(count(arch.anynet()).params, count(arch.anynet(("basic_d2_w64",))).params)
+
+
+def test_efficientnet_stem_stride_one_halves_the_total_stride():
+    """A stride-1 stem (for inputs below B0's 32 px floor): same layers, total stride 16, and at 16 px the same
+    feature-map sizes after the stem, hence the same MACs, as B0's stride-2 stem at 32 px."""
+    io = {"in_channels": 1, "num_classes": 10}
+    b0 = arch.efficientnet(0.5, 0.5, resolution=32, **io)
+    s1 = arch.efficientnet(0.5, 0.5, resolution=16, stem_stride=1, **io)
+    assert (b0.stem.stride, b0.total_stride, s1.stem.stride, s1.total_stride) == (2, 32, 1, 16)
+    assert s1.stages == b0.stages and s1.head == b0.head
+    assert count(s1).macs == count(b0).macs and count(s1).params == count(b0).params
+    assert arch.efficientnet(stem_stride=2) == arch.efficientnet()
+    assert arch.efficientnet_compound(1.0, base_resolution=16, stem_stride=1, **io) == arch.efficientnet(
+        1.1, 1.2, resolution=18, stem_stride=1, **io)
+    with pytest.raises(FieldError, match=r"^stem_stride: expected an integer in \[1, 2\], got 3$"):
+        arch.efficientnet(stem_stride=3)
+    with pytest.raises(FieldError, match="resolution: 15 is smaller than the network's total stride 16"):
+        arch.efficientnet(resolution=15, stem_stride=1)

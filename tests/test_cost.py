@@ -134,3 +134,14 @@ def test_per_stage_breakdown_and_table():
 def test_latency_is_positive():
     spec = preset("cifar_resnet20").with_io(resolution=16)
     assert 0 < measure_latency(build_model(spec), (3, 16, 16), repeats=3) < 5000
+
+
+@pytest.mark.parametrize("resolution", [16, 23])
+def test_efficientnet_stem_stride_one_counts_exactly(resolution):
+    """The rediscovery's proxy B0 (stride-1 stem, 16-23 px): analytic cost = hooks on the built model = thop."""
+    spec = arch.efficientnet(0.5, 0.6, resolution=resolution, stem_stride=1, in_channels=1, num_classes=10)
+    model = build_model(spec)
+    counted = count_model(model, (1, resolution, resolution))
+    c = count(spec)
+    assert (c.params, c.macs, c.acts) == (counted["params"], counted["macs"], counted["acts"])
+    assert thop_count(model, (1, resolution, resolution)) == (c.macs, c.params)

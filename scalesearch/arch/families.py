@@ -242,28 +242,33 @@ def mobilenet_v2(width_mult: float = 1.0, *, dropout: float = 0.2, in_channels: 
 
 
 def efficientnet(width_mult: float = 1.0, depth_mult: float = 1.0, *, resolution: int = 224, dropout: float = 0.2,
-                 drop_path: float = 0.2, se: float = 0.25, in_channels: int = 3, num_classes: int = 1000) -> NetSpec:
+                 drop_path: float = 0.2, se: float = 0.25, stem_stride: int = 2, in_channels: int = 3,
+                 num_classes: int = 1000) -> NetSpec:
     """EfficientNet-B0 scaled by width and depth multipliers (Tan & Le): MBConv stages of the B0 table with SE
     (ratio `se` of each block's input channels) and swish; channels round_filters(c, width_mult) (divisor 8, never
-    below 90%), stem 32 and head 1280 included; repeats ceil(n * depth_mult); stochastic depth `drop_path`."""
+    below 90%), stem 32 and head 1280 included; repeats ceil(n * depth_mult); stochastic depth `drop_path`.
+    `stem_stride` 2 is B0's (total stride 32); 1 keeps the stem at full resolution (total stride 16), for small
+    inputs: at 16 px it costs what B0's layout costs at 32 px."""
     wm = check_float("width_mult", width_mult, 1e-3, 16.0, high_open=True)
     dm = check_float("depth_mult", depth_mult, 1e-3, 16.0, high_open=True)
     stages = tuple(StageSpec("mbconv", round_repeats(n, dm), round_filters(c, wm), s, kernel=k, expand=e, se=se,
                              shortcut="id", act="silu") for e, k, s, c, n in EFFICIENTNET_B0)
     head = HeadSpec(width=round_filters(1280, wm), dropout=dropout, act="silu")
-    return NetSpec(StemSpec(round_filters(32, wm), stride=2, act="silu"), stages, head, in_channels, num_classes,
-                   resolution, drop_path=drop_path)
+    stem_stride = check_int("stem_stride", stem_stride, 1, 2)
+    return NetSpec(StemSpec(round_filters(32, wm), stride=stem_stride, act="silu"), stages, head, in_channels,
+                   num_classes, resolution, drop_path=drop_path)
 
 
 def efficientnet_compound(phi: float = 1.0, *, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15,
                           base_resolution: int = 224, dropout: float = 0.2, drop_path: float = 0.2,
-                          in_channels: int = 3, num_classes: int = 1000) -> NetSpec:
+                          stem_stride: int = 2, in_channels: int = 3, num_classes: int = 1000) -> NetSpec:
     """EfficientNet-B0 compound-scaled by phi: depth alpha**phi, width beta**phi, resolution
     round(base_resolution * gamma**phi) (Tan & Le eq. 3; the paper's alpha, beta, gamma = 1.2, 1.1, 1.15)."""
     d, w, r = compound_multipliers(phi, alpha, beta, gamma)
     base_resolution = check_int("base_resolution", base_resolution, 1)
     return efficientnet(w, d, resolution=max(1, int(round(base_resolution * r))), dropout=dropout,
-                        drop_path=drop_path, in_channels=in_channels, num_classes=num_classes)
+                        drop_path=drop_path, stem_stride=stem_stride, in_channels=in_channels,
+                        num_classes=num_classes)
 
 
 def anynet(stages: tuple[str, ...] = ("basic_d2_w64",), *, stem_width: int = 32, stem_kernel: int = 3,
