@@ -9,7 +9,7 @@ both alike; the median of each is reported with the ratio fit/plain, and the med
 fit does the extra work a real run needs (per-step learning rate, two parameter groups so that BN and biases
 get no weight decay, on-device loss/accuracy sums, periodic NaN check) and evaluates a one-batch validation
 split between its two epochs (outside the timed epoch). Like for like by default: the plain loop uses the same
-fused SGD kernel as fit and, on CUDA, the same bf16 autocast and channels_last; `--no-plain-fused` gives it torch's
+fused SGD kernel and channels_last layout as fit and, on CUDA, the same bf16 autocast; `--no-plain-fused` gives it torch's
 default SGD instead (a per-tensor loop on CPU). Augmentation is off in both unless `--augment`.
 Each row also gives fit's achieved training compute, 6 x MACs per image (forward 2, backward 4 FLOPs per MAC),
 and with `--peak-tflops` (e.g. 989 for an H100 SXM's dense bf16) the fraction of that peak.
@@ -80,8 +80,7 @@ def plain_loop(model: nn.Module, data: Dataset, steps: int, batch_size: int, dev
     """Images/s of a textbook loop: one warm-up epoch, then `steps` timed steps."""
     cuda = device.type == "cuda"
     model.to(device).train()
-    if cuda:
-        model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4,
                           fused=fused or None)
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda else contextlib.nullcontext
@@ -99,9 +98,7 @@ def plain_loop(model: nn.Module, data: Dataset, steps: int, batch_size: int, dev
             x, y = x_all[idx], y_all[idx]
             if augment:
                 x = augment_batch(x, gen, crop_padding=4, flip=True)
-            x = (x.float() / 255 - mean) / std
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = ((x.float() / 255 - mean) / std).contiguous(memory_format=torch.channels_last)
             with autocast():
                 loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)

@@ -87,7 +87,8 @@ class TrainConfig:
     eval_test: bool = False
     # bf16 autocast on CUDA (ignored on CPU, where it is slower): ~2x throughput, no loss scaling needed.
     bf16: bool = True
-    # channels_last on CUDA (ignored on CPU): the layout tensor cores want for convolutions.
+    # channels_last memory format, on CPU and CUDA: the layout tensor cores want, and on this project's 2-core CPU
+    # (one thread, batch 128) 1.19-1.23x faster steps for ResNet, ResNeXt and MBConv nets (docs/rediscovery.md).
     channels_last: bool = True
     # torch.compile the model: faster steps after a compile of tens of seconds; pays off on long runs only.
     compile: bool = False

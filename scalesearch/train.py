@@ -8,7 +8,8 @@ it (as airbench's `hyp` dict does).
 Speed: the data already live on the device as uint8 (`scalesearch.data`), a batch is an index into them,
 normalised in the loop. The loop never reads a value back from the device per step: loss and correct counts
 are summed on the device and read once per epoch, and finiteness is checked every `nan_check_every` steps.
-The learning rates are precomputed. On CUDA: bf16 autocast, channels_last and optional `torch.compile`.
+The learning rates are precomputed. channels_last memory format (CPU and CUDA); on CUDA bf16 autocast; optional
+`torch.compile`.
 
 Reproducibility: on CPU two runs with the same `seed` (and the same initial weights, which the caller fixes
 by seeding before building the model) give identical metrics. `fit` draws from its own generators (shuffle,
@@ -194,7 +195,7 @@ def fit(
 ) -> TrainResult:
     """Train `model` on `data.train`, evaluating on `data.val` after every epoch.
 
-    The model is moved to the training device (and to channels_last on CUDA) in place; its weights at return
+    The model is moved to the training device (and to channels_last unless `cfg.channels_last` is off) in place; its weights at return
     are those after the last epoch run.
 
     Args:
@@ -233,7 +234,7 @@ def fit(
     total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * spe
     lrs = lr_schedule(cfg, spe, total)
 
-    channels_last = cuda and cfg.channels_last
+    channels_last = cfg.channels_last
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)

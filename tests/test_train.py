@@ -79,6 +79,21 @@ def test_same_seed_same_metrics_and_weights_different_seed_differs(tiny_data):
     assert _numbers(c) != _numbers(a)
 
 
+def test_channels_last_on_cpu_is_the_default_and_can_be_turned_off(tiny_data):
+    """channels_last is used on CPU too (1.2-1.5x faster steps there, benchmarks/channels_last.py); the two
+    layouts compute the same function, so the metrics agree to float rounding."""
+    cl_model, nchw_model = _tiny(), _tiny()
+    cl = fit(cl_model, tiny_data, CPU)
+    nchw = fit(nchw_model, tiny_data, replace(CPU, channels_last=False))
+    assert CPU.channels_last
+    assert cl_model.body[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not nchw_model.body[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert nchw_model.body[0].weight.is_contiguous()
+    for a, b in zip(cl.epochs, nchw.epochs):
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-3) and a.val_loss == pytest.approx(b.val_loss,
+                                                                                                    rel=1e-3)
+
+
 def test_fit_restores_the_global_rng(tiny_data):
     model = _tiny()
     state = torch.random.get_rng_state()
