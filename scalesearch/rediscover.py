@@ -48,8 +48,8 @@ PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)
 DEFAULT_DB = "results/rediscover.db"
 LEVEL = 0.95
 POWER = 0.8
-# The proxy B0 of experiments 1 and 2: B0's layout at width 0.5, depth 0.5, 32 px.
-PROXY_B0 = {"width": 0.5, "depth": 0.5, "resolution": 32}
+# The proxy B0 of experiments 1 and 2: B0's layout at width 0.5, depth 0.5, with a stride-1 stem, at 16 px.
+PROXY_B0 = {"width": 0.5, "depth": 0.5, "resolution": 16, "stem_stride": 1}
 # Fast compound scaling (Dollar et al.): FLOPs x s by d = s**e_d, w = s**(e_w / 2), r = s**(e_r / 2), with
 # e_w = a, e_d = e_r = (1 - a) / 2; a = 0.8 is "dWr".
 DWR_ALPHA = 0.8
@@ -405,18 +405,20 @@ def _proxy_macs(wm: float, dm: float, res: int) -> int:
     from scalesearch import arch, cost
 
     return cost.count(arch.efficientnet(PROXY_B0["width"] * wm, PROXY_B0["depth"] * dm, resolution=res,
-                                        in_channels=1, num_classes=10)).macs
+                                        stem_stride=PROXY_B0["stem_stride"], in_channels=1, num_classes=10)).macs
 
 
 def step2_spec_text(alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_COEFFICIENTS[1],
-                    gamma: float = PAPER_COEFFICIENTS[2], *, phis: Sequence[int] = (1, 2, 3), pilot: bool = False,
+                    gamma: float = PAPER_COEFFICIENTS[2], *, phis: Sequence[int] = (1, 2, 3),
+                    single_phis: Sequence[int] = (1, 2), pilot: bool = False,
                     source: str = "the paper's coefficients") -> str:
     """The step-2 spec: the proxy B0 scaled at each phi by compound (alpha, beta, gamma), by fast compound dWr and
     by depth, width or resolution alone, each single-dimension arm matched to the compound model's MACs.
 
     Every configuration is a named point (`points_only`); `tm` is the compound model's MACs / the proxy B0's at that
     phi, the target of the matched multiplier (dk, wk: hundredths; rk: pixels). dWr scales MACs by s = tm with
-    d = s**0.1, w = s**0.4, r = 32 * s**0.05 (Dollar et al., alpha = 0.8).
+    d = s**0.1, w = s**0.4, r = 16 * s**0.05 (Dollar et al., alpha = 0.8). The compound model is trained at every
+    phi of `phis` (the largest is the power law's held-out point); the other four strategies at `single_phis`.
     """
     r0 = PROXY_B0["resolution"]
     lines = []
@@ -425,40 +427,43 @@ def step2_spec_text(alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_CO
         tm = _proxy_macs(w, d, r) / _proxy_macs(1.0, 1.0, r0)
         lines.append(f"  compound_phi{phi}: {{strategy: compound, phi: {phi}, tm: {tm:.4f}, dm: {d:.4f}, "
                      f"wm: {w:.4f}, r: {r}}}")
-        for s in ("dwr", "depth", "width", "resolution"):
+        for s in ("dwr", "depth", "width", "resolution") if phi in single_phis else ():
             lines.append(f"  {s}_phi{phi}: {{strategy: {s}, phi: {phi}, tm: {tm:.4f}}}")
     study = "rediscover_efficientnet_step2" + ("_pilot" if pilot else "")
-    size = "train_size: 3000, val_size: 1000" if pilot else "train_size: 10000, val_size: 2000"
-    epochs, repeats = (4, 2) if pilot else (10, 4)
+    size = "train_size: 3000, val_size: 1000" if pilot else "train_size: 5000, val_size: 2000"
+    epochs, repeats = (4, 2) if pilot else (6, 3)
     head = ("# PILOT of spaces/rediscover_efficientnet_step2.yaml (3000 images, 4 epochs, 2 seeds).\n" if pilot
             else "")
     phi_list = ", ".join(map(str, phis))
+    single_list = ", ".join(map(str, single_phis))
     return f"""{head}# Rediscovery, issue 16, experiment 2: EfficientNet step 2 (Tan & Le Fig. 8, Table 3) and fast compound
 # scaling (Dollar et al.). Written by `scalesearch rediscover efficientnet-step2 --write-spec` from {source}:
 # alpha, beta, gamma = {alpha:g}, {beta:g}, {gamma:g}. The proxy B0 of experiment 1 (B0's layout at width 0.5,
-# depth 0.5, 32 px; see spaces/rediscover_efficientnet_step1.yaml for why 32 px) is scaled at phi = {phi_list}:
-# compound (alpha**phi, beta**phi, gamma**phi); fast compound dWr (d = s**0.1, w = s**0.4, r = s**0.05 with s =
-# sk / 100); depth, width or resolution alone; every non-compound arm matched to the compound model's MACs
-# (tm * base_macs): depth multiplier dk / 100, width multiplier wk / 100, resolution rk pixels, dWr's sk / 100.
+# depth 0.5, stride-1 stem, 16 px; see spaces/rediscover_efficientnet_step1.yaml) is scaled by compound scaling
+# (alpha**phi, beta**phi, gamma**phi) at phi = {phi_list}, and at phi = {single_list} also by fast compound dWr
+# (d = s**0.1, w = s**0.4, r = s**0.05 with s = sk / 100) and by depth, width or resolution alone, every
+# non-compound arm matched to the compound model's MACs (tm * base_macs): depth multiplier dk / 100, width
+# multiplier wk / 100, resolution rk pixels, dWr's sk / 100. The largest phi is compound only: the held-out point
+# of the power law fitted on the smaller ones (the session's CPU budget, docs/rediscovery.md).
 # Proxy-task sized: Fashion-MNIST, {size.replace(', ', ' / ')}, {epochs} epochs, {repeats} seeds.
 study: {study}
 seed: 0
-dataset: {{name: fashion-mnist, {size}, resolution: 32}}
-train: {{epochs: {epochs}, batch_size: 128, lr: 0.1, warmup_epochs: 1, weight_decay: 5.0e-5}}
+dataset: {{name: fashion-mnist, {size}, resolution: 16}}
+train: {{epochs: {epochs}, batch_size: 128, lr: 0.1, warmup_epochs: 1, weight_decay: 5.0e-5, crop_padding: 2}}
 architecture:
   family: efficientnet
   args: {{width_mult: "0.5 * wm * wk / 100 * (sk / 100)**0.4", depth_mult: "0.5 * dm * dk / 100 * (sk / 100)**0.1",
-         resolution: "round(rk * (sk / 100)**0.05)", dropout: 0.2, drop_path: 0.0}}
+         resolution: "round(rk * (sk / 100)**0.05)", stem_stride: 1, dropout: 0.2, drop_path: 0.0}}
 parameters:
   strategy: {{fixed: compound}}
   phi: {{fixed: 0}}
   tm: {{fixed: 1.0}}                 # MACs target / base_macs: the compound model's at this phi
   dm: {{fixed: 1.0}}                 # depth multiplier (compound, dwr)
   wm: {{fixed: 1.0}}                 # width multiplier (compound, dwr)
-  r: {{fixed: 32}}                   # resolution (compound, dwr)
+  r: {{fixed: 16}}                   # resolution (compound, dwr)
   dk: {{match: {{target: "tm * base_macs", low: 100, high: 4000, when: "strategy == 'depth'", otherwise: 100}}}}
   wk: {{match: {{target: "tm * base_macs", low: 100, high: 800, when: "strategy == 'width'", otherwise: 100}}}}
-  rk: {{match: {{target: "tm * base_macs", low: 32, high: 256, when: "strategy == 'resolution'", otherwise: r}}}}
+  rk: {{match: {{target: "tm * base_macs", low: 16, high: 256, when: "strategy == 'resolution'", otherwise: r}}}}
   sk: {{match: {{target: "tm * base_macs", low: 100, high: 4000, when: "strategy == 'dwr'", otherwise: 100}}}}
 constraints:
   - "phi >= 0"                     # phi labels each point's scaling step (used here so it is not an unused name)
@@ -472,7 +477,7 @@ search:
   objectives: {{val_acc: max, macs: min}}
   resources: {{cpus: 1, gpus: 0}}
   max_concurrency: 2
-  time_budget_s: {3600 if pilot else 36000}
+  time_budget_s: {3600 if pilot else 14400}
 """
 
 
