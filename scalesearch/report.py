@@ -15,7 +15,10 @@ Both hold the same sections, built from one read-only snapshot of the database (
 report.md links PNG files written beside it (an SVG of each too). report.html inlines everything: plotly's
 JavaScript once (so the page works offline; nothing is fetched from the network, no CDN, no fonts), the Pareto
 figure and the learning curves as interactive plotly figures (hovering a point shows its label, parameters,
-MACs, params, activations and accuracy), the other figures as inline SVG.
+MACs, params, activations and accuracy), the other figures as inline SVG. With `plotly_js` set to a relative path
+(`scalesearch report --plotly-js ../_assets/plotly.min.js`), the page loads plotly's JavaScript from that local
+file instead, written there once and shared by every report beside it: a 4.6 MB script not repeated in each report
+(how the committed rediscovery reports are written); the page still fetches nothing from the network.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scalesearch.plot.interactive import check_plotly_js, write_plotly_js
 from scalesearch.text import human
 
 if TYPE_CHECKING:
@@ -305,14 +309,18 @@ def _curves_plotly(epochs: pd.DataFrame, max_trials: int = 200) -> Any:
     return fig
 
 
-def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: int = 25) -> ReportPaths:
-    """Write results/<study>/report.md (with PNG and SVG figures beside it) and a self-contained report.html.
+def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: int = 25,
+                 plotly_js: str = "inline") -> ReportPaths:
+    """Write results/<study>/report.md (with PNG and SVG figures beside it) and report.html.
 
     Args:
         db: a SQLAlchemy URL or SQLite path (default results/scalesearch.db), or a `Reader`; read-only.
         study: the study's name.
         out_dir: the folder (default results/<study>), created if needed.
         top: leaderboard rows.
+        plotly_js: "inline" (default: one self-contained page), or a path relative to the folder, ending in .js,
+            where plotly's JavaScript is written (unless that file already holds it) and loaded from, so that
+            several reports share one copy.
 
     Returns:
         The paths written.
@@ -321,6 +329,7 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
         LookupError: no such study.
         FileNotFoundError: no database there.
     """
+    plotly_js = check_plotly_js(plotly_js)
     folder = Path(out_dir) if out_dir is not None else Path("results") / study
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--out {folder}: is a file; expected a folder")
@@ -328,7 +337,9 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
     folder.mkdir(parents=True, exist_ok=True)
     md, page = folder / "report.md", folder / "report.html"
     md.write_text(render_markdown(rep, folder), encoding="utf-8")
-    page.write_text(render_html(rep), encoding="utf-8")
+    if plotly_js != "inline":
+        write_plotly_js(folder / plotly_js)
+    page.write_text(render_html(rep, None if plotly_js == "inline" else plotly_js), encoding="utf-8")
     files = tuple(p for f in rep.figures for p in (f.png, f.svg))
     return ReportPaths(folder=folder, markdown=md, html=page, figures=files)
 
@@ -521,8 +532,9 @@ def _plotly_div(fig: Any, div_id: str) -> str:
                        config={"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "svg"}})
 
 
-def render_html(rep: Report) -> str:
-    """The report as one self-contained HTML page (plotly's JavaScript inlined; nothing fetched)."""
+def render_html(rep: Report, plotly_js: str | None = None) -> str:
+    """The report as one HTML page that fetches nothing from the network: plotly's JavaScript inlined, or with
+    `plotly_js` (a relative path) loaded from that local file."""
     from plotly.offline import get_plotlyjs
 
     e = html.escape
@@ -532,7 +544,9 @@ def render_html(rep: Report) -> str:
     parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
              f"<title>scalesearch report: {e(s.name)}</title>", f"<style>{_CSS}</style>"]
-    if interactive:
+    if interactive and plotly_js is not None:
+        parts.append(f"<script type=\"text/javascript\" src=\"{e(plotly_js)}\"></script>")
+    elif interactive:
         parts.append(f"<script type=\"text/javascript\">{get_plotlyjs()}</script>")
     parts += ["</head><body><main>", f"<h1>Study <code>{e(s.name)}</code></h1>",
               "<nav><a href=\"#leaderboard\">Leaderboard</a><a href=\"#pareto\">Pareto front</a>"

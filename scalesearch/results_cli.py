@@ -365,6 +365,10 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="the folder (default results/<study>)")
     p.add_argument("--top", metavar="N", type=int, default=25, help="leaderboard rows (default 25)")
     p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.add_argument("--plotly-js", metavar="PATH", default="inline",
+                   help="inline (default: one self-contained page), or a path relative to the report's folder, "
+                        "ending in .js, where plotly's JavaScript is written once and loaded from, shared by the "
+                        "reports beside it (e.g. ../_assets/plotly.min.js; the page then needs that file)")
     p.set_defaults(func=run_report)
 
 
@@ -374,7 +378,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     if args.top < 1:
         raise ValueError(f"--top: expected an integer >= 1, got {args.top}")
-    paths = write_report(args.db, args.study, args.out, top=args.top)
+    paths = write_report(args.db, args.study, args.out, top=args.top, plotly_js=args.plotly_js)
     print(paths.markdown)
     print(paths.html)
     return 0

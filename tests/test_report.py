@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from results_db import real_search, write_study
-from scalesearch import results
+from scalesearch import plot, results
 from scalesearch.report import build_report, write_report
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -216,6 +216,9 @@ def test_cli_report_and_plots(db, tmp_path):
     (["plot", "alpha", "--x", "latency"], "--x latency: no trial of these studies has a measured latency"),
     (["plot", "gamma"], "no study 'gamma' in"),
     (["report", "alpha", "--top", "0"], "--top: expected an integer >= 1, got 0"),
+    (["report", "alpha", "--plotly-js", "https://cdn.plot.ly/plotly.min.js"],
+     "--plotly-js: expected 'inline' or a relative path ending in .js (e.g. ../_assets/plotly-"),
+    (["report", "alpha", "--plotly-js", "/tmp/plotly.js"], "--plotly-js: expected 'inline' or a relative path"),
     (["plot", "alpha", "--kind", "edf", "--aggregate"], "--aggregate: only for --kind pareto or scaling, not edf"),
     (["plot", "alpha", "--where", "depth > 3"], "--where: unknown column 'depth'; the columns are study, number"),
 ])
@@ -223,6 +226,38 @@ def test_cli_user_errors_are_one_line_with_exit_2(db, tmp_path, args, message):
     r = cli(*args, "--db", db, cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith("scalesearch: error: ") and message in r.stderr and r.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.fixture(scope="module")
+def shared_reports(db, tmp_path_factory):
+    """Two studies' reports sharing one plotly JavaScript file in results/_assets (as the rediscovery writes them)."""
+    root = tmp_path_factory.mktemp("shared")
+    js = "../_assets/" + plot.plotly_asset()
+    first = write_report(db, "alpha", root / "alpha", plotly_js=js)
+    asset = root / "_assets" / plot.plotly_asset()
+    stamp = asset.stat().st_mtime_ns
+    second = write_report(db, "beta", root / "beta", plotly_js=js)
+    return first, second, asset, stamp, js
+
+
+def test_reports_can_share_one_plotly_file(db, shared_reports):
+    from plotly.offline import get_plotlyjs
+
+    first, second, asset, stamp, js = shared_reports
+    assert asset.read_text(encoding="utf-8") == get_plotlyjs()
+    assert asset.stat().st_mtime_ns == stamp  # the second report found it there and did not rewrite it
+    assert [p.name for p in asset.parent.iterdir()] == [asset.name]  # no temporary file left
+    for rep in (first, second):
+        page = rep.html.read_text()
+        p = _Links()
+        p.feed(page)
+        assert [s.get("src") for s in p.scripts if s.get("src")] == [js]
+        assert "plotly.js v" not in page and len(page) < len(get_plotlyjs()) / 10  # the library is not inlined
+        assert "Plotly.newPlot" in page and 'id="plot-pareto"' in page
+    with pytest.raises(ValueError, match=r"^--plotly-js: expected 'inline' or a relative path ending in \.js"):
+        write_report(db, "alpha", first.folder.parent / "never", plotly_js="plotly.css")
+    assert not (first.folder.parent / "never").exists()
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -318,7 +353,13 @@ class Chromium:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/install-test-deps installs "
                                               "Debian's package)")
-def test_html_report_in_headless_chromium_offline(db, report, tmp_path):
+@pytest.mark.parametrize("mode", ["inline", "shared"])
+def test_html_report_in_headless_chromium_offline(db, report, shared_reports, tmp_path, mode):
+    if mode == "shared":  # plotly's JavaScript from the shared local file: the page's one other request
+        report = shared_reports[0]
+        allowed = [report.html.resolve().as_uri(), shared_reports[2].resolve().as_uri()]
+    else:
+        allowed = [report.html.resolve().as_uri()]
     browser = Chromium(CHROMIUM)
     try:
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -363,7 +404,8 @@ def test_html_report_in_headless_chromium_offline(db, report, tmp_path):
     finally:
         browser.close()
     assert requests and requests[0] == url
-    assert all(u == url or u.startswith("data:") for u in requests), requests  # nothing left the page
+    assert all(u in allowed or u.startswith("data:") for u in requests), requests  # nothing left the page
+    assert set(allowed) <= set(requests)
     assert failed == []
     from PIL import Image
 

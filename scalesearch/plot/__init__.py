@@ -5,7 +5,8 @@ PNG, SVG or PDF by the suffix of `out`; `pareto_figure_plotly` builds the intera
 matplotlib, plotly and pandas are imported inside the functions, so `import scalesearch.plot` costs nothing.
 
 Modules: `common` (axis labels, saving, shared helpers), `pareto` (`plot_pareto`), `figures` (`plot_scaling`,
-`plot_edf`, `plot_curves`, `plot_params`), `interactive` (plotly: `pareto_figure_plotly`, `hover_text`). This
+`plot_edf`, `plot_curves`, `plot_params`), `interactive` (plotly: `pareto_figure_plotly`, `hover_text`; `plotly_asset`, `check_plotly_js`,
+`write_plotly_js`: a page's plotly JavaScript, inlined or shared). This
 package re-exports their public names.
 
 Units: the complexity axes are named for what they count, "MACs (multiply-accumulates)", never "FLOPs" (the
@@ -27,8 +28,10 @@ equal files.
 from scalesearch.plot.common import (AXIS_LABELS, LINESTYLES, LOG_AXES, MARKERS, RASTERIZE_ABOVE, axis_label,
                                      save)
 from scalesearch.plot.figures import plot_curves, plot_edf, plot_params, plot_scaling
-from scalesearch.plot.interactive import hover_text, pareto_figure_plotly
+from scalesearch.plot.interactive import (check_plotly_js, hover_text, pareto_figure_plotly, plotly_asset,
+                                          write_plotly_js)
 from scalesearch.plot.pareto import plot_pareto
 
-__all__ = ["AXIS_LABELS", "LINESTYLES", "LOG_AXES", "MARKERS", "RASTERIZE_ABOVE", "axis_label", "hover_text",
-           "pareto_figure_plotly", "plot_curves", "plot_edf", "plot_params", "plot_pareto", "plot_scaling", "save"]
+__all__ = ["AXIS_LABELS", "LINESTYLES", "LOG_AXES", "MARKERS", "RASTERIZE_ABOVE", "axis_label", "check_plotly_js",
+           "hover_text", "pareto_figure_plotly", "plot_curves", "plot_edf", "plot_params", "plot_pareto",
+           "plot_scaling", "plotly_asset", "save", "write_plotly_js"]

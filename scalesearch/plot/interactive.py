@@ -1,9 +1,12 @@
-"""The interactive (plotly) Pareto figure of the HTML report and its hover texts; plotly imported inside."""
+"""The interactive (plotly) Pareto figure of the HTML report, its hover texts, and where a page gets plotly's
+JavaScript from (inlined, or one shared local file); plotly imported inside."""
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -123,3 +126,38 @@ def _readable_log_axis(fig: Any, values: pd.Series, x: str) -> None:
     lo, hi = math.log10(v.min()), math.log10(v.max())
     pad = max(0.08, 0.08 * (hi - lo))
     fig.update_xaxes(tickformat="~s", range=[lo - 2 * pad, hi + pad])
+
+
+# plotly's JavaScript for HTML pages: inlined, or one shared local file (`scalesearch report --plotly-js`)
+
+
+def plotly_asset() -> str:
+    """The file name of the installed plotly's JavaScript bundle, versioned: `plotly-<plotly.js version>.min.js`."""
+    from plotly.offline import get_plotlyjs_version
+
+    return f"plotly-{get_plotlyjs_version()}.min.js"
+
+
+def check_plotly_js(plotly_js: str) -> str:
+    """`plotly_js` as given if it is "inline" or a relative local path ending in .js, else a one-line ValueError."""
+    if plotly_js == "inline":
+        return plotly_js
+    pure = PurePosixPath(plotly_js)
+    if (not plotly_js.endswith(".js") or pure.is_absolute() or ":" in plotly_js or "\\" in plotly_js
+            or any(c in plotly_js for c in "\"'<>?#%") or not pure.name[:-3]):
+        raise ValueError(f"--plotly-js: expected 'inline' or a relative path ending in .js (e.g. "
+                         f"../_assets/{plotly_asset()}), got {plotly_js!r}")
+    return plotly_js
+
+
+def write_plotly_js(path: Path) -> None:
+    """Write plotly's JavaScript to `path` unless it already holds exactly that."""
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs().encode("utf-8")
+    if path.is_file() and path.stat().st_size == len(js) and path.read_bytes() == js:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(js)
+    os.replace(tmp, path)
