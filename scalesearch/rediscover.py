@@ -431,7 +431,7 @@ def step2_spec_text(alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_CO
             lines.append(f"  {s}_phi{phi}: {{strategy: {s}, phi: {phi}, tm: {tm:.4f}}}")
     study = "rediscover_efficientnet_step2" + ("_pilot" if pilot else "")
     size = "train_size: 3000, val_size: 1000" if pilot else "train_size: 5000, val_size: 2000"
-    epochs, repeats = (4, 2) if pilot else (6, 3)
+    epochs, repeats = (4, 2) if pilot else (6, 4)
     head = ("# PILOT of spaces/rediscover_efficientnet_step2.yaml (3000 images, 4 epochs, 2 seeds).\n" if pilot
             else "")
     phi_list = ", ".join(map(str, phis))
