@@ -1,0 +1,52 @@
+"""The rediscovery experiments of issue 16: from a study's trials, each finding's verdict with intervals over seeds.
+
+Four experiments, each one or two spec files in `spaces/` (a `_pilot` twin measures the seed noise first):
+
+    efficientnet-step1   rediscover_efficientnet_step1     grid over alpha, beta at phi = 1; the paper's point ranked
+    efficientnet-step2   rediscover_efficientnet_step2     compound vs depth/width/resolution-only vs fast dWr at the
+                                                           compound model's MACs, phi = 1..3; scaling fit phi <= 2
+    resnext              rediscover_resnext_cwd,           2x complexity by cardinality/width/depth; the cardinality
+                         rediscover_resnext_cardinality    sweep at fixed complexity; both at two training lengths
+    degradation          rediscover_degradation            plain vs residual at two depths: final training error
+
+`analyse(experiment, db)` reads the studies (read-only), computes the verdicts with `scalesearch.analysis.compare`
+(Student t intervals, paired by seed: every configuration's repeat r trains with the same seed) and
+`scalesearch.analysis.verdict` against a smallest effect that matters declared here (`MIN_EFFECT`, never tuned to
+the data), and `write(...)` puts results/<study>/rediscovery.md (+ .json, + figures) beside the study's report and
+rebuilds results/REDISCOVERY.md from every experiment's JSON found. `efficientnet_b_table` is the B0 -> B7 analysis
+(no training): the phi each released model's multipliers imply, and its exact MACs against the nominal 2**phi.
+
+Each output says whether it comes from a pilot, a partial run or a full run, and gives the hardware, the wall time,
+the seeds and the budget. The command is `scalesearch rediscover EXPERIMENT [--pilot] [--run] [--db URL]`.
+
+The modules, imports running down the list only (each imports from the ones above it):
+
+    stats          MIN_EFFECT, LEVEL, POWER, `Finding`, the power statement, `compare` rows -> findings, aggregates
+    studies        DEFAULT_DB; loading a study read-only, its completed trials, status and provenance
+    figures        saving figures (PNG + SVG), the error-bar plot
+    efficientnet   experiments 1 and 2: step 1's and step 2's analyses, step 2's spec generator, the proxy B0
+    btable         the B0 -> B7 table (no training) and its markdown, CSV and figure
+    resnext        experiment 3: 2x complexity by cardinality/width/depth, the cardinality sweep
+    degradation    experiment 4: plain vs residual training error at two depths
+    experiments    `Experiment`, `Outcome`, the registry `EXPERIMENTS` and `analyse`
+    outputs        `render` (rediscovery.md), `write` (+ JSON, CSV), `write_summary` (results/REDISCOVERY.md)
+    cli            `add_commands`: the `scalesearch rediscover` command
+
+This package imports numpy and pandas: `scalesearch.cli` imports it only for the `rediscover` command.
+"""
+
+from __future__ import annotations
+
+from scalesearch.rediscover.btable import efficientnet_b_table, write_b_table
+from scalesearch.rediscover.cli import add_commands
+from scalesearch.rediscover.efficientnet import (DWR_ALPHA, PAPER_COEFFICIENTS, PROXY_B0, STEP2_STRATEGIES,
+                                                step2_spec_text)
+from scalesearch.rediscover.experiments import EXPERIMENTS, Experiment, Outcome, analyse
+from scalesearch.rediscover.outputs import render, write, write_summary
+from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER, Finding, detectable_difference, seeds_needed
+from scalesearch.rediscover.studies import DEFAULT_DB
+
+__all__ = ["DEFAULT_DB", "DWR_ALPHA", "EXPERIMENTS", "LEVEL", "MIN_EFFECT", "POWER", "PAPER_COEFFICIENTS", "PROXY_B0",
+           "STEP2_STRATEGIES", "Experiment", "Finding", "Outcome", "add_commands", "analyse", "detectable_difference",
+           "efficientnet_b_table", "render", "seeds_needed", "step2_spec_text", "write", "write_b_table",
+           "write_summary"]

@@ -1,0 +1,116 @@
+"""The registry of the four experiments (`EXPERIMENTS`: spec files, the paper's numbers, the analyser) and
+`analyse`, which reads an experiment's studies and returns its `Outcome`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scalesearch.rediscover.degradation import _analyse_degradation
+from scalesearch.rediscover.efficientnet import _analyse_step1, _analyse_step2
+from scalesearch.rediscover.resnext import _analyse_resnext
+from scalesearch.rediscover.stats import Finding
+from scalesearch.rediscover.studies import DEFAULT_DB, _load, _provenance, _status
+
+@dataclass(frozen=True)
+class Experiment:
+    """One rediscovery experiment: its studies' spec files (full and pilot) and what the paper reports."""
+
+    name: str
+    title: str
+    specs: tuple[str, ...]
+    paper: str
+    analyse: Callable[..., list[Finding]] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+    def studies(self, pilot: bool = False) -> tuple[str, ...]:
+        """The study names (`<stem>` or `<stem>_pilot`)."""
+        return tuple(Path(s).stem + ("_pilot" if pilot else "") for s in self.specs)
+
+    def spec_files(self, pilot: bool = False) -> tuple[str, ...]:
+        """The spec files to run."""
+        return tuple(s.replace(".yaml", "_pilot.yaml") if pilot else s for s in self.specs)
+
+
+@dataclass
+class Outcome:
+    """What `analyse` returns: the findings, tables to print, figures written, provenance and the power statement."""
+
+    experiment: str
+    studies: tuple[str, ...]
+    status: str
+    findings: list[Finding]
+    tables: dict[str, pd.DataFrame]
+    provenance: dict[str, Any]
+    power: list[str]
+    notes: list[str]
+    figures: list[str] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "efficientnet-step1": Experiment(
+        "efficientnet-step1", "EfficientNet compound scaling, step 1 (grid over alpha, beta at phi = 1)",
+        ("spaces/rediscover_efficientnet_step1.yaml",),
+        "Tan & Le Sec. 3.3: on ImageNet B0, alpha, beta, gamma = 1.2, 1.1, 1.15 (alpha * beta^2 * gamma^2 = 1.92).",
+        _analyse_step1),
+    "efficientnet-step2": Experiment(
+        "efficientnet-step2", "EfficientNet compound scaling, step 2 (compound vs single-dimension vs dWr)",
+        ("spaces/rediscover_efficientnet_step2.yaml",),
+        "Tan & Le Table 3 (B0 scaled to ~1.8 B FLOPs): depth-only 79.0, width-only 78.9, resolution-only 79.1, "
+        "compound 81.1 % top-1. Dollar et al.: dWr (alpha = 0.8) matches dwr's accuracy with fewer activations.",
+        _analyse_step2),
+    "resnext": Experiment(
+        "resnext", "ResNeXt: cardinality > width > depth, and the cardinality sweep",
+        ("spaces/rediscover_resnext_cwd.yaml", "spaces/rediscover_resnext_cardinality.yaml"),
+        "Xie et al. Table 4 (2x ResNet-101): ResNet-200 21.7, 1x100d 21.3, 2x64d 20.7, 64x4d 20.4 % top-1 error; "
+        "Table 3 (~4.1 GFLOPs): 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, 32x4d 22.2.",
+        _analyse_resnext),
+    "degradation": Experiment(
+        "degradation", "Degradation: plain vs residual at two depths (training error)",
+        ("spaces/rediscover_degradation.yaml",),
+        "He et al. Fig. 1/6: on CIFAR-10 plain-56 has higher training (and test) error than plain-20; ResNet-56 "
+        "lower than ResNet-20. ImageNet: plain-34 28.54 vs ResNet-34 25.03 % top-1 err (10-crop).",
+        _analyse_degradation),
+}
+
+
+def analyse(experiment: str, db: str = DEFAULT_DB, *, pilot: bool = False, out_root: str | Path = "results",
+            studies: Sequence[str] | None = None) -> Outcome:
+    """Read an experiment's studies and compute its findings (figures are written under results/<study>/).
+
+    Args:
+        experiment: a key of `EXPERIMENTS`.
+        db: the results database (read-only).
+        pilot: read the `_pilot` studies and label the outcome "pilot".
+        out_root: where results/<study>/ folders are.
+        studies: other study names, in the order of the experiment's specs (e.g. toy copies in tests).
+
+    Raises:
+        ValueError: an unknown experiment.
+        LookupError: a study that is not in the database.
+    """
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
+    exp = EXPERIMENTS[experiment]
+    studies = tuple(studies) if studies is not None else exp.studies(pilot)
+    data = {}
+    for s in studies:
+        try:
+            data[s] = _load(db, s)
+        except LookupError:
+            if len(studies) == 1:
+                raise
+    if not data:
+        raise LookupError(f"none of the studies {', '.join(studies)} is in {db}")
+    folder = Path(out_root) / next(iter(data))
+    findings, tables, power, notes, figs = exp.analyse(data, folder)
+    statuses = [_status(r, t, pilot) for r, t, _ in data.values()]
+    complete = all(s in ("full", "pilot") for s in statuses) and len(data) == len(studies)
+    status = ("pilot" if complete else "pilot-partial") if pilot else ("full" if complete else "partial")
+    prov = {s: _provenance(r, t) for s, (r, t, _) in data.items()}
+    return Outcome(experiment, tuple(data), status, findings, tables, prov, power, notes, figs,
+                   missing=tuple(s for s in studies if s not in data))

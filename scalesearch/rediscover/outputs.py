@@ -1,0 +1,139 @@
+"""What `scalesearch rediscover` writes: rediscovery.md of one experiment (`render`), its JSON and CSV tables
+(`write`), and results/REDISCOVERY.md over every experiment found (`write_summary`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome
+from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER
+
+def _fmt_table(df: pd.DataFrame) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "-"
+            return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
+        return str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "---|" * len(df.columns)
+    rows = ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def _duration(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+
+
+def render(outcome: Outcome) -> str:
+    """rediscovery.md of one experiment."""
+    exp = EXPERIMENTS[outcome.experiment]
+    label = {"pilot": "PILOT (measures seed noise; not the experiment's verdict)",
+             "pilot-partial": "PARTIAL PILOT (part of the pilot has not run or not finished; measures seed noise only)",
+             "partial": "PARTIAL RUN (not all planned trials finished; verdicts are provisional)",
+             "full": "full run"}[outcome.status]
+    out = [f"# Rediscovery: {exp.title}", "", f"**Status: {label}.** Studies: " +
+           ", ".join(f"`{s}` ([report](../{s}/report.md))" for s in outcome.studies), "",
+           *([f"**Not run yet:** {', '.join(f'`{m}`' for m in outcome.missing)}.", ""] if outcome.missing else []),
+           f"**The paper:** {exp.paper}", "",
+           "## Verdicts", "",
+           f"Intervals are {LEVEL:.0%} Student t intervals over seeds, paired by seed (repeat r of every "
+           "configuration trains with the same seed). 'reproduced': the interval lies on the paper's side of zero; "
+           "'not reproduced': it excludes the smallest effect that matters in the paper's direction; 'inconclusive':"
+           " neither, at this budget. For an 'as good as' claim (marked non-inferiority) the margin is the smallest "
+           "effect that matters: reproduced when the interval excludes a loss that large, not reproduced when it lies "
+           f"entirely beyond it. Smallest effect that matters (declared before the data): accuracy "
+           f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
+           f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power.", "",
+           "| claim | paper | ours | verdict | detectable | seeds |", "|---|---|---|---|---|---|"]
+    for f in outcome.findings:
+        det = "-" if not f.detectable == f.detectable else f"{f.detectable * 100:.2f} pp"
+        out.append(f"| {f.claim} | {f.paper} | {f.ours}{' (' + f.note + ')' if f.note else ''} | **{f.verdict}** "
+                   f"| {det} | {f.n_seeds} |")
+    out += ["", "## Power", ""] + [f"- {p}" for p in outcome.power] + [""]
+    if outcome.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in outcome.notes] + [""]
+    for name, tab in outcome.tables.items():
+        out += [f"## {name[0].upper() + name[1:]}", "", _fmt_table(tab), ""]
+    if outcome.figures:
+        out += ["## Figures", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in outcome.figures
+                                     if p.endswith(".png")] + [""]
+    out += ["## Budget, hardware, wall time", ""]
+    for s, p in outcome.provenance.items():
+        hw = p["hardware"]
+        hw_txt = ", ".join(f"{k}: {v}" for k, v in hw.items() if not isinstance(v, (dict, list))) or "not recorded"
+        out += [f"### `{s}`", "",
+                f"- spec: `{p['spec_file']}`; state {p['state']}; trials {p['trials']}",
+                f"- dataset: {p['dataset']}; train: {p['train']}",
+                f"- seeds (repeats {p['repeats']}): {p['seeds']}",
+                f"- wall time {_duration(p['wall_seconds'])} (sum of trial times {_duration(p['train_seconds'])});"
+                f" started {p['started']}, finished {p['finished']}",
+                f"- hardware: {hw_txt}", ""]
+    return "\n".join(out) + "\n"
+
+
+def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None = None,
+          report: bool = True) -> list[Path]:
+    """Write results/<study>/rediscovery.md and .json (and each study's report with `report`), then rebuild
+    results/REDISCOVERY.md. Returns the paths written."""
+    root = Path(out_root)
+    folder = root / outcome.studies[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    if report and db is not None:
+        from scalesearch.report import write_report
+
+        for s in outcome.studies:
+            paths.append(write_report(db, s, root / s).markdown)
+    md = folder / "rediscovery.md"
+    md.write_text(render(outcome), encoding="utf-8")
+    js = folder / "rediscovery.json"
+    js.write_text(json.dumps({"experiment": outcome.experiment, "status": outcome.status,
+                              "studies": list(outcome.studies),
+                              "findings": [f.__dict__ for f in outcome.findings],
+                              "power": outcome.power,
+                              "wall_seconds": sum(p["wall_seconds"] for p in outcome.provenance.values()),
+                              "seeds": {s: p["seeds"] for s, p in outcome.provenance.items()}},
+                             indent=1, default=float), encoding="utf-8")
+    for name, tab in outcome.tables.items():
+        slug = "".join(c if c.isalnum() else "_" for c in name.split("(")[0].strip().lower()).strip("_")
+        tab.to_csv(folder / f"rediscovery_{slug}.csv", index=False, float_format="%.6g")
+    paths += [md, js, write_summary(root)]
+    return paths
+
+
+def write_summary(out_root: str | Path = "results") -> Path:
+    """results/REDISCOVERY.md: every experiment's verdicts found under `out_root` beside the papers' numbers."""
+    root = Path(out_root)
+    out = ["# Rediscovery: the four findings on Fashion-MNIST proxies", "",
+           "Built by `scalesearch rediscover` from results/<study>/rediscovery.json (docs/rediscovery.md says how "
+           "to run each experiment). Each row says whether it comes from a pilot, a partial run or a full run: "
+           "only a full run's verdict is the experiment's verdict.", ""]
+    b7 = root / "efficientnet_b0_b7" / "b0_b7.md"
+    for name, exp in EXPERIMENTS.items():
+        out += [f"## {exp.title}", "", f"Paper: {exp.paper}", ""]
+        found = False
+        for pilot in (False, True):
+            study = next((s for s in exp.studies(pilot) if (root / s / "rediscovery.json").exists()), None)
+            if study is None:
+                continue
+            found = True
+            d = json.loads((root / study / "rediscovery.json").read_text(encoding="utf-8"))
+            out += [f"**{d['status'].upper()}** ([details]({study}/rediscovery.md); wall time "
+                    f"{_duration(d.get('wall_seconds', 0))}):", "", "| claim | ours | verdict |", "|---|---|---|"]
+            out += [f"| {f['claim']} | {f['ours']} | {f['verdict']} |" for f in d["findings"]]
+            out.append("")
+        if not found:
+            out += ["Not run yet: see docs/rediscovery.md for the command.", ""]
+        if name == "efficientnet-step2" and b7.exists():
+            out += ["B0 -> B7 (no training, complete): [efficientnet_b0_b7/b0_b7.md](efficientnet_b0_b7/b0_b7.md).",
+                    ""]
+    path = root / "REDISCOVERY.md"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path

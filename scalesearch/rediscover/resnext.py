@@ -1,0 +1,101 @@
+"""Experiment 3: ResNeXt. Twice the complexity by cardinality, width or depth (ranked per training length), and the
+cardinality sweep at fixed complexity (each C against C = 1, and the per-seed slope per doubling of C)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.analysis import compare, t_quantile
+from scalesearch.rediscover.figures import _errorbar_plot, _save
+from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, Finding, _agg, _finding, _one, _power_by
+from scalesearch.rediscover.studies import _complete
+
+def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
+                     ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+    eff = MIN_EFFECT["accuracy"]
+    findings: list[Finding] = []
+    tables: dict[str, pd.DataFrame] = {}
+    power: list[str] = []
+    notes: list[str] = []
+    figs: list[str] = []
+    cwd = next((v for v in data.values() if "grow" in v[1].columns), None)
+    card = next((v for v in data.values() if "grow" not in v[1].columns and "C" in v[1].columns), None)
+    if cwd is not None:
+        df = _complete(cwd[1])
+        if len(df):
+            agg = _agg(df, ["epochs", "grow"]).sort_values(["epochs", "mean"], ascending=[True, False])
+            agg["rank"] = agg.groupby("epochs")["mean"].rank(ascending=False, method="first").astype(int)
+            tables["2x complexity: ranking per training length"] = agg
+            cmp = compare(df, "grow", by="epochs", method="t", seed_col="seed")
+            for ep in sorted(df["epochs"].unique()):
+                for a, b, paper in (("cardinality", "width", "Table 4: 2x64d 20.7 vs 1x100d 21.3 % err"),
+                                    ("width", "depth", "Table 4: 1x100d 21.3 vs ResNet-200 21.7 % err"),
+                                    ("cardinality", "depth", "Table 4: 2x64d 20.7 vs ResNet-200 21.7 % err"),
+                                    ("cardinality", "none", "2x complexity beats 1x")):
+                    row = _one(cmp, epochs=ep, arm=a, baseline=b)
+                    if row is None:
+                        row = _one(cmp, epochs=ep, arm=b, baseline=a)
+                        if row is not None:
+                            row = {**row, "diff": -row["diff"], "lo": -row["hi"], "hi": -row["lo"],
+                                   "mean": row["mean_baseline"], "mean_baseline": row["mean"]}
+                    findings.append(_finding(f"{ep} epochs: {a} > {b} at {'2x' if b != 'none' else '2x vs 1x'}",
+                                             paper, row, eff))
+            ranks = agg.pivot_table(index="grow", columns="epochs", values="rank")
+            if ranks.shape[1] >= 2:
+                same = bool((ranks.iloc[:, 0] == ranks.iloc[:, -1]).all())
+                notes.append("Ranking by mean, short vs long training: " + "; ".join(
+                    f"{int(c)} epochs: " + " > ".join(agg[agg['epochs'] == c].sort_values('rank')['grow'])
+                    for c in ranks.columns) + (" (the same order)" if same else " (the order changes; see the "
+                                                                                   "pairwise intervals before "
+                                                                                   "reading anything into it)"))
+            power += _power_by(df, "grow", "val_acc", "epochs", eff, "accuracy, 2x complexity")
+            series = agg.assign(series=[f"{g}, {int(e)} epochs" for g, e in zip(agg["grow"], agg["epochs"])])
+            figs += _save(_errorbar_plot(series, "macs", "series", "ResNeXt: 1x (none) and 2x complexity"),
+                          folder, "rediscover_cwd")
+    if card is not None:
+        df = _complete(card[1])
+        if len(df):
+            agg = _agg(df, ["epochs", "C", "d"]).sort_values(["epochs", "C"])
+            tables["cardinality sweep at fixed complexity"] = agg
+            cmp = compare(df, "C", baseline=1, by="epochs", method="t", seed_col="seed")
+            for ep in sorted(df["epochs"].unique()):
+                for c in sorted(df["C"].unique()):
+                    if c == 1:
+                        continue
+                    findings.append(_finding(f"{ep} epochs: C = {c} beats C = 1 at the same MACs",
+                                             "Table 3: 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, "
+                                             "32x4d 22.2 % err",
+                                             _one(cmp, epochs=ep, arm=c), eff))
+                # trend: per-seed slope of accuracy on log2 C, t interval over seeds
+                g = df[df["epochs"] == ep]
+                slopes = []
+                for _, gs in g.groupby("seed"):
+                    if gs["C"].nunique() >= 2:
+                        slopes.append(float(np.polyfit(np.log2(gs["C"].astype(float)), gs["val_acc"], 1)[0]))
+                if len(slopes) >= 2:
+                    s = np.asarray(slopes)
+                    h = t_quantile((1 + LEVEL) / 2, len(s) - 1) * s.std(ddof=1) / math.sqrt(len(s))
+                    row = {"diff": s.mean(), "lo": s.mean() - h, "hi": s.mean() + h, "mean": math.nan,
+                           "mean_baseline": math.nan, "n": len(s), "n_baseline": len(s), "n_pairs": len(s)}
+                    f = _finding(f"{ep} epochs: accuracy rises with cardinality (slope per doubling of C)",
+                                 "Table 3: error falls monotonically from C = 1 to 32", row, eff / 3,
+                                 note=f"smallest slope that matters {eff / 3 * 100:.2f} pp per doubling")
+                    f.ours = f"slope {s.mean() * 100:+.2f} pp per doubling of C [{f.lo * 100:+.2f}, {f.hi * 100:+.2f}]"
+                    findings.append(f)
+            rej = card[1][card[1]["state"] == "REJECTED"]
+            if len(rej):
+                notes.append("Rejected by the iso-complexity constraint (the proxy cannot build them within 10% of "
+                             "the MACs): " + ", ".join(sorted({f"C = {int(c)}" for c in rej["C"]})))
+            power += _power_by(df, "C", "val_acc", "epochs", eff, "accuracy, cardinality sweep")
+            agg2 = agg.assign(series=[f"{int(e)} epochs" for e in agg["epochs"]])
+            figs += _save(_errorbar_plot(agg2, "C", "series", "ResNeXt: cardinality at fixed MACs", logx=True),
+                          folder, "rediscover_cardinality")
+    notes.append("ResNet-RS (Bello et al.) report that the best scaling strategy depends on the training regime; "
+                 "both lengths here are short (proxy regime, little overfitting).")
+    return findings, tables, power, notes, figs

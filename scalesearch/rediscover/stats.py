@@ -1,0 +1,157 @@
+"""The statistics of the rediscovery verdicts: the declared smallest effects, the level and power, `Finding`, the
+power statement (`detectable_difference`, `seeds_needed`) and the helpers that turn `compare` rows into findings.
+
+Legend: sd, the standard deviation of per-seed paired differences (or of one arm over seeds); n, seeds; eff, the
+smallest effect that matters; arm, the column that names the configurations compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalesearch.analysis import t_quantile, verdict
+
+# The smallest difference that matters, declared before any data (accuracy or error, absolute).
+MIN_EFFECT: Mapping[str, float] = {"accuracy": 0.005, "train_error": 0.01}
+LEVEL = 0.95
+POWER = 0.8
+
+
+@dataclass
+class Finding:
+    """One claim tested: the paper's statement and numbers, ours, the interval and the verdict."""
+
+    claim: str
+    paper: str
+    ours: str
+    diff: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    verdict: str = "inconclusive"
+    detectable: float = math.nan
+    n_seeds: int = 0
+    note: str = ""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Power
+
+
+def detectable_difference(sd: float, n: int, *, level: float = LEVEL, power: float = POWER) -> float:
+    """The smallest true paired difference a t interval over n seeds detects with the given power.
+
+    (t_{(1+level)/2, n-1} + t_{power, n-1}) * sd / sqrt(n), sd being the standard deviation of the per-seed
+    differences (or sqrt(2) * the per-arm seed SD when unpaired). NaN for n < 2.
+
+    Example:
+        >>> round(detectable_difference(0.004, 5), 4)  # (t_0.975,4 + t_0.8,4) * 0.004 / sqrt(5)
+        0.0066
+    """
+    if n < 2 or not sd == sd:
+        return math.nan
+    return (t_quantile((1 + level) / 2, n - 1) + t_quantile(power, n - 1)) * sd / math.sqrt(n)
+
+
+def seeds_needed(sd: float, effect: float, *, level: float = LEVEL, power: float = POWER, most: int = 200) -> int:
+    """The fewest seeds whose `detectable_difference` is at most `effect` (`most` + 1 when none up to `most`).
+
+    Example:
+        >>> seeds_needed(0.004, 0.005)
+        8
+    """
+    for n in range(2, most + 1):
+        if detectable_difference(sd, n, level=level, power=power) <= effect:
+            return n
+    return most + 1
+
+
+def _paired_sd(df: pd.DataFrame, arm: str, metric: str, by: Sequence[str] = ()) -> float:
+    """The pooled SD of per-seed differences between arms (within each `by` group), from every pair of arms."""
+    sds = []
+    groups = df.groupby(list(by), observed=True) if by else [((), df)]
+    for _, g in groups:
+        wide = g.pivot_table(index="seed", columns=arm, values=metric, aggfunc="mean")
+        cols = list(wide.columns)
+        for i in range(len(cols)):
+            for j in range(i + 1, len(cols)):
+                d = (wide[cols[i]] - wide[cols[j]]).dropna()
+                if len(d) >= 2:
+                    sds.append((float(d.var(ddof=1)), len(d) - 1))
+    if not sds:
+        return math.nan
+    return math.sqrt(sum(v * k for v, k in sds) / sum(k for _, k in sds))
+
+
+def _seed_sd(df: pd.DataFrame, cols: Sequence[str], metric: str) -> float:
+    """The pooled within-configuration SD of `metric` over seeds."""
+    parts = [(float(g[metric].var(ddof=1)), len(g) - 1) for _, g in df.groupby(list(cols), observed=True)
+             if g[metric].notna().sum() >= 2]
+    if not parts:
+        return math.nan
+    return math.sqrt(sum(v * k for v, k in parts) / sum(k for _, k in parts))
+
+
+def _power_lines(sd_diff: float, sd_seed: float, n: int, effect: float, what: str) -> list[str]:
+    if not sd_diff == sd_diff:
+        return [f"{what}: not enough seeds to measure the noise (need two per arm)."]
+    det = detectable_difference(sd_diff, n)
+    need = seeds_needed(sd_diff, effect)
+    return [f"{what}: seed-to-seed SD of one arm {sd_seed * 100:.2f} pp; SD of the per-seed paired difference "
+            f"{sd_diff * 100:.2f} pp. With {n} seeds a paired t interval ({LEVEL:.0%}) detects a true difference "
+            f"of {det * 100:.2f} pp with {POWER:.0%} power; the smallest difference that matters here is "
+            f"{effect * 100:.2f} pp, which needs {need if need <= 200 else '> 200'} seeds at this noise."]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# From `compare` rows and trials to findings and tables
+
+
+def _power_by(df: pd.DataFrame, arm: str, metric: str, by: str, effect: float, what: str) -> list[str]:
+    """`_power_lines` for each level of `by` (the noise differs between, e.g., plain and residual nets)."""
+    out = []
+    for level, g in df.groupby(by, sort=False, observed=True):
+        n = int(g.groupby(arm, observed=True)["seed"].nunique().max())
+        out += _power_lines(_paired_sd(g, arm, metric), _seed_sd(g, [arm], metric), n, effect,
+                            f"{what}, {by} = {level}")
+    return out
+
+
+def _finding(claim: str, paper: str, row: Mapping[str, Any] | None, effect: float, *,
+             direction: str = "greater", what: str = "val acc", note: str = "") -> Finding:
+    """A Finding from one `compare` row (diff = arm - baseline), tested in the claimed direction."""
+    if row is None:
+        return Finding(claim, paper, "not run", note=note or "no completed trials for this comparison")
+    v = verdict(row, effect, claim=direction, level=float(row.get("ci_level", LEVEL)), power=POWER)
+    ours = (f"{what} {row['mean'] * 100:.2f} vs {row['mean_baseline'] * 100:.2f} %: "
+            f"diff {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]")
+    return Finding(claim, paper, ours, float(row["diff"]), float(row["lo"]), float(row["hi"]), v.label,
+                   float(v.detectable), int(row.get("n_pairs") or min(row["n"], row["n_baseline"])), note)
+
+
+def _one(cmp: pd.DataFrame, **eq: Any) -> Mapping[str, Any] | None:
+    m = np.ones(len(cmp), dtype=bool)
+    for k, v in eq.items():
+        m &= (cmp[k] == v).to_numpy()
+    return None if not m.any() else cmp[m].iloc[0].to_dict()
+
+
+def _agg(df: pd.DataFrame, by: Sequence[str], metric: str = "val_acc") -> pd.DataFrame:
+    """Mean, SD, n and t interval of `metric` per group, and the group's mean MACs/acts."""
+    rows = []
+    for key, g in df.groupby(list(by), sort=False, observed=True):
+        key = key if isinstance(key, tuple) else (key,)
+        x = g[metric].dropna().to_numpy(dtype=float)
+        n = len(x)
+        mean = float(x.mean()) if n else math.nan
+        sd = float(x.std(ddof=1)) if n >= 2 else math.nan
+        h = t_quantile((1 + LEVEL) / 2, n - 1) * sd / math.sqrt(n) if n >= 2 else math.nan
+        rows.append({**dict(zip(by, key)), "n": n, "mean": mean, "sd": sd, "lo": mean - h, "hi": mean + h,
+                     "macs": float(g["macs"].mean()), "acts": float(g["acts"].mean()),
+                     "params": float(g["params"].mean())})
+    return pd.DataFrame(rows)

@@ -1,0 +1,53 @@
+"""Reading an experiment's studies: the database default, loading a study (read-only), its completed trials, its
+status (pilot, partial or full) and its provenance (spec, seeds, trials, wall time, hardware)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+DEFAULT_DB = "results/rediscover.db"
+
+
+def _status(record: Any, trials: pd.DataFrame, pilot: bool) -> str:
+    planned = getattr(record, "planned", None)
+    done = int((trials["state"] == "COMPLETE").sum())
+    unfinished = int(trials["state"].isin(["QUEUED", "RUNNING", "INTERRUPTED"]).sum())
+    if unfinished or (planned and done + int(trials["state"].isin(["REJECTED", "FAILED", "PRUNED"]).sum())
+                      < planned) or getattr(record, "finished", None) is None:
+        return "pilot-partial" if pilot else "partial"
+    return "pilot" if pilot else "full"
+
+
+def _provenance(record: Any, trials: pd.DataFrame) -> dict[str, Any]:
+    import yaml
+
+    spec = yaml.safe_load(record.spec_text) or {}
+    done = trials[trials["state"] == "COMPLETE"]
+    return {
+        "study": record.name, "spec_file": record.spec_file, "state": record.state,
+        "dataset": spec.get("dataset"), "train": spec.get("train"), "repeats": record.repeats,
+        "seeds": sorted(int(s) for s in done["seed"].dropna().unique()),
+        "trials": {k: int(v) for k, v in trials["state"].value_counts().items()},
+        "wall_seconds": float(record.wall_seconds or 0.0),
+        "train_seconds": float(done["wall_s"].fillna(0).sum()),
+        "hardware": dict(record.hardware or {}), "started": str(record.started), "finished": str(record.finished),
+    }
+
+
+def _load(db: str, study: str) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    from scalesearch import results
+
+    reader = results.open_reader(db)
+    try:
+        record = reader.study(study)
+        trials = results.load_trials(reader, study)
+        epochs = results.load_epochs(reader, study)
+    finally:
+        reader.close()
+    return record, trials, epochs
+
+
+def _complete(trials: pd.DataFrame) -> pd.DataFrame:
+    return trials[(trials["state"] == "COMPLETE") & trials["val_acc"].notna()].copy()
