@@ -5,6 +5,8 @@ and the experiment's verdicts; plus the B0 -> B7 analysis and the power helpers 
 from __future__ import annotations
 
 import math
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -79,6 +81,14 @@ def test_experiment_end_to_end_through_report_and_verdict(toy_db, experiment):
     assert any(p.name == "REDISCOVERY.md" for p in paths)
     for f in o.figures:
         assert Path(f).exists()
+    # the reports load plotly from one shared file instead of inlining 4.6 MB each
+    from scalesearch.plot import plotly_asset
+
+    page = (out / studies[experiment][0] / "report.html").read_text()
+    assert (out / "_assets" / plotly_asset()).is_file() and f'src="../_assets/{plotly_asset()}"' in page
+    assert len(page) < 1_000_000
+    if experiment == "degradation-residual":  # only the residual pair: no plain-net claim, no interaction
+        assert len(o.findings) == 2 and all(f.claim.startswith("residual-56") for f in o.findings)
 
 
 def test_degradation_intervals_are_paired_t_over_seeds(toy_db):
@@ -108,7 +118,7 @@ def test_summary_gathers_all_experiments(toy_db, tmp_path):
         rd.write(rd.analyse(name, db, studies=studies[name], out_root=tmp_path), tmp_path, report=False)
     text = (tmp_path / "REDISCOVERY.md").read_text()
     # the summary looks for the experiments' real study names; toy studies are reported as not run
-    assert text.count("Not run yet") == 4
+    assert text.count("Not run yet") == len(rd.EXPERIMENTS)
     for exp in rd.EXPERIMENTS.values():
         assert exp.title in text
 
@@ -154,18 +164,22 @@ def test_power_helpers_against_the_formula():
 
 
 def test_committed_step2_specs_are_the_generator_output():
-    """The committed step-2 specs are exactly what `--write-spec` writes without a full step-1 run."""
-    src = "the paper's coefficients (no full step-1 run yet)"
+    """The committed step-2 specs are exactly what `--write-spec` writes, from the coefficients and source their
+    header names (step 1's found coefficients after its full run, the paper's before)."""
     for pilot in (False, True):
         path = ROOT / rd.EXPERIMENTS["efficientnet-step2"].spec_files(pilot)[0]
-        assert path.read_text() == rd.step2_spec_text(pilot=pilot, source=src)
+        text = path.read_text()
+        src = re.search(r"--write-spec` from (.+?):\n", text.replace("\n# ", " ")).group(1)
+        a, b, g = map(float, re.search(r"alpha, beta, gamma = ([\d.]+), ([\d.]+), ([\d.]+)\.", text).groups())
+        assert src in ("the paper's coefficients (no full step-1 run yet)", "experiment 1's found coefficients")
+        assert text == rd.step2_spec_text(a, b, g, pilot=pilot, source=src)
 
 
 def test_every_experiment_spec_validates():
     from scalesearch.spec import check_space, load_spec
 
     for exp in rd.EXPERIMENTS.values():
-        for pilot in (False, True):
+        for pilot in (False, True) if exp.pilot else (False,):
             for spec in exp.spec_files(pilot):
                 rep = check_space(load_spec(str(ROOT / spec)))
                 assert rep.feasible > 0, spec
@@ -182,3 +196,12 @@ def test_cli_parser_and_unknown_experiment():
         rd.analyse("nope")
     with pytest.raises(SystemExit):
         p.parse_args(["rediscover", "nope"])
+
+
+def test_an_experiment_without_a_pilot_says_so(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "scalesearch", "rediscover", "degradation-residual", "--pilot",
+                        "--run", "--db", str(tmp_path / "r.db")], capture_output=True, text=True, timeout=120,
+                       cwd=ROOT)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert "--pilot: experiment degradation-residual has no pilot" in r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -14,6 +14,7 @@ import pandas as pd
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS
 from scalesearch.rediscover.figures import _save
 
+
 def efficientnet_b_table(coefficients: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
     """B0 -> B7: the phi each released model's multipliers imply, and its exact MACs against the nominal 2**phi.
 

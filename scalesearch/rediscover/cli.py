@@ -16,6 +16,7 @@ from scalesearch.rediscover.experiments import EXPERIMENTS, analyse
 from scalesearch.rediscover.outputs import write, write_summary
 from scalesearch.rediscover.studies import DEFAULT_DB
 
+
 def _found_coefficients(db: str) -> tuple[float, float, float] | None:
     """The best (alpha, beta, gamma) of a FULL step-1 study in `db`, else None."""
     try:

@@ -16,6 +16,7 @@ from scalesearch.rediscover.resnext import _analyse_resnext
 from scalesearch.rediscover.stats import Finding
 from scalesearch.rediscover.studies import DEFAULT_DB, _load, _provenance, _status
 
+
 @dataclass(frozen=True)
 class Experiment:
     """One rediscovery experiment: its studies' spec files (full and pilot) and what the paper reports."""
@@ -25,13 +26,21 @@ class Experiment:
     specs: tuple[str, ...]
     paper: str
     analyse: Callable[..., list[Finding]] = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    pilot: bool = True  # each spec has a `_pilot` twin
 
     def studies(self, pilot: bool = False) -> tuple[str, ...]:
         """The study names (`<stem>` or `<stem>_pilot`)."""
         return tuple(Path(s).stem + ("_pilot" if pilot else "") for s in self.specs)
 
     def spec_files(self, pilot: bool = False) -> tuple[str, ...]:
-        """The spec files to run."""
+        """The spec files to run.
+
+        Raises:
+            ValueError: `pilot` for an experiment without pilot specs.
+        """
+        if pilot and not self.pilot:
+            raise ValueError(f"--pilot: experiment {self.name} has no pilot (it follows up a full run); run it "
+                             f"without --pilot")
         return tuple(s.replace(".yaml", "_pilot.yaml") if pilot else s for s in self.specs)
 
 
@@ -75,6 +84,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         "He et al. Fig. 1/6: on CIFAR-10 plain-56 has higher training (and test) error than plain-20; ResNet-56 "
         "lower than ResNet-20. ImageNet: plain-34 28.54 vs ResNet-34 25.03 % top-1 err (10-crop).",
         _analyse_degradation),
+    "degradation-residual": Experiment(
+        "degradation-residual", "Degradation follow-up: the residual pair with 16 seeds and a longer schedule",
+        ("spaces/rediscover_degradation_residual.yaml",),
+        "He et al. Fig. 6 (CIFAR-10): ResNet-56 has a lower training error than ResNet-20 (and 6.97 vs 8.75 % test "
+        "error, Table 6).",
+        _analyse_degradation, pilot=False),
 }
 
 
@@ -96,6 +111,8 @@ def analyse(experiment: str, db: str = DEFAULT_DB, *, pilot: bool = False, out_r
     if experiment not in EXPERIMENTS:
         raise ValueError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
     exp = EXPERIMENTS[experiment]
+    if pilot:
+        exp.spec_files(pilot)  # an experiment without a pilot says so
     studies = tuple(studies) if studies is not None else exp.studies(pilot)
     data = {}
     for s in studies:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+
 def _save(fig: Any, folder: Path, name: str) -> list[str]:
     from scalesearch.plot import save
 

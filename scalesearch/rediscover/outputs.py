@@ -12,6 +12,7 @@ import pandas as pd
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER
 
+
 def _fmt_table(df: pd.DataFrame) -> str:
     def cell(v: Any) -> str:
         if isinstance(v, float):
@@ -87,10 +88,11 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     if report and db is not None:
+        from scalesearch.plot import plotly_asset
         from scalesearch.report import write_report
 
-        for s in outcome.studies:
-            paths.append(write_report(db, s, root / s).markdown)
+        for s in outcome.studies:  # the reports share one copy of plotly's JavaScript, results/_assets/
+            paths.append(write_report(db, s, root / s, plotly_js=f"../_assets/{plotly_asset()}").markdown)
     md = folder / "rediscovery.md"
     md.write_text(render(outcome), encoding="utf-8")
     js = folder / "rediscovery.json"

@@ -16,6 +16,7 @@ from scalesearch.rediscover.figures import _errorbar_plot, _save
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, Finding, _agg, _finding, _one, _power_by
 from scalesearch.rediscover.studies import _complete
 
+
 def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
                      ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
     eff = MIN_EFFECT["accuracy"]
