@@ -47,6 +47,7 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                                    "mean": row["mean_baseline"], "mean_baseline": row["mean"]}
                     findings.append(_finding(f"{ep} epochs: {a} > {b} at {'2x' if b != 'none' else '2x vs 1x'}",
                                              paper, row, eff))
+            findings += _regime_findings(df, eff)
             ranks = agg.pivot_table(index="grow", columns="epochs", values="rank")
             if ranks.shape[1] >= 2:
                 same = bool((ranks.iloc[:, 0] == ranks.iloc[:, -1]).all())
@@ -100,3 +101,33 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
     notes.append("ResNet-RS (Bello et al.) report that the best scaling strategy depends on the training regime; "
                  "both lengths here are short (proxy regime, little overfitting).")
     return findings, tables, power, notes, figs
+
+
+def _regime_findings(df: pd.DataFrame, eff: float) -> list[Finding]:
+    """Does the training length change a 2x comparison? Per seed, (a - b) at the longest minus at the shortest
+    training, with a t interval over seeds: "reproduced" (ResNet-RS: the regime matters) when it excludes zero, "not
+    reproduced" when it lies within +-`eff` (the gap moves by less than what matters), else "inconclusive"."""
+    lengths = sorted(df["epochs"].unique())
+    if len(lengths) < 2:
+        return []
+    short, long_ = lengths[0], lengths[-1]
+    w = df.pivot_table(index="seed", columns=["grow", "epochs"], values="val_acc")
+    out = []
+    for a, b in (("cardinality", "width"), ("width", "depth"), ("cardinality", "depth")):
+        try:
+            x = ((w[(a, long_)] - w[(b, long_)]) - (w[(a, short)] - w[(b, short)])).dropna()
+        except KeyError:
+            continue
+        if len(x) < 2:
+            continue
+        m = float(x.mean())
+        h = t_quantile((1 + LEVEL) / 2, len(x) - 1) * float(x.std(ddof=1)) / math.sqrt(len(x))
+        lo, hi = m - h, m + h
+        label = ("reproduced" if lo > 0 or hi < 0 else "not reproduced" if -eff < lo and hi < eff
+                 else "inconclusive")
+        out.append(Finding(f"the training length changes {a} - {b} (gap at {int(long_)} minus at {int(short)} "
+                           f"epochs)", "ResNet-RS (Bello et al.): the best scaling strategy depends on the "
+                           "training regime",
+                           f"{m * 100:+.2f} pp [{lo * 100:+.2f}, {hi * 100:+.2f}]", m, lo, hi, label,
+                           n_seeds=len(x), note=f"'not reproduced' needs the interval within +-{eff * 100:.1f} pp"))
+    return out
