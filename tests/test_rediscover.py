@@ -187,7 +187,7 @@ def test_committed_step2_specs_are_the_generator_output():
     for pilot in (False, True):
         path = ROOT / rd.EXPERIMENTS["efficientnet-step2"].spec_files(pilot)[0]
         text = path.read_text()
-        src = re.search(r"--write-spec` from (.+?):\n", text.replace("\n# ", " ")).group(1)
+        src = re.search(r"--write-spec` from (.+?): alpha, beta", text.replace("\n# ", " ")).group(1)
         a, b, g = map(float, re.search(r"alpha, beta, gamma = ([\d.]+), ([\d.]+), ([\d.]+)\.", text).groups())
         assert src in ("the paper's coefficients (no full step-1 run yet)", "experiment 1's found coefficients")
         assert text == rd.step2_spec_text(a, b, g, pilot=pilot, source=src)
