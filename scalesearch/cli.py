@@ -180,6 +180,8 @@ def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]
         data_kwargs = {k: v for k, v in spec.dataset.load_kwargs().items() if v is not None}
         if dataset is None or dataset == spec.dataset.name:
             dataset = spec.dataset.name
+            if native.resolution != spec.dataset.input_resolution:  # the baseline scales the resolution
+                data_kwargs["resolution"] = native.resolution
         else:  # another dataset: the spec's sizes and options were meant for its own
             data_kwargs = {}
     elif dataset is None:

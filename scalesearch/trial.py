@@ -145,6 +145,9 @@ def job_for_candidate(candidate: Any, dataset: Any, *, study_seed: int, repeat: 
                       latency: bool = False) -> Job:
     """The job of repeat `repeat` of a resolved spec candidate.
 
+    The images are given at the candidate network's input resolution: a candidate whose `resolution` differs from
+    the dataset's (resolution scaling, e.g. EfficientNet's gamma) trains and evaluates on images resized to it.
+
     Args:
         candidate: a `scalesearch.spec` candidate (its `netspec` and evaluated `train` overrides are used).
         dataset: the spec's `DatasetSpec` (its `load_kwargs()` and `name`).
@@ -162,6 +165,9 @@ def job_for_candidate(candidate: Any, dataset: Any, *, study_seed: int, repeat: 
     if device is not None and cfg.device == "auto":
         cfg = dataclasses.replace(cfg, device=device)
     data = {"name": dataset.name, **dict(dataset.load_kwargs()), "seed": DATA_SEED}
+    resolution = int(candidate.netspec.resolution)
+    if resolution != dataset.input_resolution:  # a scaled resolution: the images are resized to what the net takes
+        data["resolution"] = resolution
     return Job(netspec=_plain(candidate.netspec.to_dict()), train=_plain(dataclasses.asdict(cfg)), data=_plain(data),
                seed=seed, repeat=repeat, latency=latency)
 

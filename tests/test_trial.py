@@ -87,3 +87,43 @@ def test_trial_imports_neither_ray_nor_optuna_nor_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+RES_SPEC = """
+study: restest
+seed: 0
+dataset: {name: synthetic, num_classes: 4, in_channels: 1, image_size: 8, num_train: 200, num_test: 50, val_size: 50}
+train: {epochs: 1, batch_size: 50, warmup_epochs: 0}
+architecture: {family: cifar_resnet, args: {depth: 8, width: 4, resolution: "round(8 * g)"}}
+parameters: {g: {grid: [1.0, 1.5]}}
+search: {sampler: grid}
+"""
+
+
+def test_a_scaled_resolution_trains_on_images_of_that_size():
+    """Resolution scaling (EfficientNet's gamma) must reach the data: a candidate whose network takes 12 px is
+    trained and evaluated on 12 px images, not on the dataset's 8 px (the network, being fully convolutional with
+    global pooling, would silently accept either); an unscaled candidate's job and key are unchanged."""
+    from scalesearch.data import load_dataset
+
+    spec = parse_spec(RES_SPEC, "restest.yaml")
+    base, big = (job_for_candidate(resolve_candidate(spec, {"g": g}), spec.dataset, study_seed=0, device="cpu")
+                 for g in (1.0, 1.5))
+    assert base.netspec["resolution"] == 8 and "resolution" not in {k for k, v in base.data.items() if v is not None}
+    assert big.netspec["resolution"] == 12 and big.data["resolution"] == 12
+    assert load_dataset(**big.data).train.x.shape[-2:] == (12, 12)
+    a, b = run(base), run(big)
+    assert a["state"] == b["state"] == "completed"
+    assert a["epochs"][0]["val_loss"] != b["epochs"][0]["val_loss"]
+
+
+def test_train_command_gives_a_scaled_baseline_its_resolution(tmp_path):
+    """`scalesearch train SPEC` trains the baseline at the baseline network's resolution too."""
+    path = tmp_path / "res.yaml"
+    path.write_text(RES_SPEC.replace("search: {sampler: grid}", "baseline: {g: 1.5}\nsearch: {sampler: grid}"))
+    r = subprocess.run([sys.executable, "-m", "scalesearch", "train", str(path), "--json", "--no-test"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["dataset"]["resolution"] == 12 and out["job"]["data"]["resolution"] == 12
+    assert out["job"]["netspec"]["resolution"] == 12
