@@ -132,3 +132,74 @@ def test_reader_never_blocks_the_writer(url):
     assert not errors, errors
     assert Reader(url).counts("s") == {"completed": 60}
     assert time.perf_counter() - t0 < 30
+
+
+def test_delete_study_command_removes_one_study_whole_and_nothing_else(tmp_path):
+    """`scalesearch delete STUDY`: without --yes it changes nothing; with it, the study, its trials, their epochs
+    and its Optuna study go in one step, and the other study is untouched (no orphan rows)."""
+    import subprocess
+    import sys
+
+    import optuna
+
+    from results_db import write_study
+
+    path = tmp_path / "d.db"
+    url = f"sqlite:///{path}"
+    write_study(url, "alpha", repeats=2)
+    write_study(url, "beta", repeats=1, seed=1, fail=None)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in ("alpha", "beta"):
+        optuna.create_study(study_name=name, storage=url).enqueue_trial({"x": 1})
+
+    def rows() -> dict[str, tuple[int, int]]:
+        r = Reader(url)
+        try:
+            return {s.name: (sum(r.counts(s.name).values()), len(r.epochs(s.name))) for s in r.studies()}
+        finally:
+            r.close()
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "scalesearch", "delete", *args], capture_output=True, text=True,
+                              timeout=120)
+
+    before = rows()
+    n_trials, n_epochs = before["alpha"]
+    assert n_trials > 0 and n_epochs > 0
+    r = cli("alpha", "--db", url)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert (f"would delete study 'alpha' with its {n_trials} trials and {n_epochs} epochs, and its Optuna study"
+            in r.stderr and "pass --yes" in r.stderr)
+    assert rows() == before and sorted(optuna.get_all_study_names(url)) == ["alpha", "beta"]
+    r = cli("gamma", "--db", url, "--yes")
+    assert r.returncode == 2 and "no study 'gamma'" in r.stderr and rows() == before
+    missing = tmp_path / "none.db"
+    r = cli("alpha", "--db", f"sqlite:///{missing}", "--yes")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and not missing.exists()
+
+    r = cli("alpha", "--db", url, "--yes")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"deleted study 'alpha' with its {n_trials} trials and {n_epochs} epochs")
+    assert rows() == {"beta": before["beta"]}
+    assert optuna.get_all_study_names(url) == ["beta"]
+    with sqlite3.connect(path) as con:  # no orphans: every epoch belongs to a trial, every trial to a study
+        assert con.execute("select count(*) from scalesearch_epochs where trial_id not in "
+                           "(select id from scalesearch_trials)").fetchone() == (0,)
+        assert con.execute("select count(*) from scalesearch_trials where study_id not in "
+                           "(select id from scalesearch_studies)").fetchone() == (0,)
+
+
+def test_delete_refuses_a_study_whose_driver_runs(url):
+    """A study marked running by a live driver on this host (here: this test's own process) is not deleted."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    store = Store(url)
+    store.create_study(name="live", driver_host=socket.gethostname(), driver_pid=os.getpid(), **STUDY)
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "scalesearch", "delete", "live", "--db", url, "--yes"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and f"pid {os.getpid()}) is still running" in r.stderr
+    assert Reader(url).find_study("live") is not None

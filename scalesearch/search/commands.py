@@ -1,4 +1,4 @@
-"""The search engine's commands: run, resume, status, studies, query.
+"""The search engine's commands: run, resume, status, studies, query, delete.
 
 `add_commands(subparsers)` declares them; every handler imports Ray, Optuna, torch and SQLAlchemy inside, so that
 `scalesearch --help` and the other commands stay fast. Bad input (a spec that fails validation, an unreachable
@@ -47,6 +47,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("studies", help="list the studies in the database")
     p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
     p.set_defaults(func=_cmd_studies)
+
+    p = sub.add_parser("delete", help="delete a study: its trials, epochs and Optuna study",
+                       description="Delete a study from the database: its trials with their epochs, and the Optuna "
+                                   "study of the same name (e.g. to rerun a spec after a fix). Without --yes it only "
+                                   "says what would go and changes nothing. A study whose driver is still running "
+                                   "on this machine is refused.")
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
+    p.add_argument("--yes", action="store_true", help="delete (without it: say what would go, change nothing)")
+    p.set_defaults(func=_cmd_delete)
 
     from scalesearch.results_cli import add_query_arguments, run_query  # the read side owns query
 
@@ -246,6 +256,43 @@ def _driver_alive(study: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from scalesearch.search.study import open_optuna_storage
+    from scalesearch.store import Reader, Store, describe_url
+
+    reader = Reader(args.db)  # read-only first: a missing database or study is an error that writes nothing
+    try:
+        study = reader.study(args.study)
+        n_trials = sum(reader.counts(args.study).values())
+        n_epochs = len(reader.epochs(args.study))
+        url, where = reader.url, describe_url(reader.url)
+    finally:
+        reader.close()
+    if study.state == "running" and study.driver_host and study.driver_pid and _driver_alive(study):
+        raise ValueError(f"delete {args.study}: its driver ({study.driver_host}, pid {study.driver_pid}) is still "
+                         "running or cannot be checked from this host; stop it first (Ctrl-C, or SIGTERM to that "
+                         "pid)")
+    what = f"study {args.study!r} with its {n_trials} trials and {n_epochs} epochs, and its Optuna study, from {where}"
+    if not args.yes:
+        raise ValueError(f"delete {args.study}: would delete {what}; pass --yes to delete them")
+    import optuna
+
+    storage = open_optuna_storage(url)
+    try:
+        optuna.delete_study(study_name=args.study, storage=storage)
+    except KeyError:
+        pass  # a study stored without its Optuna side (or already half-deleted): ours still goes
+    finally:
+        storage.engine.dispose()
+    store = Store(url)
+    try:
+        store.delete_study(args.study)
+    finally:
+        store.close()
+    print(f"deleted {what}")
+    return 0
 
 
 def _cmd_studies(args: argparse.Namespace) -> int:

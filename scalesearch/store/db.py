@@ -307,6 +307,21 @@ class Store(_Base):
             self._study_ids[row.name] = row.id
             return study_record(row)
 
+    def delete_study(self, name: str) -> dict[str, int]:
+        """Delete a study with its trials and their epochs, in one transaction; returns how many of each went.
+
+        Raises:
+            LookupError: no such study.
+        """
+        with self._write() as s:
+            sid = self._sid(s, name)
+            trials = select(TrialRow.id).where(TrialRow.study_id == sid)
+            n_epochs = s.execute(sa.delete(EpochRow).where(EpochRow.trial_id.in_(trials))).rowcount
+            n_trials = s.execute(sa.delete(TrialRow).where(TrialRow.study_id == sid)).rowcount
+            s.execute(sa.delete(StudyRow).where(StudyRow.id == sid))
+        self._study_ids.pop(name, None)
+        return {"trials": int(n_trials), "epochs": int(n_epochs)}
+
     def update_study(self, name: str, **fields: Any) -> StudyRecord:
         """Set columns of a study (and its `updated` time)."""
         fields.setdefault("updated", now())
