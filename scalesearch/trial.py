@@ -207,7 +207,8 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
 
     Args:
         job: a `Job` or its `to_dict()`.
-        data: the loaded `scalesearch.data.Dataset` (default: loaded from `job.data`, and cached).
+        data: the loaded `scalesearch.data.Dataset` (default: loaded from `job.data`, and cached); ignored when its
+            images are not at the network's resolution (a scaled candidate loads its own, resized from the source).
         on_epoch: called after each epoch with (the epoch's metrics as a dict, whether it is the last epoch).
             An exception it raises stops training and propagates (Ray Tune stops a trial that way); a
             `BaseException` that is not an `Exception` (SystemExit, KeyboardInterrupt) always propagates.
@@ -238,6 +239,9 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
             torch.set_num_threads(int(threads))
         cfg = job.train_config()
         device = resolve_device(cfg.device)
+        res = int(job.netspec["resolution"])
+        if data is not None and tuple(data.train.x.shape[-2:]) != (res, res):
+            data = None  # a shared dataset at another resolution: load the job's own, resized from the source
         if data is None:
             data = load_job_data(job, device=str(device), data_dir=data_dir, test=cfg.eval_test)
         spec = NetSpec.from_dict(job.netspec)

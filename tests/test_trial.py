@@ -115,6 +115,12 @@ def test_a_scaled_resolution_trains_on_images_of_that_size():
     a, b = run(base), run(big)
     assert a["state"] == b["state"] == "completed"
     assert a["epochs"][0]["val_loss"] != b["epochs"][0]["val_loss"]
+    # the search passes every trial the spec's dataset (at 8 px); a 12 px job must not train on it
+    shared = load_dataset(**base.data)
+    assert shared.train.x.shape[-2:] == (8, 8)
+    b_shared = run(big, shared)
+    assert [e["val_loss"] for e in b_shared["epochs"]] == [e["val_loss"] for e in b["epochs"]]
+    assert [e["val_loss"] for e in run(base, shared)["epochs"]] == [e["val_loss"] for e in a["epochs"]]
 
 
 def test_train_command_gives_a_scaled_baseline_its_resolution(tmp_path):
