@@ -329,7 +329,7 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
         LookupError: no such study.
         FileNotFoundError: no database there.
     """
-    plotly_js = check_plotly_js(plotly_js)
+    shared_js = None if check_plotly_js(plotly_js) == "inline" else plotly_js
     folder = Path(out_dir) if out_dir is not None else Path("results") / study
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"--out {folder}: is a file; expected a folder")
@@ -337,9 +337,9 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
     folder.mkdir(parents=True, exist_ok=True)
     md, page = folder / "report.md", folder / "report.html"
     md.write_text(render_markdown(rep, folder), encoding="utf-8")
-    if plotly_js != "inline":
-        write_plotly_js(folder / plotly_js)
-    page.write_text(render_html(rep, None if plotly_js == "inline" else plotly_js), encoding="utf-8")
+    if shared_js is not None:
+        write_plotly_js(folder / shared_js)
+    page.write_text(render_html(rep, shared_js), encoding="utf-8")
     files = tuple(p for f in rep.figures for p in (f.png, f.svg))
     return ReportPaths(folder=folder, markdown=md, html=page, figures=files)
 

@@ -195,8 +195,8 @@ def fit(
 ) -> TrainResult:
     """Train `model` on `data.train`, evaluating on `data.val` after every epoch.
 
-    The model is moved to the training device (and to channels_last unless `cfg.channels_last` is off) in place; its weights at return
-    are those after the last epoch run.
+    The model is moved to the training device (and to channels_last unless `cfg.channels_last` is off) in
+    place; its weights at return are those after the last epoch run.
 
     Args:
         model: the network, as built (on any device); it must map normalised float images `[N, C, H, W]` to
