@@ -162,6 +162,43 @@ def test_disk_full_mid_search(tmp_path, small_fs, ray_session):
     print(f"\ndisk full: {err.strip()}\n  left behind: {left}")
 
 
+def test_a_result_optuna_lost_is_told_again_on_resume_not_retrained(tmp_path, ray_session):
+    """What a full disk can leave (CI saw it): a configuration stored as completed whose Optuna tell failed, its
+    Optuna trial left RUNNING. Resume tells Optuna the stored result again and trains nothing."""
+    import sqlite3
+
+    from scalesearch.store import Store
+
+    path = tmp_path / "r.db"
+    db = f"sqlite:///{path}"
+    assert run_study_inprocess(SPEC, db, ray_session).state == "finished"
+    before = {t.key: t for t in _rows(db)}
+    lost = sorted(before.values(), key=lambda t: t.number)[1]
+    con = sqlite3.connect(path)
+    with con:  # the tell that never reached Optuna's tables
+        tid = con.execute("SELECT trial_id FROM trials WHERE number = ?", (lost.optuna_trial,)).fetchone()[0]
+        con.execute("UPDATE trials SET state = 'RUNNING', datetime_complete = NULL WHERE trial_id = ?", (tid,))
+        con.execute("DELETE FROM trial_values WHERE trial_id = ?", (tid,))
+    con.close()
+    store = Store(db)
+    store.update_study("faults", state="interrupted", message="the disk filled up")
+    store.close()
+    assert sorted(o.state.name for o in optuna_trials(db, "faults")) == ["COMPLETE"] * 3 + ["RUNNING"]
+
+    r = cli("resume", "faults", "--db", db, "--address", ray_session.address)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "told Optuna again the stored result of" in r.stdout and r.stdout.count("started") == 0, r.stdout
+    trials = _rows(db)
+    assert {t.key: (t.finished, t.attempts, t.val_acc) for t in trials} == \
+        {k: (t.finished, 1, t.val_acc) for k, t in before.items()}  # nothing trained again
+    ot = {o.number: o for o in optuna_trials(db, "faults")}
+    assert sorted(o.state.name for o in ot.values()) == ["COMPLETE"] * 4 + ["FAIL"]
+    relinked = {t.key: t.optuna_trial for t in trials}
+    assert all(ot[n].state.name == "COMPLETE" for n in relinked.values())  # a later resume finds each told
+    assert relinked[lost.key] != lost.optuna_trial and ot[relinked[lost.key]].values == [lost.val_acc]
+    assert Reader(db).study("faults").state == "finished"
+
+
 def test_database_made_read_only_mid_search(tmp_path, ray_session):
     path = tmp_path / "db" / "r.db"
     db = f"sqlite:///{path}"

@@ -55,6 +55,7 @@ class _Asking:
     _known_rows: dict[str, TrialRecord]
     _sampler_claimed: set[str]
     _reruns: collections.deque[tuple[dict[str, Any], str | None]]
+    _untold: collections.deque[tuple[dict[str, Any], str | None]]
     _points: collections.deque[tuple[dict[str, Any], str]]
     _grid: list[dict[str, Any]] | None
     _grid_pos: int
@@ -114,6 +115,9 @@ class _Asking:
 
     def _claim_next(self) -> bool:
         """Claim the next candidate (training it, rejecting it or re-telling it); False when none is left."""
+        if self._untold:
+            self._retell(*self._untold.popleft())
+            return True
         if self._reruns:
             params, point = self._reruns.popleft()
             self._handle(params, point, trial=None)
@@ -160,6 +164,27 @@ class _Asking:
             if outcome != "skipped":
                 return True
         return False
+
+    def _retell(self, params: dict[str, Any], point: str | None) -> None:
+        """Tell Optuna, on a new trial, the stored result of a finished configuration whose own trial lost it; its
+        rows then point at the new trial (so a later resume does not tell it twice). Nothing is trained."""
+        from scalesearch.spec import resolve_candidate
+
+        try:
+            cand = resolve_candidate(self.spec, params)
+            jobs = self._jobs(cand)
+        except ValueError:
+            return
+        if not all(j.key in self._results for j in jobs):
+            return
+        trial = self._ask_fixed(params, point)
+        if trial is None:
+            return
+        self._set_constraints(trial, cand)
+        self._tell(_Config(jobs[0].config_key, dict(params), cand, point, jobs, [trial]))
+        rows = self.store.link_optuna_trial(self.name, [j.key for j in jobs], trial.number)
+        self.progress.event("note", f"told Optuna again the stored result of {_label(params)} ({rows} row(s)): its "
+                                    "trial had lost it", self.counts)
 
     def _ask_fixed(self, params: Mapping[str, Any], point: str | None) -> Any | None:
         """An Optuna trial with exactly these parameter values (enqueued, then asked), or None when the values are

@@ -24,7 +24,8 @@ count; 200 such proposals in a row end the search as exhausted); named points co
 Resume: the database is the checkpoint. A killed driver leaves Optuna trials RUNNING (Optuna's heartbeat does not
 work with ask/tell) and rows running or queued; the next run fails those Optuna trials (they are re-asked with
 the same parameters), marks the rows interrupted and trains them again under the same keys, and re-tells finished
-configurations from the stored results without training them. Tune's own restore is not used (it brings back a
+configurations from the stored results without training them. A configuration stored as finished whose Optuna
+trial lost its result (the tell failed, e.g. on a full disk) is told again first, on a new trial. Tune's own restore is not used (it brings back a
 stale searcher).
 
 The driver by concern: `driver` (this module: the state of one run, loaded from the database, and its end),
@@ -125,6 +126,18 @@ class Driver(_Asking, _Telling):
             if r.point is None and r.state != "rejected":
                 self._sampler_claimed.add(r.config_key)
         self._reruns = collections.deque((dict(r.parameters), r.point) for r in rerun.values())
+        # Finished configurations whose Optuna trial never got their result (a write error between our row and
+        # Optuna's tell, e.g. a full disk): Optuna is told the stored result again on a new trial, not retrained.
+        told = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                                                 TrialState.PRUNED))}
+        ended: dict[str, list[TrialRecord]] = {}
+        for r in rows:
+            if r.state in ("completed", "stopped", "failed") and r.config_key not in rerun:
+                ended.setdefault(r.config_key, []).append(r)
+        self._untold = collections.deque(
+            (dict(g[0].parameters), g[0].point) for g in ended.values()
+            if all(r.state != "failed" for r in g) and any(r.optuna_trial is not None for r in g)
+            and not any(r.optuna_trial in told for r in g))
         done_points = {r.point for r in rows if r.point is not None}
         self._points = collections.deque((self.spec.point(n).as_dict(), n) for n in self.spec.point_names
                                          if n not in done_points)

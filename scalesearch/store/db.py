@@ -424,6 +424,15 @@ class Store(_Base):
                 row.seconds = (t - row.started).total_seconds()
             return trial_record(row, name)
 
+    def link_optuna_trial(self, name: str, keys: Iterable[str], number: int) -> int:
+        """Point the trials with `keys` at Optuna trial `number` (their result was told to it again); returns how
+        many rows changed."""
+        with self._write() as s:
+            sid = self._sid(s, name)
+            res = s.execute(sa.update(TrialRow).where(TrialRow.study_id == sid, TrialRow.key.in_(list(keys)))
+                            .values(optuna_trial=int(number)))
+            return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
     def interrupt_running(self, name: str, keys: Iterable[str] | None = None) -> int:
         """Mark running trials (all, or those with `keys`) interrupted; returns how many."""
         with self._write() as s:
