@@ -54,6 +54,7 @@ def test_trial_lifecycle_and_frozen_records(url):
     t = reader.trials("s")[0]
     assert (t.state, t.val_acc, t.best_val_acc, t.epochs_done, t.attempts) == ("completed", 0.7, 0.7, 2, 1)
     assert [e.epoch for e in reader.epochs("s")] == [1, 2] and reader.epochs("s", 0)[0].train_loss == 1.0
+    assert reader.epoch_count("s") == 2
     with pytest.raises(TypeError):
         t.parameters["n"] = 2  # records are frozen, mappings inside are read-only
     with pytest.raises(AttributeError):
@@ -64,7 +65,7 @@ def test_trial_lifecycle_and_frozen_records(url):
     store.start_trial("s", "k1")
     t = reader.trials("s")[0]
     assert (t.number, t.state, t.epochs_done, t.val_acc, t.attempts) == (0, "running", 0, None, 2)
-    assert reader.epochs("s") == []
+    assert reader.epochs("s") == [] and reader.epoch_count("s") == 0
     assert store.interrupt_running("s") == 1 and reader.counts("s") == {"interrupted": 1}
     r1 = store.add_rejected("s", _fields("k2", rejected_by=["macs <= 10"]))
     r2 = store.add_rejected("s", _fields("k2", rejected_by=["macs <= 10"]))

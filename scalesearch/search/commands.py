@@ -266,7 +266,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     try:
         study = reader.study(args.study)
         n_trials = sum(reader.counts(args.study).values())
-        n_epochs = len(reader.epochs(args.study))
+        n_epochs = reader.epoch_count(args.study)
         url, where = reader.url, describe_url(reader.url)
     finally:
         reader.close()

@@ -140,6 +140,14 @@ class _Base:
             rows = s.execute(q.order_by(TrialRow.number, EpochRow.epoch)).all()
             return [epoch_record(e, name, n) for e, n in rows]
 
+    def epoch_count(self, name: str) -> int:
+        """How many epochs study `name` has stored (a COUNT, nothing loaded)."""
+        with self._sessions.begin() as s:
+            sid = self._sid(s, name)
+            return int(s.scalar(select(func.count()).select_from(EpochRow).join(TrialRow, EpochRow.trial_id ==
+                                                                                TrialRow.id)
+                                .where(TrialRow.study_id == sid)) or 0)
+
     def counts(self, name: str) -> dict[str, int]:
         """Number of trials in each state."""
         with self._sessions.begin() as s:
