@@ -94,6 +94,31 @@ search: {sampler: grid, repeats: 2, max_concurrency: 2}
         assert len(mine) == 2 and o.values[0] == pytest.approx(sum(mine) / 2)  # repeats averaged, told once
 
 
+def test_points_only_with_two_points_of_one_configuration_train_it_once_and_plan_for_once(tmp_path, ray_session):
+    """Two named points that resolve to the same network and training (step 2's resolution-only and compound arms
+    when alpha = beta = 1) are one configuration: trained once, and the plan counts it once, so the study ends
+    with done == planned."""
+    text = spec_text("pts", """\
+architecture: {family: cifar_resnet, args: {depth: 8, width: "4 * k"}}
+parameters:
+  k: {fixed: 1}
+  label: {fixed: 0}
+constraints: ["label >= 0"]
+baseline: {k: 1}
+points:
+  same_a: {k: 2, label: 1}
+  same_b: {k: 2, label: 1}
+  other: {k: 3, label: 2}
+search: {sampler: grid, points_only: true, repeats: 2, max_concurrency: 2}
+""", train="epochs: 1, batch_size: 50, warmup_epochs: 0")
+    db = f"sqlite:///{tmp_path}/r.db"
+    assert run_study_inprocess(text, db, ray_session).state == "finished"
+    trials = Reader(db).trials("pts")
+    assert all(t.state == "completed" and t.attempts == 1 for t in trials)
+    assert len({t.config_key for t in trials}) == 3 and len(trials) == 6  # baseline, k = 2 once, k = 3
+    assert Reader(db).study("pts").planned == 6
+
+
 @pytest.mark.parametrize("sampler", ["random", "tpe", "nsga2"])
 def test_samplers_store_the_trials_they_asked_for(tmp_path, ray_session, sampler):
     text = spec_text(f"s-{sampler}", f"""\

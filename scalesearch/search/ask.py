@@ -75,20 +75,20 @@ class _Asking:
         return [dict(zip(names, combo)) for combo in itertools.product(*space.values())]
 
     def _planned(self) -> int | None:
-        """Jobs this study trains in all (for the ETA); None when unknown."""
+        """Jobs this study trains in all (for the ETA and a finished study's status): each distinct feasible
+        configuration once per repeat (two points that resolve to the same configuration train once); None when
+        unknown."""
         from scalesearch.spec import resolve_candidate
 
         s = self.spec.search
         npoints = len(self.spec.point_names)
-        if s.points_only:
-            return npoints * self.repeats
-        if s.sampler != "grid":
+        if s.sampler != "grid" and not s.points_only:
             return ((s.trials or 0) + npoints) * self.repeats
-        assert self._grid is not None
-        if len(self._grid) > 20000:
+        assert self._grid is not None or s.points_only
+        if self._grid is not None and len(self._grid) > 20000:
             return None
         keys: set[str] = set()
-        for params in self._grid:
+        for params in self._grid if not s.points_only and self._grid is not None else ():
             try:
                 c = resolve_candidate(self.spec, params)
             except ValueError:
