@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _search_fixtures import ray_session, run_study_inprocess  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parent.parent
-LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval"}
+LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
+          "not testable"}
 
 
 def toy_spec(text: str, study: str) -> str:
@@ -191,6 +192,17 @@ def test_committed_step2_specs_are_the_generator_output():
         a, b, g = map(float, re.search(r"alpha, beta, gamma = ([\d.]+), ([\d.]+), ([\d.]+)\.", text).groups())
         assert src in ("the paper's coefficients (no full step-1 run yet)", "experiment 1's found coefficients")
         assert text == rd.step2_spec_text(a, b, g, pilot=pilot, source=src)
+
+
+def test_step2_arm_identical_to_compound_is_not_testable_not_missing():
+    """Found coefficients (1, 1, 1.414) make compound scaling resolution-only scaling: the two points are one
+    network, trained once, and the claim says so instead of 'not run'; the paper's coefficients give no such pair."""
+    from scalesearch.rediscover.efficientnet import _same_as_compound
+
+    assert _same_as_compound(rd.step2_spec_text(1.0, 1.0, 1.41421, phis=(1, 2))) == {("resolution", 1),
+                                                                                   ("resolution", 2)}
+    assert _same_as_compound(rd.step2_spec_text(phis=(1, 2))) == set()
+    assert _same_as_compound("not: [a spec") == set()
 
 
 def test_every_experiment_spec_validates():
