@@ -197,12 +197,28 @@ def test_committed_step2_specs_are_the_generator_output():
 def test_step2_arm_identical_to_compound_is_not_testable_not_missing():
     """Found coefficients (1, 1, 1.414) make compound scaling resolution-only scaling: the two points are one
     network, trained once, and the claim says so instead of 'not run'; the paper's coefficients give no such pair."""
-    from scalesearch.rediscover.efficientnet import _same_as_compound
+    from scalesearch.rediscover.efficientnet import _step2_arms
 
-    assert _same_as_compound(rd.step2_spec_text(1.0, 1.0, 1.41421, phis=(1, 2))) == {("resolution", 1),
-                                                                                   ("resolution", 2)}
-    assert _same_as_compound(rd.step2_spec_text(phis=(1, 2))) == set()
-    assert _same_as_compound("not: [a spec") == set()
+    arms, same = _step2_arms(rd.step2_spec_text(1.0, 1.0, 1.41421, phis=(1, 2, 3), single_phis=(1, 2)))
+    assert same == {("resolution", 1), ("resolution", 2)}
+    assert ("compound", 3) in arms and ("depth", 3) not in arms and ("depth", 2) in arms  # phi 3: compound only
+    assert _step2_arms(rd.step2_spec_text(phis=(1, 2)))[1] == set()
+    assert _step2_arms("not: [a spec") == (set(), set())
+
+
+def test_step2_notes_name_the_arms_below_b0_and_the_arm_that_is_compound():
+    import pandas as pd
+
+    from scalesearch.rediscover.efficientnet import _step2_notes
+
+    agg = pd.DataFrame([{"strategy": "depth", "phi": 1, "mean": 0.60, "lo": 0.55, "hi": 0.65},
+                        {"strategy": "width", "phi": 1, "mean": 0.72, "lo": 0.66, "hi": 0.78},  # overlaps B0
+                        {"strategy": "compound", "phi": 1, "mean": 0.50, "lo": 0.40, "hi": 0.60}])
+    notes = _step2_notes(agg, {("resolution", 1)}, 0.74, 6)
+    assert len(notes) == 2 and "'compound' here is resolution-only scaling" in notes[0]
+    assert "depth-only at phi 1 (60.0 % [55.0, 65.0]) trains below the unscaled B0 (74.0 %)" in notes[1]
+    assert "width-only" not in notes[1] and "at 6 epochs" in notes[1]
+    assert _step2_notes(agg, set(), 0.50, 6) == []
 
 
 def test_every_experiment_spec_validates():
