@@ -342,9 +342,11 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                                                            and macs.loc[p, s] == macs.loc[p, s])
                                for p in macs.index if macs.loc[p].drop("compound").notna().any()))
     power = _power_by(df[df["phi"] > 0], "strategy", "val_acc", "phi", eff, "accuracy")
-    figs = _save(_errorbar_plot(agg, "macs", "strategy", "accuracy vs MACs per strategy"), folder,
+    is_also = sorted({s for s, _ in same})
+    shown = agg.replace({"strategy": {"compound": f"compound (= {' = '.join(is_also)} only)"}}) if is_also else agg
+    figs = _save(_errorbar_plot(shown, "macs", "strategy", "accuracy vs MACs per strategy"), folder,
                  "rediscover_acc_vs_macs")
-    figs += _save(_errorbar_plot(agg, "acts", "strategy", "accuracy vs activations per strategy"), folder,
+    figs += _save(_errorbar_plot(shown, "acts", "strategy", "accuracy vs activations per strategy"), folder,
                   "rediscover_acc_vs_acts")
     tables = {"strategies": agg}
     if len(fit_tab):
