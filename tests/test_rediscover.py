@@ -142,6 +142,20 @@ def test_summary_gathers_all_experiments(toy_db, tmp_path):
         assert exp.title in text
 
 
+def test_summary_shows_a_full_runs_notes_and_not_a_pilots(tmp_path):
+    import json
+
+    exp = rd.EXPERIMENTS["degradation"]
+    for pilot, note in ((False, "full-run note"), (True, "pilot note")):
+        folder = tmp_path / exp.studies(pilot)[0]
+        folder.mkdir()
+        (folder / "rediscovery.json").write_text(json.dumps({
+            "status": "pilot" if pilot else "full", "wall_seconds": 60.0, "notes": [note],
+            "findings": [{"claim": "c", "ours": "o", "verdict": "inconclusive"}]}))
+    text = rd.write_summary(tmp_path).read_text()
+    assert "Read with:\n\n- full-run note" in text and "pilot note" not in text
+
+
 def test_b0_b7_table_exact():
     tab = rd.efficientnet_b_table({"paper": rd.PAPER_COEFFICIENTS})
     from scalesearch import arch, cost

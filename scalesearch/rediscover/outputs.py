@@ -99,7 +99,7 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
     js.write_text(json.dumps({"experiment": outcome.experiment, "status": outcome.status,
                               "studies": list(outcome.studies),
                               "findings": [f.__dict__ for f in outcome.findings],
-                              "power": outcome.power,
+                              "power": outcome.power, "notes": list(outcome.notes),
                               "wall_seconds": sum(p["wall_seconds"] for p in outcome.provenance.values()),
                               "seeds": {s: p["seeds"] for s, p in outcome.provenance.items()}},
                              indent=1, default=float), encoding="utf-8")
@@ -131,6 +131,8 @@ def write_summary(out_root: str | Path = "results") -> Path:
                     f"{_duration(d.get('wall_seconds', 0))}):", "", "| claim | ours | verdict |", "|---|---|---|"]
             out += [f"| {f['claim']} | {f['ours']} | {f['verdict']} |" for f in d["findings"]]
             out.append("")
+            if not pilot and d.get("notes"):  # how to read a full run's verdicts on this proxy
+                out += ["Read with:", ""] + [f"- {n}" for n in d["notes"]] + [""]
         if not found:
             out += ["Not run yet: see docs/rediscovery.md for the command.", ""]
         if name == "efficientnet-step2" and b7.exists():
