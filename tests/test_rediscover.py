@@ -88,6 +88,9 @@ def test_experiment_end_to_end_through_report_and_verdict(toy_db, experiment):
     page = (out / studies[experiment][0] / "report.html").read_text()
     assert (out / "_assets" / plotly_asset()).is_file() and f'src="../_assets/{plotly_asset()}"' in page
     assert len(page) < 1_000_000
+    if experiment == "resnext-seeds":  # only the cardinality and width arms: no claim about depth or 1x
+        assert o.findings and all("cardinality > width" in f.claim or "cardinality - width" in f.claim
+                                  for f in o.findings)
     if experiment == "degradation-residual":  # only the residual pair: no plain-net claim, no interaction
         assert len(o.findings) == 2 and all(f.claim.startswith("residual-56") for f in o.findings)
 

@@ -1,13 +1,16 @@
 """The rediscovery experiments of issue 16: from a study's trials, each finding's verdict with intervals over seeds.
 
-Four experiments, each one or two spec files in `spaces/` (a `_pilot` twin measures the seed noise first):
+Four experiments and two follow-ups (more seeds where a full run was inconclusive), each one or two spec files in
+`spaces/` (an experiment's `_pilot` twin measures the seed noise first; the follow-ups have none):
 
     efficientnet-step1   rediscover_efficientnet_step1     grid over alpha, beta at phi = 1; the paper's point ranked
     efficientnet-step2   rediscover_efficientnet_step2     compound vs depth/width/resolution-only vs fast dWr at the
                                                            compound model's MACs, phi = 1..3; scaling fit phi <= 2
     resnext              rediscover_resnext_cwd,           2x complexity by cardinality/width/depth; the cardinality
                          rediscover_resnext_cardinality    sweep at fixed complexity; both at two training lengths
+    resnext-seeds        rediscover_resnext_seeds          follow-up: cardinality vs width at 2x, 22 seeds
     degradation          rediscover_degradation            plain vs residual at two depths: final training error
+    degradation-residual rediscover_degradation_residual   follow-up: the residual pair, 16 seeds, 16 epochs
 
 `analyse(experiment, db)` reads the studies (read-only), computes the verdicts with `scalesearch.analysis.compare`
 (Student t intervals, paired by seed: every configuration's repeat r trains with the same seed) and

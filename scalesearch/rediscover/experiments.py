@@ -78,6 +78,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Xie et al. Table 4 (2x ResNet-101): ResNet-200 21.7, 1x100d 21.3, 2x64d 20.7, 64x4d 20.4 % top-1 error; "
         "Table 3 (~4.1 GFLOPs): 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, 32x4d 22.2.",
         _analyse_resnext),
+    "resnext-seeds": Experiment(
+        "resnext-seeds", "ResNeXt follow-up: cardinality vs width at 2x with 22 seeds",
+        ("spaces/rediscover_resnext_seeds.yaml",),
+        "Xie et al. Table 4 (2x ResNet-101): ResNeXt-101 2x64d 20.7 vs 1x100d 21.3 % top-1 error.",
+        _analyse_resnext, pilot=False),
     "degradation": Experiment(
         "degradation", "Degradation: plain vs residual at two depths (training error)",
         ("spaces/rediscover_degradation.yaml",),

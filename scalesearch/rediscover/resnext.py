@@ -34,11 +34,14 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
             agg["rank"] = agg.groupby("epochs")["mean"].rank(ascending=False, method="first").astype(int)
             tables["2x complexity: ranking per training length"] = agg
             cmp = compare(df, "grow", by="epochs", method="t", seed_col="seed")
+            trained = set(cwd[1].loc[cwd[1]["state"] != "REJECTED", "grow"])  # a follow-up trains some arms only
             for ep in sorted(df["epochs"].unique()):
                 for a, b, paper in (("cardinality", "width", "Table 4: 2x64d 20.7 vs 1x100d 21.3 % err"),
                                     ("width", "depth", "Table 4: 1x100d 21.3 vs ResNet-200 21.7 % err"),
                                     ("cardinality", "depth", "Table 4: 2x64d 20.7 vs ResNet-200 21.7 % err"),
                                     ("cardinality", "none", "2x complexity beats 1x")):
+                    if not {a, b} <= trained:
+                        continue
                     row = _one(cmp, epochs=ep, arm=a, baseline=b)
                     if row is None:
                         row = _one(cmp, epochs=ep, arm=b, baseline=a)
@@ -98,8 +101,9 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
             agg2 = agg.assign(series=[f"{int(e)} epochs" for e in agg["epochs"]])
             figs += _save(_errorbar_plot(agg2, "C", "series", "ResNeXt: cardinality at fixed MACs", logx=True),
                           folder, "rediscover_cardinality")
-    notes.append("ResNet-RS (Bello et al.) report that the best scaling strategy depends on the training regime; "
-                 "both lengths here are short (proxy regime, little overfitting).")
+    if cwd is not None and cwd[1]["epochs"].nunique() >= 2:
+        notes.append("ResNet-RS (Bello et al.) report that the best scaling strategy depends on the training regime; "
+                     "both lengths here are short (proxy regime, little overfitting).")
     return findings, tables, power, notes, figs
 
 
