@@ -215,13 +215,14 @@ def _step2_arms(spec_text: str) -> tuple[set[tuple[str, int]], set[tuple[str, in
         spec = parse_spec(spec_text, "step2.yaml")
     except SpecError:
         return set(), set()
-    out = set()
+    arms, out = set(), set()
     names = set(spec.point_names)
-    arms = {(n.rpartition("_phi")[0], int(n.rpartition("_phi")[2])) for n in names
-            if n.rpartition("_phi")[2].isdigit()}
     for n in names:
         strategy, _, phi = n.rpartition("_phi")
-        if strategy in STEP2_STRATEGIES and strategy != "compound" and phi.isdigit() and f"compound_phi{phi}" in names:
+        if not phi.isdigit():
+            continue
+        arms.add((strategy, int(phi)))
+        if strategy in STEP2_STRATEGIES and strategy != "compound" and f"compound_phi{phi}" in names:
             try:
                 if resolve_point(spec, n).netspec.hash == resolve_point(spec, f"compound_phi{phi}").netspec.hash:
                     out.add((strategy, int(phi)))
@@ -230,7 +231,7 @@ def _step2_arms(spec_text: str) -> tuple[set[tuple[str, int]], set[tuple[str, in
     return arms, out
 
 
-def yaml_train_epochs(spec_text: str) -> float:
+def _train_epochs(spec_text: str) -> float:
     """The spec's `train.epochs` (NaN when absent or not a number)."""
     import yaml
 
@@ -306,8 +307,7 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
             f.ours = (f"dWr - compound {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
                       f"{row['hi'] * 100:+.2f}]")
             findings.append(f)
-    notes = _step2_notes(agg, same, b0["val_acc"].mean() if len(b0) else math.nan,
-                         int(yaml_train_epochs(record.spec_text)))
+    notes = _step2_notes(agg, same, b0["val_acc"].mean() if len(b0) else math.nan, _train_epochs(record.spec_text))
     comp = agg[agg["strategy"] == "compound"].sort_values("phi")
     fit_tab = pd.DataFrame()
     if (comp["phi"] <= 2).sum() >= 2 and (comp["phi"] == 3).any():

@@ -84,11 +84,12 @@ class _Asking:
         npoints = len(self.spec.point_names)
         if s.sampler != "grid" and not s.points_only:
             return ((s.trials or 0) + npoints) * self.repeats
-        assert self._grid is not None or s.points_only
-        if self._grid is not None and len(self._grid) > 20000:
+        grid = [] if s.points_only else self._grid
+        assert grid is not None
+        if len(grid) > 20000:
             return None
         keys: set[str] = set()
-        for params in self._grid if not s.points_only and self._grid is not None else ():
+        for params in grid:
             try:
                 c = resolve_candidate(self.spec, params)
             except ValueError:
