@@ -231,16 +231,6 @@ def _step2_arms(spec_text: str) -> tuple[set[tuple[str, int]], set[tuple[str, in
     return arms, out
 
 
-def _train_epochs(spec_text: str) -> float:
-    """The spec's `train.epochs` (NaN when absent or not a number)."""
-    import yaml
-
-    try:
-        return float(((yaml.safe_load(spec_text) or {}).get("train") or {}).get("epochs"))
-    except (yaml.YAMLError, TypeError, ValueError, AttributeError):
-        return math.nan
-
-
 def _step2_notes(agg: pd.DataFrame, same: set[tuple[str, int]], b0_acc: float, epochs: float) -> list[str]:
     """What the numbers mean on this proxy: an arm that IS compound scaling, and arms that train below the unscaled
     B0 (more capacity than the training budget can use)."""
@@ -250,7 +240,7 @@ def _step2_notes(agg: pd.DataFrame, same: set[tuple[str, int]], b0_acc: float, e
                      f"compares {s} scaling with the other dimensions; the paper's claim that a balance of depth, "
                      "width and resolution beats any single one is not tested by it.")
     below = agg[(agg["phi"] > 0) & (agg["strategy"] != "compound") & (agg["hi"] < b0_acc)]
-    if len(below) and b0_acc == b0_acc:
+    if len(below):  # none when B0 has no result (NaN compares False)
         arms = ", ".join(f"{r.strategy}-only at phi {int(r.phi)} ({r.mean * 100:.1f} % [{r.lo * 100:.1f}, "
                          f"{r.hi * 100:.1f}])" for r in below.itertuples())
         notes.append(f"{arms} train{'s' if len(below) == 1 else ''} below the unscaled B0 ({b0_acc * 100:.1f} %), "
@@ -307,7 +297,7 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
             f.ours = (f"dWr - compound {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
                       f"{row['hi'] * 100:+.2f}]")
             findings.append(f)
-    notes = _step2_notes(agg, same, b0["val_acc"].mean() if len(b0) else math.nan, _train_epochs(record.spec_text))
+    notes = _step2_notes(agg, same, b0["val_acc"].mean() if len(b0) else math.nan, float(df["epochs"].max()))
     comp = agg[agg["strategy"] == "compound"].sort_values("phi")
     fit_tab = pd.DataFrame()
     if (comp["phi"] <= 2).sum() >= 2 and (comp["phi"] == 3).any():

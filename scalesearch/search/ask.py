@@ -55,7 +55,7 @@ class _Asking:
     _known_rows: dict[str, TrialRecord]
     _sampler_claimed: set[str]
     _reruns: collections.deque[tuple[dict[str, Any], str | None]]
-    _untold: collections.deque[tuple[dict[str, Any], str | None]]
+    _untold: collections.deque[tuple[dict[str, Any], str | None, list[str]]]
     _points: collections.deque[tuple[dict[str, Any], str]]
     _grid: list[dict[str, Any]] | None
     _grid_pos: int
@@ -166,24 +166,14 @@ class _Asking:
                 return True
         return False
 
-    def _retell(self, params: dict[str, Any], point: str | None) -> None:
-        """Tell Optuna, on a new trial, the stored result of a finished configuration whose own trial lost it; its
-        rows then point at the new trial (so a later resume does not tell it twice). Nothing is trained."""
-        from scalesearch.spec import resolve_candidate
-
-        try:
-            cand = resolve_candidate(self.spec, params)
-            jobs = self._jobs(cand)
-        except ValueError:
-            return
-        if not all(j.key in self._results for j in jobs):
-            return
+    def _retell(self, params: dict[str, Any], point: str | None, keys: list[str]) -> None:
+        """Tell Optuna, on a new trial, the stored result of a finished configuration whose own trial lost it (the
+        known-configuration path of `_handle`); its rows (`keys`) then point at the new trial, so that a later
+        resume does not tell it twice. Nothing is trained."""
         trial = self._ask_fixed(params, point)
-        if trial is None:
+        if trial is None or self._handle(params, point, trial=trial) != "known":
             return
-        self._set_constraints(trial, cand)
-        self._tell(_Config(jobs[0].config_key, dict(params), cand, point, jobs, [trial]))
-        rows = self.store.link_optuna_trial(self.name, [j.key for j in jobs], trial.number)
+        rows = self.store.link_optuna_trial(self.name, keys, trial.number)
         self.progress.event("note", f"told Optuna again the stored result of {_label(params)} ({rows} row(s)): its "
                                     "trial had lost it", self.counts)
 

@@ -25,8 +25,8 @@ Resume: the database is the checkpoint. A killed driver leaves Optuna trials RUN
 work with ask/tell) and rows running or queued; the next run fails those Optuna trials (they are re-asked with
 the same parameters), marks the rows interrupted and trains them again under the same keys, and re-tells finished
 configurations from the stored results without training them. A configuration stored as finished whose Optuna
-trial lost its result (the tell failed, e.g. on a full disk) is told again first, on a new trial. Tune's own restore is not used (it brings back a
-stale searcher).
+trial lost its result (the tell failed, e.g. on a full disk) is told again first, on a new trial. Tune's own
+restore is not used (it brings back a stale searcher).
 
 The driver by concern: `driver` (this module: the state of one run, loaded from the database, and its end),
 `ask` (claiming candidates), `tell` (results in, Optuna told), `state` (the records of a run), `study` (opening a
@@ -135,7 +135,7 @@ class Driver(_Asking, _Telling):
             if r.state in ("completed", "stopped", "failed") and r.config_key not in rerun:
                 ended.setdefault(r.config_key, []).append(r)
         self._untold = collections.deque(
-            (dict(g[0].parameters), g[0].point) for g in ended.values()
+            (dict(g[0].parameters), g[0].point, [r.key for r in g]) for g in ended.values()
             if all(r.state != "failed" for r in g) and any(r.optuna_trial is not None for r in g)
             and not any(r.optuna_trial in told for r in g))
         done_points = {r.point for r in rows if r.point is not None}

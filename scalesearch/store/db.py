@@ -144,9 +144,9 @@ class _Base:
         """How many epochs study `name` has stored (a COUNT, nothing loaded)."""
         with self._sessions.begin() as s:
             sid = self._sid(s, name)
-            return int(s.scalar(select(func.count()).select_from(EpochRow).join(TrialRow, EpochRow.trial_id ==
-                                                                                TrialRow.id)
-                                .where(TrialRow.study_id == sid)) or 0)
+            q = (select(func.count()).select_from(EpochRow).join(TrialRow, EpochRow.trial_id == TrialRow.id)
+                 .where(TrialRow.study_id == sid))
+            return int(s.scalar(q) or 0)
 
     def counts(self, name: str) -> dict[str, int]:
         """Number of trials in each state."""
