@@ -1,20 +1,73 @@
 """scalesearch: architecture search and model-scaling exploration of residual CNN families.
 
-The read side is importable from the top: `scalesearch.load_trials(db, study)` (one row per trial as a pandas
-DataFrame), `scalesearch.load_epochs(...)` and `scalesearch.aggregate(df, by=...)`; they are loaded on first use,
-so that `import scalesearch` stays light (no pandas, no torch).
+The public API (`import scalesearch`; each name is loaded on first use, so that the import stays light: no torch,
+pandas, Ray or Optuna until a function needs them):
+
+    load_spec(path_or_mapping)              a SearchSpec from a YAML file or a mapping, with one-line errors
+    run(spec, *, db, study, address, progress) -> Outcome
+                                            train, store and return the outcome of a search
+    resume(study, *, db, address, progress) -> Outcome
+                                            continue an interrupted study from the database
+    create_model(preset_or_netspec_or_path) -> torch.nn.Module
+    count(preset_or_netspec_or_path) -> Cost
+                                            analytic params, MACs and activations, per part
+    load_trials, load_epochs, load_studies, aggregate
+                                            the read side as pandas DataFrames
+    Store, Reader                           the database's writer and read-only reader (context managers)
+    ScalesearchError                        the root of every error a user catches (SpecError, FieldError,
+                                            StoreWriteError, ... subclass it and keep their builtin bases)
+
+Example (the README's "Python API" section runs a complete search):
+    >>> import scalesearch
+    >>> scalesearch.count("cifar_resnet20").params
+    269722
 """
 
+from __future__ import annotations
+
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
 
-_READ_SIDE = ("load_trials", "load_epochs", "load_studies", "aggregate")
+# name -> the module that defines it (imported on first use)
+_EXPORTS = {
+    "load_spec": "scalesearch.api",
+    "create_model": "scalesearch.api",
+    "count": "scalesearch.api",
+    "run": "scalesearch.search.api",
+    "resume": "scalesearch.search.api",
+    "Outcome": "scalesearch.search.api",
+    "load_trials": "scalesearch.results",
+    "load_epochs": "scalesearch.results",
+    "load_studies": "scalesearch.results",
+    "aggregate": "scalesearch.results",
+    "Store": "scalesearch.store",
+    "Reader": "scalesearch.store",
+    "SearchSpec": "scalesearch.spec",
+    "NetSpec": "scalesearch.arch",
+    "ScalesearchError": "scalesearch.errors",
+    "InputError": "scalesearch.errors",
+    "NotFoundError": "scalesearch.errors",
+    "ConflictError": "scalesearch.errors",
+    "ClusterError": "scalesearch.errors",
+    "SpecError": "scalesearch.spec",
+    "FieldError": "scalesearch.checks",
+    "ExprError": "scalesearch.expr",
+    "StoreWriteError": "scalesearch.store",
+}
+
+__all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _READ_SIDE:
-        from scalesearch import results
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
-        return getattr(results, name)
-    raise AttributeError(f"module 'scalesearch' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

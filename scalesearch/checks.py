@@ -22,6 +22,7 @@ import math
 import numbers
 from typing import Any, Sequence
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.text import short
 
 __all__ = ["FieldError", "check_bool", "check_choice", "check_float", "check_int", "range_text"]
@@ -29,7 +30,7 @@ __all__ = ["FieldError", "check_bool", "check_choice", "check_float", "check_int
 _NOTHING = object()
 
 
-class FieldError(ValueError):
+class FieldError(ScalesearchError, ValueError):
     """A value of a named field is not what it must be.
 
     Attributes:

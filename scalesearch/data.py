@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.checks import check_float, check_int
 from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION, SYNTHETIC_DEFAULTS, dataset_info
 from scalesearch.recipe import MAX_SEED
@@ -64,7 +65,7 @@ _FASHION_FILES = {
 _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 _CIFAR_TEST = "test_batch"
 
-class DatasetNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(ScalesearchError, FileNotFoundError):
     """The files of a dataset are not where they were looked for."""
 
 

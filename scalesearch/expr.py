@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.text import short
 
 __all__ = ["ExprError", "Expr", "parse_expr", "evaluate", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
@@ -60,7 +61,7 @@ Env = Mapping[str, Any]
 _Fn = Callable[[Env], Any]
 
 
-class ExprError(ValueError):
+class ExprError(ScalesearchError, ValueError):
     """A malformed or unsafe expression, or one that fails on the given values (one-line message).
 
     Attributes:

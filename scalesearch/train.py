@@ -39,6 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.checks import check_int
 from scalesearch.data import Dataset, Split, augment_batch
 from scalesearch.recipe import SCHEDULES, TrainConfig
@@ -56,7 +57,7 @@ __all__ = [
     "steps_per_epoch",
 ]
 
-class DivergenceError(RuntimeError):
+class DivergenceError(ScalesearchError, RuntimeError):
     """The training loss became NaN or infinite.
 
     Attributes:

@@ -61,12 +61,28 @@ class _Incident:
 
 @dataclass
 class Outcome:
-    """How a run ended. `state`: finished, interrupted (resume continues) or failed."""
+    """How a run of a study ended, and what it stored.
+
+    Attributes:
+        state: finished, interrupted (`resume` continues it) or failed.
+        message: why it ended (e.g. "the time budget of 60 s is used up"); "" when it simply finished.
+        counts: trials by state over all of the study's runs.
+        wall_s: seconds this run took.
+        study, db: the study's name and the database's URL (passwords hidden).
+        best: the first trial of the configuration with the best mean val_acc over its repeats (None before any
+            configuration completed); `best_val_acc` is that mean.
+        front: one trial per configuration on the accuracy-vs-MACs Pareto front, cheapest first.
+    """
 
     state: str
     message: str
     counts: Counts
     wall_s: float
+    study: str = ""
+    db: str = ""
+    best: TrialRecord | None = None
+    best_val_acc: float | None = None
+    front: list[TrialRecord] = field(default_factory=list)
 
 
 def _result_of(rec: TrialRecord) -> _Result:

@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.checks import FieldError
 from scalesearch.text import one_line, short
 
 
-class SpecError(ValueError):
+class SpecError(ScalesearchError, ValueError):
     """A problem in a spec file; str() is one line: `file:LINE:COL: field: what is wrong; expected ...`.
 
     Its parts are data, so that a caller (the CLI, an editor, the search driver) places it without parsing it.
@@ -42,7 +43,8 @@ class SpecError(ValueError):
         return Loc(self.file, self.line, self.col, self.field)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.field}: {self.message}"
+        where = f"{self.file}:{self.line}:{self.col}" if self.line else self.file  # no line: built in Python
+        return f"{where}: {self.field}: {self.message}"
 
 
 class InvalidArchitecture(SpecError):

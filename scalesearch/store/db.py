@@ -28,22 +28,26 @@ import datetime as dt
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from scalesearch.errors import ScalesearchError
 from scalesearch.store.engine import describe_url, make_engine, normalize_url, sqlite_path
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
 from scalesearch.store.records import (EpochRecord, StudyRecord, TrialRecord, epoch_record, study_record,
                                        trial_record)
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ["DatabaseFileLost", "Reader", "Store", "StoreWriteError", "now"]
 
 
-class StoreWriteError(OSError):
+class StoreWriteError(ScalesearchError, OSError):
     """The database refused a write (disk full, read-only, connection lost); the message is one line."""
 
 
@@ -84,6 +88,12 @@ class _Base:
     def close(self) -> None:
         """Release the connections."""
         self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # reads shared by writer and reader
 

@@ -1,0 +1,146 @@
+"""The public Python API of the core: specs, models and their cost (`import scalesearch` re-exports these).
+
+`load_spec` reads a spec from a YAML file or a Python mapping with the same checks and one-line errors as the CLI;
+`create_model` builds a network from a preset name, a NetSpec (object, dict or `.json` file) or a spec file's
+baseline; `count` gives its analytic cost. The search itself (`run`, `resume`) is in `scalesearch.search.api`,
+the read side (`load_trials`, ...) in `scalesearch.results`. Nothing here imports torch until a model is built.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Union
+
+from scalesearch.errors import InputError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from scalesearch.arch import NetSpec
+    from scalesearch.cost import Cost
+    from scalesearch.spec import SearchSpec
+
+__all__ = ["load_spec", "spec_source", "resolve_netspec", "create_model", "count", "MAPPING_FILE"]
+
+MAPPING_FILE = "<mapping>"
+"""The file name a spec given as a Python mapping reports in its errors (they name the field path, no line)."""
+
+SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any], "SearchSpec"]
+ModelSource = Union[str, "os.PathLike[str]", Mapping[str, Any], "NetSpec"]
+
+
+def spec_source(source: SpecSource) -> tuple[SearchSpec, str, str | None]:
+    """(spec, its text as stored with a study, its file or None) of a path, a mapping or a loaded SearchSpec."""
+    from scalesearch.spec import SearchSpec, SpecError, format_spec, parse_spec
+    from scalesearch.spec import load_spec as load_file
+
+    if isinstance(source, SearchSpec):
+        return source, format_spec(source), None
+    if isinstance(source, Mapping):
+        import yaml
+
+        try:
+            text = yaml.safe_dump(dict(source), sort_keys=False, allow_unicode=True)
+        except yaml.YAMLError as e:
+            raise InputError(f"{MAPPING_FILE}: a spec mapping holds only YAML data (str, numbers, bools, None, "
+                             f"lists and mappings of them); {' '.join(str(e).split())[:200]}") from None
+        try:
+            return parse_spec(text, MAPPING_FILE), text, None
+        except SpecError as e:  # the lines are those of the YAML written here: the field path alone places it
+            e.line = e.col = 0
+            e.args = (str(e),)
+            raise
+
+    if isinstance(source, (str, os.PathLike)):
+        from scalesearch.files import read_text
+
+        path = os.fspath(source)
+        spec = load_file(path)
+        return spec, read_text(path, what="spec file"), path
+    raise InputError(f"a spec is a YAML file path, a mapping or a SearchSpec; got {type(source).__name__}")
+
+
+def load_spec(source: SpecSource) -> SearchSpec:
+    """Read and check a search spec.
+
+    Args:
+        source: a YAML spec file's path, a mapping with the file's structure (`{"study": ..., "dataset": ...}`),
+            or an already loaded SearchSpec (returned as it is).
+
+    Returns:
+        The frozen SearchSpec.
+
+    Raises:
+        SpecError: any problem, one line: `file:LINE:COL: field: what is wrong; expected ...` for a file,
+            `<mapping>: field: ...` (the field path, no line) for a mapping.
+        OSError: the file cannot be read.
+
+    Example:
+        >>> import scalesearch
+        >>> spec = scalesearch.load_spec({"study": "demo", "dataset": {"name": "synthetic"},
+        ...                               "architecture": {"family": "cifar_resnet", "args": {"depth": 8}},
+        ...                               "search": {"sampler": "random", "trials": 2}})
+        >>> spec.study, spec.search.trials
+        ('demo', 2)
+    """
+    return spec_source(source)[0]
+
+
+def resolve_netspec(source: ModelSource, *, in_channels: int | None = None, num_classes: int | None = None,
+                    resolution: int | None = None) -> NetSpec:
+    """A NetSpec from a preset name, a NetSpec (object or dict), a NetSpec `.json` file or a spec `.yaml` file
+    (its baseline point); the keywords override its input shape and classes."""
+    from scalesearch.arch import NetSpec
+
+    if isinstance(source, NetSpec):
+        spec = source
+    elif isinstance(source, Mapping):
+        spec = NetSpec.from_dict(dict(source))
+    elif isinstance(source, (str, os.PathLike)):
+        from scalesearch.load import load_netspec
+
+        return load_netspec(os.fspath(source), in_channels=in_channels, num_classes=num_classes,
+                            resolution=resolution)
+    else:
+        raise InputError(f"a network is a preset name, a NetSpec, its dict or a .json/.yaml path; got "
+                         f"{type(source).__name__}")
+    return spec.with_io(in_channels, num_classes, resolution)
+
+
+def create_model(source: ModelSource, *, in_channels: int | None = None, num_classes: int | None = None,
+                 resolution: int | None = None, zero_init_residual: bool = False) -> nn.Module:
+    """Build a network (CPU, float32, training mode; move and cast it yourself).
+
+    Args:
+        source: a preset name (`scalesearch presets`), a NetSpec or its dict, or a `.json` NetSpec / `.yaml` spec
+            file path (a spec's baseline point).
+        in_channels, num_classes, resolution: override the network's input shape and classes.
+        zero_init_residual: start each residual branch's last BatchNorm at zero.
+
+    Example:
+        >>> import scalesearch
+        >>> model = scalesearch.create_model("cifar_resnet20", num_classes=10)
+        >>> sum(p.numel() for p in model.parameters())
+        269722
+    """
+    from scalesearch.build import build_model
+
+    netspec = resolve_netspec(source, in_channels=in_channels, num_classes=num_classes, resolution=resolution)
+    return build_model(netspec, zero_init_residual=zero_init_residual)
+
+
+def count(source: ModelSource, *, in_channels: int | None = None, num_classes: int | None = None,
+          resolution: int | None = None) -> Cost:
+    """The analytic params, MACs and activations of a network, per part (stem, stages, head) and in total; no
+    model is built.
+
+    Example:
+        >>> import scalesearch
+        >>> c = scalesearch.count("resnet50")
+        >>> c.params, c.macs
+        (25557032, 4089184256)
+    """
+    from scalesearch.cost import count as count_spec
+
+    return count_spec(resolve_netspec(source, in_channels=in_channels, num_classes=num_classes,
+                                      resolution=resolution))
