@@ -6,9 +6,11 @@ Nothing here imports anything of scalesearch, so any module may use it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["fmt_num", "human", "json_ready", "one_line", "short", "type_name", "show"]
+__all__ = ["fmt_duration", "fmt_num", "human", "json_ready", "md_table", "one_line", "short", "show", "table",
+           "type_name"]
 
 
 def one_line(s: Any) -> str:
@@ -78,3 +80,71 @@ def human(n: Any, unit: str = "") -> str:
         if abs(n) >= scale:
             return f"{n / scale:.3g}{prefix}{unit}"
     return f"{n:.3g}{unit}" if isinstance(n, float) else f"{n}{unit}"
+
+
+def fmt_duration(seconds: float | None, style: str = "compact") -> str:
+    """A duration in seconds as text, in one of three forms (None or NaN: '?', or '-' in "decimal"):
+
+    "compact" (progress lines, status, the studies table): 12 -> '12s', 75 -> '1m15s', 3725 -> '1h02m';
+    "hms" (the rediscovery notes): 75 -> '0h01m15s', 3725 -> '1h02m05s';
+    "decimal" (the study report): 12 -> '12.0 s', 75 -> '1.2 min', 3725 -> '1.03 h'.
+
+    Example:
+        >>> fmt_duration(75), fmt_duration(3725), fmt_duration(75, "hms"), fmt_duration(75, "decimal")
+        ('1m15s', '1h02m', '0h01m15s', '1.2 min')
+    """
+    if style not in ("compact", "hms", "decimal"):
+        raise ValueError(f"style {style!r}: expected 'compact', 'hms' or 'decimal'")
+    if seconds is None or math.isnan(seconds):
+        return "-" if style == "decimal" else "?"
+    if style == "decimal":
+        f = float(seconds)
+        return f"{f:.1f} s" if f < 60 else f"{f / 60:.1f} min" if f < 3600 else f"{f / 3600:.2f} h"
+    s = int(round(seconds))
+    h, m = s // 3600, s % 3600 // 60
+    if style == "hms":
+        return f"{h}h{m:02d}m{s % 60:02d}s"
+    return f"{s}s" if s < 60 else f"{m}m{s % 60:02d}s" if s < 3600 else f"{h}h{m:02d}m"
+
+
+def table(rows: Sequence[Sequence[str]], *, align: str = "", total: bool = False, full_rule: bool = False) -> str:
+    """Plain-text columns two spaces apart, each as wide as its widest cell, trailing blanks dropped, a rule of
+    dashes under the first row (the header).
+
+    Args:
+        rows: the header, then the rows, as text.
+        align: one character per column, '<' (left) or '>' (right); columns it does not reach are left-aligned.
+        total: the last row is a total: a rule above it too.
+        full_rule: each rule is one run of dashes as long as the header line, not one run per column.
+
+    Example:
+        >>> print(table([("arch", "macs"), ("n=1", "1,000"), ("n=2", "25,000")], align="<>"))
+        arch    macs
+        ----  ------
+        n=1    1,000
+        n=2   25,000
+    """
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    align = align.ljust(len(widths), "<")
+    out = ["  ".join(c.rjust(w) if a == ">" else c.ljust(w) for c, w, a in zip(r, widths, align)).rstrip()
+           for r in rows]
+    rule = "-" * len(out[0]) if full_rule else "  ".join("-" * w for w in widths)
+    out.insert(1, rule)
+    if total:
+        out.insert(len(out) - 1, rule)
+    return "\n".join(out)
+
+
+def md_table(rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table: the first row is the header; '|' in a cell is escaped and a newline becomes a space.
+
+    Example:
+        >>> print(md_table([("claim", "verdict"), ("a|b", "**reproduced**")]))
+        | claim | verdict |
+        |---|---|
+        | a\\|b | **reproduced** |
+    """
+    def line(r: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |"
+
+    return "\n".join([line(rows[0]), "|" + "---|" * len(rows[0]), *map(line, rows[1:])])
