@@ -29,10 +29,43 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
-if TYPE_CHECKING:  # types only: arch imports this module, never the other way round
-    from scalesearch.arch import HeadSpec, StageSpec, StemSpec
+
+# The fields of arch's StemSpec, StageSpec and HeadSpec that the cost functions read, as protocols: arch imports
+# this module (to check block names and fields against the registry), never the other way round, so the specs'
+# classes cannot be named here; arch's frozen dataclasses satisfy these.
+
+class StemSpec(Protocol):
+    width: int
+    kernel: int
+    stride: int
+    pool: bool
+    norm_act: bool
+    act: str
+
+
+class StageSpec(Protocol):
+    block: str
+    depth: int
+    width: int
+    stride: int
+    mid: int
+    groups: int
+    kernel: int
+    expand: float
+    se: float
+    shortcut: str
+    stride_on: str
+    dropout: float
+    act: str
+
+
+class HeadSpec(Protocol):
+    width: int
+    preact: bool
+    dropout: float
+    act: str
 
 __all__ = ["BLOCKS", "BlockDef", "Cx", "head_cost", "register_block", "shortcut_kind", "stage_block_args",
            "stem_cost"]
