@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from scalesearch.datasets import DATASETS
 from scalesearch.recipe import SCHEDULES, TrainConfig
-from scalesearch.spec.constants import MAX_SAMPLES
+from scalesearch.spec import MAX_SAMPLES
 
 
 def _add_count(sub: argparse._SubParsersAction) -> None:

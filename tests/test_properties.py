@@ -1,10 +1,12 @@
-"""Property tests over random valid specs of every family: build, forward, exact analytic cost, round trips."""
+"""Property tests over random valid specs of every family: build, forward, exact analytic cost, round trips; and
+over random parameters of every registered parameter kind: their YAML form reads back as the same parameter."""
 
 from __future__ import annotations
 
 import math
 
 import torch
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +14,12 @@ from scalesearch import arch
 from scalesearch.arch import NetSpec, format_stage, parse_stage
 from scalesearch.build import build_model
 from scalesearch.cost import count, count_model
+from scalesearch.expr import parse_expr
+from scalesearch.spec import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam, MatchedParam,
+                              Parameter)
+from scalesearch.spec.params import KINDS, METRICS, parse_parameter
+from scalesearch.spec.write import Dumper
+from scalesearch.spec.yamlnodes import compose
 
 io = dict(in_channels=st.integers(1, 3), num_classes=st.integers(2, 12))
 small_res = st.integers(32, 48)
@@ -109,3 +117,60 @@ def test_every_family_builds_runs_and_costs_exactly(spec):
 @given(anynets())
 def test_random_stage_mixes_build_run_and_cost_exactly(spec):
     check_spec(spec)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parameter kinds: one strategy per registered kind (a new kind without one fails the first test below)
+
+_numbers = st.one_of(st.integers(-10 ** 6, 10 ** 6), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False))
+_scalars = st.one_of(_numbers, st.booleans(),
+                     st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8))
+_values = st.sampled_from(["a * 2", "min(a, 3) + 1", "a ** 0.5", "round(base_macs / 3)", "7", "2.5", "1.5e6", "w"])
+
+
+@st.composite
+def _int_params(draw, name: str) -> IntParam:
+    log = draw(st.booleans())
+    low = draw(st.integers(1 if log else -1000, 1000))
+    return IntParam(name, low, low + draw(st.integers(0, 500)), 1 if log else draw(st.integers(1, 7)), log)
+
+
+@st.composite
+def _float_params(draw, name: str) -> FloatParam:
+    low = draw(st.floats(1e-6, 100))
+    step = draw(st.one_of(st.none(), st.floats(0.01, 10)))
+    return FloatParam(name, low, low * 2 + 1, step, step is None and draw(st.booleans()))
+
+
+@st.composite
+def _matched_params(draw, name: str) -> MatchedParam:
+    low = draw(st.integers(1, 100))
+    when = draw(st.one_of(st.none(), st.sampled_from(["a > 4", "w == 2 and a < 1", "not a"])))
+    return MatchedParam(name, parse_expr(draw(_values)), draw(st.sampled_from(METRICS)), low,
+                        low + draw(st.integers(0, 1000)), draw(st.integers(1, 5)),
+                        None if when is None else parse_expr(when), None if when is None else parse_expr(draw(_values)))
+
+
+_KIND_STRATEGIES = {
+    "int": _int_params,
+    "float": _float_params,
+    "grid": lambda name: st.lists(_numbers, min_size=1, max_size=5, unique_by=lambda v: (type(v), v)).map(
+        lambda vs: GridParam(name, tuple(vs))),
+    "choice": lambda name: st.lists(_scalars, min_size=1, max_size=5, unique_by=lambda v: (type(v), v)).map(
+        lambda vs: ChoiceParam(name, tuple(vs))),
+    "fixed": lambda name: _scalars.map(lambda v: FixedParam(name, v)),
+    "derived": lambda name: _values.map(lambda e: DerivedParam(name, parse_expr(e))),
+    "match": _matched_params,
+}
+
+
+def test_every_registered_kind_has_a_strategy() -> None:
+    assert list(_KIND_STRATEGIES) == list(KINDS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(list(_KIND_STRATEGIES)).flatmap(lambda kind: _KIND_STRATEGIES[kind]("p")))
+def test_every_parameter_kind_reads_back_its_yaml_form(p: Parameter) -> None:
+    text = yaml.dump({p.name: p.yaml_form()}, Dumper=Dumper, sort_keys=False, allow_unicode=True)
+    back = parse_parameter(p.name, compose(text, "p.yaml").v[p.name])
+    assert type(back) is KINDS[p.kind] and back == p

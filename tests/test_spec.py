@@ -448,7 +448,7 @@ def test_dataset_and_train_facts_come_from_their_modules() -> None:
     from scalesearch import datasets
     from scalesearch import spec as spec_module
     from scalesearch.recipe import TrainConfig
-    from scalesearch.spec.signatures import train_fields
+    from scalesearch.spec.schema import train_fields
 
     assert DATASET_INFO == {n: (d.in_channels, d.num_classes, d.resolution) for n, d in datasets.DATASETS.items()}
     assert set(train_fields()) == {f.name for f in dataclasses.fields(TrainConfig)}

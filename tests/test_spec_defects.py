@@ -1,5 +1,6 @@
 """Defects of the spec reader a new user found (issue 12), each as a run of the CLI: one line, exit 2, no traceback,
-nothing written; and the package's structure: one parser per parameter kind, one candidate type, errors as data."""
+nothing written; and the package's structure: one registered class per parameter kind, one candidate type, errors as
+data."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scalesearch.checks import FieldError
-from scalesearch.spec import (MAX_GRID, MAX_SAMPLES, MAX_YAML_DEPTH, Candidate, GridPoint, IntParam,
-                              InvalidArchitecture, Parameter, RandomSuggest, SpecError, check_space, enumerate_grid,
-                              grid_size, parse_spec, resolve_candidate, sample_params)
-from scalesearch.spec.parse_params import PARSERS, POINT_VALUES
-from scalesearch.spec.writer import WRITERS
+from scalesearch.expr import parse_expr
+from scalesearch.spec import (MAX_GRID, MAX_SAMPLES, MAX_YAML_DEPTH, Candidate, ChoiceParam, DerivedParam, FixedParam,
+                              FloatParam, GridParam, GridPoint, IntParam, InvalidArchitecture, MatchedParam, Parameter,
+                              RandomSuggest, SpecError, check_space, enumerate_grid, format_spec, grid_size, parse_spec,
+                              resolve_candidate, sample_params)
+from scalesearch.spec.params import KINDS, PARAMETER_CLASSES, parse_parameter
+from scalesearch.spec.write import Dumper
+from scalesearch.spec.yamlnodes import compose
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = ("study: x\ndataset: {name: synthetic, resolution: 16}\n"
@@ -152,12 +157,58 @@ def test_messages_name_what_they_got_once(tmp_path, text, needle) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Structure: one parser per kind, one candidate type, errors as data
+# Structure: one registered class per kind, one candidate type, errors as data
 
-def test_every_parameter_kind_has_one_parser_one_writer_and_a_point_reader() -> None:
-    kinds = {cls.kind for cls in Parameter.__subclasses__()}
-    assert set(PARSERS) == set(WRITERS) == kinds and len(kinds) == 7
-    assert set(POINT_VALUES) == {cls.kind for cls in Parameter.__subclasses__() if cls.settable}
+# One parameter of every kind, options away from their defaults where the kind has any, and the same as a spec writes
+# them by hand.
+KIND_EXAMPLES = (
+    IntParam("a", 2, 64, 2), IntParam("b", 1, 64, log=True), FloatParam("c", 0.5, 2.0, 0.25),
+    FloatParam("d", 1e-4, 0.1, log=True), GridParam("e", (1, 2.5, 4)), ChoiceParam("f", ("x", 3, True, 0.5)),
+    FixedParam("g", "A"), FixedParam("g2", 0.5), DerivedParam("h", parse_expr("a * 2 + c")),
+    MatchedParam("i", parse_expr("2 * base_macs"), "params", 1, 64, 2, parse_expr("a > 4"), parse_expr("a")),
+    MatchedParam("j", parse_expr("1000000"), low=4, high=8),
+)
+KIND_EXAMPLES_YAML = """parameters:
+  a: {int: [2, 64], step: 2}
+  b: {int: [1, 64], log: true}
+  c: {float: [0.5, 2.0], step: 0.25}
+  d: {float: [0.0001, 0.1], log: true}
+  e: {grid: [1, 2.5, 4]}
+  f: {choice: [x, 3, true, 0.5]}
+  g: {fixed: A}
+  g2: 0.5
+  h: {derived: "a * 2 + c"}
+  i: {match: {target: 2 * base_macs, metric: params, low: 1, high: 64, step: 2, when: "a > 4", otherwise: a}}
+  j: {match: {target: 1000000, low: 4, high: 8}}
+baseline: {a: 4, b: 2, c: 0.75, d: 0.01, e: 2.5, f: true, g: B, i: 8}
+"""
+
+
+def test_every_parameter_kind_is_one_registered_class_reachable_by_name() -> None:
+    assert set(Parameter.__subclasses__()) == set(PARAMETER_CLASSES) and len(PARAMETER_CLASSES) == 7
+    assert list(KINDS) == ["int", "float", "grid", "choice", "fixed", "derived", "match"]  # the order messages use
+    assert all(KINDS[cls.kind] is cls for cls in PARAMETER_CLASSES)
+    assert {type(p) for p in KIND_EXAMPLES} == set(PARAMETER_CLASSES)
+    with pytest.raises(SpecError, match=f"expected one of {', '.join(KINDS)}$"):
+        parse_spec(HEAD + "parameters: {p: {bogus: 1}}\nsearch: {sampler: grid}\n", "k.yaml")
+
+
+@pytest.mark.parametrize("p", KIND_EXAMPLES, ids=lambda p: f"{p.kind}-{p.name}")
+def test_every_parameter_kind_round_trips_through_its_yaml_form(p: Parameter) -> None:
+    form = p.yaml_form()
+    assert next(iter(form)) == p.kind
+    node = compose(yaml.dump({p.name: form}, Dumper=Dumper), "k.yaml").v[p.name]
+    back = parse_parameter(p.name, node)
+    assert type(back) is KINDS[p.kind] and back == p
+
+
+def test_a_spec_with_every_parameter_kind_reads_each_by_name_and_round_trips() -> None:
+    text = HEAD.replace("width: 8", "width: i") + "search: {sampler: random, trials: 2}\n" + KIND_EXAMPLES_YAML
+    spec = parse_spec(text, "all.yaml")
+    assert spec.parameters == KIND_EXAMPLES  # dataclass equality: the same class and fields
+    assert spec.baseline.as_dict() == {"a": 4, "b": 2, "c": 0.75, "d": 0.01, "e": 2.5, "f": True, "g": "B", "i": 8}
+    again = parse_spec(format_spec(spec), "again.yaml")
+    assert again == spec and format_spec(again) == format_spec(spec)
 
 
 def test_one_candidate_type_for_grids_samples_and_points() -> None:

@@ -74,7 +74,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from scalesearch.spec import check_space, load_spec
-    from scalesearch.spec.constants import STUDY_RE
+    from scalesearch.spec.schema import STUDY_RE
 
     spec = load_spec(args.spec)
     if args.study is not None:

@@ -17,6 +17,12 @@ suggest_int / suggest_float / suggest_categorical) or `enumerate_grid(spec)` or 
 params)` -> `NetSpec` (`resolve_candidate` also gives costs, matched values and the constraints that reject it)
 -> `check_space(spec)` costs the whole space without training (what `scalesearch validate` prints).
 
+Modules, each importing only from the ones before it: `errors` (SpecError, Loc), `yamlnodes` (positions-keeping
+YAML and typed node readers), `params` (one class per parameter kind, owning its parsing, values and YAML form,
+registered once in `PARAMETER_CLASSES`), `schema` (vocabulary, argument types, the frozen dataclasses), `resolve`
+(values -> Candidate), `space` (sampling, grids), `parse` (sections and cross-field checks), `write` (YAML out),
+`check` (`check_space`, `format_report`).
+
 Legend: a *sampled* parameter is one a sampler chooses (int, float, grid, choice); `values` are every parameter's
 value at a candidate (sampled, fixed, derived, matched); `macs`, `params`, `acts` are the candidate's analytic
 cost (`scalesearch.cost.count`) and `base_macs`, `base_params`, `base_acts` the baseline's.
@@ -37,27 +43,27 @@ Example:
 
 from __future__ import annotations
 
-from scalesearch.spec.candidate import Candidate, GridPoint, Match
-from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DATASET_INFO, MAX_GRID, MAX_SAMPLES, MAX_STEPS,
-                                        MAX_YAML_DEPTH, MAX_YAML_VALUES, OBJECTIVES, SAMPLERS, SYNTHETIC_OPTIONS)
+from scalesearch.spec.check import MAX_SAMPLES, SpaceReport, check_space, format_report
 from scalesearch.spec.errors import InvalidArchitecture, Loc, SpecError
-from scalesearch.spec.params import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam,
-                                     MatchedParam, Parameter)
+from scalesearch.spec.params import (MAX_GRID, MAX_STEPS, ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam,
+                                     IntParam, MatchedParam, Parameter)
 from scalesearch.spec.parse import load_spec, parse_spec
-from scalesearch.spec.report import SpaceReport, check_space, format_report
-from scalesearch.spec.resolve import (baseline_netspec, default_candidate, resolve, resolve_candidate,
-                                      resolve_point)
-from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Point, Resources,
+from scalesearch.spec.resolve import (Candidate, GridPoint, Match, baseline_netspec, default_candidate, resolve,
+                                      resolve_candidate, resolve_point)
+from scalesearch.spec.schema import (BASE_NAMES, COST_NAMES, DATASET_INFO, OBJECTIVES, SAMPLERS, SYNTHETIC_OPTIONS,
+                                     Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Point, Resources,
                                      SearchConfig, SearchSpec)
 from scalesearch.spec.space import RandomSuggest, Suggest, enumerate_grid, grid_size, grid_space, sample_params
-from scalesearch.spec.writer import format_spec, spec_to_dict
+from scalesearch.spec.write import format_spec, spec_to_dict
+from scalesearch.spec.yamlnodes import MAX_YAML_DEPTH, MAX_YAML_VALUES
 
 __all__ = [
     "SpecError", "InvalidArchitecture", "Loc", "SearchSpec", "DatasetSpec", "Architecture", "Parameter", "IntParam",
     "FloatParam", "GridParam", "ChoiceParam", "FixedParam", "DerivedParam", "MatchedParam", "Constraint", "Point",
     "Objective", "EarlyStopping", "Resources", "SearchConfig", "Match", "Candidate", "GridPoint", "SpaceReport",
     "Suggest", "RandomSuggest", "load_spec", "parse_spec", "format_spec", "spec_to_dict", "resolve",
-    "resolve_candidate", "resolve_point", "baseline_netspec", "default_candidate", "sample_params", "grid_space", "grid_size",
-    "enumerate_grid", "check_space", "format_report", "DATASET_INFO", "OBJECTIVES", "SAMPLERS", "COST_NAMES",
-    "BASE_NAMES", "MAX_GRID", "MAX_SAMPLES", "MAX_STEPS", "MAX_YAML_DEPTH", "MAX_YAML_VALUES", "SYNTHETIC_OPTIONS",
+    "resolve_candidate", "resolve_point", "baseline_netspec", "default_candidate", "sample_params", "grid_space",
+    "grid_size", "enumerate_grid", "check_space", "format_report", "DATASET_INFO", "OBJECTIVES", "SAMPLERS",
+    "COST_NAMES", "BASE_NAMES", "MAX_GRID", "MAX_SAMPLES", "MAX_STEPS", "MAX_YAML_DEPTH", "MAX_YAML_VALUES",
+    "SYNTHETIC_OPTIONS",
 ]

@@ -9,13 +9,13 @@ from typing import Any
 from scalesearch.checks import check_int
 from scalesearch.expr import Expr
 from scalesearch.recipe import TrainConfig
-from scalesearch.spec.candidate import Candidate, Match
-from scalesearch.spec.constants import MAX_SAMPLES
 from scalesearch.spec.errors import NOLOC, error_field, error_text
-from scalesearch.spec.resolve import baseline_candidate, fmt_values, resolve_values
+from scalesearch.spec.resolve import Candidate, Match, baseline_candidate, fmt_values, resolve_values
 from scalesearch.spec.schema import Point, SearchSpec
 from scalesearch.spec.space import RandomSuggest, enumerate_grid, grid_point, grid_size, sample_params
 from scalesearch.text import short
+
+MAX_SAMPLES = 100_000  # random candidates `check_space` may cost
 
 
 @dataclass(frozen=True)

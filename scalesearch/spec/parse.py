@@ -1,25 +1,24 @@
-"""Reading a spec file: `load_spec` and `parse_spec`, one reader per section."""
+"""Reading a spec file: `load_spec` and `parse_spec`, one reader per section (a parameter's kind reads itself:
+`scalesearch.spec.params`), then the checks across fields that no single section can make."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from scalesearch.arch import GENERATORS
 from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
-from scalesearch.expr import parse_expr
+from scalesearch.expr import NAME_RE, Expr, parse_expr
 from scalesearch.files import read_text
 from scalesearch.recipe import MAX_SEED
-from scalesearch.spec.constants import (BASE_NAMES, COST_NAMES, DIRECTIONS, EARLY_STOPPING, ES_METRICS, IO_ARGS,
-                                        OBJECTIVES, SAMPLERS, STUDY_RE, SYNTHETIC_OPTIONS, TRAIN_FORBIDDEN)
-from scalesearch.spec.crossfield import check_spec
-from scalesearch.spec.errors import Loc
-from scalesearch.spec.parse_params import parse_parameters, parse_point, parse_points
-from scalesearch.spec.readers import (check_keys, check_names, did_you_mean, got, read_bool, read_condition, read_expr,
-                                      read_int, read_list, read_mapping, read_num, read_str)
-from scalesearch.spec.schema import (Architecture, Constraint, DatasetSpec, EarlyStopping, Objective, Resources,
-                                     SearchConfig, SearchSpec)
-from scalesearch.spec.signatures import ArgType, generator_args, train_fields
-from scalesearch.spec.yamlnodes import Node, compose
+from scalesearch.spec.errors import NOLOC, Loc
+from scalesearch.spec.params import Parameter, parse_parameter, point_value
+from scalesearch.spec.schema import (BASE_NAMES, COST_NAMES, DIRECTIONS, EARLY_STOPPING, ES_METRICS, IO_ARGS,
+                                     OBJECTIVES, RESERVED, SAMPLERS, STUDY_RE, SYNTHETIC_OPTIONS, TRAIN_FORBIDDEN,
+                                     Architecture, ArgType, Constraint, DatasetSpec, EarlyStopping, Objective, Point,
+                                     Resources, SearchConfig, SearchSpec, generator_args, train_fields)
+from scalesearch.spec.space import check_grid
+from scalesearch.spec.yamlnodes import (Node, check_keys, compose, did_you_mean, got, read_bool, read_condition,
+                                        read_expr, read_int, read_list, read_mapping, read_num, read_str)
 from scalesearch.text import short, type_name
 
 _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", "constraints", "baseline", "points",
@@ -117,6 +116,55 @@ def _parse_dataset(n: Node) -> DatasetSpec:
         options=tuple(options), loc=n.loc)
 
 
+def parse_parameters(n: Node) -> tuple[Parameter, ...]:
+    """Every parameter of the `parameters:` mapping, in file order."""
+    m = read_mapping(n, "a mapping of parameter names to {int: [low, high]}, {float: ...}, {grid: [...]}, "
+                        "{choice: [...]}, {derived: expr}, {match: {...}} or a fixed number")
+    out: list[Parameter] = []
+    for name, pn in m.items():
+        if not NAME_RE.match(name) or name in RESERVED or name.startswith("_"):
+            why = "is reserved" if name in RESERVED else "is not a valid name"
+            raise pn.key_err(f"parameter name {short(name)!r} {why}",
+                             "a name of letters, digits and '_' starting with a letter, not one of "
+                             "macs, params, acts, base_macs, base_params, base_acts, true, false, the function "
+                             "names or a Python keyword")
+        out.append(parse_parameter(name, pn))
+    return tuple(out)
+
+
+def parse_point(n: Node, name: str, params: tuple[Parameter, ...]) -> Point:
+    """A named point (or the baseline): a value for every sampled parameter, optionally fixed and matched ones."""
+    m = read_mapping(n, "a mapping of parameter names to values")
+    by = {p.name: p for p in params}
+    vals = []
+    for k, vn in m.items():
+        p = by.get(k)
+        if p is None:
+            raise vn.key_err(f"unknown parameter {k!r}{did_you_mean(k, by)}",
+                             f"names among: {', '.join(by) or 'none (the spec has no parameters)'}")
+        if not p.settable:
+            raise vn.key_err(f"{k!r} is {p.kind} (computed from other parameters) and cannot be set",
+                             "values for sampled, fixed or matched parameters")
+        vals.append((k, point_value(p, vn)))
+    for p in params:
+        if p.sampled and p.name not in m:
+            raise n.err(f"no value for the sampled parameter {p.name!r}",
+                        f"a value for each of {', '.join(q.name for q in params if q.sampled)}")
+    return Point(name, tuple(vals), loc=n.loc)
+
+
+def parse_points(n: Node, params: tuple[Parameter, ...]) -> tuple[Point, ...]:
+    """The `points:` mapping of named points."""
+    m = read_mapping(n, "a mapping of point names to parameter values")
+    out = []
+    for name, pn in m.items():
+        if not STUDY_RE.match(name) or name == "baseline":
+            raise pn.key_err(f"point name {short(name)!r} is not allowed",
+                             "letters, digits, '_', '-', '.' other than 'baseline'")
+        out.append(parse_point(pn, name, params))
+    return tuple(out)
+
+
 def _arg_value(n: Node, t: ArgType, params: set[str], what: str) -> Any:
     """A literal or Expr for an argument of type t; strings are expressions for numeric/bool arguments and
     parameter references (exactly a parameter's name) for string arguments."""
@@ -200,6 +248,20 @@ def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...]
     return tuple(out), tuple(locs)
 
 
+def check_names(n: Node, e: Expr, allowed: set[str], what: str, extra: Sequence[str] = ()) -> None:
+    """Every name `e` uses is in `allowed` or `extra`; else a located error saying why the name is not known."""
+    for name in sorted(e.names):
+        if name not in allowed and name not in extra:
+            if name in COST_NAMES:
+                hint = f"{name!r} (the candidate's cost) is known only in constraints"
+            elif name in BASE_NAMES:
+                hint = f"{name!r} cannot be used in {what}"
+            else:
+                hint = f"undefined name {name!r}{did_you_mean(name, sorted(allowed | set(extra)))}"
+            names = ", ".join(sorted(allowed | set(extra))) or "none"
+            raise n.err(f"{short(e.source)!r}: {hint}", f"names among: {short(names, 120)}")
+
+
 def _parse_constraints(n: Node, params: set[str]) -> tuple[Constraint, ...]:
     """The `constraints:` list of conditions over parameters, costs and base costs."""
     items = read_list(n, "a list of conditions such as \"macs <= 2 * base_macs\"")
@@ -251,3 +313,82 @@ def _parse_search(n: Node) -> SearchConfig:
                         objectives=objectives, early_stopping=es, resources=res,
                         max_concurrency=read_int(m["max_concurrency"], 1, 10000) if "max_concurrency" in m else 1,
                         time_budget_s=budget, points_only=points_only, loc=n.loc)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Checks across fields, once every section is read.
+
+def check_spec(spec: SearchSpec, top: dict[str, Node]) -> None:
+    """Checks no single field can make: names and cycles among parameters, base_* without a baseline, the grid's
+    size, points_only without points, ASHA's grace period against the epochs. `top` holds the file's nodes."""
+    _check_parameters(spec, top)
+    _check_base_names(spec)
+    _check_search(spec)
+
+
+def _check_parameters(spec: SearchSpec, top: dict[str, Node]) -> None:
+    """Parameter expressions use known names, and derived and matched parameters depend on each other acyclically."""
+    names = set(spec.params_by_name)
+    pn = top.get("parameters")
+    pm = pn.v if pn is not None else {}
+    for p in spec.parameters:
+        for key, e in p.exprs():
+            node = pm[p.name].v[p.kind]  # the kind's node: the expression itself, or the mapping holding it
+            node = node if key == p.kind else node.v[key]
+            if p.name in e.names:
+                raise node.err(f"parameters form a cycle: {p.name} -> {p.name} ({key} refers to itself)",
+                               "an expression of other parameters")
+            check_names(node, e, names - {p.name}, f"parameter {p.name}", BASE_NAMES)
+    deps = {p.name: p.deps & names for p in spec.parameters}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(u: str) -> None:
+        """Depth-first search from u; a name met again while on the stack closes a cycle."""
+        state[u] = 1
+        stack.append(u)
+        for w in sorted(deps[u]):
+            if state.get(w) == 1:
+                cyc = stack[stack.index(w):] + [w]
+                p = spec.params_by_name[w]
+                raise (p.loc or NOLOC).error(f"parameters form a cycle: {' -> '.join(cyc)}",
+                                              "derived and matched parameters that depend on each other acyclically")
+            if state.get(w) is None:
+                visit(w)
+        stack.pop()
+        state[u] = 2
+
+    for p in spec.parameters:
+        if state.get(p.name) is None:
+            visit(p.name)
+
+
+def _check_base_names(spec: SearchSpec) -> None:
+    """base_macs, base_params and base_acts need a baseline."""
+    if spec.baseline is None:
+        uses: list[tuple[Loc | None, Expr]] = [(c.loc, c.expr) for c in spec.constraints]
+        for p in spec.parameters:
+            uses += [(p.loc, e) for _, e in p.exprs()]
+        for loc, e in uses:
+            used = sorted(e.names & set(BASE_NAMES))
+            if used:
+                raise (loc or NOLOC).error(f"{short(e.source)!r} uses {used[0]}, but the spec has no baseline",
+                                            "a `baseline:` point (it defines base_macs, base_params, base_acts)")
+
+
+def _check_search(spec: SearchSpec) -> None:
+    """The search settings against the rest: a grid sampler's parameters and size, points, ASHA and epochs."""
+    s = spec.search
+    if s.sampler == "grid" and not s.points_only:
+        check_grid(spec)
+    if s.points_only and not spec.points and spec.baseline is None:
+        raise (s.loc or NOLOC).error("points_only is set but the spec has no points", "points: or a baseline:")
+    es = s.early_stopping
+    if es is not None:
+        epochs = spec.train_dict.get("epochs")
+        if isinstance(epochs, int) and 1 <= epochs <= es.grace_epochs:  # epochs < 1: TrainConfig's error
+            raise (es.loc or s.loc or NOLOC).error(
+                f"grace_epochs {es.grace_epochs} leaves nothing to stop in {epochs} epochs",
+                f"grace_epochs < train.epochs ({epochs})")
+    if len({o.name for o in s.objectives}) != len(s.objectives):  # pragma: no cover - mapping keys are unique
+        raise (s.loc or NOLOC).error("duplicate objective", "each objective once")

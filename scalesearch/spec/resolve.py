@@ -1,22 +1,94 @@
-"""Resolution: parameter values -> NetSpec, costs, matched values, constraint verdicts."""
+"""Resolution: parameter values -> NetSpec, costs, matched values, constraint verdicts; and what it gives, a
+`Candidate` (one type for grid points, samples and named points) with how its matched parameters were chosen
+(`Match`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from scalesearch.arch import GENERATORS, NetSpec
 from scalesearch.cost import count
 from scalesearch.expr import Expr, ExprError
 from scalesearch.match import search_int
-from scalesearch.spec.candidate import Candidate, Match
-from scalesearch.spec.constants import BASE_NAMES, COST_NAMES, IO_ARGS, METRICS
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, error_text
-from scalesearch.spec.params import MatchedParam, Parameter
-from scalesearch.spec.schema import SearchSpec
-from scalesearch.spec.signatures import ArgType, generator_args, train_fields
+from scalesearch.spec.params import METRICS, MatchedParam
+from scalesearch.spec.schema import (BASE_NAMES, COST_NAMES, IO_ARGS, ArgType, SearchSpec, generator_args,
+                                     train_fields)
 from scalesearch.text import fmt_num, short, show
+
+
+@dataclass(frozen=True)
+class Match:
+    """How a matched parameter was resolved at one candidate."""
+
+    name: str
+    metric: str
+    target: float
+    value: int
+    achieved: int
+
+    @property
+    def rel_error(self) -> float:
+        """(achieved - target) / target."""
+        return (self.achieved - self.target) / self.target if self.target else math.inf * (self.achieved != 0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate of a space: the values it was given, every parameter's value, its network, cost and verdict.
+
+    A candidate whose architecture the family rejects (a grid point or a sample `check_space` costs) has no
+    network: `netspec`, `hash`, `macs`, `params` and `acts` are None and `rejected_by` holds
+    "architecture: <why>".
+
+    Attributes:
+        values: every parameter's value (sampled, fixed, derived, matched), in spec order.
+        netspec: the network (with the dataset's in_channels and classes), None if the family rejects it.
+        macs, params, acts: its analytic cost (None without a network).
+        train: the training overrides evaluated at this candidate.
+        matches: how each active matched parameter was chosen.
+        rejected_by: the sources of the constraints it violates (empty: feasible).
+        sampled: the values it was resolved from: the sampled parameters' (and those a point pins).
+    """
+
+    values: dict[str, Any]
+    netspec: NetSpec | None
+    macs: int | None
+    params: int | None
+    acts: int | None
+    train: dict[str, Any] = field(default_factory=dict)
+    matches: tuple[Match, ...] = ()
+    rejected_by: tuple[str, ...] = ()
+    sampled: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def invalid(cls, sampled: dict[str, Any], values: dict[str, Any], reason: str) -> Candidate:
+        """A candidate whose architecture the family rejects, for `reason`."""
+        return cls(values, None, None, None, None, rejected_by=(f"architecture: {reason}",), sampled=sampled)
+
+    @property
+    def feasible(self) -> bool:
+        """Whether it has a network and satisfies every constraint."""
+        return not self.rejected_by
+
+    @property
+    def hash(self) -> str | None:
+        """The NetSpec's hash (the search's dedupe key), None without a network."""
+        return self.netspec.hash if self.netspec is not None else None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able form `scalesearch validate --json` prints (no network, no matches)."""
+        return {"sampled": self.sampled, "values": self.values, "feasible": self.feasible,
+                "rejected_by": list(self.rejected_by), "hash": self.hash, "macs": self.macs, "params": self.params,
+                "acts": self.acts}
+
+
+# The name a grid's points went by: one candidate type serves grids, samples and named points.
+GridPoint = Candidate
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -69,27 +141,11 @@ class Resolver:
                                           "a matched parameter whose target does not depend on itself")
         self.busy.append(name)
         try:
-            v = self._VALUE.get(p.kind, Resolver._missing)(self, p)
+            v = p.resolve(self)  # fixed: its value; derived: its expression; matched: `match`; sampled: an error
         finally:
             self.busy.pop()
         self.env[name] = v
         return v
-
-    def _fixed(self, p: Any) -> Any:
-        """A fixed parameter's value."""
-        return p.value
-
-    def _derived(self, p: Any) -> Any:
-        """A derived parameter's expression, evaluated; it must give a number or a string."""
-        v = self.eval(p.expr, p.loc, f"parameter {p.name}")
-        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise (p.loc or NOLOC).error(f"{short(p.expr.source)!r} gives {show(v)} {self.label()}", "a number")
-        return v
-
-    def _missing(self, p: Parameter) -> Any:
-        """A sampled parameter the values lack: an error."""
-        raise (p.loc or NOLOC).error(f"no value for the sampled parameter {p.name!r} ({self.label()})",
-                                     "a value for every sampled parameter")
 
     def eval(self, e: Expr, loc: Loc | None, what: str) -> Any:
         """`e` evaluated at this candidate; failures are SpecErrors located at `loc`."""
@@ -198,8 +254,6 @@ class Resolver:
         locs = dict(self.spec.train_locs)
         return {k: self.arg(v, fields.get(k, ArgType(None)), locs.get(k), k) for k, v in self.spec.train}
 
-    # How a parameter that the given values lack gets its value, by kind (a sampled one: `_missing`, an error).
-    _VALUE: dict[str, Callable[[Resolver, Any], Any]] = {"fixed": _fixed, "derived": _derived, "match": match}
 
 def coerce_arg(x: Any, t: ArgType, loc: Loc | None, fmt: str) -> Any:
     """Check an evaluated argument against its type; integral floats become ints for int arguments."""

@@ -1,17 +1,106 @@
-"""The frozen dataclasses of a spec file: dataset, architecture, constraints, points, search settings and
-the whole `SearchSpec`."""
+"""The shape of a spec file: its vocabulary (objective, sampler and cost names, reserved names), the argument types
+of a family generator and of TrainConfig (read from their signatures), and the frozen dataclasses: dataset,
+architecture, constraints, points, search settings and the whole `SearchSpec`.
+
+Dataset facts are not copied here: they come from `scalesearch.datasets` (one table for data, spec and cli).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
+import keyword
+import re
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
-from scalesearch.datasets import DATASETS, DatasetInfo
-from scalesearch.expr import Expr
+from scalesearch.arch import GENERATORS
+from scalesearch.datasets import DATASETS, SYNTHETIC_DEFAULTS, DatasetInfo
+from scalesearch.expr import FUNCTIONS, Expr
+from scalesearch.recipe import TrainConfig
 from scalesearch.spec.errors import Loc, loc_field
 from scalesearch.spec.params import MatchedParam, Parameter
+
+OBJECTIVES = ("val_acc", "test_acc", "macs", "params", "latency")
+DIRECTIONS = ("max", "min")
+SAMPLERS = ("grid", "random", "tpe", "nsga2")
+COST_NAMES = ("macs", "params", "acts")  # the candidate's cost, known in constraints
+BASE_NAMES = ("base_macs", "base_params", "base_acts")  # the baseline's cost
+EARLY_STOPPING = ("asha",)
+ES_METRICS = ("val_acc",)  # never the test set: searches select on validation
+# (in_channels, num_classes, native resolution) of each dataset, derived from scalesearch.datasets.DATASETS.
+DATASET_INFO: dict[str, tuple[int, int, int]] = {
+    name: (d.in_channels, d.num_classes, d.resolution) for name, d in DATASETS.items()}
+# Options of the synthetic generator a spec may set under `dataset`, with their types.
+SYNTHETIC_OPTIONS: dict[str, type] = {k: type(v) for k, v in SYNTHETIC_DEFAULTS.items()}
+# Train keys a spec may not set: the driver derives each trial's seed from the study seed and the repeat.
+TRAIN_FORBIDDEN = {"seed": "each trial's training seed is derived from the study `seed` and the repeat"}
+IO_ARGS = ("in_channels", "num_classes")  # generator arguments the dataset sets
+RESERVED = frozenset(COST_NAMES + BASE_NAMES + tuple(FUNCTIONS) + ("true", "false", "True", "False", "None")
+                     + tuple(keyword.kwlist))
+STUDY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ArgType:
+    """What an argument accepts: `base` int, float, str, bool, tuple (of `item`) or None (anything)."""
+
+    base: Any  # int, float, str, bool, tuple, or None for anything
+    item: Any = None
+    optional: bool = False
+
+    def text(self) -> str:
+        """'an integer', 'a list of numbers or null': the `expected` part of a message."""
+        if self.base is tuple:
+            s = f"a list of {_PLURAL.get(self.item, 'values')}"
+        else:
+            s = _SINGULAR.get(self.base, "a value")
+        return s + (" or null" if self.optional else "")
+
+
+_SINGULAR = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+_PLURAL = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
+
+
+def type_of(hint: Any) -> ArgType:
+    """The ArgType of a type hint (Optional[...] and tuple[X, ...] included)."""
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) != 1:
+            return ArgType(None, optional=optional)
+        hint = args[0]
+        origin = typing.get_origin(hint)
+    if hint in (int, float, str, bool):
+        return ArgType(hint, optional=optional)
+    if origin is tuple:
+        a = typing.get_args(hint)
+        return ArgType(tuple, a[0] if a and a[0] in (int, float, str, bool) else None, optional)
+    return ArgType(None, optional=optional)
+
+
+@functools.lru_cache(maxsize=None)
+def generator_args(family: str) -> dict[str, tuple[ArgType, Any]]:
+    """name -> (type, default) of every argument of a family's generator."""
+    gen = GENERATORS[family]
+    try:
+        hints = typing.get_type_hints(gen)
+    except Exception:  # pragma: no cover - unresolvable annotations: accept any value
+        hints = {}
+    return {name: (type_of(hints.get(name, Any)), p.default) for name, p in inspect.signature(gen).parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+@functools.lru_cache(maxsize=None)
+def train_fields() -> dict[str, ArgType]:
+    """name -> type of every TrainConfig field: the one home of the training settings a spec may set."""
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: type_of(hints.get(f.name, Any)) for f in dataclasses.fields(TrainConfig)}
 
 
 @dataclass(frozen=True)

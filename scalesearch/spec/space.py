@@ -1,28 +1,20 @@
-"""Sampling and grids: the suggest protocol, a seeded random suggester, grid enumeration."""
+"""Sampling and grids: the suggest protocol (`Suggest`, which each sampled kind calls), a seeded random suggester,
+grid enumeration."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import random
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
-from scalesearch.spec.candidate import Candidate
-from scalesearch.spec.constants import MAX_GRID
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture
-from scalesearch.spec.resolve import resolve_values
+from scalesearch.spec.params import MAX_GRID, Suggest
+from scalesearch.spec.resolve import Candidate, resolve_values
 from scalesearch.spec.schema import SearchSpec
 
-
-class Suggest(Protocol):
-    """What `sample_params` needs: an Optuna `Trial` qualifies, and so does `RandomSuggest`."""
-
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
-
-    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
-                      log: bool = False) -> float: ...
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+__all__ = ["RandomSuggest", "Suggest", "check_grid", "enumerate_grid", "grid_point", "grid_size", "grid_space",
+           "sample_params"]
 
 
 class RandomSuggest:

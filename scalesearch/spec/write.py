@@ -1,14 +1,13 @@
-"""Writing a spec back as canonical YAML: `parse_spec(format_spec(s)) == s`."""
+"""Writing a spec back as canonical YAML: `parse_spec(format_spec(s)) == s` (each parameter kind gives its own
+mapping: `Parameter.yaml_form`)."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from scalesearch.expr import Expr
-from scalesearch.spec.params import Parameter
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.yamlnodes import FLOAT_12
 
@@ -20,54 +19,6 @@ def out_value(v: Any) -> Any:
     if isinstance(v, tuple):
         return FlowSeq(out_value(x) for x in v)
     return v
-
-
-def num_or_expr(e: Expr) -> Any:
-    """A number where the expression is exactly a number literal (reads back as the same Expr), else its text."""
-    src = e.source
-    try:
-        if str(int(src)) == src:
-            return int(src)
-    except ValueError:
-        pass
-    try:
-        if repr(float(src)) == src:
-            return float(src)
-    except ValueError:
-        pass
-    return src
-
-
-def _changed(p: Parameter, keys: tuple[str, ...]) -> dict[str, Any]:
-    """The fields among `keys` that differ from their defaults (what a spec file leaves out)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(p)}
-    return {k: getattr(p, k) for k in keys if getattr(p, k) != defaults[k]}
-
-
-def _range(p: Any) -> dict[str, Any]:
-    """An int or float range: `{int: [low, high]}` plus step and log where not the default."""
-    return {p.kind: [p.low, p.high], **_changed(p, ("step", "log"))}
-
-
-def _match(p: Any) -> dict[str, Any]:
-    """A matched parameter's mapping."""
-    m: dict[str, Any] = {"target": num_or_expr(p.target), "metric": p.metric, "low": p.low, "high": p.high,
-                         **_changed(p, ("step",))}
-    if p.when is not None:
-        m["when"] = p.when.source
-        m["otherwise"] = num_or_expr(p.otherwise) if p.otherwise is not None else None
-    return {"match": m}
-
-
-# One writer per parameter kind: the inverse of scalesearch.spec.parse_params.PARSERS.
-WRITERS: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "int": _range, "float": _range,
-    "grid": lambda p: {"grid": list(p.grid)},
-    "choice": lambda p: {"choice": list(p.choices)},
-    "fixed": lambda p: {"fixed": p.value},
-    "derived": lambda p: {"derived": p.expr.source},
-    "match": _match,
-}
 
 
 def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
@@ -91,7 +42,7 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         arch["args"] = Flow((k, out_value(v)) for k, v in spec.architecture.args)
     d["architecture"] = arch
     if spec.parameters:
-        d["parameters"] = {p.name: Flow(WRITERS[p.kind](p)) for p in spec.parameters}
+        d["parameters"] = {p.name: Flow(p.yaml_form()) for p in spec.parameters}  # each kind writes itself
     if spec.constraints:
         d["constraints"] = [c.expr.source for c in spec.constraints]
     if spec.baseline is not None:
