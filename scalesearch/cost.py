@@ -18,7 +18,7 @@ from typing import Any
 
 from scalesearch.arch import HeadSpec, NetSpec, StageSpec, StemSpec, format_stage
 from scalesearch.blocks import BLOCKS, Cx, head_cost, stem_cost
-from scalesearch.text import human  # noqa: F401  (re-exported: callers format costs with cost.human)
+from scalesearch.text import human, table  # human is re-exported too: callers format costs with cost.human
 
 
 @dataclass(frozen=True)
@@ -190,9 +190,4 @@ def format_table(spec: NetSpec, cost: Cost | None = None) -> str:
         rows.append((p.name, shape, f"{p.params:,}", f"{p.macs:,}", f"{p.acts:,}", p.desc))
     rows.append(("total", "", f"{cost.params:,}", f"{cost.macs:,}", f"{cost.acts:,}",
                  f"{human(cost.params)} params, {human(cost.macs)} MACs"))
-    widths = [max(len(r[i]) for r in rows) for i in range(6)]
-    align = ["<", "<", ">", ">", ">", "<"]
-    lines = ["  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths)).rstrip() for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    lines.insert(len(lines) - 1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return table(rows, align="<<>>><", total=True, full_rule=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scalesearch.plot.interactive import check_plotly_js, write_plotly_js
-from scalesearch.text import human
+from scalesearch.text import fmt_duration, human, md_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,17 +106,6 @@ def _num(v: Any, digits: int = 4) -> str:
     if f.is_integer() and abs(f) < 1e15:
         return str(int(f))
     return f"{f:.{digits}f}" if abs(f) < 10 else f"{f:.4g}"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
-        return "-"
-    s = float(seconds)
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.2f} h"
 
 
 def _when(t: dt.datetime | None) -> str:
@@ -390,8 +379,8 @@ def _summary_rows(rep: Report) -> list[tuple[str, str]]:
             ("sampler", f"{s.sampler}, seed {s.seed}"), ("repeats", str(s.repeats)), ("objectives", obj),
             ("trials", f"{len(rep.trials)} ({by_state}); {rep.configurations} configurations trained"
              + (f" of {s.planned} planned" if s.planned else "")),
-            ("wall time", f"{_duration(s.wall_seconds)} over {s.runs} run{'s' if s.runs != 1 else ''}; "
-                          f"{_duration(compute)} of trial time"),
+            ("wall time", f"{fmt_duration(s.wall_seconds, 'decimal')} over {s.runs} run{'s' if s.runs != 1 else ''}; "
+                          f"{fmt_duration(compute, 'decimal')} of trial time"),
             ("created", _when(s.created)), ("finished", _when(s.finished)), ("database", rep.db),
             ("spec", f"{s.spec_file or '(text)'}, hash {s.spec_hash[:16]}")]
 
@@ -411,33 +400,23 @@ def _mapping_rows(m: Mapping[str, Any]) -> list[tuple[str, str]]:
 # Markdown
 
 
-def _md_cell(s: str) -> str:
-    return s.replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 def render_markdown(rep: Report, folder: Path | None = None) -> str:
     """The report as markdown; figures are linked by file name (relative to `folder`)."""
     s = rep.study
-    out = [f"# Study `{s.name}`", "", _md_table(["", ""], [(k, v) for k, v in _summary_rows(rep)]), ""]
+    out = [f"# Study `{s.name}`", "", md_table(["", ""], [(k, v) for k, v in _summary_rows(rep)]), ""]
     m = rep.metric
     out += ["## Leaderboard", "",
             f"Configurations ranked by the mean {m} over their COMPLETE repeats "
             f"({'highest' if rep.metric_direction == 'max' else 'lowest'} first), with its standard error and 95% "
             f"t interval; {len(rep.leaderboard)} of {rep.configurations} shown.", ""]
     if len(rep.leaderboard):
-        out += [_md_table(*_leaderboard_rows(rep, rep.leaderboard)), ""]
+        out += [md_table(*_leaderboard_rows(rep, rep.leaderboard)), ""]
     else:
         out += ["No configuration has a COMPLETE trial yet.", ""]
     obj = ", ".join(f"{k} {d}" for k, d in _front_objectives(rep).items())
     out += ["## Pareto front", "", f"Configurations no other one beats in every objective ({obj}; means over "
             "repeats), by cost.", ""]
-    out += [_md_table(*_leaderboard_rows(rep, rep.front)), ""] if len(rep.front) else ["(empty)", ""]
+    out += [md_table(*_leaderboard_rows(rep, rep.front)), ""] if len(rep.front) else ["(empty)", ""]
     if rep.figures:
         out += ["## Figures", ""]
         for f in rep.figures:
@@ -446,16 +425,16 @@ def render_markdown(rep: Report, folder: Path | None = None) -> str:
             out += [f"### {f.title}", "", f"![{f.title}]({rel})", "", f"{f.caption} ([SVG]({svg}))", ""]
     out += ["## Failures", ""]
     if len(rep.failures):
-        out += [_md_table(*_failure_rows(rep)), ""]
+        out += [md_table(*_failure_rows(rep)), ""]
     else:
         out += ["No trial failed.", ""]
     if len(rep.rejected):
         out += [f"Rejected before training ({int(rep.rejected['trials'].sum())} candidates), by reason:", "",
-                _md_table(["reason", "candidates"], [(str(r), str(n)) for r, n in
-                                                     zip(rep.rejected["rejected_by"], rep.rejected["trials"])]), ""]
+                md_table(["reason", "candidates"], [(str(r), str(n)) for r, n in
+                                                    zip(rep.rejected["rejected_by"], rep.rejected["trials"])]), ""]
     out += ["## Spec", "", "```yaml", s.spec_text.rstrip("\n"), "```", "",
-            "## Hardware", "", _md_table(["", ""], _mapping_rows(s.hardware)) if s.hardware else "(not recorded)", "",
-            "## Package versions", "", _md_table(["package", "version"], _mapping_rows(s.versions))
+            "## Hardware", "", md_table(["", ""], _mapping_rows(s.hardware)) if s.hardware else "(not recorded)", "",
+            "## Package versions", "", md_table(["package", "version"], _mapping_rows(s.versions))
             if s.versions else "(not recorded)", "",
             f"Report written {rep.written} by scalesearch {_version()} from {rep.db}.", ""]
     return "\n".join(out)

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from scalesearch.text import table
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -146,12 +148,7 @@ def format_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     cells = [[_cell(v, c) for v in df[c].tolist()] for c in cols]
     numeric = [df[c].dtype.kind in "iuf" for c in cols]
-    widths = [max([len(c), *map(len, col)]) for c, col in zip(cols, cells)]
-    lines = ["  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cols, widths, numeric)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    for row in zip(*cells) if cells else ():
-        lines.append("  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(row, widths, numeric)).rstrip())
-    return "\n".join(lines)
+    return table([cols, *zip(*cells)], align="".join(">" if num else "<" for num in numeric))
 
 
 def _jsonable(df: pd.DataFrame) -> str:

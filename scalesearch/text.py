@@ -135,11 +135,11 @@ def table(rows: Sequence[Sequence[str]], *, align: str = "", total: bool = False
     return "\n".join(out)
 
 
-def md_table(rows: Sequence[Sequence[str]]) -> str:
-    """A markdown table: the first row is the header; '|' in a cell is escaped and a newline becomes a space.
+def md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table of a header and rows; '|' in a cell is escaped and a newline becomes a space.
 
     Example:
-        >>> print(md_table([("claim", "verdict"), ("a|b", "**reproduced**")]))
+        >>> print(md_table(["claim", "verdict"], [("a|b", "**reproduced**")]))
         | claim | verdict |
         |---|---|
         | a\\|b | **reproduced** |
@@ -147,4 +147,4 @@ def md_table(rows: Sequence[Sequence[str]]) -> str:
     def line(r: Sequence[str]) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in r) + " |"
 
-    return "\n".join([line(rows[0]), "|" + "---|" * len(rows[0]), *map(line, rows[1:])])
+    return "\n".join([line(head), "|" + "---|" * len(head), *map(line, rows)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -208,8 +209,15 @@ def test_hypervolume_matches_optuna():
     (0.975, 1, 12.7062), (0.975, 2, 4.3027), (0.975, 5, 2.5706), (0.975, 10, 2.2281), (0.975, 30, 2.0423),
     (0.95, 3, 2.3534), (0.995, 4, 4.6041), (0.025, 7, -2.3646), (0.975, 1000, 1.9623)])
 def test_t_quantile_matches_tables(p, df, expected):
-    assert an._t_quantile_exact(p, df) == pytest.approx(expected, abs=1e-4)
     assert an.t_quantile(p, df) == pytest.approx(expected, abs=1e-4)
+
+
+def test_t_quantile_at_infinite_df_is_the_normal_and_bad_arguments_are_refused():
+    assert an.t_quantile(0.975, math.inf) == pytest.approx(NormalDist().inv_cdf(0.975), abs=1e-12)
+    assert an.t_quantile(0.5, 3) == 0.0
+    for p, df in ((0.0, 3), (1.0, 3), (0.9, 0), (0.9, -1)):
+        with pytest.raises(ValueError):
+            an.t_quantile(p, df)
 
 
 def test_aggregate_against_hand_computation():
@@ -427,6 +435,25 @@ def test_power_law_with_offset_recovers_the_irreducible_error():
     assert (exact.a, exact.b, exact.c) == pytest.approx((40.0, -0.35, 0.05), rel=1e-4)
     with pytest.raises(ValueError, match="at least 4"):
         an.fit_power_law(x[:3], err[:3], offset=True)
+
+
+def test_power_law_offset_stays_at_zero_on_a_pure_power_law_and_is_a_local_minimum():
+    x = np.logspace(5, 9, 8)
+    for b in (-0.1, -0.25, -0.5):
+        p = an.fit_power_law(x, 3.0 * x ** b, offset=True)
+        assert p.c == 0.0 and (p.a, p.b) == pytest.approx((3.0, b), rel=1e-9) and p.rmse < 1e-12
+    rng = np.random.default_rng(2)
+    err = (5.0 * x ** -0.3 + 0.02) * np.exp(rng.normal(0, 0.05, len(x)))
+    p = an.fit_power_law(x, err, offset=True)
+
+    def sse(a: float, b: float, c: float) -> float:
+        return float(np.sum((np.log(a * x ** b + c) - np.log(err)) ** 2))
+
+    best = sse(p.a, p.b, p.c)
+    assert best == pytest.approx(p.rmse ** 2 * len(x), rel=1e-9)
+    for da, db, dc in itertools.product((-1e-4, 0, 1e-4), repeat=3):
+        if p.c + dc >= 0:
+            assert sse(p.a * (1 + da), p.b + db, p.c + dc) >= best - 1e-12
 
 
 def test_fit_scaling_small_to_large_per_group():

@@ -4,7 +4,7 @@ Everything here works on plain numpy arrays or on the pandas DataFrame the store
 trial with `study`, `number`, `state` ("COMPLETE", "FAILED", "PRUNED", "REJECTED", ...), one column per spec
 parameter, the costs `macs`, `params`, `acts`, metrics such as `val_acc`, `test_acc`, `train_loss`, and `seed`,
 `repeat`, `family`, `arch` (a short architecture label) and `config_key` (one configuration across its repeats).
-Only numpy and pandas are imported: no torch, ray or optuna.
+Only numpy and pandas are imported with it (scipy inside the functions that use it): no torch, ray or optuna.
 
 Modules: `columns` (column names, directions, errors), `pareto` (fronts, dominance, hypervolume), `stats`
 (t quantiles, aggregation over repeats, complexity bins), `compare` (matched pairs, comparisons, verdicts), `edf`
@@ -29,14 +29,14 @@ Example:
     6.0
 """
 
-# Private names other modules and tests use (_check_columns, _complete, _t_quantile_exact) are re-exported too.
+# Private names other modules and tests use (_check_columns, _complete) are re-exported too.
 from scalesearch.analysis.columns import (COMPLETE, COST_COLUMNS, DEFAULT_OBJECTIVES, ID_COLUMNS, METRIC_COLUMNS,
                                           _check_columns, _complete, parameter_columns, to_error)
 from scalesearch.analysis.compare import Verdict, compare, match_pairs, verdict, verdicts
 from scalesearch.analysis.edf import complexity_weights, edf, error_edf
 from scalesearch.analysis.fits import PowerLaw, ScalingFit, fit_power_law, fit_scaling
 from scalesearch.analysis.pareto import dominates, hypervolume, is_dominated, pareto_front, pareto_mask
-from scalesearch.analysis.stats import _t_quantile_exact, aggregate, complexity_bins, t_quantile
+from scalesearch.analysis.stats import aggregate, complexity_bins, t_quantile
 
 __all__ = [
     "COMPLETE", "COST_COLUMNS", "DEFAULT_OBJECTIVES", "ID_COLUMNS", "METRIC_COLUMNS", "PowerLaw", "ScalingFit",

@@ -34,35 +34,23 @@ class PowerLaw:
         return self.a * np.asarray(x, dtype=float) ** self.b + self.c
 
 
-def _lm_log_fit(u: np.ndarray, ly: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, float]:
-    """Levenberg-Marquardt on r = log(exp(alpha + b*u) + c) - log y over theta = (alpha, b, c), c kept >= 0."""
+def _refine_log_fit(u: np.ndarray, ly: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least squares (`scipy.optimize.least_squares`) of r = log(exp(alpha + b*u) + c) - log y over theta =
+    (alpha, b, c) with c >= 0, from `theta`; returns theta and the sum of squared residuals. The dogbox method
+    keeps c at exactly 0 when the bound is active (trf would stop a hair inside it)."""
+    from scipy.optimize import least_squares  # here, not at the top: importing scipy.optimize takes about a second
 
     def resid(t: np.ndarray) -> np.ndarray:
         return np.log(np.exp(t[0] + t[1] * u) + t[2]) - ly
 
-    lam = 1e-3
-    r = resid(theta)
-    s = float(r @ r)
-    for _ in range(200):
-        p = np.exp(theta[0] + theta[1] * u)
-        f = p + theta[2]
-        jac = np.stack([p / f, p * u / f, 1.0 / f], axis=1)
-        jtj, g = jac.T @ jac, jac.T @ r
-        improved = False
-        for _ in range(30):
-            step = np.linalg.solve(jtj + lam * np.diag(np.diag(jtj) + 1e-12), -g)
-            t_new = theta + step
-            t_new[2] = max(t_new[2], 0.0)
-            r_new = resid(t_new)
-            s_new = float(r_new @ r_new)
-            if np.isfinite(s_new) and s_new < s:
-                theta, r, lam, improved = t_new, r_new, max(lam / 3, 1e-12), True
-                break
-            lam *= 4
-        if not improved or abs(s - s_new) < 1e-14 * max(1.0, s):
-            break
-        s = s_new
-    return theta, float(r @ r)
+    def jac(t: np.ndarray) -> np.ndarray:
+        p = np.exp(t[0] + t[1] * u)
+        f = p + t[2]
+        return np.stack([p / f, p * u / f, 1.0 / f], axis=1)
+
+    fit = least_squares(resid, theta, jac=jac, bounds=([-np.inf, -np.inf, 0.0], np.inf), method="dogbox",
+                        ftol=1e-15, xtol=1e-15, gtol=1e-15)
+    return fit.x, float(fit.fun @ fit.fun)
 
 
 def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
@@ -70,8 +58,8 @@ def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
 
     Without an offset this is ordinary least squares of log(err) on log(x) (a line in log-log axes), which is
     what a few points (3-4 scaling steps) support. With `offset=True` the irreducible error c >= 0 is fitted too:
-    a profile over c (log(err - c) linear in log(x)) picks the start and Levenberg-Marquardt refines (log a, b, c)
-    on the same log-space objective; it needs at least 4 points.
+    a profile over c (log(err - c) linear in log(x)) picks the start and `scipy.optimize.least_squares`
+    refines (log a, b, c) on the same log-space objective; it needs at least 4 points.
 
     Args:
         x: complexity (MACs, params, ...), > 0.
@@ -112,7 +100,7 @@ def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
         cands = [m * (1 - 0.8 ** k) for k in range(0, 60)]
         best = min(cands, key=lambda c: linear(c)[1])
         coef, _ = linear(best)
-        theta, sse = _lm_log_fit(u, ly, np.array([coef[0], coef[1], best]))
+        theta, sse = _refine_log_fit(u, ly, np.array([coef[0], coef[1], best]))
     a = float(np.exp(theta[0]) * x0 ** (-theta[1]))
     return PowerLaw(a=a, b=float(theta[1]), c=float(theta[2]), x0=x0, n=len(xs),
                     rmse=math.sqrt(sse / len(xs)), offset=offset)

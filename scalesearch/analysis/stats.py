@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -13,87 +12,19 @@ import pandas as pd
 from scalesearch.analysis.columns import METRIC_COLUMNS, _check_columns, _complete
 
 
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the regularised incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 500):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(lbt) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(lbt) * _betacf(b, a, 1.0 - x) / b
-
-
-def _t_cdf(t: float, df: float) -> float:
-    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
-
-
-def _t_quantile_exact(p: float, df: float) -> float:
-    """Student t quantile from its CDF (incomplete beta) by bisection: no scipy needed, |error| < 1e-9."""
-    if p == 0.5:
-        return 0.0
-    if p < 0.5:
-        return -_t_quantile_exact(1.0 - p, df)
-    lo, hi = 0.0, 1.0
-    while _t_cdf(hi, df) < p:
-        lo, hi = hi, hi * 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if _t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
-
-
 def t_quantile(p: float, df: float) -> float:
-    """The p-quantile of Student's t with df degrees of freedom (scipy's when installed, else computed here).
+    """The p-quantile of Student's t with df degrees of freedom (`scipy.stats.t`; df = inf is the normal's).
 
     Example:
         >>> round(t_quantile(0.975, 4), 3), round(t_quantile(0.975, math.inf), 3)
         (2.776, 1.96)
     """
+    from scipy.stats import t as student_t  # here, not at the top: importing scipy.stats takes about a second
+
     if not 0.0 < p < 1.0:
         raise ValueError(f"p: expected 0 < p < 1, got {p}")
     if not df > 0:
         raise ValueError(f"df: expected > 0, got {df}")
-    if math.isinf(df):
-        return NormalDist().inv_cdf(p)
-    try:
-        from scipy.stats import t as student_t
-    except ImportError:
-        return _t_quantile_exact(p, df)
     return float(student_t.ppf(p, df))
 
 

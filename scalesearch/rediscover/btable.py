@@ -13,6 +13,7 @@ import pandas as pd
 
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS
 from scalesearch.rediscover.figures import _save
+from scalesearch.text import md_table
 
 
 def efficientnet_b_table(coefficients: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
@@ -56,15 +57,14 @@ _PAPER_B = {"B0": (0.39, 77.1), "B1": (0.70, 79.1), "B2": (1.0, 80.1), "B3": (1.
 
 
 def _b_table_markdown(tab: pd.DataFrame) -> str:
-    out = ["| coefficients | model | w | d | r | phi_d | phi_w | phi_r | phi (LS) | MACs (exact) | paper FLOPs | "
-           "MACs / B0 | 2^phi (LS) | nominal 2^k | phi from MACs |", "|" + "---|" * 15]
-    for _, r in tab.iterrows():
-        out.append(f"| {r['coefficients']} ({r['alpha']:g}, {r['beta']:g}, {r['gamma']:g}) | {r['model']} | "
-                   f"{r['width']:g} | {r['depth']:g} | {r['resolution']} | {r['phi_d']:.2f} | {r['phi_w']:.2f} | "
-                   f"{r['phi_r']:.2f} | {r['phi_ls']:.2f} | {r['macs'] / 1e9:.3f} G | {_PAPER_B[r['model']][0]:g} B | "
-                   f"{r['macs_x_b0']:.2f}x | {r['x_at_phi_ls']:.2f}x | {r['nominal_x']:g}x | "
-                   f"{r['phi_macs']:.2f} |")
-    return "\n".join(out)
+    head = ["coefficients", "model", "w", "d", "r", "phi_d", "phi_w", "phi_r", "phi (LS)", "MACs (exact)",
+            "paper FLOPs", "MACs / B0", "2^phi (LS)", "nominal 2^k", "phi from MACs"]
+    rows = [[f"{r['coefficients']} ({r['alpha']:g}, {r['beta']:g}, {r['gamma']:g})", str(r["model"]),
+             f"{r['width']:g}", f"{r['depth']:g}", str(r["resolution"]), f"{r['phi_d']:.2f}", f"{r['phi_w']:.2f}",
+             f"{r['phi_r']:.2f}", f"{r['phi_ls']:.2f}", f"{r['macs'] / 1e9:.3f} G", f"{_PAPER_B[r['model']][0]:g} B",
+             f"{r['macs_x_b0']:.2f}x", f"{r['x_at_phi_ls']:.2f}x", f"{r['nominal_x']:g}x", f"{r['phi_macs']:.2f}"]
+            for _, r in tab.iterrows()]
+    return md_table(head, rows)
 
 
 def write_b_table(out: str | Path = "results/efficientnet_b0_b7", coefficients: Mapping[str, Sequence[float]]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER
+from scalesearch.text import fmt_duration, md_table
 
 
 def _fmt_table(df: pd.DataFrame) -> str:
@@ -21,15 +22,7 @@ def _fmt_table(df: pd.DataFrame) -> str:
             return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
         return str(v)
 
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
-
-
-def _duration(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s"
+    return md_table(list(map(str, df.columns)), [[cell(v) for v in r] for r in df.itertuples(index=False)])
 
 
 def render(outcome: Outcome) -> str:
@@ -52,11 +45,10 @@ def render(outcome: Outcome) -> str:
            f"entirely beyond it. Smallest effect that matters (declared before the data): accuracy "
            f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
            f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power.", "",
-           "| claim | paper | ours | verdict | detectable | seeds |", "|---|---|---|---|---|---|"]
-    for f in outcome.findings:
-        det = "-" if not f.detectable == f.detectable else f"{f.detectable * 100:.2f} pp"
-        out.append(f"| {f.claim} | {f.paper} | {f.ours}{' (' + f.note + ')' if f.note else ''} | **{f.verdict}** "
-                   f"| {det} | {f.n_seeds} |")
+           md_table(["claim", "paper", "ours", "verdict", "detectable", "seeds"],
+                    [[f.claim, f.paper, f.ours + (f" ({f.note})" if f.note else ""), f"**{f.verdict}**",
+                      "-" if not f.detectable == f.detectable else f"{f.detectable * 100:.2f} pp", str(f.n_seeds)]
+                     for f in outcome.findings])]
     out += ["", "## Power", ""] + [f"- {p}" for p in outcome.power] + [""]
     if outcome.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in outcome.notes] + [""]
@@ -73,7 +65,8 @@ def render(outcome: Outcome) -> str:
                 f"- spec: `{p['spec_file']}`; state {p['state']}; trials {p['trials']}",
                 f"- dataset: {p['dataset']}; train: {p['train']}",
                 f"- seeds (repeats {p['repeats']}): {p['seeds']}",
-                f"- wall time {_duration(p['wall_seconds'])} (sum of trial times {_duration(p['train_seconds'])});"
+                f"- wall time {fmt_duration(p['wall_seconds'], 'hms')} (sum of trial times "
+                f"{fmt_duration(p['train_seconds'], 'hms')});"
                 f" started {p['started']}, finished {p['finished']}",
                 f"- hardware: {hw_txt}", ""]
     return "\n".join(out) + "\n"
@@ -128,8 +121,9 @@ def write_summary(out_root: str | Path = "results") -> Path:
             found = True
             d = json.loads((root / study / "rediscovery.json").read_text(encoding="utf-8"))
             out += [f"**{d['status'].upper()}** ([details]({study}/rediscovery.md); wall time "
-                    f"{_duration(d.get('wall_seconds', 0))}):", "", "| claim | ours | verdict |", "|---|---|---|"]
-            out += [f"| {f['claim']} | {f['ours']} | {f['verdict']} |" for f in d["findings"]]
+                    f"{fmt_duration(d.get('wall_seconds', 0), 'hms')}):", "",
+                    md_table(["claim", "ours", "verdict"], [[f["claim"], f["ours"], f["verdict"]]
+                                                            for f in d["findings"]])]
             out.append("")
             if not pilot and d.get("notes"):  # how to read a full run's verdicts on this proxy
                 out += ["Read with:", ""] + [f"- {n}" for n in d["notes"]] + [""]

@@ -16,7 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, TextIO
 
-__all__ = ["Counts", "LineProgress", "Progress", "TerminalProgress", "fmt_duration", "make_progress", "status_text"]
+from scalesearch.text import fmt_duration
+
+__all__ = ["Counts", "LineProgress", "Progress", "TerminalProgress", "make_progress", "status_text"]
 
 
 @dataclass
@@ -66,18 +68,6 @@ class Progress:
 
     def end(self, counts: Counts) -> None:
         """The search ended."""
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """12 -> '12s', 75 -> '1m15s', 3725 -> '1h02m'; None -> '?'."""
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def status_text(c: Counts, *, final: bool = False) -> str:
