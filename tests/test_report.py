@@ -27,7 +27,7 @@ import pytest
 
 from results_db import real_search, write_study
 from scalesearch import plot, results
-from scalesearch.report import build_report, write_report
+from scalesearch.results.report import build_report, write_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 REPO = Path(__file__).resolve().parent.parent

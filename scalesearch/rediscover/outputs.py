@@ -82,7 +82,7 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
     paths = []
     if report and db is not None:
         from scalesearch.plot import plotly_asset
-        from scalesearch.report import write_report
+        from scalesearch.results.report import write_report
 
         for s in outcome.studies:  # the reports share one copy of plotly's JavaScript, results/_assets/
             paths.append(write_report(db, s, root / s, plotly_js=f"../_assets/{plotly_asset()}").markdown)
