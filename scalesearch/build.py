@@ -14,6 +14,7 @@ from torch import nn
 from scalesearch.arch import NetSpec
 from scalesearch.blocks import BLOCKS, stage_block_args
 from scalesearch.blocks.modules import Head, Stem
+from scalesearch.errors import InputError
 
 
 class Net(nn.Module):
@@ -80,5 +81,5 @@ def build_model(spec: NetSpec, *, zero_init_residual: bool = False) -> Net:
         269722
     """
     if not isinstance(spec, NetSpec):
-        raise ValueError(f"build_model: expected a NetSpec, got {type(spec).__name__}")
+        raise InputError(f"build_model: expected a NetSpec, got {type(spec).__name__}")
     return Net(spec, zero_init_residual=zero_init_residual)

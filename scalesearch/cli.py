@@ -16,6 +16,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from scalesearch.datasets import DATASETS
+from scalesearch.errors import InputError
 from scalesearch.recipe import SCHEDULES, TrainConfig
 from scalesearch.spec import MAX_SAMPLES
 
@@ -162,7 +163,11 @@ def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]
     before anything is printed or loaded. A spec file contributes its baseline, its `dataset:` and its `train:`
     sections; options given on the command line override them."""
     from scalesearch.checks import FieldError, check_int
-    from scalesearch.datasets import MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION, dataset_info
+    from scalesearch.datasets import (
+        MAX_DATA_RESOLUTION,
+        MIN_DATA_RESOLUTION,
+        dataset_info,
+    )
     from scalesearch.load import SPEC_SUFFIXES, load_netspec
     from scalesearch.recipe import MAX_SEED, TrainConfig
 
@@ -185,7 +190,7 @@ def _train_job(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]
         else:  # another dataset: the spec's sizes and options were meant for its own
             data_kwargs = {}
     elif dataset is None:
-        raise ValueError("--dataset: required unless the model is a spec file (which names its dataset); "
+        raise InputError("--dataset: required unless the model is a spec file (which names its dataset); "
                          f"expected one of {', '.join(DATASETS)}")
     else:
         native = load_netspec(args.model)
@@ -288,7 +293,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except DivergenceError as e:
         if tty:
             sys.stderr.write("\r\033[K")
-        raise ValueError(f"{e} (--lr is {cfg.lr:g})") from e
+        raise InputError(f"{e} (--lr is {cfg.lr:g})") from e
 
     test = f", test acc {result['test_acc']:.4f}" if result.get("test_acc") is not None else ""
     print(f"val acc {_num(result['val_acc'], '.4f')} (best {_num(result['best_val_acc'], '.4f')}){test}; "
@@ -340,7 +345,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _add_engine(sub: argparse._SubParsersAction) -> None:
     """The search engine's commands: run, resume, status, studies, query (scalesearch.search.commands)."""
-    from scalesearch.search.commands import add_commands  # light: Ray, Optuna, torch load inside the handlers
+    from scalesearch.search.commands import (
+        add_commands,  # light: Ray, Optuna, torch load inside the handlers
+    )
 
     add_commands(sub)
 

@@ -38,6 +38,7 @@ from scalesearch.datasets import (
     MIN_DATA_RESOLUTION,
     dataset_info,
 )
+from scalesearch.errors import InputError
 from scalesearch.recipe import MAX_SEED
 from scalesearch.sources import (
     DEFAULT_DATA_ROOT,
@@ -176,7 +177,7 @@ def load_dataset(
     if resolution is not None:
         check_int("resolution", resolution, MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION)
     if name != "synthetic" and synthetic_kwargs:
-        raise ValueError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
+        raise InputError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
                          "they apply to 'synthetic' only")
     device = torch.device(device)
 
@@ -193,14 +194,14 @@ def load_dataset(
 
     n_train_all, n_test_all = train_x.shape[0], test_x.shape[0]
     if val_size >= n_train_all:
-        raise ValueError(f"val_size={val_size} must be smaller than the {n_train_all} images of {name}'s "
+        raise InputError(f"val_size={val_size} must be smaller than the {n_train_all} images of {name}'s "
                          "training set (the validation split is carved from it)")
     available = n_train_all - val_size
     if train_size is not None and train_size > available:
-        raise ValueError(f"train_size={train_size} is larger than the {available} training images of {name} "
+        raise InputError(f"train_size={train_size} is larger than the {available} training images of {name} "
                          f"left after val_size={val_size}: expected at most {available}")
     if test_size is not None and test_size > n_test_all:
-        raise ValueError(f"test_size={test_size} is larger than the {n_test_all} test images of {name}: "
+        raise InputError(f"test_size={test_size} is larger than the {n_test_all} test images of {name}: "
                          f"expected at most {n_test_all}")
 
     # One permutation of the official training set: the first val_size images are the validation split, the
@@ -262,14 +263,14 @@ def augment_batch(
         torch.Size([2, 1, 4, 4])
     """
     if x.dim() != 4:
-        raise ValueError(f"x must be a batch [N, C, H, W], got shape {tuple(x.shape)}")
+        raise InputError(f"x must be a batch [N, C, H, W], got shape {tuple(x.shape)}")
     if pad_mode not in ("reflect", "zeros"):
-        raise ValueError(f"pad_mode={pad_mode!r}: expected 'reflect' or 'zeros'")
+        raise InputError(f"pad_mode={pad_mode!r}: expected 'reflect' or 'zeros'")
     check_int("crop_padding", crop_padding, 0)
     n, c, h, w = x.shape
     p = crop_padding
     if pad_mode == "reflect" and p >= min(h, w):
-        raise ValueError(f"crop_padding={p} must be smaller than the image size {min(h, w)} in reflect mode")
+        raise InputError(f"crop_padding={p} must be smaller than the image size {min(h, w)} in reflect mode")
     if n == 0 or (p == 0 and not flip):
         return x.clone()
     dev = x.device
@@ -305,7 +306,7 @@ def resize_images(x: torch.Tensor, resolution: int, *, chunk: int = 2048) -> tor
     """
     check_int("resolution", resolution, 1)
     if x.dtype != torch.uint8 or x.dim() != 4:
-        raise ValueError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
+        raise InputError(f"x must be uint8 [N, C, H, W], got {x.dtype} {tuple(x.shape)}")
     n, c, h, w = x.shape
     if (h, w) == (resolution, resolution):
         return x.clone()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from scalesearch.errors import InputError
+
 __all__ = ["DATASETS", "DatasetInfo", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION", "SYNTHETIC_DEFAULTS", "dataset_info"]
 
 MIN_DATA_RESOLUTION = 4  # resizing a dataset below this leaves nothing to crop or pool
@@ -63,4 +65,4 @@ def dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}") from None
+        raise InputError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)}") from None

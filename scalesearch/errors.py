@@ -14,7 +14,8 @@ Every message is one line naming the file, line, field or option and what is exp
 
 from __future__ import annotations
 
-__all__ = ["ScalesearchError", "InputError", "NotFoundError", "ConflictError", "ClusterError"]
+__all__ = ["ScalesearchError", "InputError", "NotFoundError", "ConflictError", "ClusterError", "FileError",
+           "MissingFileError"]
 
 
 class ScalesearchError(Exception):
@@ -36,3 +37,12 @@ class ConflictError(ScalesearchError, ValueError):
 
 class ClusterError(ScalesearchError, ConnectionError):
     """A Ray cluster that cannot be reached or joined."""
+
+
+class FileError(ScalesearchError, OSError):
+    """A file or folder named by the user that cannot be read or written as asked (a folder where a file is
+    expected, a FIFO or device, a file too large)."""
+
+
+class MissingFileError(FileError, FileNotFoundError):
+    """A file or folder named by the user, or a database, that does not exist."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import stat
 
+from scalesearch.errors import FileError, InputError
+
 __all__ = ["MAX_FILE_BYTES", "read_text"]
 
 MAX_FILE_BYTES = 1 << 20  # 1 MiB: a spec or NetSpec JSON is a few KB
@@ -26,19 +28,19 @@ def read_text(path: str | os.PathLike[str], *, what: str = "file", limit: int = 
         # O_NONBLOCK: opening a FIFO with no writer must not wait; fstat then refuses it.
         fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
-        raise OSError(f"{name}: cannot read {what}: {e.strerror or e}") from None
+        raise FileError(f"{name}: cannot read {what}: {e.strerror or e}") from None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise OSError(f"{name}: cannot read {what}: {kind}")
+            raise FileError(f"{name}: cannot read {what}: {kind}")
         if st.st_size > limit:
-            raise ValueError(f"{name}: {what} of {st.st_size:,} bytes; expected at most {limit:,} bytes")
+            raise InputError(f"{name}: {what} of {st.st_size:,} bytes; expected at most {limit:,} bytes")
         data = f.read(limit + 1)
     if len(data) > limit:  # grew while we read it
-        raise ValueError(f"{name}: {what} larger than {limit:,} bytes; expected at most {limit:,} bytes")
+        raise InputError(f"{name}: {what} larger than {limit:,} bytes; expected at most {limit:,} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{name}: {what} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") \
+        raise InputError(f"{name}: {what} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") \
             from None

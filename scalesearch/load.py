@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scalesearch.arch import NetSpec, is_preset, preset
 from scalesearch.checks import FieldError
+from scalesearch.errors import InputError
 from scalesearch.files import read_text
 
 __all__ = ["load_netspec"]
@@ -31,7 +32,10 @@ def load_netspec(ref: str, *, in_channels: int | None = None, num_classes: int |
     """
     suffix = Path(ref).suffix.lower()
     if suffix in SPEC_SUFFIXES:
-        from scalesearch.spec import baseline_netspec, load_spec  # the spec reader is the layer above
+        from scalesearch.spec import (  # the spec reader is the layer above
+            baseline_netspec,
+            load_spec,
+        )
 
         spec = baseline_netspec(load_spec(ref))
     elif suffix in NETSPEC_SUFFIXES:
@@ -43,6 +47,6 @@ def load_netspec(ref: str, *, in_channels: int | None = None, num_classes: int |
     elif is_preset(ref) or not Path(ref).exists():
         spec = preset(ref)
     else:
-        raise ValueError(f"{ref}: not a preset name and not a .json NetSpec or .yaml spec file; expected a preset "
+        raise InputError(f"{ref}: not a preset name and not a .json NetSpec or .yaml spec file; expected a preset "
                          "(`scalesearch presets`), a .json or a .yaml path")
     return spec.with_io(in_channels, num_classes, resolution)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from scalesearch.arch import GENERATORS
 from scalesearch.checks import FieldError, check_choice, check_int
 from scalesearch.cost import count
+from scalesearch.errors import InputError
 
 __all__ = ["match_bottleneck_width", "match_integer", "resnext_block_params", "search_int"]
 
@@ -93,7 +94,7 @@ def match_integer(cost: Callable[[int], int], target: float, low: int, high: int
     """The integer x in [low, high] whose cost(x) is closest to target (ties go to the smaller x): `search_int`
     over range(low, high + 1)."""
     if low > high:
-        raise ValueError(f"match range: low {low} > high {high}")
+        raise InputError(f"match range: low {low} > high {high}")
     return search_int(cost, target, range(low, high + 1))[0]  # type: ignore[return-value]
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from scalesearch.checks import check_float, check_int
 from scalesearch.datasets import SYNTHETIC_DEFAULTS
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import InputError, ScalesearchError
 from scalesearch.recipe import MAX_SEED
 
 __all__ = ["DEFAULT_DATA_ROOT", "ENV_DATA", "DatasetNotFoundError", "make_synthetic", "read_cifar10",
@@ -83,13 +83,13 @@ def read_fashion_mnist(data_dir: str | os.PathLike[str] | None) -> tuple[torch.T
     for x, y, px, py in ((train_x, train_y, paths["train_x"], paths["train_y"]),
                          (test_x, test_y, paths["test_x"], paths["test_y"])):
         if x.dim() != 3 or x.shape[1:] != (28, 28):
-            raise ValueError(f"{px}: expected 28x28 images (idx rank 3), got shape {tuple(x.shape)}")
+            raise InputError(f"{px}: expected 28x28 images (idx rank 3), got shape {tuple(x.shape)}")
         if y.dim() != 1:
-            raise ValueError(f"{py}: expected labels (idx rank 1), got shape {tuple(y.shape)}")
+            raise InputError(f"{py}: expected labels (idx rank 1), got shape {tuple(y.shape)}")
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"{px} has {x.shape[0]} images but {py} has {y.shape[0]} labels")
+            raise InputError(f"{px} has {x.shape[0]} images but {py} has {y.shape[0]} labels")
         if y.numel() and int(y.max()) > 9:
-            raise ValueError(f"{py}: labels must be in 0..9, found {int(y.max())}")
+            raise InputError(f"{py}: labels must be in 0..9, found {int(y.max())}")
     return train_x[:, None], train_y.long(), test_x[:, None], test_y.long()
 
 
@@ -107,19 +107,19 @@ def _read_idx_cached(path: str, size: int, mtime_ns: int) -> torch.Tensor:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as e:  # gzip raises BadGzipFile (an OSError) or EOFError on a truncated file
-        raise ValueError(f"{path}: cannot read idx file: {e}") from e
+        raise InputError(f"{path}: cannot read idx file: {e}") from e
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise ValueError(f"{path}: not an idx file (bad magic number {raw[:4].hex() or 'empty'})")
+        raise InputError(f"{path}: not an idx file (bad magic number {raw[:4].hex() or 'empty'})")
     if raw[2] != 0x08:
-        raise ValueError(f"{path}: idx data type 0x{raw[2]:02x} is not unsigned byte (0x08)")
+        raise InputError(f"{path}: idx data type 0x{raw[2]:02x} is not unsigned byte (0x08)")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
-        raise ValueError(f"{path}: truncated idx header (rank {ndim}, {len(raw)} bytes)")
+        raise InputError(f"{path}: truncated idx header (rank {ndim}, {len(raw)} bytes)")
     dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     expected = header + math.prod(dims)
     if len(raw) != expected:
-        raise ValueError(f"{path}: idx header says shape {dims} ({expected} bytes) but the file has "
+        raise InputError(f"{path}: idx header says shape {dims} ({expected} bytes) but the file has "
                          f"{len(raw)} bytes")
     array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
     return torch.from_numpy(array.copy())
@@ -173,21 +173,21 @@ def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int) -> tuple[torch
         with open(path, "rb") as f:
             batch = _CifarUnpickler(f, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, IndexError) as e:
-        raise ValueError(f"{path}: not a CIFAR-10 python batch ({e})") from e
+        raise InputError(f"{path}: not a CIFAR-10 python batch ({e})") from e
     if not isinstance(batch, dict):
-        raise ValueError(f"{path}: not a CIFAR-10 python batch (a {type(batch).__name__}, not a dict)")
+        raise InputError(f"{path}: not a CIFAR-10 python batch (a {type(batch).__name__}, not a dict)")
     get = lambda k: batch.get(k.encode(), batch.get(k))  # noqa: E731  (bytes keys officially; str tolerated)
     data, labels = get("data"), get("labels")
     if data is None or labels is None:
-        raise ValueError(f"{path}: CIFAR-10 batch without 'data' and 'labels' (keys: {sorted(map(str, batch))})")
+        raise InputError(f"{path}: CIFAR-10 batch without 'data' and 'labels' (keys: {sorted(map(str, batch))})")
     data = np.asarray(data)
     labels = np.asarray(labels)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise ValueError(f"{path}: 'data' must be uint8 [N, 3072], got {data.dtype} {data.shape}")
+        raise InputError(f"{path}: 'data' must be uint8 [N, 3072], got {data.dtype} {data.shape}")
     if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
-        raise ValueError(f"{path}: {labels.shape} labels for {data.shape[0]} images")
+        raise InputError(f"{path}: {labels.shape} labels for {data.shape[0]} images")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{path}: labels must be in 0..9, found {labels.min()}..{labels.max()}")
+        raise InputError(f"{path}: labels must be in 0..9, found {labels.min()}..{labels.max()}")
     x = torch.from_numpy(np.ascontiguousarray(data).reshape(-1, 3, 32, 32).copy())
     return x, torch.from_numpy(labels.astype(np.int64))
 
@@ -200,7 +200,7 @@ def synthetic_params(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The synthetic generator's parameters: defaults overridden by `kwargs`, validated."""
     unknown = sorted(set(kwargs) - set(SYNTHETIC_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown synthetic argument(s) {', '.join(unknown)}: expected "
+        raise InputError(f"unknown synthetic argument(s) {', '.join(unknown)}: expected "
                          f"{', '.join(SYNTHETIC_DEFAULTS)}")
     params = {**SYNTHETIC_DEFAULTS, **kwargs}
     for arg in ("num_classes", "in_channels", "image_size", "num_train", "num_test"):

@@ -9,6 +9,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from scalesearch.errors import InputError
+
 __all__ = ["fmt_duration", "fmt_num", "human", "json_ready", "md_table", "one_line", "short", "show", "table",
            "type_name"]
 
@@ -94,7 +96,7 @@ def fmt_duration(seconds: float | None, style: str = "compact") -> str:
         ('1m15s', '1h02m', '0h01m15s', '1.2 min')
     """
     if style not in ("compact", "hms", "decimal"):
-        raise ValueError(f"style {style!r}: expected 'compact', 'hms' or 'decimal'")
+        raise InputError(f"style {style!r}: expected 'compact', 'hms' or 'decimal'")
     if seconds is None or math.isnan(seconds):
         return "-" if style == "decimal" else "?"
     if style == "decimal":

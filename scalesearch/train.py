@@ -39,9 +39,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from scalesearch.errors import ScalesearchError
 from scalesearch.checks import check_int
 from scalesearch.data import Dataset, Split, augment_batch
+from scalesearch.errors import InputError, ScalesearchError
 from scalesearch.recipe import SCHEDULES, TrainConfig
 from scalesearch.text import json_ready
 
@@ -135,7 +135,7 @@ def steps_per_epoch(num_train: int, batch_size: int) -> int:
     """Optimiser steps in one epoch: full batches only (the last partial batch is dropped, as it would give
     BatchNorm a tiny, noisy batch); a training set smaller than a batch is one step over all of it."""
     if num_train < 1:
-        raise ValueError("the training split is empty")
+        raise InputError("the training split is empty")
     return max(1, num_train // batch_size)
 
 
@@ -183,7 +183,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} but CUDA is not available here: use 'cpu' or 'auto'")
+        raise InputError(f"device={str(device)!r} but CUDA is not available here: use 'cpu' or 'auto'")
     return device
 
 
@@ -370,7 +370,7 @@ def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.SGD:
     """SGD with momentum (fused kernel); weight decay on conv/linear weights only unless `cfg.wd_on_bn_bias`."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("the model has no trainable parameters")
+        raise InputError("the model has no trainable parameters")
     if cfg.wd_on_bn_bias or cfg.weight_decay == 0:
         groups = [{"params": params, "weight_decay": cfg.weight_decay}]
     else:  # BN scales/shifts and biases are the 1-d parameters

@@ -39,6 +39,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from scalesearch.errors import InputError
 from scalesearch.recipe import TrainConfig
 from scalesearch.text import json_ready
 
@@ -121,14 +122,14 @@ class Job:
     def from_dict(cls, d: Mapping[str, Any]) -> "Job":
         """Inverse of `to_dict`; ValueError naming the missing or unknown key."""
         if not isinstance(d, Mapping):
-            raise ValueError(f"a job is a mapping, got {type(d).__name__}")
+            raise InputError(f"a job is a mapping, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"job: unknown key {unknown[0]!r}; expected keys among {', '.join(sorted(known))}")
+            raise InputError(f"job: unknown key {unknown[0]!r}; expected keys among {', '.join(sorted(known))}")
         for k in ("netspec", "train", "data"):
             if not isinstance(d.get(k), Mapping):
-                raise ValueError(f"job: {k!r} must be a mapping")
+                raise InputError(f"job: {k!r} must be a mapping")
         return cls(netspec=_plain(dict(d["netspec"])), train=_plain(dict(d["train"])), data=_plain(dict(d["data"])),
                    seed=int(d.get("seed", 0)), repeat=int(d.get("repeat", 0)), latency=bool(d.get("latency", False)))
 

@@ -8,6 +8,8 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
+from scalesearch.errors import InputError
+
 COMPLETE = "COMPLETE"
 DEFAULT_OBJECTIVES: Mapping[str, str] = {"val_acc": "max", "macs": "min"}
 METRIC_COLUMNS = ("val_acc", "test_acc", "train_acc", "val_loss", "test_loss", "train_loss")
@@ -59,7 +61,7 @@ def _signs(directions: Iterable[str]) -> np.ndarray:
     out = []
     for d in directions:
         if not isinstance(d, str) or d.lower() not in _DIRECTIONS:
-            raise ValueError(f"direction {d!r}: expected 'min' or 'max'")
+            raise InputError(f"direction {d!r}: expected 'min' or 'max'")
         out.append(_DIRECTIONS[d.lower()])
     return np.asarray(out, dtype=float)
 
@@ -67,7 +69,7 @@ def _signs(directions: Iterable[str]) -> np.ndarray:
 def _check_columns(df: pd.DataFrame, cols: Iterable[str], what: str = "column") -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise ValueError(f"unknown {what} {missing[0]!r}: the DataFrame has {', '.join(map(str, df.columns))}")
+        raise InputError(f"unknown {what} {missing[0]!r}: the DataFrame has {', '.join(map(str, df.columns))}")
 
 
 def _complete(df: pd.DataFrame, complete_only: bool) -> pd.DataFrame:
@@ -82,7 +84,7 @@ def _objective_matrix(data: ArrayLike, objectives: Objectives,
     if isinstance(data, pd.DataFrame):
         objectives = DEFAULT_OBJECTIVES if objectives is None else objectives
         if not isinstance(objectives, Mapping):
-            raise ValueError("objectives: expected a mapping column -> 'min'|'max' for a DataFrame")
+            raise InputError("objectives: expected a mapping column -> 'min'|'max' for a DataFrame")
         cols = list(objectives)
         _check_columns(data, cols, "objective")
         values = data[cols].to_numpy(dtype=float)
@@ -93,14 +95,14 @@ def _objective_matrix(data: ArrayLike, objectives: Objectives,
     else:
         values = np.asarray(data, dtype=float)
         if values.ndim != 2:
-            raise ValueError(f"points: expected a 2-D array (n, objectives), got shape {values.shape}")
+            raise InputError(f"points: expected a 2-D array (n, objectives), got shape {values.shape}")
         dirs = (list(objectives.values()) if isinstance(objectives, Mapping)
                 else ["min"] * values.shape[1] if objectives is None else list(objectives))
         if len(dirs) != values.shape[1]:
-            raise ValueError(f"directions: {len(dirs)} given for {values.shape[1]} objectives")
+            raise InputError(f"directions: {len(dirs)} given for {values.shape[1]} objectives")
         signs = _signs(dirs)
         ok = np.ones(len(values), dtype=bool)
     if values.shape[1] < 1:
-        raise ValueError("objectives: at least one is needed")
+        raise InputError("objectives: at least one is needed")
     ok &= ~np.isnan(values).any(axis=1)
     return values * signs, ok

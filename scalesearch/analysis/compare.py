@@ -14,6 +14,7 @@ import pandas as pd
 
 from scalesearch.analysis.columns import _check_columns, _complete
 from scalesearch.analysis.stats import t_quantile
+from scalesearch.errors import InputError
 
 
 def match_pairs(df: pd.DataFrame, arm: str, baseline: Any, *, on: str = "macs", rtol: float = 0.1,
@@ -44,10 +45,10 @@ def match_pairs(df: pd.DataFrame, arm: str, baseline: Any, *, on: str = "macs", 
     """
     _check_columns(df, [arm, on, key])
     if rtol < 0:
-        raise ValueError(f"rtol: expected >= 0, got {rtol}")
+        raise InputError(f"rtol: expected >= 0, got {rtol}")
     is_base = (df[arm] == baseline).to_numpy()
     if not is_base.any():
-        raise ValueError(f"baseline {baseline!r}: no row has {arm} == {baseline!r}")
+        raise InputError(f"baseline {baseline!r}: no row has {arm} == {baseline!r}")
     base = df[is_base].groupby(key, sort=False)[on].median()
     blog = np.log(base.to_numpy(dtype=float))
     cfg = df[~is_base].groupby(key, sort=False)[on].median()
@@ -112,9 +113,9 @@ def compare(df: pd.DataFrame, arm: str, metric: str = "val_acc", *, baseline: An
         ('a', 0.015, True, True)
     """
     if method not in ("bootstrap", "t"):
-        raise ValueError(f"method {method!r}: expected 'bootstrap' or 't'")
+        raise InputError(f"method {method!r}: expected 'bootstrap' or 't'")
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level: expected 0 < level < 1, got {level}")
+        raise InputError(f"level: expected 0 < level < 1, got {level}")
     _check_columns(df, [arm, metric])
     d = df.copy()
     group_cols: list[str]
@@ -129,7 +130,7 @@ def compare(df: pd.DataFrame, arm: str, metric: str = "val_acc", *, baseline: An
         _check_columns(d, group_cols, "group column")
     clash = [c for c in group_cols if c in _COMPARE_COLUMNS]
     if clash:
-        raise ValueError(f"by: group column {clash[0]!r} clashes with a result column; rename it")
+        raise InputError(f"by: group column {clash[0]!r} clashes with a result column; rename it")
     d = _complete(d, complete_only)
     d = d[d[metric].notna()]
     has_seed = seed_col in d.columns
@@ -249,11 +250,11 @@ def verdict(diff_ci: Sequence[float] | Mapping[str, float] | pd.Series, min_effe
         elif len(vals) == 3:
             diff, lo, hi = vals
         else:
-            raise ValueError(f"diff_ci: expected (lo, hi) or (diff, lo, hi), got {len(vals)} values")
+            raise InputError(f"diff_ci: expected (lo, hi) or (diff, lo, hi), got {len(vals)} values")
     if not min_effect >= 0:
-        raise ValueError(f"min_effect: expected >= 0, got {min_effect}")
+        raise InputError(f"min_effect: expected >= 0, got {min_effect}")
     if claim not in ("greater", "less"):
-        raise ValueError(f"claim {claim!r}: expected 'greater' or 'less'")
+        raise InputError(f"claim {claim!r}: expected 'greater' or 'less'")
     if claim == "less":
         diff, lo, hi = -diff, -hi, -lo
     z = NormalDist().inv_cdf((1 + level) / 2)

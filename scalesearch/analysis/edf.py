@@ -9,6 +9,7 @@ import pandas as pd
 
 from scalesearch.analysis.columns import _check_columns, _complete, to_error
 from scalesearch.analysis.stats import complexity_bins
+from scalesearch.errors import InputError
 
 
 def complexity_weights(values: Any, *, per_decade: int = 4) -> np.ndarray:
@@ -99,14 +100,14 @@ def error_edf(data: pd.DataFrame | Any, metric: str = "val_acc", *,
         err = to_error(d[metric], metric)
         if isinstance(weights, str):
             if weights != "complexity":
-                raise ValueError(f"weights {weights!r}: expected 'complexity', None or one weight per row")
+                raise InputError(f"weights {weights!r}: expected 'complexity', None or one weight per row")
             w = complexity_weights(d[complexity], per_decade=per_decade)
         else:
             w = None if weights is None else pd.Series(np.asarray(weights, dtype=float), index=data.index).loc[
                 d.index].to_numpy()
     else:
         if isinstance(weights, str) or complexity_range is not None:
-            raise ValueError("weights='complexity' and complexity_range need a DataFrame with a complexity column")
+            raise InputError("weights='complexity' and complexity_range need a DataFrame with a complexity column")
         err = np.asarray(data, dtype=float)
         w = None if weights is None else np.asarray(weights, dtype=float)
     w = np.ones_like(err) if w is None else w

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis.columns import _check_columns, _complete, to_error
+from scalesearch.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ def _refine_log_fit(u: np.ndarray, ly: np.ndarray, theta: np.ndarray) -> tuple[n
     """Least squares (`scipy.optimize.least_squares`) of r = log(exp(alpha + b*u) + c) - log y over theta =
     (alpha, b, c) with c >= 0, from `theta`; returns theta and the sum of squared residuals. The dogbox method
     keeps c at exactly 0 when the bound is active (trf would stop a hair inside it)."""
-    from scipy.optimize import least_squares  # here, not at the top: importing scipy.optimize takes about a second
+    from scipy.optimize import (
+        least_squares,  # here, not at the top: importing scipy.optimize takes about a second
+    )
 
     def resid(t: np.ndarray) -> np.ndarray:
         return np.log(np.exp(t[0] + t[1] * u) + t[2]) - ly
@@ -79,10 +82,10 @@ def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
     keep = ~np.isnan(xs) & ~np.isnan(ys)
     xs, ys = xs[keep], ys[keep]
     if np.any(xs <= 0) or np.any(ys <= 0):
-        raise ValueError("fit_power_law: x and err must be positive")
+        raise InputError("fit_power_law: x and err must be positive")
     need = 4 if offset else 2
     if len(np.unique(xs)) < need - (1 if offset else 0) or len(xs) < need:
-        raise ValueError(f"fit_power_law: needs at least {need} points over distinct x, got {len(xs)}")
+        raise InputError(f"fit_power_law: needs at least {need} points over distinct x, got {len(xs)}")
     x0 = float(np.exp(np.log(xs).mean()))
     u, ly = np.log(xs / x0), np.log(ys)
     design = np.stack([np.ones_like(u), u], axis=1)
@@ -123,7 +126,7 @@ class ScalingFit:
         """The fitted PowerLaw of one group."""
         row = self.fits[self.fits["group"] == group]
         if row.empty:
-            raise ValueError(f"group {group!r}: fitted groups are {self.fits['group'].tolist()}")
+            raise InputError(f"group {group!r}: fitted groups are {self.fits['group'].tolist()}")
         return row["law"].iloc[0]
 
 
@@ -166,7 +169,7 @@ def fit_scaling(df: pd.DataFrame, metric: str = "val_acc", *, x: str = "macs", b
         mask_all = pd.Series(np.asarray(fit_on, dtype=bool), index=df.index) \
             if not isinstance(fit_on, pd.Series) else fit_on.reindex(df.index).fillna(False).astype(bool)
     if isinstance(fit_on, float) and not 0 < fit_on <= 1:
-        raise ValueError(f"fit_on: a fraction must be in (0, 1], got {fit_on}")
+        raise InputError(f"fit_on: a fraction must be in (0, 1], got {fit_on}")
     d = _complete(df, complete_only)
     xs = d[x].astype(float)
     err = pd.Series(to_error(d[metric], metric), index=d.index)

@@ -9,7 +9,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from scalesearch.analysis.columns import ArrayLike, Objectives, _objective_matrix, _signs
+from scalesearch.analysis.columns import (
+    ArrayLike,
+    Objectives,
+    _objective_matrix,
+    _signs,
+)
+from scalesearch.errors import InputError
 
 
 def _front_unique_sorted(u: np.ndarray) -> np.ndarray:
@@ -157,13 +163,13 @@ def is_dominated(points: ArrayLike, by: ArrayLike | None = None, directions: Seq
     """
     p = np.asarray(points, dtype=float)
     if p.ndim != 2:
-        raise ValueError(f"points: expected a 2-D array, got shape {p.shape}")
+        raise InputError(f"points: expected a 2-D array, got shape {p.shape}")
     dirs = ["min"] * p.shape[1] if directions is None else list(directions)
     if by is None:
         return ~pareto_mask(p, dirs)
     q = np.asarray(by, dtype=float)
     if q.ndim != 2 or q.shape[1] != p.shape[1]:
-        raise ValueError(f"by: expected shape (m, {p.shape[1]}), got {q.shape}")
+        raise InputError(f"by: expected shape (m, {p.shape[1]}), got {q.shape}")
     s = _signs(dirs)
     front = np.unique(q[pareto_mask(q, dirs)] * s, axis=0)
     p = p * s
@@ -230,14 +236,14 @@ def hypervolume(points: ArrayLike, reference: Sequence[float], directions: Seque
     k = p.shape[1]
     r = np.asarray(reference, dtype=float)
     if r.shape != (k,):
-        raise ValueError(f"reference: expected {k} values, got {r.size}")
+        raise InputError(f"reference: expected {k} values, got {r.size}")
     if not np.all(np.isfinite(r)):
-        raise ValueError("reference: must be finite")
+        raise InputError("reference: must be finite")
     if k > 3:
-        raise ValueError(f"hypervolume: {k} objectives, supported are 1, 2 or 3")
+        raise InputError(f"hypervolume: {k} objectives, supported are 1, 2 or 3")
     s = _signs(["min"] * k if directions is None else directions)
     if len(s) != k:
-        raise ValueError(f"directions: {len(s)} given for {k} objectives")
+        raise InputError(f"directions: {len(s)} given for {k} objectives")
     p, r = p * s, r * s
     p = p[~np.isnan(p).any(axis=1)]
     p = p[np.all(p < r, axis=1)]

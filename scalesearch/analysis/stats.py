@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis.columns import METRIC_COLUMNS, _check_columns, _complete
+from scalesearch.errors import InputError
 
 
 def t_quantile(p: float, df: float) -> float:
@@ -19,12 +20,14 @@ def t_quantile(p: float, df: float) -> float:
         >>> round(t_quantile(0.975, 4), 3), round(t_quantile(0.975, math.inf), 3)
         (2.776, 1.96)
     """
-    from scipy.stats import t as student_t  # here, not at the top: importing scipy.stats takes about a second
+    from scipy.stats import (
+        t as student_t,  # here, not at the top: importing scipy.stats takes about a second
+    )
 
     if not 0.0 < p < 1.0:
-        raise ValueError(f"p: expected 0 < p < 1, got {p}")
+        raise InputError(f"p: expected 0 < p < 1, got {p}")
     if not df > 0:
-        raise ValueError(f"df: expected > 0, got {df}")
+        raise InputError(f"df: expected > 0, got {df}")
     return float(student_t.ppf(p, df))
 
 
@@ -62,7 +65,7 @@ def aggregate(df: pd.DataFrame, by: str | Sequence[str] = "config_key", metrics:
     metrics = [m for m in METRIC_COLUMNS if m in df.columns] if metrics is None else list(metrics)
     _check_columns(df, metrics, "metric")
     if not 0.0 < level < 1.0:
-        raise ValueError(f"level: expected 0 < level < 1, got {level}")
+        raise InputError(f"level: expected 0 < level < 1, got {level}")
     done = _complete(df, complete_only)
     keys = df[by].drop_duplicates()
     out = keys.reset_index(drop=True)
@@ -130,7 +133,7 @@ def complexity_bins(values: Any, *, per_decade: int = 4, edges: Sequence[float] 
     v = np.asarray(values, dtype=float)
     if edges is None:
         if per_decade < 1:
-            raise ValueError(f"per_decade: expected >= 1, got {per_decade}")
+            raise InputError(f"per_decade: expected >= 1, got {per_decade}")
         pos = v[np.isfinite(v) & (v > 0)]
         if len(pos) == 0:
             return pd.Series(pd.Categorical([np.nan] * len(v)), index=idx)
@@ -140,6 +143,6 @@ def complexity_bins(values: Any, *, per_decade: int = 4, edges: Sequence[float] 
     else:
         edge_arr = np.asarray(edges, dtype=float)
         if edge_arr.ndim != 1 or len(edge_arr) < 2 or np.any(np.diff(edge_arr) <= 0):
-            raise ValueError("edges: expected at least two increasing values")
+            raise InputError("edges: expected at least two increasing values")
     v = np.where(v > 0, v, np.nan)
     return pd.Series(pd.cut(v, edge_arr, right=False), index=idx)

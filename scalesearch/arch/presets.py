@@ -7,10 +7,21 @@ import functools
 import re
 from typing import Callable
 
-from scalesearch.arch.families import (EFFICIENTNET_COEFFICIENTS, cifar_plain, cifar_resnet, cifar_resnext,
-                                       efficientnet, mobilenet_v1, mobilenet_v2, plain, resnet, resnext,
-                                       wide_resnet)
+from scalesearch.arch.families import (
+    EFFICIENTNET_COEFFICIENTS,
+    cifar_plain,
+    cifar_resnet,
+    cifar_resnext,
+    efficientnet,
+    mobilenet_v1,
+    mobilenet_v2,
+    plain,
+    resnet,
+    resnext,
+    wide_resnet,
+)
 from scalesearch.arch.specs import NetSpec
+from scalesearch.errors import InputError
 
 # ---------------------------------------------------------------------------------------------------------------
 # Presets, named like torchvision's models (ImageNet ones: 3 channels, 1000 classes, 224 or the B-model's own
@@ -63,5 +74,5 @@ def preset(name: str, *, in_channels: int | None = None, num_classes: int | None
     else:
         close = difflib.get_close_matches(name, PRESETS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `scalesearch presets` lists them"
-        raise ValueError(f"unknown preset {name!r}{hint}")
+        raise InputError(f"unknown preset {name!r}{hint}")
     return spec.with_io(in_channels, num_classes, resolution)

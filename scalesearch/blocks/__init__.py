@@ -31,6 +31,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from scalesearch.errors import InputError
 
 # The fields of arch's StemSpec, StageSpec and HeadSpec that the cost functions read, as protocols: arch imports
 # this module (to check block names and fields against the registry), never the other way round, so the specs'
@@ -256,9 +257,9 @@ def register_block(name: str, *, fields: set[str] | frozenset[str], cost: CostFn
                    residual_bn: str | None = None) -> BlockDef:
     """Register a block; a duplicate name is an error (never a silent overwrite)."""
     if name in BLOCKS:
-        raise ValueError(f"block {name!r} is already registered")
+        raise InputError(f"block {name!r} is already registered")
     if not name.isidentifier() or "_" in name:
-        raise ValueError(f"block name {name!r}: expected letters and digits only (stage strings split on '_')")
+        raise InputError(f"block name {name!r}: expected letters and digits only (stage strings split on '_')")
     BLOCKS[name] = entry = BlockDef(name, frozenset(fields), cost, module, residual_bn)
     return entry
 

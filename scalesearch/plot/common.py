@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scalesearch.errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
@@ -59,7 +61,7 @@ def save(fig: Figure, out: str | Path, *, dpi: int = 150) -> Path:
     path = Path(out)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):
-        raise ValueError(f"out {str(out)!r}: expected a .png, .svg or .pdf file name")
+        raise InputError(f"out {str(out)!r}: expected a .png, .svg or .pdf file name")
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"Date": None} if fmt == "svg" else {"CreationDate": None} if fmt == "pdf" else {}
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "scalesearch"}):
@@ -95,7 +97,7 @@ def _combine(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataF
     else:
         frames = [df if "study" in df.columns else df.assign(study=f"study{i}") for i, df in enumerate(data)]
     if not frames:
-        raise ValueError("data: no DataFrame given")
+        raise InputError("data: no DataFrame given")
     return pd.concat(frames, ignore_index=True)
 
 

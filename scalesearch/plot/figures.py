@@ -13,9 +13,18 @@ if TYPE_CHECKING:
 
     from scalesearch.analysis import ScalingFit
 
-from scalesearch.plot.common import (LOG_AXES, _check, _colours, _figure, _gid, _log_axis, _resolve_x, axis_label,
-                                     save)
-
+from scalesearch.errors import InputError
+from scalesearch.plot.common import (
+    LOG_AXES,
+    _check,
+    _colours,
+    _figure,
+    _gid,
+    _log_axis,
+    _resolve_x,
+    axis_label,
+    save,
+)
 
 
 def plot_scaling(df: pd.DataFrame, *, x: str = "macs", y: str = "val_acc", by: str | None = "family",
@@ -254,7 +263,7 @@ def plot_params(df: pd.DataFrame, *, params: Sequence[str] | None = None, metric
 
     params = an.parameter_columns(df) if params is None else list(params)
     if not params:
-        raise ValueError("params: no parameter columns found; name them with params=[...]")
+        raise InputError("params: no parameter columns found; name them with params=[...]")
     _check(df, [metric, color, *params])
     d = an._complete(df, True)
     d = d[d[metric].notna()]

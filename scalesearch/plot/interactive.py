@@ -12,9 +12,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from scalesearch.plot.common import LOG_AXES, _check, _combine, _direction, _resolve_x, _row_ids, axis_label
+from scalesearch.errors import InputError
+from scalesearch.plot.common import (
+    LOG_AXES,
+    _check,
+    _combine,
+    _direction,
+    _resolve_x,
+    _row_ids,
+    axis_label,
+)
 from scalesearch.text import human
-
 
 
 def _fmt(v: Any) -> str:
@@ -145,7 +153,7 @@ def check_plotly_js(plotly_js: str) -> str:
     pure = PurePosixPath(plotly_js)
     if (not plotly_js.endswith(".js") or pure.is_absolute() or ":" in plotly_js or "\\" in plotly_js
             or any(c in plotly_js for c in "\"'<>?#%") or not pure.name[:-3]):
-        raise ValueError(f"--plotly-js: expected 'inline' or a relative path ending in .js (e.g. "
+        raise InputError(f"--plotly-js: expected 'inline' or a relative path ending in .js (e.g. "
                          f"../_assets/{plotly_asset()}), got {plotly_js!r}")
     return plotly_js
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from scalesearch.errors import InputError, NotFoundError
 from scalesearch.rediscover.degradation import _analyse_degradation
 from scalesearch.rediscover.efficientnet import _analyse_step1, _analyse_step2
 from scalesearch.rediscover.resnext import _analyse_resnext
@@ -39,7 +40,7 @@ class Experiment:
             ValueError: `pilot` for an experiment without pilot specs.
         """
         if pilot and not self.pilot:
-            raise ValueError(f"--pilot: experiment {self.name} has no pilot (it follows up a full run); run it "
+            raise InputError(f"--pilot: experiment {self.name} has no pilot (it follows up a full run); run it "
                              f"without --pilot")
         return tuple(s.replace(".yaml", "_pilot.yaml") if pilot else s for s in self.specs)
 
@@ -114,7 +115,7 @@ def analyse(experiment: str, db: str = DEFAULT_DB, *, pilot: bool = False, out_r
         LookupError: a study that is not in the database.
     """
     if experiment not in EXPERIMENTS:
-        raise ValueError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
+        raise InputError(f"experiment {experiment!r}: expected one of {', '.join(EXPERIMENTS)}")
     exp = EXPERIMENTS[experiment]
     if pilot:
         exp.spec_files(pilot)  # an experiment without a pilot says so
@@ -127,7 +128,7 @@ def analyse(experiment: str, db: str = DEFAULT_DB, *, pilot: bool = False, out_r
             if len(studies) == 1:
                 raise
     if not data:
-        raise LookupError(f"none of the studies {', '.join(studies)} is in {db}")
+        raise NotFoundError(f"none of the studies {', '.join(studies)} is in {db}")
     folder = Path(out_root) / next(iter(data))
     findings, tables, power, notes, figs = exp.analyse(data, folder)
     statuses = [_status(r, t, pilot) for r, t, _ in data.values()]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from scalesearch.errors import InputError, NotFoundError
 from scalesearch.store import Reader, describe_url
 from scalesearch.store.models import EpochRow, StudyRow, TrialRow
 
@@ -80,7 +81,7 @@ def _names(study: str | Sequence[str] | None) -> list[str] | None:
     names = [study] if isinstance(study, str) else list(study)
     for n in names:
         if not isinstance(n, str) or not n:
-            raise ValueError(f"study: expected study names, got {n!r}")
+            raise InputError(f"study: expected study names, got {n!r}")
     return list(dict.fromkeys(names))
 
 
@@ -89,7 +90,7 @@ def _study_rows(reader: Reader, conn: sa.Connection, names: list[str] | None) ->
     LookupError naming the studies there are for a name that is not one."""
     if not _has_tables(conn):
         if names:
-            raise LookupError(f"no study {names[0]!r} in {describe_url(reader.url)} (it holds no scalesearch study)")
+            raise NotFoundError(f"no study {names[0]!r} in {describe_url(reader.url)} (it holds no scalesearch study)")
         return []
     cols = (StudyRow.id, StudyRow.name, StudyRow.spec_canonical, StudyRow.objectives)
     rows = conn.execute(sa.select(*cols).order_by(StudyRow.id)).all()
@@ -99,7 +100,7 @@ def _study_rows(reader: Reader, conn: sa.Connection, names: list[str] | None) ->
     missing = [n for n in names if n not in by_name]
     if missing:
         there = f"studies there: {', '.join(by_name)}" if by_name else "it holds no study"
-        raise LookupError(f"no study {missing[0]!r} in {describe_url(reader.url)} ({there})")
+        raise NotFoundError(f"no study {missing[0]!r} in {describe_url(reader.url)} ({there})")
     return [by_name[n] for n in names]
 
 
@@ -212,7 +213,7 @@ def load_trials(db: DB = None, study: str | Sequence[str] | None = None, *,
     if keep is not None:
         unknown = sorted(keep - set(STATES.values()))
         if unknown:
-            raise ValueError(f"states: unknown state {unknown[0]!r}; expected some of {', '.join(STATES.values())}")
+            raise InputError(f"states: unknown state {unknown[0]!r}; expected some of {', '.join(STATES.values())}")
     with _snapshot(db) as (reader, conn):
         studies = _study_rows(reader, conn, names)
         if not studies:

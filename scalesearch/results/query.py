@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import aggregate
-from scalesearch.results.load import DB, _names, load_trials, open_reader, study_objectives
+from scalesearch.errors import InputError
+from scalesearch.results.load import (
+    DB,
+    _names,
+    load_trials,
+    open_reader,
+    study_objectives,
+)
 from scalesearch.store import Reader
 
 # --------------------------------------------------------------------------------------------------------------
@@ -107,9 +114,9 @@ def filter_rows(df: pd.DataFrame, where: str, *, option: str = "--where") -> pd.
     try:
         e = parse_expr(where)
     except ExprError as err:
-        raise ValueError(f"{option}: {err}") from None
+        raise InputError(f"{option}: {err}") from None
     if e.kind == "num":
-        raise ValueError(f"{option}: {where.strip()!r} is a number, not a condition; expected a comparison such as "
+        raise InputError(f"{option}: {where.strip()!r} is a number, not a condition; expected a comparison such as "
                          "'val_acc > 0.9'")
     names = sorted(e.names)
     for n in names:
@@ -125,9 +132,9 @@ def filter_rows(df: pd.DataFrame, where: str, *, option: str = "--where") -> pd.
         try:
             r = e(env)
         except ExprError as err:
-            raise ValueError(f"{option}: {err} (in row {_row_name(df, i)})") from None
+            raise InputError(f"{option}: {err} (in row {_row_name(df, i)})") from None
         if type(r) is not bool:
-            raise ValueError(f"{option}: {where.strip()!r} gives {r!r}, not true or false; expected a condition "
+            raise InputError(f"{option}: {where.strip()!r} gives {r!r}, not true or false; expected a condition "
                              "such as 'val_acc > 0.9'")
         mask[i] = r
     return df[mask]
@@ -151,11 +158,11 @@ def parse_objectives(text: str, *, option: str = "--objectives") -> dict[str, st
         name, sep, direction = part.strip().partition(":")
         direction = direction.strip().lower()
         if not name.strip() or not sep or direction not in ("max", "min"):
-            raise ValueError(f"{option}: {part.strip()!r} is not COLUMN:max or COLUMN:min; expected e.g. "
+            raise InputError(f"{option}: {part.strip()!r} is not COLUMN:max or COLUMN:min; expected e.g. "
                              "'val_acc:max,macs:min'")
         out["latency_ms" if name.strip() == "latency" else name.strip()] = direction
     if not 1 <= len(out) <= 3:
-        raise ValueError(f"{option}: {len(out)} objectives given; expected one to three")
+        raise InputError(f"{option}: {len(out)} objectives given; expected one to three")
     return out
 
 
@@ -222,7 +229,7 @@ def sort_rows(df: pd.DataFrame, sort: str | Sequence[str], *, option: str = "--s
     """
     parts = [p.strip() for s in ([sort] if isinstance(sort, str) else sort) for p in s.split(",") if p.strip()]
     if not parts:
-        raise ValueError(f"{option}: expected a column name, optionally with :asc or :desc")
+        raise InputError(f"{option}: expected a column name, optionally with :asc or :desc")
     cols, asc = [], []
     for p in parts:
         name, sep, direction = p.partition(":")
@@ -230,7 +237,7 @@ def sort_rows(df: pd.DataFrame, sort: str | Sequence[str], *, option: str = "--s
         if name not in df.columns:
             raise _unknown_column(option, name, df)
         if sep and direction not in ("asc", "desc"):
-            raise ValueError(f"{option}: {p!r}: the direction must be asc or desc")
+            raise InputError(f"{option}: {p!r}: the direction must be asc or desc")
         cols.append(name)
         asc.append(direction == "asc" if sep else "acc" not in name)
     return df.sort_values(cols, ascending=asc, kind="stable", na_position="last")
@@ -242,7 +249,7 @@ def select_columns(df: pd.DataFrame, columns: str | Sequence[str], *, option: st
     names = [p.strip() for s in ([columns] if isinstance(columns, str) else columns) for p in s.split(",")
              if p.strip()]
     if not names:
-        raise ValueError(f"{option}: expected column names separated by commas")
+        raise InputError(f"{option}: expected column names separated by commas")
     for n in names:
         if n not in df.columns:
             raise _unknown_column(option, n, df)
@@ -307,7 +314,7 @@ def query(db: DB = None, study: str | Sequence[str] | None = None, *, where: str
         df = sort_rows(df, sort)
     if top is not None:
         if top < 1:
-            raise ValueError(f"--top: expected an integer >= 1, got {top}")
+            raise InputError(f"--top: expected an integer >= 1, got {top}")
         df = df.head(top)
     if columns is not None:
         df = select_columns(df, columns)

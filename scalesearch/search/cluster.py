@@ -28,6 +28,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from scalesearch.errors import ClusterError, InputError
+
 __all__ = ["RaySession", "connect", "is_loopback", "probe_address", "set_ray_environment"]
 
 PROBE_TIMEOUT_S = 3.0
@@ -60,17 +62,17 @@ def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """Raise OSError (one line) unless a Ray GCS answers at HOST:PORT within `timeout` seconds (see the module
     docstring); ValueError for a malformed address or a Ray Client one (`ray://`)."""
     if "://" in address:
-        raise ValueError(f"--address {address!r}: expected HOST:PORT of the Ray cluster's head (its GCS, e.g. "
+        raise InputError(f"--address {address!r}: expected HOST:PORT of the Ray cluster's head (its GCS, e.g. "
                          "10.0.0.5:6379); Ray Client addresses (ray://) are not supported: Tune's controller and "
                          "scalesearch's driver must run in this process, on a node of the cluster")
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or not host:
-        raise ValueError(f"--address {address!r}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.5:6379)")
+        raise InputError(f"--address {address!r}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.5:6379)")
     try:
         conn = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
     except OSError as e:
         why = e.strerror or type(e).__name__ if not isinstance(e, socket.timeout) else f"no answer in {timeout:g} s"
-        raise OSError(f"--address {address}: cannot reach a Ray cluster there ({why})") from None
+        raise ClusterError(f"--address {address}: cannot reach a Ray cluster there ({why})") from None
     with conn:
         if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
             return
@@ -79,13 +81,13 @@ def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
             conn.sendall(_HTTP2_PREFACE)
             head = conn.recv(9)
         except socket.timeout:
-            raise OSError(f"--address {address}: no Ray cluster answered there within {timeout:g} s (something "
+            raise ClusterError(f"--address {address}: no Ray cluster answered there within {timeout:g} s (something "
                           "accepts connections on that port but does not speak Ray's protocol)") from None
         except OSError as e:
-            raise OSError(f"--address {address}: cannot reach a Ray cluster there "
+            raise ClusterError(f"--address {address}: cannot reach a Ray cluster there "
                           f"({e.strerror or type(e).__name__})") from None
     if len(head) < 9 or head[3] != 0x04:  # an HTTP/2 frame header whose type is SETTINGS
-        raise OSError(f"--address {address}: the server there is not a Ray cluster (it does not answer as Ray's "
+        raise ClusterError(f"--address {address}: the server there is not a Ray cluster (it does not answer as Ray's "
                       "GCS does)")
 
 
@@ -145,7 +147,7 @@ def connect(address: str | None, *, num_cpus: float | None = None) -> RaySession
     session = RaySession(_gcs_address(ray), started=True, cpus=float(ray.cluster_resources().get("CPU", 0)))
     if not session.address.startswith("127.0.0.1:"):
         session.close()
-        raise OSError(f"the local Ray started on {session.address}, not on 127.0.0.1; refusing to run with Ray "
+        raise ClusterError(f"the local Ray started on {session.address}, not on 127.0.0.1; refusing to run with Ray "
                       "listening beyond this machine (start Ray yourself and pass --address to choose)")
     return session
 

@@ -24,10 +24,26 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Sequence
 
+from scalesearch.errors import InputError
 from scalesearch.expr import Expr
 from scalesearch.spec.errors import NOLOC, Loc, loc_field
-from scalesearch.spec.yamlnodes import (Node, check_keys, got, literal, member, num_or_expr, read_bool, read_condition,
-                                        read_distinct, read_expr, read_int, read_num, read_pair, read_scalar, read_str)
+from scalesearch.spec.yamlnodes import (
+    Node,
+    check_keys,
+    got,
+    literal,
+    member,
+    num_or_expr,
+    read_bool,
+    read_condition,
+    read_distinct,
+    read_expr,
+    read_int,
+    read_num,
+    read_pair,
+    read_scalar,
+    read_str,
+)
 from scalesearch.text import short, show, type_name
 
 MAX_GRID = 100_000  # points of a grid, counted before any is listed (and values of one grid or choice list)
@@ -224,7 +240,7 @@ class FloatParam(Parameter):
         """low, low+step, ... <= high (rounded to 12 significant digits), for grid enumeration."""
         n = self.size()
         if n is None:
-            raise ValueError(f"{self.name}: a float range without step cannot be enumerated")
+            raise InputError(f"{self.name}: a float range without step cannot be enumerated")
         return tuple(float(f"{self.low + i * self.step:.12g}") for i in range(n))
 
     def suggest(self, suggest: Suggest) -> float:

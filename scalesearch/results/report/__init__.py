@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scalesearch.errors import FileError
 from scalesearch.plot.interactive import check_plotly_js, write_plotly_js
 from scalesearch.results.report.build import Figure, Report, ReportPaths, build_report
 from scalesearch.results.report.render import render_html, render_markdown
@@ -59,7 +60,7 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
     shared_js = None if check_plotly_js(plotly_js) == "inline" else plotly_js
     folder = Path(out_dir) if out_dir is not None else Path("results") / study
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"--out {folder}: is a file; expected a folder")
+        raise FileError(f"--out {folder}: is a file; expected a folder")
     rep = build_report(db, study, folder, top=top)
     folder.mkdir(parents=True, exist_ok=True)
     md, page = folder / "report.md", folder / "report.html"
