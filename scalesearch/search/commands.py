@@ -104,6 +104,7 @@ def _search(spec: Any, text: str, file: str | None, db: str | None, address: str
     from scalesearch.search.cluster import connect, probe_address
     from scalesearch.search.driver import prepare_study, run_study
     from scalesearch.search.progress import make_progress
+    from scalesearch.search.study import release_study
     from scalesearch.store import Store
 
     if address is not None:
@@ -119,7 +120,11 @@ def _search(spec: Any, text: str, file: str | None, db: str | None, address: str
         import os
 
         cpus = max(float(os.cpu_count() or 1), s.max_concurrency * s.resources.cpus) + s.resources.cpus
-        session = connect(address, num_cpus=cpus)
+        try:
+            session = connect(address, num_cpus=cpus)
+        except BaseException:
+            release_study(store, spec.study)  # the run never started: the study is not ours any more
+            raise
         try:
             outcome = run_study(spec, store, store.study(spec.study), session=session, progress=make_progress())
         finally:
@@ -270,7 +275,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
         url, where = reader.url, describe_url(reader.url)
     finally:
         reader.close()
-    if study.state == "running" and study.driver_host and study.driver_pid and _driver_alive(study):
+    if study.driver_host and study.driver_pid and _driver_alive(study):  # claimed: running, or starting
         raise ValueError(f"delete {args.study}: its driver ({study.driver_host}, pid {study.driver_pid}) is still "
                          "running or cannot be checked from this host; stop it first (Ctrl-C, or SIGTERM to that "
                          "pid)")

@@ -9,19 +9,28 @@ import hashlib
 import os
 import platform
 import socket
+import time
 from typing import Any, Mapping
 
+from scalesearch.errors import ConflictError
 from scalesearch.store import Store, StudyRecord, describe_url
 
-__all__ = ["open_optuna_storage", "prepare_study", "provenance", "spec_fits", "stored_spec"]
+__all__ = ["open_optuna_storage", "prepare_study", "provenance", "release_study", "spec_fits", "stored_spec"]
 
 
 _SAMPLER_SEED_SALT = "scalesearch-sampler"
+_STARTING = "starting"  # the message of a study created by a driver that has not started its run yet
 
 
 def open_optuna_storage(url: str) -> Any:
-    """Optuna's RDBStorage on the results database, with the same SQLite settings as the store."""
+    """Optuna's RDBStorage on the results database, with the same SQLite settings as the store.
+
+    Optuna creates its tables when they are missing, each CREATE on its own (no transaction around the check and
+    the create): two drivers of different studies starting on a new database at once can both try to create one,
+    and the second fails with "table ... already exists". That one is opened again: the tables are there now.
+    """
     import optuna
+    import sqlalchemy as sa
     from sqlalchemy import event
 
     from scalesearch.store.engine import BUSY_TIMEOUT_S
@@ -29,7 +38,14 @@ def open_optuna_storage(url: str) -> Any:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs = {"connect_args": {"timeout": BUSY_TIMEOUT_S}}
-    storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    for attempt in range(5):
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+            break
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as e:
+            if attempt == 4 or not (isinstance(e, sa.exc.IntegrityError) or "already exists" in str(e)):
+                raise
+            time.sleep(0.1 * (attempt + 1))
     if storage.engine.dialect.name == "sqlite":
         @event.listens_for(storage.engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -149,45 +165,59 @@ def stored_spec(record: StudyRecord) -> Any:
 
 
 def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | None) -> StudyRecord:
-    """The study `spec.study` in the store: created when new, checked when it exists. Nothing is written unless
-    every check passes.
+    """The study `spec.study` in the store, claimed for this process: created when new, checked when it exists,
+    and marked as driven by this process (host and PID), all in one transaction (`Store.claim_study`), so that of
+    two drivers started at the same moment exactly one runs it and the other is refused. Nothing is written unless
+    every check passes. A finished study is returned unclaimed (nothing is left to run). A claim whose process is
+    gone (a driver killed or crashed on this host) is taken over, as `scalesearch resume` does; a claim made on
+    another host cannot be checked from here and is taken over too. `release_study` drops the claim of a run that
+    ends before `run_study` starts.
 
     Raises:
-        ValueError: the name exists with another spec, belongs to an Optuna study scalesearch did not create, or
-            another live process is running the study.
+        ConflictError: the name exists with another spec, belongs to an Optuna study scalesearch did not create, or
+            another live process on this host is running the study (a ValueError: one line, exit 2).
     """
     from scalesearch.spec import format_spec
 
     name = spec.study
     where = describe_url(store.url)
-    rec = store.find_study(name)
-    if rec is not None:
+    host, pid = socket.gethostname(), os.getpid()
+
+    def vet(rec: StudyRecord) -> bool:
         try:
             same = stored_spec(rec) == spec
         except ValueError:
             same = False
         if not same:
-            raise ValueError(f"study {name!r} already exists in {where} with another spec (stored from "
-                             f"{rec.spec_file or 'a spec'}); run this spec under another name with --study NAME, or "
-                             f"use another --db")
-        if rec.state == "running" and rec.driver_host == socket.gethostname() and _pid_alive(rec.driver_pid) and \
-                rec.driver_pid != os.getpid():
-            raise ValueError(f"study {name!r} is being run right now by process {rec.driver_pid} on this host")
-        return rec
-    storage = open_optuna_storage(store.url)
-    try:
-        taken = {s.study_name for s in storage.get_all_studies()}
-    finally:
-        storage.engine.dispose()
-    if name in taken:
-        raise ValueError(f"{where} already has an Optuna study named {name!r} that scalesearch did not create; "
-                         "choose another --study NAME or --db")
+            raise ConflictError(f"study {name!r} already exists in {where} with another spec (stored from "
+                                f"{rec.spec_file or 'a spec'}); run this spec under another name with --study NAME, "
+                                "or use another --db")
+        if rec.driver_pid and rec.driver_host == host and rec.driver_pid != pid and _pid_alive(rec.driver_pid):
+            raise ConflictError(f"study {name!r} is being run right now by process {rec.driver_pid} on this host; "
+                                "wait for it to end, or stop it first (Ctrl-C, or SIGTERM to that pid)")
+        return rec.state != "finished"
+
     canonical = format_spec(spec)
-    versions, hardware = provenance()
+    # provenance (which imports torch) outside the claim's transaction, and only for a study that looks new
+    versions, hardware = provenance() if store.find_study(name) is None else ({}, {})
     s = spec.search
-    return store.create_study(
-        name=name, spec_text=spec_text, spec_file=spec_file, spec_canonical=canonical,
+    fields = dict(
+        spec_text=spec_text, spec_file=spec_file, spec_canonical=canonical,
         spec_hash=hashlib.sha256(canonical.encode()).hexdigest(), seed=spec.seed, sampler=s.sampler,
         objectives=[[o.name, o.direction] for o in s.objectives], repeats=s.repeats, planned=None,
-        versions=versions, hardware=hardware, state="interrupted", message="created; not started yet",
-        wall_seconds=0.0, runs=0)
+        versions=versions, hardware=hardware, state="running", message=_STARTING, wall_seconds=0.0, runs=0)
+    record, _created = store.claim_study(name, host=host, pid=pid, fields=fields, vet=vet)
+    return record
+
+
+def release_study(store: Store, name: str) -> None:
+    """Drop this process's claim on study `name` (made by `prepare_study`) when the run ends before `run_study`
+    started it (e.g. Ray could not be reached); a study created by the claim goes back to "not started yet"."""
+    host, pid = socket.gethostname(), os.getpid()
+    rec = store.find_study(name)
+    if rec is None:
+        return
+    fields: dict[str, Any] = {}
+    if rec.runs == 0 and rec.message == _STARTING:
+        fields = {"state": "interrupted", "message": "created; not started yet"}
+    store.release_study(name, host=host, pid=pid, **fields)

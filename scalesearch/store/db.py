@@ -28,14 +28,14 @@ import datetime as dt
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from scalesearch.errors import ScalesearchError
+from scalesearch.errors import ConflictError, ScalesearchError
 from scalesearch.store.engine import describe_url, make_engine, normalize_url, sqlite_path
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
 from scalesearch.store.records import (EpochRecord, StudyRecord, TrialRecord, epoch_record, study_record,
@@ -64,6 +64,14 @@ def _db_error(url: str, e: Exception) -> ValueError:
     orig = getattr(e, "orig", None) or e
     msg = " ".join(str(orig).split())[:200]
     return ValueError(f"--db {describe_url(url)}: not a usable database ({msg})")
+
+
+def _optuna_has_study(s: Session, name: str) -> bool:
+    """Whether Optuna's own tables (beside ours in the same database) hold a study called `name`."""
+    if not sa.inspect(s.connection()).has_table("studies"):
+        return False
+    studies = sa.table("studies", sa.column("study_name"))
+    return s.scalar(select(studies.c.study_name).where(studies.c.study_name == name)) is not None
 
 
 class _Base:
@@ -221,10 +229,15 @@ class Store(_Base):
             with self._sessions.begin() as s:
                 exists = self._check_schema(s)
             if not exists:
-                Base.metadata.create_all(self.engine)
-                with self._sessions.begin() as s:
-                    if s.scalar(select(func.count()).select_from(SchemaRow)) == 0:
-                        s.add(SchemaRow(version=SCHEMA_VERSION, created=now()))
+                try:
+                    Base.metadata.create_all(self.engine)
+                    with self._sessions.begin() as s:
+                        if s.scalar(select(func.count()).select_from(SchemaRow)) == 0:
+                            s.add(SchemaRow(version=SCHEMA_VERSION, created=now()))
+                except sa.exc.DBAPIError:  # another process created them at the same time (PostgreSQL)
+                    with self._sessions.begin() as s:
+                        if not self._check_schema(s):
+                            raise
         except sa.exc.DBAPIError as e:
             self.engine.dispose()
             raise _db_error(self.url, e) from None
@@ -324,6 +337,63 @@ class Store(_Base):
             s.flush()
             self._study_ids[row.name] = row.id
             return study_record(row)
+
+    def claim_study(self, name: str, *, host: str, pid: int, fields: dict[str, Any],
+                    vet: Callable[[StudyRecord], bool]) -> tuple[StudyRecord, bool]:
+        """Claim study `name` for the driver (`host`, `pid`) in one transaction, so that two drivers starting it at
+        the same time cannot both run it: a new study is inserted already claimed (`fields` are its StudyRow
+        columns); an existing one is read under a row lock and handed to `vet`, which raises to refuse it (another
+        spec, another live driver), returns False to leave it as it is (nothing to run) or True to claim it.
+        Claiming an existing study sets only `driver_host` and `driver_pid`: its state and times stay until the
+        run starts. Returns (the record, whether it was created).
+
+        SQLite: the transaction holds the write lock from its start (BEGIN IMMEDIATE), so the read and the write
+        are one step. PostgreSQL: the row is read FOR UPDATE, and of two drivers inserting the same new study at
+        once the second's insert fails on the unique name once the first commits; it then reads the first's row.
+
+        Raises:
+            ConflictError: the name is taken by an Optuna study that scalesearch did not create, or `vet` refused.
+            StoreWriteError: the database refused the write.
+        """
+        for attempt in range(2):
+            try:
+                with self._write() as s:
+                    row = s.scalar(select(StudyRow).where(StudyRow.name == name).with_for_update())
+                    created = row is None
+                    if row is not None:
+                        if not vet(study_record(row)):
+                            return study_record(row), False
+                        row.driver_host, row.driver_pid = host, pid
+                    elif _optuna_has_study(s, name):
+                        raise ConflictError(f"{describe_url(self.url)} already has an Optuna study named {name!r} "
+                                            "that scalesearch did not create; choose another --study NAME or --db")
+                    else:
+                        t = now()
+                        row = StudyRow(**{"state": "running", "versions": {}, "hardware": {}, "created": t,
+                                          "started": t, "updated": t, **fields, "name": name, "driver_host": host,
+                                          "driver_pid": pid})
+                        s.add(row)
+                    s.flush()
+                    rec = study_record(row)
+            except sa.exc.IntegrityError:
+                if attempt:
+                    raise
+                continue  # PostgreSQL: another driver inserted the same new study after our read; vet its row
+            self._study_ids[name] = rec.id
+            return rec, created
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def release_study(self, name: str, *, host: str, pid: int, **fields: Any) -> bool:
+        """Drop the claim of driver (`host`, `pid`) on study `name` (a run that ended before it started), setting
+        `fields` too; a claim held by another driver is left alone. Returns whether the claim was ours."""
+        with self._write() as s:
+            row = s.scalar(select(StudyRow).where(StudyRow.name == name).with_for_update())
+            if row is None or row.driver_host != host or row.driver_pid != pid:
+                return False
+            row.driver_pid = None
+            for k, v in fields.items():
+                setattr(row, k, v)
+            return True
 
     def delete_study(self, name: str) -> dict[str, int]:
         """Delete a study with its trials and their epochs, in one transaction; returns how many of each went.

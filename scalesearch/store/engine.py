@@ -12,7 +12,9 @@ A new database file is created owner-only (0600; SQLite gives its -wal and -shm 
 created 0700 when it does not exist. Readers open SQLite read-only (`mode=ro`) and never create a file.
 
 Any other SQLAlchemy URL (PostgreSQL for shared use) is passed through. `--db PATH` without a scheme is a SQLite
-file path.
+file path. A URL whose scheme SQLAlchemy does not know, or whose driver is not installed (or is an asyncio one),
+raises `DatabaseURLError` (one line, with what is expected or what to install) before anything is opened: every
+command that takes `--db` gets here through `make_engine`.
 """
 
 from __future__ import annotations
@@ -26,11 +28,27 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-__all__ = ["BUSY_TIMEOUT_S", "DEFAULT_DB", "describe_url", "make_engine", "normalize_url",
-           "prepare_sqlite_file", "sqlite_path", "sqlite_pragmas"]
+from scalesearch.errors import InputError
+
+__all__ = ["BUSY_TIMEOUT_S", "DEFAULT_DB", "DatabaseURLError", "check_driver", "describe_url", "make_engine",
+           "normalize_url", "prepare_sqlite_file", "sqlite_path", "sqlite_pragmas"]
 
 DEFAULT_DB = "results/scalesearch.db"
 BUSY_TIMEOUT_S = 60.0
+
+_EXPECTED = ("expected sqlite:///PATH, postgresql+psycopg://USER@HOST/DB, or another SQLAlchemy URL whose driver is "
+             "installed")
+# The pip package of each SQLAlchemy driver (the dialect's `driver` name) that is not part of Python.
+_DRIVER_PACKAGES = {
+    "mysqldb": "mysqlclient", "pymysql": "pymysql", "mysqlconnector": "mysql-connector-python",
+    "mariadbconnector": "mariadb", "psycopg": "'scalesearch[postgres]' (psycopg 3)", "psycopg2": "psycopg2-binary",
+    "pg8000": "pg8000", "pyodbc": "pyodbc", "pymssql": "pymssql", "oracledb": "oracledb", "cx_oracle": "cx_Oracle",
+    "pysqlcipher": "sqlcipher3",
+}
+
+
+class DatabaseURLError(InputError):
+    """A `--db` URL that cannot be opened here: an unknown scheme, or a driver that is not installed; one line."""
 
 
 def normalize_url(db: str | os.PathLike[str] | None) -> str:
@@ -52,6 +70,48 @@ def normalize_url(db: str | os.PathLike[str] | None) -> str:
             raise ValueError(f"--db {s!r}: not a database URL or path ({' '.join(str(e).split())[:120]})") from None
         return s
     return "sqlite:///" + s
+
+
+def check_driver(url: str) -> None:
+    """Raise `DatabaseURLError` unless SQLAlchemy knows the URL's scheme and its (synchronous) driver imports.
+
+    Example:
+        >>> try:
+        ...     check_driver("foo://x")
+        ... except DatabaseURLError as e:
+        ...     print(str(e).split(";")[0])
+        --db foo://x: unknown database scheme 'foo'
+        >>> check_driver("sqlite:///results/scalesearch.db")
+    """
+    from sqlalchemy.exc import NoSuchModuleError
+
+    u = make_url(url)
+    where = f"--db {describe_url(url)}"
+    try:
+        dialect = u.get_dialect()
+    except NoSuchModuleError:
+        backend = u.get_backend_name()
+        if "+" in u.drivername:  # the database is one SQLAlchemy knows, the driver named after '+' is not
+            try:
+                make_url(f"{backend}://").get_dialect()
+            except NoSuchModuleError:
+                pass
+            else:
+                raise DatabaseURLError(f"{where}: unknown driver {u.get_driver_name()!r} for {backend}; {_EXPECTED}") \
+                    from None
+        hint = " (SQLAlchemy spells it postgresql)" if backend == "postgres" else ""
+        raise DatabaseURLError(f"{where}: unknown database scheme {u.drivername!r}{hint}; {_EXPECTED}") from None
+    if getattr(dialect, "is_async", False):
+        raise DatabaseURLError(f"{where}: {u.drivername!r} is an asyncio driver; scalesearch needs a synchronous one "
+                               "(e.g. postgresql+psycopg://USER@HOST/DB)")
+    try:
+        (getattr(dialect, "import_dbapi", None) or dialect.dbapi)()
+    except ImportError as e:
+        module = e.name or str(e)
+        package = _DRIVER_PACKAGES.get(dialect.driver, module)
+        raise DatabaseURLError(f"{where}: the {dialect.driver} driver of {u.get_backend_name()} is not installed "
+                               f"(no Python module {module}); pip install {package}, or name an installed driver "
+                               f"in the URL ({u.get_backend_name()}+DRIVER://...)") from None
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -114,8 +174,10 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
         **kwargs: passed to `sqlalchemy.create_engine`.
 
     Raises:
+        DatabaseURLError: an unknown scheme, or a driver that is not installed (see `check_driver`).
         FileNotFoundError: a read-only SQLite file that does not exist.
     """
+    check_driver(url)
     path = sqlite_path(url)
     if path is not None:
         if readonly and not path.exists():
