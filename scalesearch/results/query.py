@@ -80,8 +80,8 @@ def _python_values(col: pd.Series) -> list[Any]:
     return out
 
 
-def _unknown_column(option: str, name: str, df: pd.DataFrame) -> ValueError:
-    return ValueError(f"{option}: unknown column {name!r}; the columns are {', '.join(map(str, df.columns))}")
+def _unknown_column(option: str, name: str, df: pd.DataFrame) -> InputError:
+    return InputError(f"{option}: unknown column {name!r}; the columns are {', '.join(map(str, df.columns))}")
 
 
 def filter_rows(df: pd.DataFrame, where: str, *, option: str = "--where") -> pd.DataFrame:

@@ -1,0 +1,266 @@
+"""`compare_arms`: two arms of a study (each a filter in the query language), their difference with its interval,
+the test, the smallest difference the data could detect, and the regime guards (`scalesearch.analysis.guards`).
+
+What `scalesearch compare STUDY --a EXPR --b EXPR` prints. The difference is A - B of the metric's per-trial
+values (COMPLETE trials only). With `pair_by` (e.g. "repeat") the trials of A and B that share that column's value
+are paired: the interval is a paired Student t interval over the pairs, the test a paired t-test. Without it the
+arms are independent samples: Welch's interval and test. The smallest detectable difference is
+(t_{1-alpha/2} + t_{power}) x se, on the same degrees of freedom.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from scalesearch.analysis.guards import (
+    DEFAULT_MARGIN,
+    Guard,
+    failed_start,
+    not_converged,
+    positive_control,
+    unequal_cost,
+)
+from scalesearch.errors import InputError
+from scalesearch.results.load import load_epochs, load_trials, open_reader
+from scalesearch.results.query import filter_rows
+
+if TYPE_CHECKING:
+    from scalesearch.results.load import DB
+
+__all__ = ["ArmComparison", "Difference", "compare_arms", "difference"]
+
+EPOCH_METRICS = ("val_acc", "train_acc", "val_loss", "train_loss")
+LOWER_IS_BETTER = ("val_loss", "train_loss", "test_loss", "macs", "params", "acts", "latency_ms")
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A - B of a metric with its interval and test.
+
+    Attributes:
+        diff, lo, hi: the mean difference and its interval (NaN when a side has fewer than two values).
+        level: the interval's coverage.
+        test: "paired t" or "Welch t"; `t`, `dof`, `p` its statistic, degrees of freedom and two-sided p-value.
+        n_a, n_b: values per arm (trials); `n_pairs` the pairs used when paired.
+        detectable: the smallest true difference detected with `power` at this level.
+    """
+
+    diff: float
+    lo: float
+    hi: float
+    level: float
+    test: str
+    t: float
+    dof: float
+    p: float
+    n_a: int
+    n_b: int
+    n_pairs: int
+    detectable: float
+    power: float
+
+
+def difference(a: pd.Series, b: pd.Series, *, paired: bool, level: float = 0.95, power: float = 0.8) -> Difference:
+    """A - B with a Student t interval and test: paired over the shared index labels of `a` and `b` (one value
+    per label), or Welch's for independent samples.
+
+    Example:
+        >>> a = pd.Series([0.90, 0.91, 0.92, 0.93]); b = pd.Series([0.88, 0.90, 0.90, 0.92])
+        >>> d = difference(a, b, paired=True)
+        >>> round(d.diff, 3), d.test, d.n_pairs, d.lo > 0
+        (0.015, 'paired t', 4, True)
+    """
+    from scipy import stats
+
+    if not 0 < level < 1 or not 0 < power < 1:
+        raise InputError(f"level and power: expected in (0, 1), got {level}, {power}")
+    nan = math.nan
+    if paired:
+        shared = a.index.intersection(b.index)
+        d = (a.loc[shared] - b.loc[shared]).to_numpy(dtype=float)
+        m = len(d)
+        diff = float(d.mean()) if m else nan
+        if m < 2:
+            return Difference(diff, nan, nan, level, "paired t", nan, nan, nan, len(a), len(b), m, nan, power)
+        se, dof = float(d.std(ddof=1) / math.sqrt(m)), float(m - 1)
+        test, n_pairs = "paired t", m
+    else:
+        xa, xb = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+        diff = float(xa.mean() - xb.mean()) if len(xa) and len(xb) else nan
+        if len(xa) < 2 or len(xb) < 2:
+            return Difference(diff, nan, nan, level, "Welch t", nan, nan, nan, len(xa), len(xb), 0, nan, power)
+        va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
+        se = math.sqrt(va + vb)
+        dof = float((va + vb) ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))) if va + vb > 0 else \
+            float(len(xa) + len(xb) - 2)
+        test, n_pairs = "Welch t", 0
+    q = float(stats.t.ppf((1 + level) / 2, dof))
+    if se > 0:
+        t = diff / se
+        p = float(2 * stats.t.sf(abs(t), dof))
+    else:
+        t, p = (0.0, 1.0) if diff == 0 else (math.copysign(math.inf, diff), 0.0)
+    detectable = (q + float(stats.t.ppf(power, dof))) * se
+    return Difference(diff, diff - q * se, diff + q * se, level, test, t, dof, p, len(a), len(b), n_pairs,
+                      detectable, power)
+
+
+@dataclass(frozen=True)
+class ArmComparison:
+    """What `compare_arms` found: the arms, the difference, the guards."""
+
+    study: str
+    metric: str
+    a: str
+    b: str
+    a_trials: tuple[int, ...]
+    b_trials: tuple[int, ...]
+    mean_a: float
+    mean_b: float
+    result: Difference
+    margin: float
+    pair_by: str | None
+    guards: tuple[Guard, ...] = field(default=())
+
+    @property
+    def fired(self) -> tuple[Guard, ...]:
+        """The guards that fired."""
+        return tuple(g for g in self.guards if g.fired)
+
+    @property
+    def reading(self) -> str:
+        """The difference in words: which arm is better by the interval, or that the data cannot tell."""
+        r, better = self.result, "lower" if self.metric in LOWER_IS_BETTER else "higher"
+        if math.isnan(r.lo):
+            return "no interval: an arm has fewer than two trials (or pairs)"
+        if r.lo > 0:
+            return f"A's {self.metric} is {better} than B's"
+        if r.hi < 0:
+            return f"B's {self.metric} is {better} than A's"
+        if -self.margin < r.lo and r.hi < self.margin:
+            return f"A and B are equal within the margin of {self.margin:g}"
+        return f"no difference shown: the interval holds 0 (the data detect {r.detectable:.4g} at " \
+               f"{r.power:.0%} power)"
+
+    def text(self) -> str:
+        """The lines `scalesearch compare` prints."""
+        r = self.result
+        pairing = f", paired by {self.pair_by} ({r.n_pairs} pairs)" if self.pair_by else ", unpaired"
+        lines = [f"compare {self.study}: {self.metric}, A - B{pairing}",
+                 f"  A  {self.a}: {len(self.a_trials)} trials ({_numbers(self.a_trials)}), mean {self.mean_a:.4f}",
+                 f"  B  {self.b}: {len(self.b_trials)} trials ({_numbers(self.b_trials)}), mean {self.mean_b:.4f}",
+                 f"difference {r.diff:+.4f} [{r.lo:+.4f}, {r.hi:+.4f}] ({r.level:.0%} {r.test} interval)",
+                 f"test       {r.test}: t = {r.t:.3f}, dof = {r.dof:.1f}, p = {r.p:.4g}",
+                 f"detectable {r.detectable:.4f} at {r.power:.0%} power (the smallest true difference these trials "
+                 "would show)",
+                 f"reading    {self.reading}" + (" -- but see the guards that fired" if self.fired else ""),
+                 f"guards ({len(self.fired)} of {len(self.guards)} fired; margin {self.margin:g}):"]
+        lines += [f"  {g.line()}" for g in self.guards]
+        return "\n".join(lines)
+
+
+def _numbers(ns: tuple[int, ...], limit: int = 8) -> str:
+    shown = ", ".join(f"#{n}" for n in ns[:limit])
+    return shown + (f", ... {len(ns) - limit} more" if len(ns) > limit else "")
+
+
+def compare_arms(db: DB, study: str, a: str, b: str, *, metric: str = "val_acc", margin: float = DEFAULT_MARGIN,
+                 pair_by: str | None = None, level: float = 0.95, power: float = 0.8) -> ArmComparison:
+    """Compare two arms of a study and check the regime the comparison was made in.
+
+    Args:
+        db: a SQLAlchemy URL or SQLite path, or a Reader; read-only.
+        study: the study.
+        a, b: the arms, as conditions in the query language over `load_trials`' columns (`"w == 8"`,
+            `"point == 'width'"`), never SQL or Python.
+        metric: a trial column (val_acc, best_val_acc, test_acc, ...).
+        margin: the smallest difference that matters, in the metric's units: the threshold of "not converged"
+            and of "equal within the margin".
+        pair_by: a column whose equal values pair A's and B's trials (e.g. "repeat"); None for independent arms.
+        level, power: the interval's coverage, and the power of the detectable difference.
+
+    Returns:
+        The ArmComparison (`.text()` is what the CLI prints).
+
+    Raises:
+        InputError: a bad filter or column, an arm with no completed trial, arms that share trials, a pairing
+            column that leaves no pair.
+        NotFoundError: no such study.
+    """
+    if not margin >= 0:
+        raise InputError(f"--margin: expected a number >= 0, got {margin}")
+    reader = open_reader(db)
+    try:
+        spec_text = reader.study(study).spec_canonical
+        trials = load_trials(reader, study)
+        epochs = load_epochs(reader, study)
+    finally:
+        if reader is not db:  # ours: close it; a caller's Reader stays open
+            reader.close()
+    if metric not in trials.columns:
+        raise InputError(f"--metric {metric!r}: not a column of the study's trials; expected e.g. val_acc, "
+                         "best_val_acc or test_acc")
+    if pair_by is not None and pair_by not in trials.columns:
+        raise InputError(f"--pair-by {pair_by!r}: not a column of the study's trials; expected e.g. repeat or seed")
+    done = trials[(trials["state"] == "COMPLETE") & trials[metric].notna()]
+    arm_a, arm_b = filter_rows(done, a, option="--a"), filter_rows(done, b, option="--b")
+    for name, rows, expr in (("--a", arm_a, a), ("--b", arm_b, b)):
+        if rows.empty:
+            raise InputError(f"{name} {expr!r}: no completed trial of study {study!r} matches")
+    both = set(arm_a["number"]) & set(arm_b["number"])
+    if both:
+        raise InputError(f"--a and --b both match trials {_numbers(tuple(sorted(both)))}; expected disjoint arms")
+
+    def values(rows: pd.DataFrame) -> pd.Series:
+        if pair_by is None:
+            return rows[metric].astype(float).reset_index(drop=True)
+        return rows.groupby(pair_by)[metric].mean().astype(float)
+
+    va, vb = values(arm_a), values(arm_b)
+    if pair_by is not None and len(va.index.intersection(vb.index)) == 0:
+        raise InputError(f"--pair-by {pair_by}: A and B share no value of {pair_by}; expected paired trials")
+    result = difference(va, vb, paired=pair_by is not None, level=level, power=power)
+
+    from scalesearch.spec import parse_spec
+
+    spec = parse_spec(spec_text, f"<study {study}>")
+    arms = pd.concat([arm_a, arm_b])["number"]
+    guards = [_positive_control(done, arm_a, arm_b, metric, pair_by, level, has_baseline=spec.baseline is not None),
+              _converged(epochs[epochs["number"].isin(arms)], metric, margin),
+              failed_start(epochs[epochs["number"].isin(arms)], num_classes=spec.dataset.num_classes,
+                           val_size=spec.dataset.val_size),
+              unequal_cost({"A": arm_a["macs"].dropna().tolist(), "B": arm_b["macs"].dropna().tolist()})]
+    return ArmComparison(study, metric, a, b, tuple(int(n) for n in arm_a["number"]),
+                         tuple(int(n) for n in arm_b["number"]), float(va.mean()), float(vb.mean()), result,
+                         float(margin), pair_by, tuple(guards))
+
+
+def _positive_control(done: pd.DataFrame, arm_a: pd.DataFrame, arm_b: pd.DataFrame, metric: str,
+                      pair_by: str | None, level: float, *, has_baseline: bool) -> Guard:
+    """Each arm minus the spec's baseline trials (oriented so that positive is better)."""
+    base = done[done["point"] == "baseline"]
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    controls = {}
+    for label, rows in (("A", arm_a), ("B", arm_b)):
+        rows = rows[~rows["number"].isin(base["number"])]
+        if rows.empty or base.empty:
+            continue
+        if pair_by is None:
+            va, vb = rows[metric].astype(float).reset_index(drop=True), base[metric].astype(float).reset_index(
+                drop=True)
+        else:
+            va, vb = rows.groupby(pair_by)[metric].mean(), base.groupby(pair_by)[metric].mean()
+        paired = pair_by is not None and len(va.index.intersection(vb.index)) >= 2
+        d = difference(va, vb, paired=paired, level=level)
+        lo, hi = (sign * d.lo, sign * d.hi) if sign > 0 else (sign * d.hi, sign * d.lo)
+        controls[label] = (sign * d.diff, lo, hi)
+    return positive_control(controls, has_baseline=has_baseline)
+
+
+def _converged(epochs: pd.DataFrame, metric: str, margin: float) -> Guard:
+    curve = metric if metric in EPOCH_METRICS else "val_acc"
+    return not_converged(epochs, curve, margin=margin, direction="min" if curve.endswith("loss") else "max")
