@@ -81,6 +81,17 @@ def optuna_trials(db: str, study: str) -> list[Any]:
     return optuna.load_study(study_name=study, storage=db).get_trials(deepcopy=False)
 
 
+def study_running(db: str, study: str) -> bool:
+    """Whether the study is stored as running (its driver has set it up; the database is in WAL mode)."""
+    from scalesearch.store import Reader
+
+    try:
+        with Reader(db) as reader:
+            return reader.study(study).state == "running"
+    except (LookupError, FileNotFoundError, ValueError):
+        return False
+
+
 def env_without_ray_address() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("RAY_ADDRESS", None)

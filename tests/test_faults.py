@@ -24,9 +24,16 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import descendants, wait_gone  # noqa: E402
-from _search_fixtures import (cli, cli_popen, optuna_trials, ray_session, run_study_inprocess,  # noqa: E402,F401
-                              spec_text)
+from _procs import descendants, resume, step_until, wait_gone  # noqa: E402
+from _search_fixtures import (  # noqa: E402,F401
+    cli,
+    cli_popen,
+    optuna_trials,
+    ray_session,
+    run_study_inprocess,
+    spec_text,
+    study_running,
+)
 
 from scalesearch.store import Reader  # noqa: E402
 
@@ -61,19 +68,19 @@ def _start(tmp_path: Path, db: str, *extra: str, **kw) -> tuple[subprocess.Popen
 
 
 def _wait_midway(proc: subprocess.Popen, db: str, timeout: float = 240) -> None:
-    """Until one trial finished and another is running (with an epoch stored)."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Until one trial finished and another is running (with an epoch stored), seen with the driver stopped; it
+    returns with the driver still stopped (`_procs.step_until`): the caller applies its fault, then resumes it. The
+    running trial has results the driver has not taken yet (its last epochs, its end), so the driver writes again
+    after the fault, whatever the machine's speed: the fault lands mid-search by construction."""
+
+    def midway() -> bool:
         c = _counts(db)
         if c.get("completed", 0) >= 1 and c.get("running", 0) >= 1:
-            running = [t for t in Reader(db).trials("faults", states=("running",))]
-            if running and any(t.epochs_done >= 1 for t in running):
-                return
-        if proc.poll() is not None:
-            raise AssertionError(f"the driver exited ({proc.returncode}) too early: {proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the search to get going")
-        time.sleep(0.1)
+            return any(t.epochs_done >= 1 for t in Reader(db).trials("faults", states=("running",)))
+        return False
+
+    step_until(proc.pid, midway, "one trial finished and another running", timeout=timeout,
+               ready=lambda: study_running(db, "faults"))
 
 
 def _rows(db: str) -> list:
@@ -147,11 +154,13 @@ def test_disk_full_mid_search(tmp_path, small_fs, ray_session):
                     f.flush()
             except OSError:
                 pass
+        resume(proc.pid)
         err = _one_line(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "cannot write to the database (database or disk is full)" in err and "scalesearch resume faults" in err
+    # our words; what follows in the brackets is SQLite's own text for the failed write
+    assert "cannot write to the database (" in err and "scalesearch resume faults" in err
     _check_no_partial_rows(db)
     left = _left_behind(db)
     after = {t.key: t for t in _rows(db)}
@@ -206,6 +215,7 @@ def test_database_made_read_only_mid_search(tmp_path, ray_session):
     try:
         _wait_midway(proc, db)
         path.chmod(0o400)  # chmod a-w r.db
+        resume(proc.pid)
         err = _one_line(proc)
     finally:
         if proc.poll() is None:
@@ -228,6 +238,7 @@ def test_database_file_deleted_mid_search(tmp_path, ray_session):
         before = {t.key: t for t in _rows(db) if t.state == "completed"}
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):  # rm r.db*
             p.unlink(missing_ok=True)
+        resume(proc.pid)
         err = _one_line(proc)
     finally:
         if proc.poll() is None:
@@ -258,9 +269,11 @@ def test_sigterm_and_ctrl_c_stop_gracefully_and_leave_no_process(tmp_path, ray_s
         started = descendants(proc.pid)  # the Ray it started: GCS, raylet, workers...
         assert len(started) >= 3
         if how == "SIGTERM":
-            os.kill(proc.pid, signal.SIGTERM)
-        else:
-            os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole foreground group
+            os.kill(proc.pid, signal.SIGTERM)  # delivered as the driver resumes, with results still to take
+            resume(proc.pid)
+        else:  # a terminal's Ctrl-C reaches the whole foreground group at once: the driver runs again first
+            resume(proc.pid)
+            os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -312,8 +325,9 @@ search: {sampler: grid, max_concurrency: 1}
     assert run_study_inprocess(text, db, ray_session).state == "finished"
     by = {t.values["big"]: t for t in Reader(db).trials("oom")}
     huge, small = by[1], by[0]
-    assert huge.state == "failed" and huge.error.startswith("out of memory: RuntimeError:"), huge.error
-    assert "allocate" in huge.error and huge.number < small.number  # it failed first ...
+    # "out of memory: " is ours (the failure recognised as one); the rest is PyTorch's text, not checked
+    assert huge.state == "failed" and huge.error.startswith("out of memory: "), huge.error
+    assert huge.number < small.number  # it failed first ...
     assert small.state == "completed"  # ... and the search went on
     assert sorted(o.state.name for o in optuna_trials(db, "oom")) == ["COMPLETE", "FAIL"]
     print(f"\nout of memory ({time.monotonic() - t0:.0f} s): #{huge.number} failed: {huge.error[:160]}")

@@ -384,11 +384,13 @@ def test_html_report_in_headless_chromium_offline(db, report, shared_reports, tm
         curves = browser.evaluate(session, "document.querySelectorAll('#plot-curves g.trace.scatter').length")
         assert curves == 2 * results.load_epochs(db, "alpha")["number"].nunique()  # accuracy and loss panels
         # hovering a point shows its label, MACs, params, accuracy and parameters
+        # (waits until the label is drawn, not a fixed time: 10 s at most, for a stalled page)
         hover = browser.evaluate(session, """(async () => {
             const gd = document.getElementById('plot-pareto');
             Plotly.Fx.hover(gd, [{curveNumber: 0, pointNumber: 0}]);
-            await new Promise(r => setTimeout(r, 300));
-            return document.querySelector('#plot-pareto .hoverlayer').textContent; })()""")
+            const label = () => (document.querySelector('#plot-pareto .hoverlayer') || {}).textContent || '';
+            for (let i = 0; i < 200 && !label().includes('val_acc'); i++) await new Promise(r => setTimeout(r, 50));
+            return label(); })()""")
         assert re.search(r"MACs: [\d.]+[KM]", hover) and "params:" in hover and "val_acc: 0.9" in hover
         assert "width = " in hover and "n = " in hover
         shot = browser.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session)

@@ -191,22 +191,32 @@ search: {sampler: grid, max_concurrency: 1, early_stopping: {type: asha, grace_e
 
 
 def test_time_budget_ends_the_study_and_leaves_nothing_running(tmp_path, ray_session):
-    text = spec_text("budget", """\
-architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
-parameters: {w: {grid: [4, 5, 6, 7, 8, 9, 10, 11]}}
-search: {sampler: grid, max_concurrency: 1, time_budget_s: 6}
-""", train="epochs: 3, batch_size: 50, warmup_epochs: 0",
-        dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 12, num_train: 1200, num_test: 50, "
-                "val_size: 200}")
+    # The budget must be what ends this study, on any machine: each trial is 100,000 epochs of 50 images at 32 px
+    # through a ResNet-8 at least 32 wide (47 M MACs an image, about 6 FLOPs per MAC to train, on one thread, on
+    # the CPU), about 1.4e15 FLOPs, so that even at 1e12 FLOP/s (several times what one CPU core does) one trial
+    # needs over 100 times the 6 s budget: no trial can complete, however fast the machine, and the study
+    # (8 trials, one at a time) would otherwise run on for days. Each epoch is a single step, so that a trial told
+    # to stop reaches its next report (where Tune stops it) soon.
+    budget_s, epochs, images = 6, 100_000, 50
+    text = spec_text("budget", f"""\
+architecture: {{family: cifar_resnet, args: {{depth: 8, width: w}}}}
+parameters: {{w: {{grid: [32, 33, 34, 35, 36, 37, 38, 39]}}}}
+search: {{sampler: grid, max_concurrency: 1, time_budget_s: {budget_s}}}
+""", train=f"epochs: {epochs}, batch_size: {images}, warmup_epochs: 0, device: cpu",
+        dataset=f"{{name: synthetic, num_classes: 4, in_channels: 1, image_size: 32, num_train: {2 * images}, "
+                f"num_test: 50, val_size: {images}}}")
+    spec = parse_spec(text, "t.yaml")
+    smallest = min(resolve_candidate(spec, {"w": w}).macs for w in range(32, 40))
+    assert 6 * smallest * images * epochs / 1e12 > 100 * budget_s  # the claim above, checked
     db = f"sqlite:///{tmp_path}/r.db"
     out = run_study_inprocess(text, db, ray_session)
-    assert out.state == "finished" and "time budget of 6 s" in out.message
+    assert out.state == "finished" and f"time budget of {budget_s} s" in out.message
     reader = Reader(db)
     counts = reader.counts("budget")
-    assert counts.get("running", 0) == 0 and counts.get("completed", 0) < 8
+    assert counts.get("running", 0) == 0 and counts.get("completed", 0) == 0
     assert not [o for o in optuna_trials(db, "budget") if o.state.name == "RUNNING"]
     study = reader.study("budget")
-    assert study.state == "finished" and study.wall_seconds >= 6
+    assert study.state == "finished" and study.wall_seconds >= budget_s
     before = [(t.key, t.state, t.attempts) for t in reader.trials("budget")]
     again = run_study_inprocess(text, db, ray_session)  # the budget is the whole study's: nothing more runs
     assert "is used up" in again.message

@@ -3,6 +3,10 @@
 SIGKILL and Ctrl-C in the middle of a search then `resume`, a reader looping `scalesearch status` beside parallel
 trials, bad input, the progress display in a pipe and on a real terminal (tmux), and a local Ray bound to
 127.0.0.1 only.
+
+Where a test acts on a search mid-way (kills it, interrupts it, reads it, looks at its processes), it does so with
+the driver stopped at a state read from the database (`_procs.step_until`): the search cannot have moved past
+that state, or ended, whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -25,7 +29,16 @@ import scalesearch.search  # noqa: E402,F401  - sets Ray's environment before an
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import (cli, cli_popen, dump, optuna_trials, ray_session, spec_text)  # noqa: E402,F401
+from _procs import descendants, resume, step_until, wait_gone  # noqa: E402
+from _search_fixtures import (  # noqa: E402,F401
+    cli,
+    cli_popen,
+    dump,
+    optuna_trials,
+    ray_session,
+    spec_text,
+    study_running,
+)
 
 from scalesearch.spec import parse_spec, resolve_candidate  # noqa: E402
 from scalesearch.store import Reader  # noqa: E402
@@ -58,17 +71,6 @@ def _expected_keys(text: str) -> set[str]:
     return keys
 
 
-def _wait(pred, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the driver exited ({proc.returncode}) before {what}")
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _counts(db: str, study: str) -> dict[str, int]:
     try:
         return Reader(db).counts(study)
@@ -92,9 +94,10 @@ def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_
     log = open(tmp_path / "run.log", "w")
     proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait(lambda: _counts(db, "slow").get("completed", 0) >= 2 and _counts(db, "slow").get("running", 0) >= 1,
-              180, "two finished trials and one running", proc)
-        os.kill(proc.pid, signal.SIGKILL)
+        step_until(proc.pid, lambda: _counts(db, "slow").get("completed", 0) >= 2
+                   and _counts(db, "slow").get("running", 0) >= 1, "two finished trials and one running",
+                   ready=lambda: study_running(db, "slow"))
+        os.kill(proc.pid, signal.SIGKILL)  # stopped where it was seen: the running trial is still running
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
@@ -123,8 +126,11 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, ray_session):
     proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT, text=True)
     try:
-        _wait(lambda: _counts(db, "slow").get("completed", 0) >= 1, 180, "one finished trial", proc)
-        os.kill(proc.pid, signal.SIGINT)
+        # one to three of the six finished: the rest cannot all end in the moment the interrupt takes
+        step_until(proc.pid, lambda: 1 <= _counts(db, "slow").get("completed", 0) <= 3, "one finished trial",
+                   ready=lambda: study_running(db, "slow"))
+        os.kill(proc.pid, signal.SIGINT)  # delivered as it resumes
+        resume(proc.pid)
         out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -149,8 +155,21 @@ def test_parallel_trials_with_a_status_reader_never_lock_the_database(tmp_path, 
                      stderr=subprocess.STDOUT, text=True)
     outputs = []
     try:
-        _wait(lambda: (tmp_path / "r.db").exists() and "slow" in cli("studies", "--db", db).stdout, 120,
-              "the study", proc)
+        # three reads with the writer stopped wherever it was (mid-transaction or not) while trials are in flight,
+        # then reads beside it running until it ends (as many as its pace allows)
+        read_at: list[dict[str, int]] = []
+
+        def new_state_in_flight() -> bool:  # trials running, and counts other than at the reads before
+            c = _counts(db, "slow")
+            return c.get("running", 0) >= 1 and c not in read_at
+
+        for i in range(3):
+            step_until(proc.pid, new_state_in_flight, f"trials in flight ({i + 1})",
+                       ready=lambda: study_running(db, "slow"))
+            read_at.append(_counts(db, "slow"))
+            outputs.append(cli("status", "slow", "--db", db, timeout=60))
+            assert "running  #" in outputs[-1].stdout, outputs[-1].stdout  # it saw trials in flight
+            resume(proc.pid)
         while proc.poll() is None:
             outputs.append(cli("status", "slow", "--db", db, timeout=60))
         out, _ = proc.communicate(timeout=60)
@@ -158,11 +177,9 @@ def test_parallel_trials_with_a_status_reader_never_lock_the_database(tmp_path, 
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
-    assert len(outputs) >= 3
     for o in outputs:
         assert o.returncode == 0, o.stderr
         assert "locked" not in o.stdout + o.stderr
-    assert any("running  #" in o.stdout for o in outputs)  # it saw trials in flight
     assert "locked" not in out
     _check_complete(db, "slow", SLOW)
 
@@ -232,25 +249,46 @@ search: {sampler: grid, max_concurrency: 1}
            f"--address {ray_session.address}; echo EXIT=$?; sleep 60")
     tmux = ["tmux", "-S", sock]
     subprocess.run(tmux + ["new-session", "-d", "-x", "200", "-y", "50", "-s", "t", cmd], check=True)
+
+    def pane() -> str:
+        return subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+
     try:
-        seen_running = False
+        shell = int(subprocess.run(tmux + ["display-message", "-p", "-t", "t", "#{pane_pid}"], capture_output=True,
+                                   text=True, check=True).stdout)
         t0 = time.monotonic()
+        driver = _driver_under(shell)
+        while driver is None:  # the shell starts it; it lives through Python's start-up, Ray's and the search
+            assert "EXIT=" not in pane() and time.monotonic() - t0 < 60, pane()
+            time.sleep(0.01)
+            driver = _driver_under(shell)
+        # the live status line, while a trial runs: looked for with the driver stopped, so it is on the screen
+        step_until(driver, lambda: bool(re.search(r"^done \d+/2, running 1, .*elapsed \d+s, ETA", pane(), re.M)),
+                   "the live status line", ready=lambda: study_running(db, "tty"))
+        resume(driver)
         screen = ""
-        while time.monotonic() - t0 < 180:
-            screen = subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
-            seen_running |= bool(re.search(r"^done \d+/2, running 1, .*elapsed \d+s, ETA", screen, re.M))
-            if "EXIT=" in screen:
-                break
+        while time.monotonic() - t0 < 180 and "EXIT=" not in screen:
             time.sleep(0.2)
+            screen = pane()
     finally:
         subprocess.run(tmux + ["kill-server"], capture_output=True)
     assert "EXIT=0" in screen, screen
     lines = [ln for ln in screen.splitlines() if ln.strip()]
-    assert seen_running, screen  # the live status line, while a trial ran
     status = [ln for ln in lines if ln.startswith("done ")]
     assert len(status) == 1 and status[0].startswith("done 2/2, running 0, failed 0, pruned 0, rejected 0"), screen
     assert sum("completed val_acc" in ln for ln in lines) == 2 and "\x1b" not in screen
     assert any(ln.startswith("study tty finished") for ln in lines)
+
+
+def _driver_under(root: int) -> int | None:
+    """The PID of the `scalesearch run` process under process `root`, if one runs."""
+    for p in descendants(root):
+        try:
+            if b"scalesearch run" in Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" "):
+                return p
+        except OSError:
+            continue
+    return None
 
 
 def _children(root: int) -> set[int]:
@@ -317,9 +355,11 @@ def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
     seen: set[int] = set()
     sockets: list[tuple[int, str]] = []
     try:
-        _wait(lambda: _counts(db, "local").get("running", 0) >= 1, 180, "a running trial", proc)
-        seen = _children(proc.pid)
+        step_until(proc.pid, lambda: _counts(db, "local").get("running", 0) >= 1, "a running trial",
+                   ready=lambda: study_running(db, "local"))
+        seen = _children(proc.pid)  # its Ray, looked at while the driver is stopped mid-search
         sockets = _listening(seen | {proc.pid})
+        resume(proc.pid)
         out, _ = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
@@ -328,6 +368,4 @@ def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
     assert "local Ray 127.0.0.1:" in out
     assert len(sockets) >= 3, sockets  # GCS, raylet, object manager, ... were found
     assert all(addr.startswith(("127.0.0.1:", "::1:")) for _, addr in sockets), sockets
-    _wait(lambda: not [p for p in seen if Path(f"/proc/{p}").exists() and
-                       "(Z)" not in Path(f"/proc/{p}/stat").read_text().split(")")[-1][:4]],
-          60, "the Ray processes scalesearch started to exit")
+    assert not wait_gone(seen, 60), "the Ray processes scalesearch started did not exit"

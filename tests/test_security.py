@@ -10,7 +10,6 @@ import ast
 import os
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,17 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import descendants, listening, wait_gone  # noqa: E402
-from _search_fixtures import REPO, cli, cli_popen, dump, optuna_trials, ray_session, spec_text  # noqa: E402,F401
+from _procs import descendants, listening, resume, step_until, wait_gone  # noqa: E402
+from _search_fixtures import (  # noqa: E402,F401
+    REPO,
+    cli,
+    cli_popen,
+    dump,
+    optuna_trials,
+    ray_session,
+    spec_text,
+    study_running,
+)
 
 from scalesearch.store import Reader  # noqa: E402
 
@@ -63,16 +71,16 @@ def test_local_ray_is_loopback_only_without_dashboard_and_files_are_owner_only(t
     proc = cli_popen("run", str(spec), "--db", str(db), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                      env=env, preexec_fn=lambda: os.umask(0))  # the most permissive umask
     modes: dict[str, int] = {}
+
+    def running() -> bool:
+        try:
+            return Reader(db).counts("sec").get("running", 0) >= 1
+        except (LookupError, FileNotFoundError, ValueError):
+            return False
+
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            try:
-                if Reader(db).counts("sec").get("running", 0) >= 1:
-                    break
-            except (LookupError, FileNotFoundError, ValueError):
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "no trial started"
-            time.sleep(0.2)
+        # looked at with the driver stopped while a trial runs (`_procs.step_until`): its Ray is all there
+        step_until(proc.pid, running, "a running trial", ready=lambda: study_running(str(db), "sec"))
         pids = descendants(proc.pid) | {proc.pid}
         sockets = listening(pids)
         commands = {p: _cmdline(p) for p in pids}
@@ -80,6 +88,7 @@ def test_local_ray_is_loopback_only_without_dashboard_and_files_are_owner_only(t
         for p in (results.parent, results, db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             if p.exists():
                 modes[p.name] = stat.S_IMODE(p.stat().st_mode)
+        resume(proc.pid)
         out, _ = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:

@@ -34,16 +34,6 @@ def _short_error(text: str, limit: int = 200) -> str:
     return out[:limit] + ("..." if len(out) > limit else "")
 
 
-def _dead_nodes() -> set[str]:
-    """The first 12 hex digits of the ids of the Ray nodes the cluster knows to be dead."""
-    try:
-        import ray
-
-        return {str(n.get("NodeID", ""))[:12] for n in ray.nodes() if not n.get("Alive", True)}
-    except Exception:  # noqa: BLE001 - informational
-        return set()
-
-
 class _Telling:
     """Results in, Optuna told (see the module docstring)."""
 
@@ -224,17 +214,18 @@ class _Telling:
                                     f"{run.attempt + 1} of {MAX_ATTEMPTS})", self.counts)
         self.store.update_study(self.name, message=self.incident_summary())
 
-    def incident_summary(self, dead_nodes: set[str] | None = None) -> str:
-        """What happened to jobs whose Ray worker was lost, for the study's record ('' when nothing did)."""
+    def incident_summary(self) -> str:
+        """What happened to jobs whose Ray worker was lost, for the study's record ('' when nothing did): for each
+        lost start, the trial's number, the attempt, the node it ran on (host/Ray node id) and Tune's error text as
+        recorded. Built from the incidents alone, so the same incidents always give the same text (whether Ray
+        already counts the node as dead when it is written is a race, and is not asked)."""
         if not self.incidents:
             return ""
-        dead = _dead_nodes() if dead_nodes is None else dead_nodes
         parts = []
         for i in self.incidents:
             node = i.node or "an unknown node"
-            died = " (that Ray node died)" if i.node and i.node.rsplit("/", 1)[-1] in dead else ""
             why = f": {i.error}" if i.error else ""
-            parts.append(f"#{i.number} attempt {i.attempt} on {node}{died}{why}")
+            parts.append(f"#{i.number} attempt {i.attempt} on {node}{why}")
         n = len(self.incidents)
         return f"{n} job start{'s' if n > 1 else ''} lost with {'their' if n > 1 else 'its'} Ray worker and run " \
                f"again: " + "; ".join(parts)
