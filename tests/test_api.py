@@ -73,6 +73,26 @@ def test_run_on_a_mapping_returns_the_outcome_and_a_second_run_trains_nothing(tm
     assert renamed.study == "map-2" and renamed.counts.completed == 2
 
 
+def test_a_run_whose_cluster_cannot_be_joined_releases_its_new_study(tmp_path, monkeypatch):
+    """`connect` failing after the study was claimed: the claim is dropped, so that another run may take it."""
+    from scalesearch.errors import ClusterError
+    from scalesearch.search import cluster
+
+    def refuse(*args, **kwargs):
+        raise ClusterError("no Ray here")
+
+    monkeypatch.setattr(cluster, "connect", refuse)
+    spec = {"study": "unjoined", "dataset": {"name": "synthetic"},
+            "architecture": {"family": "cifar_resnet", "args": {"depth": 8, "width": 4}},
+            "search": {"sampler": "random", "trials": 1}}
+    db = f"sqlite:///{tmp_path}/r.db"
+    with pytest.raises(ClusterError, match="no Ray here"):
+        scalesearch.run(spec, db=db, progress=False)
+    with scalesearch.Reader(db) as reader:
+        rec = reader.study("unjoined")
+    assert (rec.state, rec.message, rec.driver_pid, rec.runs) == ("interrupted", "created; not started yet", None, 0)
+
+
 def test_load_spec_takes_a_path_a_mapping_or_a_spec_and_errors_name_the_field(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\n"

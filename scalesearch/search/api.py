@@ -16,7 +16,7 @@ from scalesearch.api import SpecSource, spec_source
 from scalesearch.errors import InputError
 from scalesearch.search.progress import Counts, Progress, make_progress
 from scalesearch.search.state import Outcome
-from scalesearch.search.summary import configs_of, pareto_configs
+from scalesearch.search.summary import ALREADY_FINISHED, configs_of, pareto_configs
 
 __all__ = ["run", "resume", "Outcome"]
 
@@ -49,7 +49,7 @@ def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, ad
         ('finished', 0.781)
     """
     from scalesearch.spec import check_space
-    from scalesearch.spec.constants import STUDY_RE
+    from scalesearch.spec.schema import STUDY_RE
 
     loaded, text, file = spec_source(spec)
     if study is not None:
@@ -76,7 +76,7 @@ def resume(study: str, *, db: str | None = None, address: str | None = None,
 def _search(spec: Any, text: str, file: str | None, db: str | None, address: str | None,
             progress: bool | Progress) -> Outcome:
     from scalesearch.search.cluster import connect, probe_address
-    from scalesearch.search.study import prepare_study
+    from scalesearch.search.study import prepare_study, release_study
     from scalesearch.store import Store, describe_url
 
     if address is not None:
@@ -85,14 +85,18 @@ def _search(spec: Any, text: str, file: str | None, db: str | None, address: str
     with Store(db) as store:
         record = prepare_study(store, spec, spec_text=text, spec_file=file)
         if record.state == "finished":  # the same spec already ran to its end: nothing to train, no Ray needed
-            outcome = Outcome("finished", f"already finished ({record.message})" if record.message else
-                              "already finished", _counts(store, spec.study), 0.0)
+            outcome = Outcome("finished", f"{ALREADY_FINISHED} ({record.message})" if record.message else
+                              ALREADY_FINISHED, _counts(store, spec.study), 0.0)
         else:
             from scalesearch.search.run import run_study
 
             s = spec.search
             cpus = max(float(os.cpu_count() or 1), s.max_concurrency * s.resources.cpus) + s.resources.cpus
-            session = connect(address, num_cpus=cpus)
+            try:
+                session = connect(address, num_cpus=cpus)
+            except BaseException:
+                release_study(store, spec.study)  # the run never started: the study is not ours any more
+                raise
             try:
                 outcome = run_study(spec, store, store.study(spec.study), session=session, progress=shown)
             finally:

@@ -1,5 +1,6 @@
 """Opening a study: Optuna's storage and sampler on the results database, the check that a study name fits its
-spec, the study's stored spec, and the provenance (package versions, hardware) recorded with it.
+spec, the study's stored spec, and the provenance (package versions, hardware) recorded with it; deleting a study
+(`delete_study`, what `scalesearch delete` does).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import socket
 import time
 from typing import Any, Mapping
 
-from scalesearch.errors import ConflictError
+from scalesearch.errors import ConflictError, InputError
 from scalesearch.store import Store, StudyRecord, describe_url
 
-__all__ = ["open_optuna_storage", "prepare_study", "provenance", "release_study", "spec_fits", "stored_spec"]
+__all__ = ["delete_study", "open_optuna_storage", "prepare_study", "provenance", "release_study", "spec_fits",
+           "stored_spec"]
 
 
 _SAMPLER_SEED_SALT = "scalesearch-sampler"
@@ -221,3 +223,50 @@ def release_study(store: Store, name: str) -> None:
     if rec.runs == 0 and rec.message == _STARTING:
         fields = {"state": "interrupted", "message": "created; not started yet"}
     store.release_study(name, host=host, pid=pid, **fields)
+
+
+def delete_study(db: str | None, name: str, *, confirm: bool) -> str:
+    """Delete study `name` from the database: its trials with their epochs, and the Optuna study of the same name.
+    The database is read read-only first, so that a missing database or study, a study whose driver still runs
+    (or cannot be checked from this host) and a call without `confirm` write nothing.
+
+    Args:
+        db: a SQLAlchemy URL or SQLite file path (default `results/scalesearch.db`).
+        name: the study.
+        confirm: delete; without it only raise, saying what would go.
+
+    Returns:
+        What was deleted, in words ("study 'x' with its 12 trials and 40 epochs, and its Optuna study, from ...").
+
+    Raises:
+        NotFoundError, MissingFileError: no such study, or no database (nothing is written).
+        ConflictError: its driver is running, or runs on another host.
+        InputError: `confirm` is False (the message says what would be deleted).
+    """
+    from scalesearch.search.summary import driver_alive
+    from scalesearch.store import Reader
+
+    with Reader(db) as reader:  # read-only first: a missing database or study is an error that writes nothing
+        study = reader.study(name)
+        n_trials = sum(reader.counts(name).values())
+        n_epochs = reader.epoch_count(name)
+        url, where = reader.url, describe_url(reader.url)
+    if study.driver_host and study.driver_pid and driver_alive(study):  # claimed: running, or starting
+        raise ConflictError(f"delete {name}: its driver ({study.driver_host}, pid {study.driver_pid}) is still "
+                            "running or cannot be checked from this host; stop it first (Ctrl-C, or SIGTERM to that "
+                            "pid)")
+    what = f"study {name!r} with its {n_trials} trials and {n_epochs} epochs, and its Optuna study, from {where}"
+    if not confirm:
+        raise InputError(f"delete {name}: would delete {what}; pass --yes to delete them")
+    import optuna
+
+    storage = open_optuna_storage(url)
+    try:
+        optuna.delete_study(study_name=name, storage=storage)
+    except KeyError:
+        pass  # a study stored without its Optuna side (or already half-deleted): ours still goes
+    finally:
+        storage.engine.dispose()
+    with Store(url) as store:
+        store.delete_study(name)
+    return what

@@ -1,7 +1,8 @@
 """The engine's texts about a study: the summary printed when a run ends, `status`, and the studies table.
 
-They read the store (a Store or a Reader) and nothing else; the CLI prints them. A configuration's result is the
-mean val_acc over its repeats, counted only when every repeat completed.
+They read the store (a Store or a Reader) and nothing else; the CLI prints them (`ended` is what `run` and
+`resume` print after `scalesearch.run`/`resume` returned). A configuration's result is the mean val_acc over its
+repeats, counted only when every repeat completed.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ from typing import Any, Mapping, Sequence
 
 from scalesearch.text import fmt_duration, human, table
 
-__all__ = ["configs_of", "pareto_configs", "summary", "status", "studies_table", "driver_alive"]
+__all__ = ["ALREADY_FINISHED", "configs_of", "driver_alive", "ended", "pareto_configs", "status", "studies_table",
+           "summary"]
+
+ALREADY_FINISHED = "already finished"
+"""How the message of an `Outcome` begins when the study had already finished and nothing ran."""
 
 
 def configs_of(trials: Sequence[Any]) -> list[tuple[float, float, Any]]:
@@ -73,6 +78,17 @@ def summary(store: Any, name: str, wall_s: float | None = None) -> str:
     lines.append(f"  scalesearch query {name} --format csv{db}")
     lines.append(f"  optuna-dashboard {url}   (Optuna's web UI; pip install optuna-dashboard)")
     return "\n".join(lines)
+
+
+def ended(reader: Any, outcome: Any) -> str:
+    """What `scalesearch run` and `resume` print when `scalesearch.run`/`resume` returned `outcome`: the study's
+    `summary` with this run's wall time, or, when the study had already finished and nothing ran, a line saying so
+    and the summary with the study's own wall time."""
+    if outcome.message.startswith(ALREADY_FINISHED):
+        study = reader.study(outcome.study)
+        return (f"study {outcome.study} is already finished ({study.message}); nothing to run\n"
+                + summary(reader, outcome.study, study.wall_seconds))
+    return summary(reader, outcome.study, outcome.wall_s)
 
 
 def _values(values: Mapping[str, Any], limit: int = 6) -> str:
