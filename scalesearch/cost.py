@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from scalesearch.arch import HeadSpec, NetSpec, StageSpec, StemSpec, format_stage
+from scalesearch.arch import HeadSpec, NetSpec, StageSpec, StemSpec, format_stage, preset, preset_names
 from scalesearch.blocks import BLOCKS, Cx, head_cost, stem_cost
 from scalesearch.text import human, table  # human is re-exported too: callers format costs with cost.human
 
@@ -191,3 +191,15 @@ def format_table(spec: NetSpec, cost: Cost | None = None) -> str:
     rows.append(("total", "", f"{cost.params:,}", f"{cost.macs:,}", f"{cost.acts:,}",
                  f"{human(cost.params)} params, {human(cost.macs)} MACs"))
     return table(rows, align="<<>>><", total=True, full_rule=True)
+
+
+def presets_table() -> str:
+    """One line per preset architecture: input shape, classes, params and MACs (what `scalesearch presets` prints)."""
+    lines = [f"{'preset':<20} {'input':>10} {'classes':>7} {'params':>8} {'MACs':>8}"]
+    for name in preset_names():
+        spec = preset(name)
+        c = count(spec)
+        shape = f"{spec.in_channels}x{spec.resolution}x{spec.resolution}"
+        lines.append(f"{name:<20} {shape:>10} {spec.num_classes:>7} {human(c.params):>8} {human(c.macs):>8}")
+    lines.append("(also any wrn_<depth>_<k> with depth = 6n+4)")
+    return "\n".join(lines)

@@ -5,9 +5,10 @@ PNG, SVG or PDF by the suffix of `out`; `pareto_figure_plotly` builds the intera
 matplotlib, plotly and pandas are imported inside the functions, so `import scalesearch.plot` costs nothing.
 
 Modules: `common` (axis labels, saving, shared helpers), `pareto` (`plot_pareto`), `figures` (`plot_scaling`,
-`plot_edf`, `plot_curves`, `plot_params`), `interactive` (plotly: `pareto_figure_plotly`, `hover_text`; `plotly_asset`, `check_plotly_js`,
-`write_plotly_js`: a page's plotly JavaScript, inlined or shared). This
-package re-exports their public names.
+`plot_edf`, `plot_curves`, `plot_params`), `interactive` (plotly: `pareto_figure_plotly`, `hover_text`;
+`plotly_asset`, `check_plotly_js`, `write_plotly_js`: a page's plotly JavaScript, inlined or shared), `studies`
+(`plot_studies`: one figure of studies read from the database, what `scalesearch plot` draws; `PLOT_KINDS`,
+`X_AXES`; it reads through `scalesearch.results`, imported inside). This package re-exports their public names.
 
 Units: the complexity axes are named for what they count, "MACs (multiply-accumulates)", never "FLOPs" (the
 papers' FLOPs are MACs), "Parameters", "Activations"; latency is in milliseconds (`latency_ms`).
@@ -25,13 +26,18 @@ SVG text is written as <text> elements (svg.fonttype "none"), and ids are salted
 equal files.
 """
 
-from scalesearch.plot.common import (AXIS_LABELS, LINESTYLES, LOG_AXES, MARKERS, RASTERIZE_ABOVE, axis_label,
-                                     save)
+from scalesearch.plot.common import AXIS_LABELS, LINESTYLES, LOG_AXES, MARKERS, RASTERIZE_ABOVE, axis_label, save
 from scalesearch.plot.figures import plot_curves, plot_edf, plot_params, plot_scaling
-from scalesearch.plot.interactive import (check_plotly_js, hover_text, pareto_figure_plotly, plotly_asset,
-                                          write_plotly_js)
+from scalesearch.plot.interactive import (
+    check_plotly_js,
+    hover_text,
+    pareto_figure_plotly,
+    plotly_asset,
+    write_plotly_js,
+)
 from scalesearch.plot.pareto import plot_pareto
+from scalesearch.plot.studies import PLOT_KINDS, X_AXES, plot_studies
 
-__all__ = ["AXIS_LABELS", "LINESTYLES", "LOG_AXES", "MARKERS", "RASTERIZE_ABOVE", "axis_label", "check_plotly_js",
-           "hover_text", "pareto_figure_plotly", "plot_curves", "plot_edf", "plot_params", "plot_pareto",
-           "plot_scaling", "plotly_asset", "save", "write_plotly_js"]
+__all__ = ["AXIS_LABELS", "LINESTYLES", "LOG_AXES", "MARKERS", "PLOT_KINDS", "RASTERIZE_ABOVE", "X_AXES", "axis_label",
+           "check_plotly_js", "hover_text", "pareto_figure_plotly", "plot_curves", "plot_edf", "plot_params",
+           "plot_pareto", "plot_scaling", "plot_studies", "plotly_asset", "save", "write_plotly_js"]
