@@ -15,7 +15,7 @@ transaction per change, as the driver writes), and the same trials written as an
 own API (`Study.add_trials` on an RDBStorage in the same SQLite file: COMPLETE, FAIL, PRUNED). Timed side by side:
   - loading the trials as a DataFrame: `results.load_trials` vs the obvious path through the store's records
     (`Reader.trials` -> flatten each record) vs Optuna's `load_study(...).trials_dataframe()`;
-  - `query --pareto` end to end (`results_cli.run_query`, CSV to /dev/null) vs the obvious path + the naive O(n^2)
+  - `query --pareto` end to end (`cli.results.run_query`, CSV to /dev/null) vs the obvious path + the naive O(n^2)
     front vs Optuna's `load_study(...).best_trials` (checked equal to ours);
   - the front of the loaded study's (val_acc, macs) vs the naive front vs Optuna's `_is_pareto_front`;
   - a scatter plot of the study to PNG: `plot.plot_pareto` (front + labels) vs a bare matplotlib scatter vs
@@ -305,7 +305,7 @@ def store_rows(args: argparse.Namespace) -> list[Row]:
     from optuna.study._multi_objective import _is_pareto_front
 
     from scalesearch import plot, results
-    from scalesearch.results_cli import run_query
+    from scalesearch.cli.results import run_query
 
     url, store_s, optuna_s = _bench_db(args)
     n = args.trials

@@ -1,4 +1,4 @@
-"""`query` (results_cli.add_query_arguments / run_query): filters, fronts, every format, on databases written
+"""`query` (cli.results.add_query_arguments / run_query): filters, fronts, every format, on databases written
 through the store's writer and by a tiny real search (`scalesearch run` in a subprocess)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from results_db import real_search, write_study
 from scalesearch import results
-from scalesearch.results_cli import add_query_arguments, run_query
+from scalesearch.cli.results import add_query_arguments, run_query
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +123,7 @@ def test_every_format_holds_the_same_rows(db, capsys, tmp_path):
     assert any(r["test_acc"] is None for r in records)  # NaN is null in JSON
     assert pq["started_at"].dtype.kind == "M" and pq["macs"].dtype == np.int64
     # parquet to a redirected standard output
-    code = ("import sys; from test_query import parse; from scalesearch.results_cli import run_query; "
+    code = ("import sys; from test_query import parse; from scalesearch.cli.results import run_query; "
             f"sys.exit(run_query(parse('alpha', '--format', 'parquet', '--db', {db!r})))")
     piped = tmp_path / "piped.parquet"
     with open(piped, "wb") as f:

@@ -251,8 +251,10 @@ def test_every_experiment_spec_validates():
 def test_cli_parser_and_unknown_experiment():
     import argparse
 
+    from scalesearch.cli.rediscover import add_commands
+
     p = argparse.ArgumentParser()
-    rd.add_commands(p.add_subparsers())
+    add_commands(p.add_subparsers())
     a = p.parse_args(["rediscover", "degradation", "--pilot", "--db", "x.db"])
     assert a.experiment == "degradation" and a.pilot and a.db == "x.db"
     with pytest.raises(ValueError, match="experiment 'nope'"):
@@ -267,4 +269,14 @@ def test_an_experiment_without_a_pilot_says_so(tmp_path):
                        cwd=ROOT)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
     assert "--pilot: experiment degradation-residual has no pilot" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["b0-b7"], ["efficientnet-step2", "--write-spec"]])
+def test_a_db_url_that_cannot_be_opened_is_one_line_for_the_modes_that_read_it_if_present(tmp_path, argv):
+    r = subprocess.run([sys.executable, "-m", "scalesearch", "rediscover", *argv, "--db", "foo://x",
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                       check=False)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert "--db foo://x: unknown database scheme 'foo'" in r.stderr
     assert list(tmp_path.iterdir()) == []

@@ -33,23 +33,37 @@ The modules, imports running down the list only (each imports from the ones abov
     degradation    experiment 4: plain vs residual training error at two depths
     experiments    `Experiment`, `Outcome`, the registry `EXPERIMENTS` and `analyse`
     outputs        `render` (rediscovery.md), `write` (+ JSON, CSV), `write_summary` (results/REDISCOVERY.md)
-    cli            `add_commands`: the `scalesearch rediscover` command
+    workflow       what the command does: `run_specs`, `analyse_and_write`, `write_b0_b7`, `write_step2_specs`
+                   (`found_coefficients`: experiment 1's, from a full run)
 
-This package imports numpy and pandas: `scalesearch.cli` imports it only for the `rediscover` command.
+This package imports numpy and pandas: the CLI (`scalesearch.cli.rediscover`) imports it only for the
+`rediscover` command.
 """
 
 from __future__ import annotations
 
 from scalesearch.rediscover.btable import efficientnet_b_table, write_b_table
-from scalesearch.rediscover.cli import add_commands
-from scalesearch.rediscover.efficientnet import (DWR_ALPHA, PAPER_COEFFICIENTS, PROXY_B0, STEP2_STRATEGIES,
-                                                step2_spec_text)
+from scalesearch.rediscover.efficientnet import (
+    DWR_ALPHA,
+    PAPER_COEFFICIENTS,
+    PROXY_B0,
+    STEP2_STRATEGIES,
+    step2_spec_text,
+)
 from scalesearch.rediscover.experiments import EXPERIMENTS, Experiment, Outcome, analyse
 from scalesearch.rediscover.outputs import render, write, write_summary
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER, Finding, detectable_difference, seeds_needed
 from scalesearch.rediscover.studies import DEFAULT_DB
+from scalesearch.rediscover.workflow import (
+    analyse_and_write,
+    found_coefficients,
+    run_specs,
+    write_b0_b7,
+    write_step2_specs,
+)
 
-__all__ = ["DEFAULT_DB", "DWR_ALPHA", "EXPERIMENTS", "LEVEL", "MIN_EFFECT", "POWER", "PAPER_COEFFICIENTS", "PROXY_B0",
-           "STEP2_STRATEGIES", "Experiment", "Finding", "Outcome", "add_commands", "analyse", "detectable_difference",
-           "efficientnet_b_table", "render", "seeds_needed", "step2_spec_text", "write", "write_b_table",
+__all__ = ["DEFAULT_DB", "DWR_ALPHA", "EXPERIMENTS", "LEVEL", "MIN_EFFECT", "PAPER_COEFFICIENTS", "POWER", "PROXY_B0",
+           "STEP2_STRATEGIES", "Experiment", "Finding", "Outcome", "analyse", "analyse_and_write",
+           "detectable_difference", "efficientnet_b_table", "found_coefficients", "render", "run_specs",
+           "seeds_needed", "step2_spec_text", "write", "write_b0_b7", "write_b_table", "write_step2_specs",
            "write_summary"]

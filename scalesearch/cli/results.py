@@ -1,0 +1,166 @@
+"""The read side's commands: `query`, `plot`, `report`.
+
+Each opens the database read-only through `scalesearch.results`: `query` is `results.query` written out by
+`frames.write_frame`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
+`add_query_arguments(parser)` and `run_query(args)` are the whole `query` command, for a parser of one's own.
+The declarations read their choices from `frames` and `plot.studies`, which load no pandas until they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_plot", "add_query", "add_query_arguments", "add_report", "run_plot", "run_query", "run_report"]
+
+_DB_HELP = "the results database: a SQLAlchemy URL or a SQLite file (default results/scalesearch.db)"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# query
+
+
+def add_query(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch query` (with `full` False its help line only)."""
+    p = sub.add_parser("query", help="one row per trial of studies, filtered, sorted, aggregated or reduced to "
+                       "the Pareto front, as a table, CSV, JSON or Parquet")
+    if full:
+        add_query_arguments(p)
+        p.set_defaults(func=run_query)
+
+
+def add_query_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the arguments of `scalesearch query` on `p` (its handler is `run_query`)."""
+    from scalesearch.frames import FORMATS
+
+    p.description = (
+        "Print the trials of one or more studies (default: every study in the database), one row each: study, "
+        "number, state (COMPLETE, FAILED, PRUNED, REJECTED, QUEUED, RUNNING, INTERRUPTED), arch, family, every "
+        "parameter, macs, params, acts, metrics (val_acc, test_acc, ...), seed, repeat, node and times. Steps, in "
+        "order: --aggregate, --where, --pareto, --sort, --top, --columns. The database is opened read-only.")
+    p.add_argument("studies", metavar="STUDY", nargs="*", help="study names (default: all)")
+    p.add_argument("--where", metavar="EXPR",
+                   help="keep the rows where this condition holds, in the spec files' expression language over the "
+                        "columns, e.g. \"val_acc > 0.9 and macs < 5e7\", \"family == 'cifar_resnet'\", "
+                        "\"state == 'COMPLETE'\" (a row whose named columns hold no value does not match)")
+    p.add_argument("--sort", metavar="COL[:asc|desc]",
+                   help="sort by these comma-separated columns (default direction: descending for accuracies, "
+                        "ascending otherwise; missing values last)")
+    p.add_argument("--columns", metavar="COL,...", action="append",
+                   help="print these columns, in this order (comma-separated; may be repeated)")
+    p.add_argument("--top", metavar="N", type=int, help="print the first N rows (after sorting)")
+    p.add_argument("--pareto", action="store_true",
+                   help="keep each study's Pareto-optimal rows over its objectives (plus macs:min when it declares "
+                        "a single metric); only COMPLETE trials count")
+    p.add_argument("--objectives", metavar="COL:max|min,...",
+                   help="the objectives of --pareto instead of each study's own, e.g. val_acc:max,params:min")
+    p.add_argument("--aggregate", action="store_true",
+                   help="one row per configuration: its repeats collapsed into <metric>_mean, _se, _std, _lo, _hi "
+                        "(a 95%% t interval), _n, with n_complete and n_incomplete trials")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="table (for reading; a few columns unless --columns), csv, json (a list of records) or "
+                        "parquet (all columns unless --columns); default table")
+    p.add_argument("--out", metavar="FILE", help="write there instead of standard output (parquet needs a file "
+                                                 "or a redirected output)")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+
+
+def run_query(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch query` (arguments from `add_query_arguments`)."""
+    from scalesearch import results
+    from scalesearch.errors import InputError
+    from scalesearch.frames import reading_columns, write_frame
+
+    top = getattr(args, "top", None)
+    if top is not None and top < 1:
+        raise InputError(f"--top: expected an integer >= 1, got {top}")
+    obj = getattr(args, "objectives", None)
+    if obj is not None and not args.pareto:
+        raise InputError("--objectives: only used with --pareto")
+    df = results.query(args.db, args.studies or None, where=args.where, sort=args.sort, columns=args.columns,
+                       top=top, pareto=args.pareto, aggregate_repeats=args.aggregate,
+                       objectives=results.parse_objectives(obj) if obj else None)
+    if args.format == "table" and args.columns is None:
+        df = reading_columns(df, aggregated=args.aggregate)
+    write_frame(df, args.format, getattr(args, "out", None), total=df.attrs.get("total"))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# plot
+
+
+def add_plot(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch plot` (with `full` False its help line only)."""
+    p = sub.add_parser(
+        "plot", help="plot studies: Pareto front, scaling fit, error EDF, learning curves or metric vs parameters",
+        description="Draw one figure of one or more studies with matplotlib (PNG, SVG or PDF by the --out suffix). "
+                    "pareto: the metric against MACs (log axis) with each study's front drawn and labelled; "
+                    "scaling: a power-law fit of error vs complexity per family (or --color); edf: error EDFs with "
+                    "bootstrap bands; curves: learning curves; params: the metric against each parameter. Only "
+                    "COMPLETE trials are drawn. The database is opened read-only.")
+    if not full:
+        return
+    from scalesearch.plot.studies import PLOT_KINDS, X_AXES
+
+    p.add_argument("studies", metavar="STUDY", nargs="+", help="study names (several share one figure)")
+    p.add_argument("--kind", choices=PLOT_KINDS, default="pareto", help="default pareto")
+    p.add_argument("--x", choices=X_AXES, default="macs",
+                   help="the complexity axis of pareto and scaling (latency: latency_ms, when measured); default macs")
+    p.add_argument("--y", default="val_acc", metavar="METRIC", help="the metric (default val_acc)")
+    p.add_argument("--color", metavar="COLUMN",
+                   help="colour (or group) by this column: family or any parameter (default: the family when "
+                        "several are drawn, else the first parameter that varies; for edf and curves the study)")
+    p.add_argument("--where", metavar="EXPR", help="draw only the trials where this condition holds (as for query)")
+    p.add_argument("--aggregate", action="store_true",
+                   help="pareto and scaling: one point per configuration, the mean over its repeats")
+    p.add_argument("--out", metavar="FILE",
+                   help="the image file (.png, .svg or .pdf; default results/<study>/<kind>.png)")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.set_defaults(func=run_plot)
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch plot`."""
+    from scalesearch.plot.studies import plot_studies
+
+    print(plot_studies(args.studies, db=args.db, kind=args.kind, x=args.x, y=args.y, color=args.color,
+                       where=args.where, aggregate=args.aggregate, out=args.out))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# report
+
+
+def add_report(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch report` (with `full` False its help line only)."""
+    p = sub.add_parser(
+        "report", help="write results/<study>/report.md and a self-contained, interactive report.html",
+        description="Write a study's report: the spec, the leaderboard (repeats aggregated: mean, standard error, "
+                    "95% interval), the Pareto table, the figures (PNG and SVG files beside report.md; interactive "
+                    "plotly figures inlined in report.html, which fetches nothing from the network), failures, "
+                    "hardware, package versions and wall time. The database is opened read-only.")
+    if not full:
+        return
+    p.add_argument("study", metavar="STUDY", help="the study")
+    p.add_argument("--out", metavar="DIR", help="the folder (default results/<study>)")
+    p.add_argument("--top", metavar="N", type=int, default=25, help="leaderboard rows (default 25)")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.add_argument("--plotly-js", metavar="PATH", default="inline",
+                   help="inline (default: one self-contained page), or a path relative to the report's folder, "
+                        "ending in .js, where plotly's JavaScript is written once and loaded from, shared by the "
+                        "reports beside it (e.g. ../_assets/plotly.min.js; the page then needs that file)")
+    p.set_defaults(func=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch report`."""
+    from scalesearch.errors import InputError
+    from scalesearch.results.report import write_report
+
+    if args.top < 1:
+        raise InputError(f"--top: expected an integer >= 1, got {args.top}")
+    paths = write_report(args.db, args.study, args.out, top=args.top, plotly_js=args.plotly_js)
+    print(paths.markdown)
+    print(paths.html)
+    return 0
