@@ -170,3 +170,31 @@ def test_difference_needs_two_values_per_side():
 
     d = difference(pd.Series([0.5]), pd.Series([0.4, 0.41]), paired=False)
     assert math.isnan(d.lo) and d.diff == pytest.approx(0.095)
+
+
+def _cli(*args: str, cwd) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_the_compare_command_prints_the_difference_and_every_guard_and_exits_0_when_one_fires(tmp_path):
+    url = f"sqlite:///{tmp_path}/r.db"
+    write(url, "s", {16: GOOD_A, 24: {**GOOD_B, "final": 0.79}}, baseline=BASE)  # B does not beat the baseline
+    before = (tmp_path / "r.db").read_bytes()
+    out = _cli("compare", "s", "--a", "width == 16", "--b", "width == 24", "--pair-by", "repeat", "--db", url,
+               cwd=tmp_path)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "compare s: val_acc, A - B, paired by repeat (4 pairs)"
+    assert any(line.startswith("difference +0.06") for line in lines)
+    assert "  positive control: FIRED: B not shown to beat the baseline" in out.stdout
+    assert sum(line.startswith("  ") and ": ok: " in line for line in lines) == 3
+    assert (tmp_path / "r.db").read_bytes() == before  # read-only
+    bad = _cli("compare", "s", "--a", "width == 16", "--b", "width = 24", "--db", url, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.splitlines()) == 1
+    assert bad.stderr.startswith("scalesearch: error: --b: ")
+    missing = _cli("compare", "nope", "--a", "width == 16", "--b", "width == 24", "--db", url, cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.splitlines()) == 1 and "nope" in missing.stderr

@@ -32,6 +32,7 @@ __all__ = ["build_parser", "main"]
 _COMMANDS: tuple[tuple[str, Callable[[argparse._SubParsersAction, bool], None]], ...] = (
     ("run", search.add_run), ("resume", search.add_resume), ("status", search.add_status),
     ("studies", search.add_studies), ("delete", search.add_delete), ("query", results.add_query),
+    ("compare", results.add_compare),
     ("validate", core.add_validate), ("count", core.add_count), ("train", core.add_train),
     ("presets", core.add_presets), ("plot", results.add_plot), ("report", results.add_report),
     ("rediscover", rediscover.add_rediscover),

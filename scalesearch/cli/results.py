@@ -1,7 +1,7 @@
-"""The read side's commands: `query`, `plot`, `report`.
+"""The read side's commands: `query`, `compare`, `plot`, `report`.
 
 Each opens the database read-only through `scalesearch.results`: `query` is `results.query` written out by
-`frames.write_frame`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
+`frames.write_frame`, `compare` is `results.compare.compare_arms`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
 `add_query_arguments(parser)` and `run_query(args)` are the whole `query` command, for a parser of one's own.
 The declarations read their choices from `frames` and `plot.studies`, which load no pandas until they run.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_plot", "add_query", "add_query_arguments", "add_report", "run_plot", "run_query", "run_report"]
+__all__ = ["add_compare", "add_plot", "add_query", "add_query_arguments", "add_report", "run_plot", "run_query", "run_report"]
 
 _DB_HELP = "the results database: a SQLAlchemy URL or a SQLite file (default results/scalesearch.db)"
 
@@ -82,6 +82,51 @@ def run_query(args: argparse.Namespace) -> int:
     if args.format == "table" and args.columns is None:
         df = reading_columns(df, aggregated=args.aggregate)
     write_frame(df, args.format, getattr(args, "out", None), total=df.attrs.get("total"))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# compare
+
+
+def add_compare(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch compare` (with `full` False its help line only)."""
+    p = sub.add_parser(
+        "compare", help="two arms of a study: their difference with its interval, the test, and the regime guards",
+        description="Compare two arms of a study, each a condition in the query language over the trials' "
+                    "columns (COMPLETE trials only): the difference A - B of the metric with its Student t "
+                    "interval (paired with --pair-by, else Welch's), the t-test, the smallest difference the trials "
+                    "could detect at 80%% power, and the regime guards, each a line naming its trials: positive "
+                    "control (an arm not shown to beat the spec's baseline: scaling verdicts are not decidable "
+                    "here), not converged (the metric still improving over the last quarter of the epochs by more "
+                    "than the margin: last epoch vs epoch floor(3E/4)), failed start (val_acc at chance, within 2 "
+                    "binomial standard errors of 1/K on the validation size, at epoch ceil(E/4)), unequal cost (the "
+                    "arms' counted MACs differ by more than 5%%). Exit 0 whenever the difference is computed, guards "
+                    "or not. The database is opened read-only.")
+    if not full:
+        return
+    from scalesearch.analysis.guards import DEFAULT_MARGIN
+
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--a", required=True, metavar="EXPR", help="arm A, e.g. \"grow == 'cardinality'\" or \"w == 8\"")
+    p.add_argument("--b", required=True, metavar="EXPR", help="arm B, disjoint from A")
+    p.add_argument("--metric", default="val_acc", metavar="M", help="a trial column (default val_acc)")
+    p.add_argument("--margin", type=float, default=DEFAULT_MARGIN, metavar="X",
+                   help=f"the smallest difference that matters, in the metric's units: the threshold of 'not "
+                        f"converged' and of 'equal within the margin' (default {DEFAULT_MARGIN:g}, i.e. "
+                        f"{DEFAULT_MARGIN * 100:g} percentage points of accuracy)")
+    p.add_argument("--pair-by", default=None, metavar="COL",
+                   help="pair A's and B's trials with equal values of this column (e.g. repeat); default unpaired")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.set_defaults(func=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch compare`."""
+    from scalesearch.results.compare import compare_arms
+
+    print(compare_arms(args.db, args.study, args.a, args.b, metric=args.metric, margin=args.margin,
+                       pair_by=args.pair_by).text())
     return 0
 
 
