@@ -135,7 +135,7 @@ def test_every_user_error_class_has_the_one_root_and_keeps_its_builtin_base():
     from scalesearch.expr import ExprError
     from scalesearch.spec import InvalidArchitecture, SpecError
     from scalesearch.store import StoreWriteError
-    from scalesearch.store.db import DatabaseFileLost
+    from scalesearch.store.writer import DatabaseFileLost
     from scalesearch.train import DivergenceError
 
     for cls, base in [(SpecError, ValueError), (InvalidArchitecture, ValueError), (FieldError, ValueError),

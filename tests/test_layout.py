@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "scalesearch"
-MAX_LINES = 520  # "about 500": a module longer than this owns more than one concern
+MAX_LINES = 530  # "about 500" (5% over it at most): a module longer than this owns more than one concern
 EDGES_ALLOWED_RAY_OPTUNA = ("scalesearch.search", "scalesearch.cli")
 
 

@@ -8,10 +8,11 @@ schema lives in `scalesearch.store.models`, beside Optuna's own tables in the sa
 
 from __future__ import annotations
 
-from scalesearch.store.db import DatabaseFileLost, Reader, Store, StoreWriteError, now
 from scalesearch.store.engine import DEFAULT_DB, describe_url, normalize_url, sqlite_path
 from scalesearch.store.models import FINISHED_STATES, SCHEMA_VERSION, STUDY_STATES, TRIAL_STATES
+from scalesearch.store.reader import Reader, now
 from scalesearch.store.records import EpochRecord, StudyRecord, TrialRecord
+from scalesearch.store.writer import DatabaseFileLost, Store, StoreWriteError
 
 __all__ = ["DEFAULT_DB", "DatabaseFileLost", "EpochRecord", "FINISHED_STATES", "Reader", "SCHEMA_VERSION",
            "STUDY_STATES", "Store", "StoreWriteError", "StudyRecord", "TRIAL_STATES", "TrialRecord", "describe_url",
