@@ -170,3 +170,20 @@ def test_every_public_name_resolves_and_import_scalesearch_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
     assert importlib.import_module("scalesearch").__version__
+
+
+def test_no_user_error_is_raised_as_a_bare_builtin():
+    """Every ValueError/OSError/LookupError the package raises is one of the root's classes, so `except
+    scalesearch.ScalesearchError` catches every error a user can cause (TypeError, KeyError and RuntimeError stay
+    for programming errors)."""
+    import ast
+
+    bare = ("ValueError", "OSError", "LookupError", "FileNotFoundError", "IsADirectoryError", "NotADirectoryError",
+            "PermissionError", "ConnectionError", "TimeoutError")
+    found = []
+    for path in (REPO / "scalesearch").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            exc = node.exc if isinstance(node, ast.Raise) else None
+            if isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name) and exc.func.id in bare:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno} {exc.func.id}")
+    assert not found

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from scalesearch.errors import InputError
+from scalesearch.errors import FileError, InputError, MissingFileError
 
 __all__ = ["BUSY_TIMEOUT_S", "DEFAULT_DB", "DatabaseURLError", "check_driver", "describe_url", "make_engine",
            "normalize_url", "prepare_sqlite_file", "sqlite_path", "sqlite_pragmas"]
@@ -67,7 +67,7 @@ def normalize_url(db: str | os.PathLike[str] | None) -> str:
         try:
             make_url(s)
         except Exception as e:  # noqa: BLE001 - sqlalchemy raises ArgumentError with a long text
-            raise ValueError(f"--db {s!r}: not a database URL or path ({' '.join(str(e).split())[:120]})") from None
+            raise InputError(f"--db {s!r}: not a database URL or path ({' '.join(str(e).split())[:120]})") from None
         return s
     return "sqlite:///" + s
 
@@ -146,7 +146,7 @@ def prepare_sqlite_file(path: Path) -> None:
             return
         os.close(fd)
     elif path.is_dir():
-        raise IsADirectoryError(f"--db {path}: is a folder, not a database file")
+        raise FileError(f"--db {path}: is a folder, not a database file")
 
 
 def sqlite_pragmas(dbapi_connection: Any, *, readonly: bool) -> None:
@@ -181,7 +181,7 @@ def make_engine(url: str, *, readonly: bool = False, **kwargs: Any) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         if readonly and not path.exists():
-            raise FileNotFoundError(f"no database at {path} (run a search first, or pass --db)")
+            raise MissingFileError(f"no database at {path} (run a search first, or pass --db)")
         if not readonly:
             prepare_sqlite_file(path)
             target = "sqlite:///" + str(path)

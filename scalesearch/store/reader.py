@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from scalesearch.errors import InputError, NotFoundError
 from scalesearch.store.engine import describe_url, make_engine, normalize_url
 from scalesearch.store.models import SCHEMA_VERSION, EpochRow, SchemaRow, StudyRow, TrialRow
 from scalesearch.store.records import EpochRecord, StudyRecord, TrialRecord, epoch_record, study_record, trial_record
@@ -30,10 +31,10 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
-def _db_error(url: str, e: Exception) -> ValueError:
+def _db_error(url: str, e: Exception) -> InputError:
     orig = getattr(e, "orig", None) or e
     msg = " ".join(str(orig).split())[:200]
-    return ValueError(f"--db {describe_url(url)}: not a usable database ({msg})")
+    return InputError(f"--db {describe_url(url)}: not a usable database ({msg})")
 
 
 class _Base:
@@ -51,7 +52,7 @@ class _Base:
             return False
         version = session.scalar(select(func.max(SchemaRow.version)))
         if version is not None and version != SCHEMA_VERSION:
-            raise ValueError(f"--db {describe_url(self.url)}: written by scalesearch schema version {version}, this "
+            raise InputError(f"--db {describe_url(self.url)}: written by scalesearch schema version {version}, this "
                              f"is version {SCHEMA_VERSION}; use a matching scalesearch or another --db")
         return version is not None
 
@@ -88,7 +89,7 @@ class _Base:
         if rec is None:
             names = [s.name for s in self.studies()]
             there = f"studies there: {', '.join(names)}" if names else "it holds no study"
-            raise LookupError(f"no study {name!r} in {describe_url(self.url)} ({there})")
+            raise NotFoundError(f"no study {name!r} in {describe_url(self.url)} ({there})")
         return rec
 
     def trials(self, name: str, states: Iterable[str] | None = None) -> list[TrialRecord]:
@@ -140,12 +141,12 @@ class _Base:
         sid = self._study_ids.get(name)
         if sid is None:
             if not self._check_schema(s):
-                raise LookupError(f"no study {name!r} in {describe_url(self.url)} (it holds no scalesearch study)")
+                raise NotFoundError(f"no study {name!r} in {describe_url(self.url)} (it holds no scalesearch study)")
             sid = s.scalar(select(StudyRow.id).where(StudyRow.name == name))
             if sid is None:
                 names = list(s.scalars(select(StudyRow.name).order_by(StudyRow.id)))
                 there = f"studies there: {', '.join(names)}" if names else "it holds no study"
-                raise LookupError(f"no study {name!r} in {describe_url(self.url)} ({there})")
+                raise NotFoundError(f"no study {name!r} in {describe_url(self.url)} ({there})")
             self._study_ids[name] = sid
         return sid
 

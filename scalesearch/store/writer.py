@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from scalesearch.errors import ConflictError, ScalesearchError
+from scalesearch.errors import ConflictError, NotFoundError, ScalesearchError
 from scalesearch.store.engine import describe_url, make_engine, sqlite_path
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
 from scalesearch.store.reader import _Base, _db_error, now
@@ -305,7 +305,7 @@ class Store(_Base):
             sid = self._sid(s, name)
             row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
             if row is None:
-                raise LookupError(f"study {name!r} has no trial with key {key[:16]}")
+                raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
             row.state = "running"
             row.started = now()
             row.attempts = (row.attempts or 0) + 1
@@ -336,7 +336,7 @@ class Store(_Base):
         sid = self._sid(s, name)
         row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
         if row is None:
-            raise LookupError(f"study {name!r} has no trial with key {key[:16]}")
+            raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
         have = set(s.scalars(select(EpochRow.epoch).where(EpochRow.trial_id == row.id)))
         for e in epochs:
             n = int(e["epoch"])
