@@ -258,7 +258,7 @@ def _bench_db(args: argparse.Namespace) -> tuple[str, float | None, float | None
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
     from optuna.trial import TrialState, create_trial
 
-    from scalesearch.search.driver import open_optuna_storage
+    from scalesearch.search.study import open_optuna_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t0 = time.perf_counter()

@@ -125,7 +125,7 @@ def bare_tune(jobs: list[dict[str, Any]], concurrency: int, workdir: Path) -> fl
     `tune.with_parameters`: Tune's grid search, no Optuna, no database (what Ray Tune costs on its own)."""
     from ray import tune
 
-    from scalesearch.search.driver import _quiet_tune_loggers
+    from scalesearch.search.run import _quiet_tune_loggers
     from scalesearch.search.trainable import train_job
     from scalesearch.trial import Job, load_job_data
 

@@ -4,7 +4,7 @@ per-trial cost, and what ends up in the database.
 
 The trials are the grid points of one spec (a width-4 ResNet-8 on 96 synthetic 8x8 images, one epoch of one
 batch: a few tens of milliseconds of training, so that the engine's own cost dominates), run one at a time by
-`scalesearch.search.driver.run_study` in this process (the driver, and Tune's controller inside it). Printed:
+`scalesearch.search.run.run_study` in this process (the driver, and Tune's controller inside it). Printed:
 
   rss          the driver's resident memory (VmRSS of this process) when trial 100, 200, ..., N ended;
                the target: RSS at N within 10% of RSS at 100;
@@ -142,7 +142,8 @@ def main() -> int:
         ap.error(f"--trials must be at least {2 * WINDOW}")
 
     from scalesearch.search.cluster import connect
-    from scalesearch.search.driver import prepare_study, run_study
+    from scalesearch.search.run import run_study
+    from scalesearch.search.study import prepare_study
     from scalesearch.spec import parse_spec
     from scalesearch.store import Reader, Store
 

@@ -42,7 +42,8 @@ def ray_session():
 
 def run_study_inprocess(text: str, db: str, session: Any, *, filename: str = "t.yaml") -> Any:
     """Parse a spec and run its study in this process on the session's Ray; returns the Outcome."""
-    from scalesearch.search.driver import prepare_study, run_study
+    from scalesearch.search.run import run_study
+    from scalesearch.search.study import prepare_study
     from scalesearch.spec import parse_spec
     from scalesearch.store import Store
 

@@ -221,3 +221,42 @@ search: {{sampler: grid, max_concurrency: 1, time_budget_s: {budget_s}}}
     again = run_study_inprocess(text, db, ray_session)  # the budget is the whole study's: nothing more runs
     assert "is used up" in again.message
     assert [(t.key, t.state, t.attempts) for t in Reader(db).trials("budget")] == before
+
+
+def test_a_new_driver_fails_the_optuna_trials_a_killed_run_left_running_or_waiting(tmp_path):
+    """A killed driver leaves Optuna trials RUNNING (asked) and may leave one WAITING (enqueued for a fixed point,
+    killed before the ask). The next driver fails both through Optuna's API, so that no later ask of the sampler is
+    handed the stale enqueued point; the sampler's next trial is a new one. No Ray: only the driver's set-up."""
+    import optuna
+
+    from scalesearch.search.driver import Driver
+    from scalesearch.search.study import _make_sampler, open_optuna_storage, prepare_study
+    from scalesearch.spec import sample_params
+    from scalesearch.store import Store
+
+    text = spec_text("killed", """\
+architecture: {family: cifar_resnet, args: {depth: "6 * n + 2", width: w}}
+parameters:
+  n: {int: [1, 2]}
+  w: {choice: [4, 6, 16]}
+search: {sampler: random, trials: 3}
+""")
+    spec = parse_spec(text, "t.yaml")
+    db = f"sqlite:///{tmp_path}/r.db"
+    store = Store(db)
+    try:
+        prepare_study(store, spec, spec_text=text, spec_file="t.yaml")
+        study = optuna.create_study(storage=open_optuna_storage(db), study_name="killed", direction="maximize",
+                                    sampler=_make_sampler(spec, 0))
+        sample_params(spec, study.ask())  # the killed run's trial in training: RUNNING
+        study.enqueue_trial({"n": 2, "w": 6}, user_attrs={"scalesearch_point": "p"})  # killed before its ask
+        assert [t.state.name for t in study.get_trials()] == ["RUNNING", "WAITING"]
+        Driver(spec, store, study, store.study("killed"))
+        left = study.get_trials()
+        assert [t.state.name for t in left] == ["FAIL", "FAIL"]
+        assert left[1].system_attrs["fixed_params"] == {"n": 2, "w": 6}
+        assert left[1].user_attrs == {"scalesearch_point": "p", "scalesearch_state": "interrupted"}
+        nxt = study.ask()
+        assert nxt.number == 2 and "fixed_params" not in study.get_trials()[2].system_attrs
+    finally:
+        store.close()

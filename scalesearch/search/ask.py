@@ -1,8 +1,9 @@
-"""The driver's ask side: where the next candidate comes from (earlier runs' unfinished configurations, named points,
-the grid walked in the spec's order, or Optuna's sampler), resolving and costing it, rejecting it by a constraint
-(stored, told PRUNED, never trained), telling a known configuration its stored result (dedupe), or queueing one job
-per repeat; `next_job` hands the queued jobs to Tune. A mixin of `scalesearch.search.driver.Driver`, which holds
-the state.
+"""The driver's claims part: where the next candidate comes from (earlier runs' unfinished configurations, named
+points, the grid walked in the spec's order, or Optuna's sampler), resolving and costing it, rejecting it by a
+constraint (stored, told PRUNED, never trained), telling a known configuration its stored result (dedupe), or
+queueing one job per repeat; `next_job` hands the queued jobs to Tune. `Claims` is a part of
+`scalesearch.search.driver.Driver`; it hands what Optuna is told to the results part
+(`scalesearch.search.tell.Results`).
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import collections
 import hashlib
 import itertools
 import json
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from scalesearch.search.constraints import constraint_values
-from scalesearch.search.progress import Counts, Progress
-from scalesearch.search.state import _Config, _label, _Result, _Running, _state
+from scalesearch.search.constraints import set_constraints
+from scalesearch.search.state import RunState, _Config, _label, _Running, _state
 from scalesearch.search.study import spec_fits
-from scalesearch.store import Store, TrialRecord
+from scalesearch.search.tell import Results
+from scalesearch.spec import Candidate, InvalidArchitecture, SpecError, grid_space, resolve_candidate, sample_params
+from scalesearch.store import TrialRecord
 from scalesearch.trial import Job, job_for_candidate
 
-__all__ = ["MAX_IDLE_PROPOSALS"]
+__all__ = ["MAX_IDLE_PROPOSALS", "Claims"]
 
 MAX_IDLE_PROPOSALS = 200  # rejected or already-known proposals in a row that end a sampler's search
 
@@ -31,55 +34,72 @@ def _invalid_key(params: Mapping[str, Any], why: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class _Asking:
-    """Claiming candidates and starting jobs (see the module docstring)."""
+class Claims:
+    """Claiming candidates and starting jobs (see the module docstring). What earlier runs left is read from the
+    study's rows: configurations to train again (queued or interrupted), finished configurations whose Optuna trial
+    lost its result (told again first), the named points not trained yet, and what the sampler and the grid claimed.
 
-    spec: Any
-    name: str
-    store: Store
-    study: Any
-    progress: Progress
-    counts: Counts
-    threads: int
-    repeats: int
-    device: str
-    latency: bool
-    base: tuple[int, int, int] | None
-    exhausted: bool
-    note: str
-    _queue: collections.deque[Job]
-    _inflight: dict[str, _Running]
-    _configs: dict[str, _Config]
-    _results: dict[str, _Result]
-    _rejected: set[str]
-    _known_rows: dict[str, TrialRecord]
-    _sampler_claimed: set[str]
-    _reruns: collections.deque[tuple[dict[str, Any], str | None]]
-    _untold: collections.deque[tuple[dict[str, Any], str | None, list[str]]]
-    _points: collections.deque[tuple[dict[str, Any], str]]
-    _grid: list[dict[str, Any]] | None
-    _grid_pos: int
-    _grid_claimed: int
-    _idle: int
+    Args:
+        run: the run's shared state (its `finished` jobs already loaded): jobs are queued on `run.queue`, started
+            into `run.inflight`, and each configuration claimed for training goes in `run.configs`.
+        results: the results part, which tells Optuna a known configuration's stored result and a rejection.
+        rows: the study's stored trial rows (the last run's running rows already marked interrupted).
+        threads: torch threads per trial.
+    """
 
-    if TYPE_CHECKING:  # provided by the tell side (declared for type checkers only: a stub here would shadow it)
-        def _tell(self, cfg: _Config) -> None: ...
-        def _tell_rejected(self, trial: Any | None, cand: Any | None, why: str) -> None: ...
-        def _count_row(self, state: str, d: int) -> None: ...
+    def __init__(self, run: RunState, results: Results, rows: Sequence[TrialRecord], *, threads: int = 1) -> None:
+        self.run = run
+        self.results = results
+        self.spec = run.spec
+        self.threads = threads
+        s = run.spec.search
+        self.repeats = s.repeats
+        self.latency = any(o.name == "latency" for o in s.objectives)
+        self.device = "cuda" if s.resources.gpus > 0 else "cpu"
+        self.exhausted = False
+        self.note = ""  # why the sampler's search ended early ("" when it did not)
+        self._idle = 0
+        self._rejected: set[str] = set()
+        self._known_rows: dict[str, TrialRecord] = {}
+        self._sampler_claimed: set[str] = set()
+        rerun: dict[str, TrialRecord] = {}
+        for r in rows:
+            self._known_rows[r.key] = r
+            if r.state == "rejected":
+                self._rejected.add(r.key)
+            elif r.state not in ("completed", "failed", "stopped"):  # queued or interrupted: train again
+                rerun.setdefault(r.config_key, r)
+            if r.point is None and r.state != "rejected":
+                self._sampler_claimed.add(r.config_key)
+        self._reruns = collections.deque((dict(r.parameters), r.point) for r in rerun.values())
+        # Finished configurations whose Optuna trial never got their result (a write error between our row and
+        # Optuna's tell, e.g. a full disk): Optuna is told the stored result again on a new trial, not retrained.
+        told = {t.number for t in run.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),
+                                                                                _state("PRUNED")))}
+        ended: dict[str, list[TrialRecord]] = {}
+        for r in rows:
+            if r.state in ("completed", "stopped", "failed") and r.config_key not in rerun:
+                ended.setdefault(r.config_key, []).append(r)
+        self._untold = collections.deque(
+            (dict(g[0].parameters), g[0].point, [r.key for r in g]) for g in ended.values()
+            if all(r.state != "failed" for r in g) and any(r.optuna_trial is not None for r in g)
+            and not any(r.optuna_trial in told for r in g))
+        done_points = {r.point for r in rows if r.point is not None}
+        self._points = collections.deque((self.spec.point(n).as_dict(), n) for n in self.spec.point_names
+                                         if n not in done_points)
+        self._grid = self._grid_points() if s.sampler == "grid" else None
+        self._grid_pos = 0
+        self._grid_claimed = len(self._sampler_claimed)  # grid configurations claimed by earlier runs count
 
     def _grid_points(self) -> list[dict[str, Any]]:
-        from scalesearch.spec import grid_space
-
         space = grid_space(self.spec)
         names = list(space)
-        return [dict(zip(names, combo)) for combo in itertools.product(*space.values())]
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*space.values())]
 
-    def _planned(self) -> int | None:
+    def planned(self) -> int | None:
         """Jobs this study trains in all (for the ETA and a finished study's status): each distinct feasible
         configuration once per repeat (two points that resolve to the same configuration train once); None when
         unknown."""
-        from scalesearch.spec import resolve_candidate
-
         s = self.spec.search
         npoints = len(self.spec.point_names)
         if s.sampler != "grid" and not s.points_only:
@@ -107,10 +127,10 @@ class _Asking:
                 continue
         return len(keys) * self.repeats
 
-    def _config_key(self, candidate: Any) -> str:
+    def _config_key(self, candidate: Candidate) -> str:
         return self._jobs(candidate)[0].config_key
 
-    def _jobs(self, candidate: Any) -> list[Job]:
+    def _jobs(self, candidate: Candidate) -> list[Job]:
         return [job_for_candidate(candidate, self.spec.dataset, study_seed=self.spec.seed, repeat=r,
                                   device=self.device, latency=self.latency) for r in range(self.repeats)]
 
@@ -138,13 +158,11 @@ class _Asking:
             self.note = (f"the {s.sampler} sampler proposed {MAX_IDLE_PROPOSALS} candidates in a row that were "
                          "rejected or already trained: the space looks exhausted")
             return False
-        from scalesearch.spec import sample_params
-
-        trial = self.study.ask()
+        trial = self.run.study.ask()
         try:
             params = sample_params(self.spec, trial)
         except Exception as e:  # noqa: BLE001 - a sampler error ends the search, it does not crash the driver
-            self.study.tell(trial, state=_state("FAIL"))
+            self.run.study.tell(trial, state=_state("FAIL"))
             self.note = f"the sampler failed: {e}"
             return False
         outcome = self._handle(params, None, trial=trial)
@@ -173,20 +191,19 @@ class _Asking:
         trial = self._ask_fixed(params, point)
         if trial is None or self._handle(params, point, trial=trial) != "known":
             return
-        rows = self.store.link_optuna_trial(self.name, keys, trial.number)
-        self.progress.event("note", f"told Optuna again the stored result of {_label(params)} ({rows} row(s)): its "
-                                    "trial had lost it", self.counts)
+        run = self.run
+        rows = run.store.link_optuna_trial(run.name, keys, trial.number)
+        run.progress.event("note", f"told Optuna again the stored result of {_label(params)} ({rows} row(s)): its "
+                                   "trial had lost it", run.counts)
 
     def _ask_fixed(self, params: Mapping[str, Any], point: str | None) -> Any | None:
         """An Optuna trial with exactly these parameter values (enqueued, then asked), or None when the values are
         not in Optuna's distributions (such points are trained without an Optuna trial)."""
         if not spec_fits(self.spec, params):
             return None
-        from scalesearch.spec import sample_params
-
         attrs = {"scalesearch_point": point} if point else None
-        self.study.enqueue_trial(dict(params), user_attrs=attrs)
-        trial = self.study.ask()
+        self.run.study.enqueue_trial(dict(params), user_attrs=attrs)
+        trial = self.run.study.ask()
         sample_params(self.spec, trial)  # registers each distribution with its fixed value
         return trial
 
@@ -194,8 +211,6 @@ class _Asking:
         """Resolve one candidate and act on it. `trial`: the Optuna trial that proposed it (None for reruns, points
         and grid points, whose trial is asked here only when there is something new). Returns new, known,
         rejected or skipped (a fixed candidate that needed nothing)."""
-        from scalesearch.spec import InvalidArchitecture, SpecError, resolve_candidate
-
         fixed = trial is None
         try:
             cand = resolve_candidate(self.spec, params)
@@ -210,59 +225,59 @@ class _Asking:
             if key in self._rejected:
                 if fixed:
                     return "skipped"
-                self._tell_rejected(trial, cand, why)
+                self.results.tell_rejected(trial, cand, why)
                 return "rejected"
             if fixed:
                 trial = self._ask_fixed(params, point)
-            self._tell_rejected(trial, cand, why)
-            rec = self.store.add_rejected(self.name, self._row_fields(params, point, cand, None, trial) |
-                                          {"key": key, "config_key": key, "rejected_by": list(
-                                              cand.rejected_by if cand is not None else (why,))})
+            self.results.tell_rejected(trial, cand, why)
+            rec = self.run.store.add_rejected(self.run.name, self._row_fields(params, point, cand, None, trial) |
+                                              {"key": key, "config_key": key, "rejected_by": list(
+                                                  cand.rejected_by if cand is not None else (why,))})
             self._rejected.add(key)
-            self.counts.rejected += 1
-            self.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.counts)
+            self.run.counts.rejected += 1
+            self.run.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.run.counts)
             return "rejected"
         assert cand is not None
         ck = jobs[0].config_key
-        cfg = self._configs.get(ck)
+        cfg = self.run.configs.get(ck)
         if cfg is not None:  # claimed in this run and not finished yet: wait for it
             if fixed:
                 return "skipped"
-            self._set_constraints(trial, cand)
+            set_constraints(trial, self.spec, cand, self.run.base)
             cfg.trials.append(trial)
             return "known"
-        if all(j.key in self._results for j in jobs):  # trained before: tell the stored result
+        if all(j.key in self.run.finished for j in jobs):  # trained before: tell the stored result
             if fixed:
                 return "skipped"
-            self._set_constraints(trial, cand)
-            self._tell(_Config(ck, dict(params), cand, point, jobs, [trial]))
+            set_constraints(trial, self.spec, cand, self.run.base)
+            self.results.tell(_Config(ck, dict(params), cand, point, jobs, [trial]))
             return "known"
         if fixed:
             trial = self._ask_fixed(params, point)
         if trial is not None:
-            self._set_constraints(trial, cand)
+            set_constraints(trial, self.spec, cand, self.run.base)
         cfg = _Config(ck, dict(params), cand, point, jobs, [trial] if trial is not None else [])
-        self._configs[ck] = cfg
-        todo = [j for j in jobs if j.key not in self._results]
+        self.run.configs[ck] = cfg
+        todo = [j for j in jobs if j.key not in self.run.finished]
         for j in todo:
             was = self._known_rows.get(j.key)
             if was is not None:
-                self._count_row(was.state, -1)
-            self.store.queue_trial(self.name, self._row_fields(params, point, cand, j, trial))
-            self.counts.queued += 1
-            self._queue.append(j)
+                self.run.count_row(was.state, -1)
+            self.run.store.queue_trial(self.run.name, self._row_fields(params, point, cand, j, trial))
+            self.run.counts.queued += 1
+            self.run.queue.append(j)
         if point is None:
             self._sampler_claimed.add(ck)
         return "new"
 
-    def _jobs_or_none(self, cand: Any) -> str | None:
+    def _jobs_or_none(self, cand: Candidate) -> str | None:
         try:
             return job_for_candidate(cand, self.spec.dataset, study_seed=self.spec.seed, repeat=0,
                                      device=self.device).key
         except (ValueError, TypeError):
             return None
 
-    def _row_fields(self, params: Mapping[str, Any], point: str | None, cand: Any, job: Job | None,
+    def _row_fields(self, params: Mapping[str, Any], point: str | None, cand: Candidate | None, job: Job | None,
                     trial: Any | None) -> dict[str, Any]:
         f: dict[str, Any] = {"parameters": dict(params), "point": point,
                              "optuna_trial": trial.number if trial is not None else None,
@@ -275,29 +290,23 @@ class _Asking:
                      seed=job.seed, repeat=job.repeat)
         return f
 
-    def _set_constraints(self, trial: Any, cand: Any) -> None:
-        if trial is None or not self.spec.constraints:
-            return
-        for k, v in constraint_values(self.spec, cand, self.base).items():
-            trial.set_constraint(k, v)
-
     def next_job(self) -> Job | None:
         """The next job to train (marked running), or None when the search has nothing left to start."""
-        while not self._queue:
+        while not self.run.queue:
             if self.exhausted or not self._claim_next():
                 self.exhausted = True
                 return None
-        job = self._queue.popleft()
+        job = self.run.queue.popleft()
         cfg_key = job.config_key
-        rec = self.store.start_trial(self.name, job.key)
-        self._inflight[job.key] = _Running(job, cfg_key, number=rec.number, attempt=rec.attempts)
-        self.counts.queued -= 1
-        self.counts.running += 1
-        cfg = self._configs.get(cfg_key)
+        rec = self.run.store.start_trial(self.run.name, job.key)
+        self.run.inflight[job.key] = _Running(job, cfg_key, number=rec.number, attempt=rec.attempts)
+        self.run.counts.queued -= 1
+        self.run.counts.running += 1
+        cfg = self.run.configs.get(cfg_key)
         label = _label(cfg.params) if cfg is not None else ""
         point = f" [{cfg.point}]" if cfg is not None and cfg.point else ""
         rep = f" repeat {job.repeat}" if self.repeats > 1 else ""
-        self.progress.event("started", f"#{rec.number} started{point}{rep}: {label}", self.counts)
+        self.run.progress.event("started", f"#{rec.number} started{point}{rep}: {label}", self.run.counts)
         return job
 
     def job_config(self, job: Job) -> dict[str, Any]:

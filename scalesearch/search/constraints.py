@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import ast
 import functools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from scalesearch.expr import Expr, ExprError, parse_expr
+from scalesearch.spec import Candidate, SearchSpec
 
-__all__ = ["constraint_values", "violation"]
+__all__ = ["constraint_values", "set_constraints", "violation"]
 
 _MIN_VIOLATION = 1e-9
 
@@ -68,7 +70,7 @@ def _graded(source: str, node: ast.AST, env: Mapping[str, Any]) -> float | None:
     if isinstance(node, ast.Compare):
         parts = []
         left = node.left
-        for op, right in zip(node.ops, node.comparators):
+        for op, right in zip(node.ops, node.comparators, strict=True):
             a, b = _num(source, left, env), _num(source, right, env)
             if a is None or b is None:
                 return None
@@ -95,7 +97,7 @@ def violation(expr: Expr, env: Mapping[str, Any], *, holds: bool) -> float:
     return min(v, 0.0) if holds else max(v, _MIN_VIOLATION)
 
 
-def constraint_values(spec: Any, candidate: Any, base: tuple[int, int, int] | None) -> dict[str, float]:
+def constraint_values(spec: SearchSpec, candidate: Candidate, base: tuple[int, int, int] | None) -> dict[str, float]:
     """name -> constraint value of every spec constraint at a resolved candidate (names: `c0: <source>`, ...).
 
     Args:
@@ -113,3 +115,12 @@ def constraint_values(spec: Any, candidate: Any, base: tuple[int, int, int] | No
         src = c.expr.source
         out[f"c{i}: {src}"[:200]] = violation(c.expr, env, holds=src not in rejected)
     return out
+
+
+def set_constraints(trial: Any, spec: SearchSpec, candidate: Candidate, base: tuple[int, int, int] | None) -> None:
+    """Hand an Optuna trial (None: nothing to hand) the constraint values of its candidate, when the spec has
+    constraints (see `constraint_values`)."""
+    if trial is None or not spec.constraints:
+        return
+    for k, v in constraint_values(spec, candidate, base).items():
+        trial.set_constraint(k, v)

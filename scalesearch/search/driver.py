@@ -22,39 +22,46 @@ Constraints are handed to Optuna in its own terms: `Trial.set_constraint` with a
 count; 200 such proposals in a row end the search as exhausted); named points come on top.
 
 Resume: the database is the checkpoint. A killed driver leaves Optuna trials RUNNING (Optuna's heartbeat does not
-work with ask/tell) and rows running or queued; the next run fails those Optuna trials (they are re-asked with
-the same parameters), marks the rows interrupted and trains them again under the same keys, and re-tells finished
-configurations from the stored results without training them. A configuration stored as finished whose Optuna
-trial lost its result (the tell failed, e.g. on a full disk) is told again first, on a new trial. Tune's own
-restore is not used (it brings back a stale searcher).
+work with ask/tell), perhaps one WAITING (enqueued, not asked yet), and rows running or queued; the next run fails
+those Optuna trials through Optuna's own API (`Study.tell(number, state=FAIL, skip_if_finished=True)`; a WAITING
+trial is asked first, as Optuna tells only a running trial) and asks them again with the same parameters, marks the
+rows interrupted and trains them again under the same keys, and re-tells finished configurations from the stored
+results without training them. A configuration stored as finished whose Optuna trial lost its result (the tell
+failed, e.g. on a full disk) is told again first, on a new trial. Tune's own restore is not used (it brings back a
+stale searcher). The `scalesearch_state` user attribute (what the driver did with a trial, for Optuna's own tools;
+nothing here reads it) is set on every trial the driver tells, except those a killed run left RUNNING: Optuna has
+no public way to set a user attribute on a trial it did not hand out in this process, and their FAIL says it.
 
-The driver by concern: `driver` (this module: the state of one run, loaded from the database, and its end),
-`ask` (claiming candidates), `tell` (results in, Optuna told), `state` (the records of a run), `study` (opening a
-study: Optuna's storage and sampler, the stored spec, provenance) and `run` (`run_study`: Ray Tune around it all).
-`scalesearch.search.driver` keeps exporting the public names of all of them.
+The driver by concern, imports one way (`state` <- `tell` <- `ask` <- `driver` <- `run` <- `api`): `state` (the
+records of a run and `RunState`, what the two parts share), `tell` (`Results`: results in, Optuna told), `ask`
+(`Claims`: claiming candidates, starting jobs), `driver` (this module: one run of a study loaded from the database,
+its two parts, its end), `run` (`run_study`: Ray Tune around it all) and `study` (opening a study: Optuna's storage
+and sampler, the stored spec, provenance).
 """
 
 from __future__ import annotations
 
-import collections
-import time
+import contextlib
+from collections.abc import Mapping
 from typing import Any
 
-from scalesearch.search.ask import MAX_IDLE_PROPOSALS, _Asking
+from scalesearch.search.ask import Claims
 from scalesearch.search.progress import Counts, Progress
-from scalesearch.search.run import _quiet_tune_loggers, run_study  # noqa: F401 - benchmarks use the first
-from scalesearch.search.state import _Config, _Incident, _Result, _result_of, _Running, _state, Outcome
-from scalesearch.search.study import open_optuna_storage, prepare_study, provenance, spec_fits, stored_spec
-from scalesearch.search.tell import MAX_ATTEMPTS, _Telling
-from scalesearch.store import Store, StudyRecord, TrialRecord
+from scalesearch.search.state import RunState, _state
+from scalesearch.search.tell import Results
+from scalesearch.spec import SearchSpec, resolve_point
+from scalesearch.store import Store, StudyRecord
 from scalesearch.trial import Job
 
-__all__ = ["Counts", "Driver", "MAX_ATTEMPTS", "MAX_IDLE_PROPOSALS", "Outcome", "Progress", "open_optuna_storage",
-           "prepare_study", "provenance", "run_study", "spec_fits", "stored_spec"]
+__all__ = ["Driver"]
 
 
-class Driver(_Asking, _Telling):
+class Driver:
     """One run of a study: the job source of `DriverSearcher` and the only writer of the study's rows.
+
+    It owns the run's shared state (`run`, a `RunState`), the claims part (`claims`, a `Claims`: candidates claimed,
+    jobs queued and started) and the results part (`results`, a `Results`: jobs' ends stored, Optuna told, lost
+    jobs queued again), and loads all three from the database.
 
     Args:
         spec: the SearchSpec (its `study` is the study's name).
@@ -65,120 +72,100 @@ class Driver(_Asking, _Telling):
         threads: torch threads per trial.
     """
 
-    def __init__(self, spec: Any, store: Store, study: Any, record: StudyRecord, *, progress: Progress | None = None,
-                 threads: int = 1) -> None:
-        from scalesearch.spec import resolve_point
-
-        self.spec = spec
-        self.name = spec.study
-        self.store = store
-        self.study = study
-        self.progress = progress or Progress()
-        self.threads = threads
-        s = spec.search
-        self.repeats = s.repeats
-        self.objectives = s.objectives
-        self.latency = any(o.name == "latency" for o in s.objectives)
-        self.device = "cuda" if s.resources.gpus > 0 else "cpu"
-        self.base = None
+    def __init__(self, spec: SearchSpec, store: Store, study: Any, record: StudyRecord, *,
+                 progress: Progress | None = None, threads: int = 1) -> None:
+        base = None
         if spec.baseline is not None:
             b = resolve_point(spec, "baseline")
-            self.base = (b.macs, b.params, b.acts)
-        self.counts = Counts(budget_s=None, objective=s.objectives[0].name)
-        self._queue: collections.deque[Job] = collections.deque()
-        self._inflight: dict[str, _Running] = {}
-        self._configs: dict[str, _Config] = {}
-        self._results: dict[str, _Result] = {}
-        self._rejected: set[str] = set()
-        self._known_rows: dict[str, TrialRecord] = {}
-        self._sampler_claimed: set[str] = set()
-        self._grid_claimed = 0
-        self._idle = 0
-        self.exhausted = False
-        self.note = ""
-        self._beat = time.monotonic()
+            base = (b.macs, b.params, b.acts)
+        self.run = RunState(spec, store, study, progress or Progress(),
+                            Counts(budget_s=None, objective=spec.search.objectives[0].name), base=base)
+        self.results = Results(self.run)
+        self._fail_left_running()
+        store.interrupt_running(spec.study)
         self.killed_run_s = 0.0
-        self.incidents: list[_Incident] = []
-        self._lost: dict[str, _Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
-        self._load(record)
+        if record.state == "running" and record.runs > 0:  # the last run was killed: count it up to its last beat
+            self.killed_run_s = max(0.0, (record.updated - record.started).total_seconds())
+        rows = store.trials(spec.study)
+        self.results.load(rows)
+        self.claims = Claims(self.run, self.results, rows, threads=threads)
+        self.run.counts.planned = self.claims.planned()
 
-    def _load(self, record: StudyRecord) -> None:
+    def _fail_left_running(self) -> None:
+        """Optuna: trials a killed run left RUNNING (or enqueued and never asked: WAITING) fail; they are asked
+        again as their configurations are claimed."""
         from optuna.trial import TrialState
 
-        # Optuna: trials a killed run left RUNNING (or enqueued and never asked) fail; they are asked again below.
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
-            self.study._storage.set_trial_user_attr(t._trial_id, "scalesearch_state", "interrupted")
-            self.study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        self.store.interrupt_running(self.name)
-        if record.state == "running" and record.runs > 0:  # the last run was killed: count it up to its last beat
-            lost = max(0.0, (record.updated - record.started).total_seconds())
-            self.killed_run_s = lost
-        rows = self.store.trials(self.name)
-        rerun: dict[str, TrialRecord] = {}
-        for r in rows:
-            self._known_rows[r.key] = r
-            if r.state == "rejected":
-                self._rejected.add(r.key)
-            elif r.state in ("completed", "failed", "stopped"):
-                self._results[r.key] = _result_of(r)
-            else:  # queued or interrupted: train again
-                rerun.setdefault(r.config_key, r)
-            if r.point is None and r.state != "rejected":
-                self._sampler_claimed.add(r.config_key)
-        self._reruns = collections.deque((dict(r.parameters), r.point) for r in rerun.values())
-        # Finished configurations whose Optuna trial never got their result (a write error between our row and
-        # Optuna's tell, e.g. a full disk): Optuna is told the stored result again on a new trial, not retrained.
-        told = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
-                                                                                 TrialState.PRUNED))}
-        ended: dict[str, list[TrialRecord]] = {}
-        for r in rows:
-            if r.state in ("completed", "stopped", "failed") and r.config_key not in rerun:
-                ended.setdefault(r.config_key, []).append(r)
-        self._untold = collections.deque(
-            (dict(g[0].parameters), g[0].point, [r.key for r in g]) for g in ended.values()
-            if all(r.state != "failed" for r in g) and any(r.optuna_trial is not None for r in g)
-            and not any(r.optuna_trial in told for r in g))
-        done_points = {r.point for r in rows if r.point is not None}
-        self._points = collections.deque((self.spec.point(n).as_dict(), n) for n in self.spec.point_names
-                                         if n not in done_points)
-        for r in rows:
-            self._count_row(r.state, +1)
-            self._update_best(r)
-        self._grid = self._grid_points() if self.spec.search.sampler == "grid" else None
-        self._grid_pos = 0
-        self._grid_claimed = len(self._sampler_claimed)  # grid configurations claimed by earlier runs count
-        self.counts.planned = self._planned()
+        study = self.run.study
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        for _ in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            trial = study.ask()  # the oldest WAITING trial, now RUNNING (its parameters are fixed: nothing sampled)
+            trial.set_user_attr("scalesearch_state", "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
 
-    def finish(self, *, tell_optuna: bool = True) -> None:
-        """After Tune returned: jobs still in flight were interrupted; their Optuna trials fail (resume re-asks).
-        `tell_optuna=False` leaves Optuna's trials RUNNING (resume reconciles them), when its database is gone."""
-        keys = list(self._inflight)
-        if keys:
-            self.counts.interrupted += len(keys)
-            self.counts.running -= len(keys)
-            self._inflight.clear()
-            self.store.interrupt_running(self.name, keys)
-        for cfg in list(self._configs.values()) if tell_optuna else []:
-            for trial in cfg.trials:
-                try:
-                    trial.set_user_attr("scalesearch_state", "interrupted")
-                    self.study.tell(trial, state=_state("FAIL"))
-                except Exception:  # noqa: BLE001 - best effort; the next run reconciles anyway
-                    pass
-        self._configs.clear()
+    @property
+    def counts(self) -> Counts:
+        """Trials by state over all of the study's runs."""
+        return self.run.counts
+
+    @property
+    def note(self) -> str:
+        """Why the sampler's search ended before its `trials` ("" when it did not)."""
+        return self.claims.note
 
     @property
     def complete(self) -> bool:
         """Nothing left to claim, queue or run."""
-        return self.exhausted and not self._queue and not self._inflight and not self._configs
+        run = self.run
+        return self.claims.exhausted and not run.queue and not run.inflight and not run.configs
 
     @property
     def waiting(self) -> bool:
         """Jobs are in flight: a job whose worker dies may come back to the queue, so the search is not over."""
-        return bool(self._inflight)
+        return bool(self.run.inflight)
+
+    def next_job(self) -> Job | None:
+        """The next job to train (marked running), or None when the search has nothing left to start."""
+        return self.claims.next_job()
+
+    def job_config(self, job: Job) -> dict[str, Any]:
+        """The Tune config of a job."""
+        return self.claims.job_config(job)
+
+    def job_result(self, key: str, result: Mapping[str, Any]) -> None:
+        """One epoch of a running job."""
+        self.results.job_result(key, result)
+
+    def job_done(self, key: str, result: Mapping[str, Any] | None, error: bool, error_text: str | None = None) -> None:
+        """A job ended: store it; when its configuration's repeats have all ended, tell Optuna."""
+        self.results.job_done(key, result, error, error_text)
+
+    def job_error(self, key: str, text: str) -> None:
+        """Tune's error text for a job already stored as failed (its worker died, or it was interrupted)."""
+        self.results.job_error(key, text)
+
+    def incident_summary(self) -> str:
+        """What happened to jobs whose Ray worker was lost, for the study's record ('' when nothing did)."""
+        return self.results.incident_summary()
 
     def heartbeat(self, every_s: float = 10.0) -> None:
         """Refresh the study's `updated` time (at most every `every_s`): how far a killed run got."""
-        if time.monotonic() - self._beat >= every_s:
-            self._beat = time.monotonic()
-            self.store.update_study(self.name)
+        self.run.heartbeat(every_s)
+
+    def finish(self, *, tell_optuna: bool = True) -> None:
+        """After Tune returned: jobs still in flight were interrupted; their Optuna trials fail (resume re-asks).
+        `tell_optuna=False` leaves Optuna's trials RUNNING (resume reconciles them), when its database is gone."""
+        run = self.run
+        keys = list(run.inflight)
+        if keys:
+            run.counts.interrupted += len(keys)
+            run.counts.running -= len(keys)
+            run.inflight.clear()
+            run.store.interrupt_running(run.name, keys)
+        for cfg in list(run.configs.values()) if tell_optuna else []:
+            for trial in cfg.trials:
+                with contextlib.suppress(Exception):  # best effort; the next run reconciles anyway
+                    trial.set_user_attr("scalesearch_state", "interrupted")
+                    run.study.tell(trial, state=_state("FAIL"))
+        run.configs.clear()

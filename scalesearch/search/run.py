@@ -16,21 +16,20 @@ import sqlite3
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from scalesearch.search.driver import Driver
 from scalesearch.search.progress import Progress
 from scalesearch.search.state import Outcome
 from scalesearch.search.study import _SAMPLER_SEED_SALT, _make_sampler, open_optuna_storage
-from scalesearch.store import (DatabaseFileLost, Store, StoreWriteError, StudyRecord, describe_url, now,
-                               sqlite_path)
-
-if TYPE_CHECKING:
-    from scalesearch.search.driver import Driver
+from scalesearch.spec import SearchSpec
+from scalesearch.store import DatabaseFileLost, Store, StoreWriteError, StudyRecord, describe_url, now, sqlite_path
 
 __all__ = ["run_study"]
 
 
-def run_study(spec: Any, store: Store, record: StudyRecord, *, session: Any, progress: Progress | None = None,
+def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: Any, progress: Progress | None = None,
               on_start: Callable[[Driver], None] | None = None) -> Outcome:
     """Run (or continue) a study on Ray Tune until it is finished, interrupted or out of time.
 
@@ -45,7 +44,6 @@ def run_study(spec: Any, store: Store, record: StudyRecord, *, session: Any, pro
     import optuna
     from ray import tune
 
-    from scalesearch.search.driver import Driver
     from scalesearch.search.searcher import DriverSearcher, register, unregister
     from scalesearch.search.trainable import train_job
 
@@ -208,7 +206,7 @@ def _storage_error(e: BaseException, url: str) -> StoreWriteError | None:
     return None
 
 
-def _load_data(spec: Any, driver: Driver) -> Any:
+def _load_data(spec: SearchSpec, driver: Driver) -> Any:
     """The study's dataset, loaded once in the driver and handed to every trial through Ray's object store."""
     from scalesearch.trial import DATA_SEED, _cached_dataset, _canonical, _plain
 
@@ -222,7 +220,7 @@ def _load_data(spec: Any, driver: Driver) -> Any:
     return data
 
 
-def _scheduler(spec: Any) -> Any:
+def _scheduler(spec: SearchSpec) -> Any:
     es = spec.search.early_stopping
     if es is None:
         return None

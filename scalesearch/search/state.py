@@ -1,17 +1,22 @@
-"""What the driver keeps about the jobs of one run: a finished job's result, a claimed configuration, a running
-job, a job lost with its Ray worker; how a run ended (`Outcome`); the epoch record in a Tune result.
+"""What the driver keeps about one run: the state its claims part (`ask`) and its results part (`tell`) share
+(`RunState`), a finished job's result, a claimed configuration, a running job, a job lost with its Ray worker; how
+a run ended (`Outcome`); the epoch record in a Tune result.
 """
 
 from __future__ import annotations
 
+import collections
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-from scalesearch.search.progress import Counts
-from scalesearch.store import TrialRecord
+from scalesearch.search.progress import Counts, Progress
+from scalesearch.spec import Candidate, SearchSpec
+from scalesearch.store import Store, TrialRecord
 from scalesearch.trial import Job
 
-__all__ = ["Outcome"]
+__all__ = ["Outcome", "RunState"]
 
 
 @dataclass
@@ -32,7 +37,7 @@ class _Config:
 
     config_key: str
     params: dict[str, Any]
-    candidate: Any
+    candidate: Candidate
     point: str | None
     jobs: list[Job]
     trials: list[Any] = field(default_factory=list)  # optuna.Trial objects
@@ -57,6 +62,54 @@ class _Incident:
     node: str | None
     attempt: int
     error: str = ""
+
+
+@dataclass
+class RunState:
+    """What the claims part and the results part of one run both use: the study and its writer, the counters, and
+    the jobs between them (the claims part queues and starts jobs and claims configurations; the results part takes
+    jobs out of flight, stores what finished, queues a lost job again and tells a configuration's trials).
+
+    Attributes:
+        spec: the study's spec (`spec.study` is its name).
+        store: the writer (the only one of the study's rows).
+        study: the Optuna study, on the same database.
+        progress: receives events.
+        counts: trials by state over all of the study's runs, the best so far, the planned total.
+        base: the baseline's (macs, params, acts) that constraints compare with (None without a baseline).
+        queue: jobs to start, in order (a job whose worker was lost goes first).
+        inflight: job key -> the job running now.
+        configs: config key -> a configuration claimed in this run whose trials have not been told yet.
+        finished: job key -> a finished job (of earlier runs and this one).
+    """
+
+    spec: SearchSpec
+    store: Store
+    study: Any  # optuna.Study (Optuna is imported only where a run starts)
+    progress: Progress
+    counts: Counts
+    base: tuple[int, int, int] | None = None
+    queue: collections.deque[Job] = field(default_factory=collections.deque)
+    inflight: dict[str, _Running] = field(default_factory=dict)
+    configs: dict[str, _Config] = field(default_factory=dict)
+    finished: dict[str, _Result] = field(default_factory=dict)
+    _beat: float = field(default_factory=time.monotonic, init=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The study's name."""
+        return self.spec.study
+
+    def count_row(self, state: str, d: int) -> None:
+        """Add `d` to the counter of rows in `state` (states without one are not counted)."""
+        if hasattr(self.counts, state):
+            setattr(self.counts, state, getattr(self.counts, state) + d)
+
+    def heartbeat(self, every_s: float = 10.0) -> None:
+        """Refresh the study's `updated` time (at most every `every_s`): how far a killed run got."""
+        if time.monotonic() - self._beat >= every_s:
+            self._beat = time.monotonic()
+            self.store.update_study(self.name)
 
 
 @dataclass

@@ -1,21 +1,32 @@
-"""The driver's tell side: each epoch and each job's end as Tune reports them (stored at once), a job whose Ray
+"""The driver's results part: each epoch and each job's end as Tune reports them (stored at once), a job whose Ray
 worker or node died queued again (at most `MAX_ATTEMPTS` starts, each incident kept for the study's record), and,
 when every repeat of a configuration has ended, Optuna told once: the mean over repeats (COMPLETE), PRUNED if ASHA
-stopped a repeat, FAIL if one failed. A mixin of `scalesearch.search.driver.Driver`, which holds the state.
+stopped a repeat, FAIL if one failed. `Results` is a part of `scalesearch.search.driver.Driver`; the claims part
+(`scalesearch.search.ask.Claims`) calls it to tell a known configuration's stored result and a rejected candidate.
 """
 
 from __future__ import annotations
 
-import collections
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from scalesearch.search.progress import Counts, Progress
-from scalesearch.search.state import _Config, _epoch_of, _Incident, _label, _Result, _Running, _state
-from scalesearch.store import Store, TrialRecord
-from scalesearch.trial import Job
+from scalesearch.search.constraints import set_constraints
+from scalesearch.search.state import (
+    RunState,
+    _Config,
+    _epoch_of,
+    _Incident,
+    _label,
+    _Result,
+    _result_of,
+    _Running,
+    _state,
+)
+from scalesearch.spec import Candidate
+from scalesearch.store import TrialRecord
 
-__all__ = ["MAX_ATTEMPTS"]
+__all__ = ["MAX_ATTEMPTS", "Results"]
 
 MAX_ATTEMPTS = 3  # starts of one job whose Ray worker dies (its node lost, the process killed) before it is failed
 
@@ -34,31 +45,33 @@ def _short_error(text: str, limit: int = 200) -> str:
     return out[:limit] + ("..." if len(out) > limit else "")
 
 
-class _Telling:
-    """Results in, Optuna told (see the module docstring)."""
+class Results:
+    """Results in, Optuna told (see the module docstring).
 
-    name: str
-    store: Store
-    study: Any
-    progress: Progress
-    counts: Counts
-    objectives: Any
-    incidents: list[_Incident]
-    _queue: collections.deque[Job]
-    _inflight: dict[str, _Running]
-    _configs: dict[str, _Config]
-    _results: dict[str, _Result]
-    _lost: dict[str, _Incident]
+    Args:
+        run: the run's shared state: its `inflight` jobs are taken out as they end, `finished` receives each
+            finished job, `queue` a job whose worker was lost, `configs` loses a configuration once told.
+    """
 
-    if TYPE_CHECKING:  # provided by the ask side and the driver (for type checkers only: stubs would shadow them)
-        def _set_constraints(self, trial: Any, cand: Any) -> None: ...
-        def heartbeat(self, every_s: float = 10.0) -> None: ...
+    def __init__(self, run: RunState) -> None:
+        self.run = run
+        self.objectives = run.spec.search.objectives
+        self.incidents: list[_Incident] = []  # each lost start of this run, in order
+        self._lost: dict[str, _Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
 
-    def _count_row(self, state: str, d: int) -> None:
-        if hasattr(self.counts, state):
-            setattr(self.counts, state, getattr(self.counts, state) + d)
+    def load(self, rows: Sequence[TrialRecord]) -> None:
+        """Take the study's stored rows: the finished jobs, the counters by state, the best so far."""
+        run = self.run
+        for r in rows:
+            if r.state in ("completed", "failed", "stopped"):
+                run.finished[r.key] = _result_of(r)
+        for r in rows:
+            run.count_row(r.state, +1)
+            self.update_best(r)
 
-    def _update_best(self, r: TrialRecord) -> None:
+    def update_best(self, r: TrialRecord) -> None:
+        """Count `r` as the best so far if it is (by the first objective)."""
+        counts = self.run.counts
         if r.state != "completed" or r.val_acc is None:
             return
         o = self.objectives[0]
@@ -66,23 +79,25 @@ class _Telling:
             r.macs if o.name == "macs" else r.params if o.name == "params" else (r.metrics or {}).get("latency_ms")
         if v is None:
             return
-        better = self.counts.best is None or (v > self.counts.best if o.direction == "max" else v < self.counts.best)
+        better = counts.best is None or (v > counts.best if o.direction == "max" else v < counts.best)
         if better:
-            self.counts.best = float(v)
-            self.counts.best_label = f"#{r.number} {_label(r.parameters)}"
+            counts.best = float(v)
+            counts.best_label = f"#{r.number} {_label(r.parameters)}"
 
-    def _tell_rejected(self, trial: Any | None, cand: Any | None, why: str) -> None:
+    def tell_rejected(self, trial: Any | None, cand: Candidate | None, why: str) -> None:
+        """Tell the Optuna trial of a rejected candidate (None: it has none) PRUNED, with its constraint values."""
         if trial is None:
             return
         if cand is not None:
-            self._set_constraints(trial, cand)
+            set_constraints(trial, self.run.spec, cand, self.run.base)
         trial.set_user_attr("scalesearch_state", "rejected")
         trial.set_user_attr("scalesearch_rejected_by", why[:500])
-        self.study.tell(trial, state=_state("PRUNED"))
+        self.run.study.tell(trial, state=_state("PRUNED"))
 
-    def _tell(self, cfg: _Config) -> None:
+    def tell(self, cfg: _Config) -> None:
         """All repeats of `cfg` ended: tell each Optuna trial waiting for it, once."""
-        results = [self._results[j.key] for j in cfg.jobs]
+        run = self.run
+        results = [run.finished[j.key] for j in cfg.jobs]
         failed = [r for r in results if r.state == "failed"]
         values = None
         if failed:
@@ -101,12 +116,12 @@ class _Telling:
                 if note:
                     trial.set_user_attr("scalesearch_note", note[:500])
                 if values is not None:
-                    self.study.tell(trial, values)
+                    run.study.tell(trial, values)
                 else:
-                    self.study.tell(trial, state=_state(state))
+                    run.study.tell(trial, state=_state(state))
             except Exception as e:  # noqa: BLE001 - a bad value must not stop the search
-                self.progress.event("note", f"Optuna refused trial {trial.number}'s result: {e}", self.counts)
-        self._configs.pop(cfg.config_key, None)
+                run.progress.event("note", f"Optuna refused trial {trial.number}'s result: {e}", run.counts)
+        run.configs.pop(cfg.config_key, None)
 
     def _values(self, cfg: _Config, results: list[_Result]) -> list[float] | None:
         out = []
@@ -132,24 +147,26 @@ class _Telling:
 
     def job_result(self, key: str, result: Mapping[str, Any]) -> None:
         """One epoch of a running job."""
-        run = self._inflight.get(key)
-        self.heartbeat()
-        if run is not None and result.get("node"):
-            run.node = result["node"]
-        if run is None or "epoch" not in result:
+        job = self.run.inflight.get(key)
+        self.run.heartbeat()
+        if job is not None and result.get("node"):
+            job.node = result["node"]
+        if job is None or "epoch" not in result:
             return
         rec = _epoch_of(result)
-        run.epochs[rec["epoch"]] = rec.get("val_acc")
-        run.last = rec
-        self.store.add_epoch(self.name, key, rec)
-        self.progress.event("epoch", f"{key[:8]} epoch {rec['epoch']} val_acc {rec.get('val_acc')}", self.counts)
+        job.epochs[rec["epoch"]] = rec.get("val_acc")
+        job.last = rec
+        self.run.store.add_epoch(self.run.name, key, rec)
+        self.run.progress.event("epoch", f"{key[:8]} epoch {rec['epoch']} val_acc {rec.get('val_acc')}",
+                                self.run.counts)
 
     def job_done(self, key: str, result: Mapping[str, Any] | None, error: bool, error_text: str | None = None) -> None:
         """A job ended: store it; when its configuration's repeats have all ended, tell Optuna."""
-        run = self._inflight.pop(key, None)
-        if run is None:
+        run = self.run
+        job = run.inflight.pop(key, None)
+        if job is None:
             return
-        self.counts.running -= 1
+        run.counts.running -= 1
         result = dict(result or {})
         epochs: list[dict[str, Any]] = []
         fields: dict[str, Any] = {}
@@ -158,7 +175,7 @@ class _Telling:
             last = _epoch_of(result)
             if last:
                 epochs.append(last)
-                run.epochs[last["epoch"]] = last.get("val_acc")
+                job.epochs[last["epoch"]] = last.get("val_acc")
             fields = {k: result.get(k) for k in ("test_acc", "error", "traceback", "node")}
             fields["metrics"] = {k: result.get(k) for k in ("train_seconds", "total_seconds", "images_per_s",
                                                             "steps", "device", "latency_ms", "test_loss")
@@ -166,53 +183,54 @@ class _Telling:
             if state == "completed":
                 fields.update(val_acc=result.get("val_acc"), best_val_acc=result.get("best_val_acc"))
         elif error:
-            if run.attempt < MAX_ATTEMPTS:
-                self._requeue(run)
+            if job.attempt < MAX_ATTEMPTS:
+                self._requeue(job)
                 return
             state = "failed"
-            fields["error"] = error_text or (f"the trial's Ray worker failed {run.attempt} times (it died or raised "
+            fields["error"] = error_text or (f"the trial's Ray worker failed {job.attempt} times (it died or raised "
                                              "outside training)")
         elif "epoch" in result:
             state = "stopped"  # the scheduler (ASHA) stopped it on this result
             last = _epoch_of(result)
             epochs.append(last)
-            run.epochs[last["epoch"]] = last.get("val_acc")
+            job.epochs[last["epoch"]] = last.get("val_acc")
             fields["node"] = result.get("node")
         else:
             state = "interrupted"
         if state == "interrupted":
-            self.store.interrupt_running(self.name, [key])
-            self.counts.interrupted += 1
+            run.store.interrupt_running(run.name, [key])
+            run.counts.interrupted += 1
             return
-        rec = self.store.finish_trial(self.name, key, state, epochs=epochs,
-                                      **{k: v for k, v in fields.items() if v is not None})
-        self._count_row(state, +1)
-        self.counts.done_this_run += 1
-        self._update_best(rec)
-        self._results[key] = _Result(state, rec.val_acc, rec.test_acc, (rec.metrics or {}).get("latency_ms"),
-                                     rec.error, dict(run.epochs))
+        rec = run.store.finish_trial(run.name, key, state, epochs=epochs,
+                                     **{k: v for k, v in fields.items() if v is not None})
+        run.count_row(state, +1)
+        run.counts.done_this_run += 1
+        self.update_best(rec)
+        run.finished[key] = _Result(state, rec.val_acc, rec.test_acc, (rec.metrics or {}).get("latency_ms"),
+                                    rec.error, dict(job.epochs))
         acc = f" val_acc {rec.val_acc:.4f}" if rec.val_acc is not None else ""
         why = f": {rec.error}" if rec.error else ""
-        self.progress.event(state, f"#{rec.number} {state}{acc} after {rec.epochs_done} epochs{why}", self.counts)
-        cfg = self._configs.get(run.config_key)
-        if cfg is not None and all(j.key in self._results for j in cfg.jobs):
-            self._tell(cfg)
-        self.heartbeat()
+        run.progress.event(state, f"#{rec.number} {state}{acc} after {rec.epochs_done} epochs{why}", run.counts)
+        cfg = run.configs.get(job.config_key)
+        if cfg is not None and all(j.key in run.finished for j in cfg.jobs):
+            self.tell(cfg)
+        run.heartbeat()
 
-    def _requeue(self, run: _Running) -> None:
+    def _requeue(self, job: _Running) -> None:
         """A job's Ray worker was lost (Tune reports the trial as errored: our trainable returns every training
         error as a result, so only a dead worker or node gets here): queue it to run again, first in line."""
-        key = run.job.key
-        self.store.queue_trial(self.name, {"key": key, "config_key": run.config_key})
-        self._queue.appendleft(run.job)
-        self.counts.queued += 1
-        incident = _Incident(run.number, run.node, run.attempt)
+        run = self.run
+        key = job.job.key
+        run.store.queue_trial(run.name, {"key": key, "config_key": job.config_key})
+        run.queue.appendleft(job.job)
+        run.counts.queued += 1
+        incident = _Incident(job.number, job.node, job.attempt)
         self.incidents.append(incident)
         self._lost[key] = incident
-        where = f" on {run.node}" if run.node else ""
-        self.progress.event("note", f"#{run.number} lost its Ray worker{where}: queued to run again (attempt "
-                                    f"{run.attempt + 1} of {MAX_ATTEMPTS})", self.counts)
-        self.store.update_study(self.name, message=self.incident_summary())
+        where = f" on {job.node}" if job.node else ""
+        run.progress.event("note", f"#{job.number} lost its Ray worker{where}: queued to run again (attempt "
+                                   f"{job.attempt + 1} of {MAX_ATTEMPTS})", run.counts)
+        run.store.update_study(run.name, message=self.incident_summary())
 
     def incident_summary(self) -> str:
         """What happened to jobs whose Ray worker was lost, for the study's record ('' when nothing did): for each
@@ -237,9 +255,9 @@ class _Telling:
         lost = self._lost.pop(key, None)
         if lost is not None:  # queued again (see `_requeue`): the text says why its worker was lost
             lost.error = _short_error(text)
-            self.store.update_study(self.name, message=self.incident_summary())
+            self.run.store.update_study(self.run.name, message=self.incident_summary())
             return
         try:
-            self.store.finish_trial(self.name, key, "failed", error=" ".join(text.split())[:2000])
+            self.run.store.finish_trial(self.run.name, key, "failed", error=" ".join(text.split())[:2000])
         except LookupError:
             pass
