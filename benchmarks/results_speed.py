@@ -95,7 +95,7 @@ def timed_or_extrapolated(fn: Callable[[np.ndarray], object], v: np.ndarray, bud
     n, m = len(v), 1000
     while True:
         m = min(m, n)
-        t = best_of(lambda: fn(v[:m]), 1 if m > 1000 else repeats)
+        t = best_of(lambda m=m: fn(v[:m]), 1 if m > 1000 else repeats)
         if m == n:
             return t, ""
         if t * 4 > budget:  # the next doubling would blow the budget
@@ -111,7 +111,7 @@ def front_rows(n: int, budget: float, repeats: int, with_optuna: bool) -> list[R
             sub = v[:2000]
             if not np.array_equal(an.pareto_mask(sub, ["min"] * k), naive_front(sub)):
                 raise SystemExit(f"MISMATCH: {task}: analysis.pareto_mask differs from the naive front")
-            ours = best_of(lambda: an.pareto_mask(v, ["min"] * k), repeats)
+            ours = best_of(lambda v=v, k=k: an.pareto_mask(v, ["min"] * k), repeats)
             size = int(an.pareto_mask(v, ["min"] * k).sum())
             rows.append(Row(task, "analysis.pareto_mask", n, ours, f"front size {size:,}"))
             t, note = timed_or_extrapolated(naive_front, v, budget, repeats)

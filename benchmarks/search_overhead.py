@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import scalesearch.search  # noqa: E402,F401 - sets Ray's environment before Ray is imported
+import scalesearch.search  # noqa: F401 - sets Ray's environment before Ray is imported
 
 SPEC = """\
 study: {study}
@@ -153,7 +153,7 @@ def engine(text: str, study: str, address: str, workdir: Path, concurrency: int)
     db = f"sqlite:///{workdir}/{study}.db"
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "scalesearch", "run", str(spec), "--db", db, "--address", address],
-                       cwd=ROOT, capture_output=True, text=True)
+                       cwd=ROOT, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"scalesearch run failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -185,16 +185,16 @@ def main() -> None:
     load_before = os.getloadavg()
     session = connect(None, num_cpus=max(args.concurrency) + 1)
     ray_start = time.perf_counter() - t0
-    lines = [f"search overhead: {args.trials} trials of a ResNet-8 (width 4) on 12x12 synthetic images, "
-             f"{args.epochs} epochs of {args.num_train - 200} images, one torch thread per trial",
-             f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({platform.processor() or platform.platform()}); "
-             f"python {platform.python_version()}",
+    lines = [(f"search overhead: {args.trials} trials of a ResNet-8 (width 4) on 12x12 synthetic images, "
+              f"{args.epochs} epochs of {args.num_train - 200} images, one torch thread per trial"),
+             (f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({platform.processor() or platform.platform()}); "
+              f"python {platform.python_version()}"),
              f"ray.init (local, 127.0.0.1, apart from everything below): {ray_start:.2f} s",
              "",
-             f"seconds: times are medians of {args.repeats} interleaved rounds; overheads per trial are the median (and "
-             "the best round) of each round's paired difference",
-             f"{'conc':>4} {'train/trial':>11} {'warm':>7} {'cold':>7} {'tune':>7} {'engine':>7} {'vs cold':>8} "
-             f"{'vs tune':>8} {'tune vs cold':>12} {'steady':>7} {'command':>8}"]
+             (f"seconds: times are medians of {args.repeats} interleaved rounds; overheads per trial are the median "
+              "(and the best round) of each round's paired difference"),
+             (f"{'conc':>4} {'train/trial':>11} {'warm':>7} {'cold':>7} {'tune':>7} {'engine':>7} {'vs cold':>8} "
+              f"{'vs tune':>8} {'tune vs cold':>12} {'steady':>7} {'command':>8}")]
     rows: dict[int, list[tuple[float, ...]]] = {c: [] for c in args.concurrency}
     try:
         with tempfile.TemporaryDirectory(prefix="scalesearch-bench-") as tmp:
@@ -220,9 +220,9 @@ def main() -> None:
     for c, rs in rows.items():
         per_round = [((e - cold) * c / n, (e - bare) * c / n, (bare - cold) * c / n, steady)
                      for warm, cold, bare, e, steady, wall in rs]
-        med = [statistics.median(x) for x in zip(*per_round)]
-        low = [min(x) for x in zip(*per_round)]
-        warm, cold, bare, e, steady, wall = (statistics.median(x) for x in zip(*rs))
+        med = [statistics.median(x) for x in zip(*per_round, strict=True)]
+        low = [min(x) for x in zip(*per_round, strict=True)]
+        warm, cold, bare, e, steady, wall = (statistics.median(x) for x in zip(*rs, strict=True))
         results.append((c, med[0], med[1], med[3], med[2]))
         lines.append(f"{c:>4} {warm * c / n:>11.3f} {warm:>7.2f} {cold:>7.2f} {bare:>7.2f} {e:>7.2f} "
                      f"{med[0]:>8.3f} {med[1]:>8.3f} {med[2]:>12.3f} {med[3]:>7.3f} {wall:>8.2f}")
@@ -233,15 +233,15 @@ def main() -> None:
                         f"steady {v:.3f} s ({'met' if v <= 0.3 else 'NOT met'})" for k, v in worst.items())
     load_after = os.getloadavg()
     lines += ["",
-              f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, after: "
-              f"{' '.join(f'{x:.2f}' for x in load_after)} (a shared machine: more than ~2 means other work competed "
-              "for the 2 cores and every figure is slower and noisier)",
-              "columns (seconds): train/trial = warm / N * c; warm/cold: the same Job data through scalesearch.trial.run"
-              " in c processes warmed up before the clock / created inside it; tune: plain Ray Tune, same trainable "
-              "and jobs, reused actors; engine: first trial start to last trial end in the database of `scalesearch "
-              "run --address`; vs cold / vs tune = (engine - that) * c / N; tune vs cold = (tune - cold) * c / N; "
-              "steady: the engine's cost per trial once every actor runs; command: the whole `scalesearch run` "
-              "(imports, Optuna study, data load).",
+              (f"load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, after: "
+               f"{' '.join(f'{x:.2f}' for x in load_after)} (a shared machine: more than ~2 means other work "
+               "competed for the 2 cores and every figure is slower and noisier)"),
+              ("columns (seconds): train/trial = warm / N * c; warm/cold: the same Job data through "
+               "scalesearch.trial.run in c processes warmed up before the clock / created inside it; tune: plain Ray "
+               "Tune, same trainable and jobs, reused actors; engine: first trial start to last trial end in the "
+               "database of `scalesearch run --address`; vs cold / vs tune = (engine - that) * c / N; tune vs cold = "
+               "(tune - cold) * c / N; steady: the engine's cost per trial once every actor runs; command: the whole "
+               "`scalesearch run` (imports, Optuna study, data load)."),
               f"target <= 0.3 s per trial, worst over concurrencies: {verdict}"]
     report = "\n".join(lines)
     print(report)

@@ -36,15 +36,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import scalesearch.search  # noqa: E402,F401 - sets Ray's environment before Ray is imported
-
-from scalesearch.search.progress import Counts, Progress  # noqa: E402
+import scalesearch.search  # noqa: F401 - sets Ray's environment before Ray is imported
+from scalesearch.search.progress import Counts, Progress
 
 WINDOW = 100
 
@@ -174,7 +174,7 @@ def main() -> int:
         for i in range(max(1, w), min(w + WINDOW, len(order))):
             gaps.append(rec.ended[order[i]] - rec.ended[order[i - 1]])
             owns.append(own.get(order[i], 0.0))
-        over = [g - o for g, o in zip(gaps, owns)]
+        over = [g - o for g, o in zip(gaps, owns, strict=True)]
         end = min(w + WINDOW, len(order))
         cpu = (rec.cpu[end] - rec.cpu[w]) / (end - w) if end in rec.cpu and w in rec.cpu else float("nan")
         windows.append({"trials": f"{w + 1}-{end}", "gap_s": statistics.median(gaps),
@@ -195,11 +195,11 @@ def main() -> int:
     c1, cn = windows[0]["driver_cpu_s"], windows[-1]["driver_cpu_s"]
     cpu_flat = abs(cn - c1) <= max(0.1 * c1, 0.010)
     lines = [
-        f"soak: {n} trials of a width-4 ResNet-8 on 96 synthetic 8x8 images (1 epoch, 1 step), grid sampler, one at "
-        f"a time, through run_study (local Ray, Optuna ask/tell, SQLite store) in one driver process"
+        (f"soak: {n} trials of a width-4 ResNet-8 on 96 synthetic 8x8 images (1 epoch, 1 step), grid sampler, one "
+         f"at a time, through run_study (local Ray, Optuna ask/tell, SQLite store) in one driver process")
         + (" -- UNTRIMMED baseline: Tune's ended trials kept whole" if args.untrimmed else ""),
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({platform.platform()}); python "
-        f"{platform.python_version()}; load average at the end {os.getloadavg()[0]:.1f} (shared machine)",
+        (f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({platform.platform()}); python "
+         f"{platform.python_version()}; load average at the end {os.getloadavg()[0]:.1f} (shared machine)"),
         f"outcome: {outcome.state} ({outcome.message}); states {states}; wall {wall:.0f} s (ray.init {t_ray:.1f} s)",
         "",
         "window        gap/trial  own/trial  overhead (median, mean)  driver CPU/trial  driver RSS at window end",
@@ -210,12 +210,12 @@ def main() -> int:
                      f"{w['overhead_mean_s']:7.3f} s   {w['driver_cpu_s']:9.3f} s      {rss}")
     lines += [
         "",
-        f"driver RSS: {r100:.1f} MiB at trial {WINDOW}, {rn:.1f} MiB at trial {n}: {growth * 100:+.1f}% "
-        f"({'within' if abs(growth) <= 0.10 else 'NOT within'} 10%)",
-        f"overhead per trial: {first:.3f} s in trials 1-{WINDOW}, {last:.3f} s in the last {WINDOW}: "
-        f"{'flat' if flat else 'NOT flat'} (within 10% or 10 ms)",
-        f"driver CPU per trial: {c1:.3f} s in trials 1-{WINDOW}, {cn:.3f} s in the last {WINDOW}: "
-        f"{'flat' if cpu_flat else 'NOT flat'} (within 10% or 10 ms)",
+        (f"driver RSS: {r100:.1f} MiB at trial {WINDOW}, {rn:.1f} MiB at trial {n}: {growth * 100:+.1f}% "
+         f"({'within' if abs(growth) <= 0.10 else 'NOT within'} 10%)"),
+        (f"overhead per trial: {first:.3f} s in trials 1-{WINDOW}, {last:.3f} s in the last {WINDOW}: "
+         f"{'flat' if flat else 'NOT flat'} (within 10% or 10 ms)"),
+        (f"driver CPU per trial: {c1:.3f} s in trials 1-{WINDOW}, {cn:.3f} s in the last {WINDOW}: "
+         f"{'flat' if cpu_flat else 'NOT flat'} (within 10% or 10 ms)"),
         "rows at the end: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
         "expected rows: " + ("all as expected (" + ", ".join(f"{k} {v}" for k, v in expected.items()) + ")"
                              if not mismatches else f"MISMATCH {mismatches}"),

@@ -57,9 +57,9 @@ def run_study_inprocess(text: str, db: str, session: Any, *, filename: str = "t.
 
 
 def cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:
-    """Run `python -m scalesearch ARGS` to completion."""
+    """Run `python -m scalesearch ARGS` to completion (check=False: callers assert on the returncode)."""
     return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=kw.pop("cwd", REPO), **kw)
+                          timeout=timeout, check=False, cwd=kw.pop("cwd", REPO), **kw)
 
 
 def cli_popen(*args: str, **kw: Any) -> subprocess.Popen:

@@ -24,8 +24,8 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import descendants, resume, step_until, wait_gone  # noqa: E402
-from _search_fixtures import (  # noqa: E402,F401
+from _procs import descendants, resume, step_until, wait_gone
+from _search_fixtures import (  # noqa: F401
     cli,
     cli_popen,
     optuna_trials,
@@ -35,7 +35,7 @@ from _search_fixtures import (  # noqa: E402,F401
     study_running,
 )
 
-from scalesearch.store import Reader  # noqa: E402
+from scalesearch.store import Reader
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -62,8 +62,9 @@ def _start(tmp_path: Path, db: str, *extra: str, **kw) -> tuple[subprocess.Popen
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
     out = tmp_path / "run.out"
-    proc = cli_popen("run", str(spec), "--db", db, *extra, stdout=open(out, "w"), stderr=subprocess.PIPE, text=True,
-                     **kw)
+    with open(out, "w") as stdout:  # the child has its own copy of the descriptor; ours closes here
+        proc = cli_popen("run", str(spec), "--db", db, *extra, stdout=stdout, stderr=subprocess.PIPE, text=True,
+                         **kw)
     return proc, out
 
 
@@ -133,12 +134,13 @@ def small_fs(tmp_path):
     mnt = tmp_path / "fs"
     mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(mnt)], capture_output=True,
-                       text=True)
+                       text=True, check=False)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     yield mnt
-    if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+    if subprocess.run(["umount", str(mnt)], capture_output=True, check=False).returncode != 0:
+        # best effort, as before: a lazy unmount that fails too is left to the tmpfs's owner, not a teardown error
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
 
 
 def test_disk_full_mid_search(tmp_path, small_fs, ray_session):

@@ -14,11 +14,11 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import optuna_trials, ray_session, run_study_inprocess, spec_text  # noqa: E402,F401
+from _search_fixtures import optuna_trials, ray_session, run_study_inprocess, spec_text  # noqa: F401
 
-from scalesearch.spec import parse_spec, resolve_candidate  # noqa: E402
-from scalesearch.store import Reader  # noqa: E402
-from scalesearch.trial import job_for_candidate  # noqa: E402
+from scalesearch.spec import parse_spec, resolve_candidate
+from scalesearch.store import Reader
+from scalesearch.trial import job_for_candidate
 
 GRID = spec_text("grid", """\
 architecture: {family: cifar_resnet, args: {depth: "6 * n + 2", width: w}}
