@@ -21,11 +21,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scalesearch import arch  # noqa: E402
-from scalesearch.build import build_model  # noqa: E402
-from scalesearch.cost import count  # noqa: E402
-from scalesearch.data import load_dataset  # noqa: E402
-from scalesearch.train import TrainConfig, fit, resolve_device  # noqa: E402
+from scalesearch import arch
+from scalesearch.build import build_model
+from scalesearch.cost import count
+from scalesearch.data import load_dataset
+from scalesearch.train import TrainConfig, fit, resolve_device
 
 IO = {"in_channels": 1, "num_classes": 10}
 NETWORKS = {  # name -> NetSpec: the networks the rediscovery experiments train (docs/rediscovery.md)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs[cl].append(images_per_s(copy.deepcopy(base), data, args.steps, args.batch_size, device, cl))
         nchw, cl = statistics.median(runs[False]), statistics.median(runs[True])
         ratios.append(cl / nchw)
-        rounds = " ".join(f"{b / a:.2f}" for a, b in zip(runs[False], runs[True]))
+        rounds = " ".join(f"{b / a:.2f}" for a, b in zip(runs[False], runs[True], strict=True))
         print(f"{name:<34} {count(spec).macs / 1e6:>7.2f}M {nchw:>11.0f} {cl:>9.0f} {cl / nchw:>8.2f}   {rounds}",
               flush=True)
     print(f"median ratio channels_last / NCHW over {len(ratios)} networks: {statistics.median(ratios):.2f}")

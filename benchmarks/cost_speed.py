@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # thop's forward pass on one thread: the same budget as the analytic loop
     specs = proxy_specs(args.n) if args.space == "proxy" else imagenet_specs(args.n)
-    shape = lambda s: (s.in_channels, s.resolution, s.resolution)  # noqa: E731
+    shape = lambda s: (s.in_channels, s.resolution, s.resolution)
 
     for s in specs:  # the two counters agree on every spec, or the timing is meaningless
         c = count(s)
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"MISMATCH on {s.hash}", file=sys.stderr)
             return 1
 
-    analytic, n_a = rate(count, specs, args.min_seconds)
-    thop_full, n_t = rate(lambda s: thop_count(build_model(s), shape(s)), specs, args.min_seconds)
+    analytic, _ = rate(count, specs, args.min_seconds)
+    thop_full, _ = rate(lambda s: thop_count(build_model(s), shape(s)), specs, args.min_seconds)
     models = [build_model(s) for s in specs]
-    pairs = list(zip(models, specs))
+    pairs = list(zip(models, specs, strict=True))
     thop_only, _ = rate(lambda ms: thop_count(ms[0], shape(ms[1])), pairs, args.min_seconds)
 
     macs = [count(s).macs for s in specs]

@@ -26,18 +26,18 @@ import copy
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scalesearch.cost import count_model  # noqa: E402
-from scalesearch.data import Dataset, augment_batch, load_dataset  # noqa: E402
-from scalesearch.train import TrainConfig, fit, resolve_device  # noqa: E402
+from scalesearch.cost import count_model
+from scalesearch.data import Dataset, augment_batch, load_dataset
+from scalesearch.train import TrainConfig, fit, resolve_device
 
 IN_CHANNELS, RESOLUTION, CLASSES = 1, 28, 10  # Fashion-MNIST's shape
 
@@ -89,7 +89,7 @@ def plain_loop(model: nn.Module, data: Dataset, steps: int, batch_size: int, dev
     gen = torch.Generator(device=device).manual_seed(0)
     x_all, y_all = data.train.x, data.train.y
     seconds = 0.0
-    for epoch in range(2):
+    for _epoch in range(2):
         perm = torch.randperm(len(y_all), generator=gen, device=device)
         _sync(device)
         t0 = time.perf_counter()
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 loop = plain_loop if which == "plain" else fit_loop
                 (plain if which == "plain" else fitted).append(
                     loop(model, data, args.steps, args.batch_size, device, args.augment, args.plain_fused))
-        per_round = [f / q for f, q in zip(fitted, plain)]
+        per_round = [f / q for f, q in zip(fitted, plain, strict=True)]
         ratio = statistics.median(fitted) / statistics.median(plain)
         ratios.append(ratio)
         tflops = 6 * macs * statistics.median(fitted) / 1e12

@@ -57,7 +57,34 @@ _EXPORTS = {
     "StoreWriteError": "scalesearch.store",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# Written out so that tools read it without running the module; it names __version__ and every key of _EXPORTS,
+# sorted (tests/test_api.py checks that the two agree).
+__all__ = [
+    "ClusterError",
+    "ConflictError",
+    "ExprError",
+    "FieldError",
+    "InputError",
+    "NetSpec",
+    "NotFoundError",
+    "Outcome",
+    "Reader",
+    "ScalesearchError",
+    "SearchSpec",
+    "SpecError",
+    "Store",
+    "StoreWriteError",
+    "__version__",
+    "aggregate",
+    "count",
+    "create_model",
+    "load_epochs",
+    "load_spec",
+    "load_studies",
+    "load_trials",
+    "resume",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:

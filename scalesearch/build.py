@@ -54,7 +54,7 @@ class Net(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
         if zero_init_residual:
-            for stage, blocks in zip(self.spec.stages, self.stages):
+            for stage, blocks in zip(self.spec.stages, self.stages, strict=True):
                 path = BLOCKS[stage.block].residual_bn
                 for block in blocks:
                     if path is not None and block.shortcut is not None:

@@ -157,7 +157,7 @@ def thop_count(model: Any, input_shape: tuple[int, ...]) -> tuple[int, int]:
     m = copy.deepcopy(model).eval()
     with torch.no_grad():
         macs, params = thop.profile(m, inputs=(torch.zeros(1, *input_shape),), custom_ops=zero_ops, verbose=False)
-    return int(round(float(macs))), int(round(float(params)))
+    return round(float(macs)), round(float(params))
 
 
 def measure_latency(model: Any, input_shape: tuple[int, ...], *, batch_size: int = 1, device: str = "cpu",

@@ -38,14 +38,27 @@ import ast
 import functools
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.text import short
 
-__all__ = ["ExprError", "Expr", "parse_expr", "evaluate", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
-           "MAX_EXPONENT", "MAX_INT_LITERAL", "MAX_INT_RESULT", "NAME_RE"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_EXPONENT",
+    "MAX_INT_LITERAL",
+    "MAX_INT_RESULT",
+    "MAX_LENGTH",
+    "MAX_NODES",
+    "NAME_RE",
+    "Expr",
+    "ExprError",
+    "evaluate",
+    "parse_expr",
+]
 
 MAX_LENGTH = 1000
 MAX_NODES = 200
@@ -94,7 +107,7 @@ def _check(v: Any, what: str) -> int | float:
     """Bound a numeric result: finite floats, ints within MAX_INT_RESULT, never complex."""
     t = type(v)
     if t is float:
-        if v != v or v in (math.inf, -math.inf):
+        if not math.isfinite(v):
             raise ExprError(f"{what} gives a non-finite number")
         return v
     if t is int:
@@ -329,7 +342,7 @@ class _Compiler:
     def _Compare(self, node: ast.Compare, depth: int) -> tuple[_Fn, str]:
         fs = [self.compile(node.left, depth)[0]]
         ops = []
-        for o, c in zip(node.ops, node.comparators):
+        for o, c in zip(node.ops, node.comparators, strict=True):
             entry = _CMPOPS.get(type(o))
             if entry is None:
                 raise self.fail(node, f"comparison {_OPNAMES.get(type(o), type(o).__name__)} is not allowed; "
@@ -339,12 +352,12 @@ class _Compiler:
 
         def run(env: Env) -> bool:
             a = fs[0](env)
-            for (sym, op), fb in zip(ops, fs[1:]):
+            for (sym, op), fb in zip(ops, fs[1:], strict=True):
                 b = fb(env)
-                if sym not in ("==", "!=") and (type(a) not in (int, float) or type(b) not in (int, float)):
-                    if not (type(a) is str and type(b) is str):
-                        raise ExprError(f"'{sym}' needs two numbers (or two strings), got {_type_name(a)} {a!r} "
-                                        f"and {_type_name(b)} {b!r}")
+                if (sym not in ("==", "!=") and (type(a) not in (int, float) or type(b) not in (int, float))
+                        and not (type(a) is str and type(b) is str)):
+                    raise ExprError(f"'{sym}' needs two numbers (or two strings), got {_type_name(a)} {a!r} "
+                                    f"and {_type_name(b)} {b!r}")
                 if not op(a, b):
                     return False
                 a = b

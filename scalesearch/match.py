@@ -10,7 +10,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from scalesearch.arch import GENERATORS
 from scalesearch.checks import FieldError, check_choice, check_int
@@ -118,13 +119,13 @@ def match_bottleneck_width(cardinality: int, target: float | None = None, *, met
     check_choice("family", family, ("block", "resnext", "cifar_resnext"))
     if family == "block":
         if kwargs:
-            raise FieldError(sorted(kwargs)[0], problem="not an argument of the block rule")
+            raise FieldError(min(kwargs), problem="not an argument of the block rule")
         width = 256
         if metric == "params":
-            cost_fn = lambda d: resnext_block_params(cardinality, d, width)  # noqa: E731
+            cost_fn = lambda d: resnext_block_params(cardinality, d, width)
             base = resnext_block_params(1, 64, width)
         else:  # at 56x56, the block's MACs are its params times the spatial size
-            cost_fn = lambda d: resnext_block_params(cardinality, d, width) * 56 * 56  # noqa: E731
+            cost_fn = lambda d: resnext_block_params(cardinality, d, width) * 56 * 56
             base = resnext_block_params(1, 64, width) * 56 * 56
     else:
         gen = GENERATORS[family]

@@ -128,13 +128,13 @@ def _read_idx_cached(path: str, size: int, mtime_ns: int) -> torch.Tensor:
 class _CifarUnpickler(pickle.Unpickler):
     """Unpickler that only rebuilds numpy arrays: a CIFAR batch is a dict of arrays, lists, bytes and ints."""
 
-    _ALLOWED = {
+    _ALLOWED = frozenset({
         ("numpy", "ndarray"), ("numpy", "dtype"),
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
         ("_codecs", "encode"),  # how Python 3 writes bytes at pickle protocol 2
-    }
+    })
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
@@ -176,7 +176,7 @@ def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int) -> tuple[torch
         raise InputError(f"{path}: not a CIFAR-10 python batch ({e})") from e
     if not isinstance(batch, dict):
         raise InputError(f"{path}: not a CIFAR-10 python batch (a {type(batch).__name__}, not a dict)")
-    get = lambda k: batch.get(k.encode(), batch.get(k))  # noqa: E731  (bytes keys officially; str tolerated)
+    get = lambda k: batch.get(k.encode(), batch.get(k))
     data, labels = get("data"), get("labels")
     if data is None or labels is None:
         raise InputError(f"{path}: CIFAR-10 batch without 'data' and 'labels' (keys: {sorted(map(str, batch))})")

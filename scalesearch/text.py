@@ -102,7 +102,7 @@ def fmt_duration(seconds: float | None, style: str = "compact") -> str:
     if style == "decimal":
         f = float(seconds)
         return f"{f:.1f} s" if f < 60 else f"{f / 60:.1f} min" if f < 3600 else f"{f / 3600:.2f} h"
-    s = int(round(seconds))
+    s = round(float(seconds))
     h, m = s // 3600, s % 3600 // 60
     if style == "hms":
         return f"{h}h{m:02d}m{s % 60:02d}s"
@@ -127,8 +127,8 @@ def table(rows: Sequence[Sequence[str]], *, align: str = "", total: bool = False
         n=2   25,000
     """
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    align = align.ljust(len(widths), "<")
-    out = ["  ".join(c.rjust(w) if a == ">" else c.ljust(w) for c, w, a in zip(r, widths, align)).rstrip()
+    align = align.ljust(len(widths), "<")[:len(widths)]  # one character per column
+    out = ["  ".join(c.rjust(w) if a == ">" else c.ljust(w) for c, w, a in zip(r, widths, align, strict=True)).rstrip()
            for r in rows]
     rule = "-" * len(out[0]) if full_rule else "  ".join("-" * w for w in widths)
     out.insert(1, rule)

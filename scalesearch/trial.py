@@ -36,8 +36,9 @@ import json
 import socket
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from scalesearch.errors import InputError
 from scalesearch.recipe import TrainConfig
@@ -119,7 +120,7 @@ class Job:
                 "seed": int(self.seed), "repeat": int(self.repeat), "latency": bool(self.latency)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Job":
+    def from_dict(cls, d: Mapping[str, Any]) -> Job:
         """Inverse of `to_dict`; ValueError naming the missing or unknown key."""
         if not isinstance(d, Mapping):
             raise InputError(f"a job is a mapping, got {type(d).__name__}")
@@ -266,7 +267,7 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
             out["latency_ms"] = measure_latency(model, (spec.in_channels, spec.resolution, spec.resolution),
                                                 device=str(device))
         out["state"] = "completed"
-    except Exception as e:  # noqa: BLE001 - failures are data: the search stores them and goes on
+    except Exception as e:
         if not catch:
             raise
         oom = _is_out_of_memory(e)
@@ -298,5 +299,5 @@ def _free_memory() -> None:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    except Exception:  # pragma: no cover - best effort
+    except Exception:  # pragma: no cover  # noqa: BLE001, S110 - best effort: must not replace the trial's error
         pass

@@ -29,9 +29,19 @@ Example:
     6.0
 """
 
-# Private names other modules and tests use (_check_columns, _complete) are re-exported too.
-from scalesearch.analysis.columns import (COMPLETE, COST_COLUMNS, DEFAULT_OBJECTIVES, ID_COLUMNS, METRIC_COLUMNS,
-                                          _check_columns, _complete, parameter_columns, to_error)
+# Private names other modules and tests use (_check_columns, _complete) are re-exported too (the redundant alias
+# marks a re-export).
+from scalesearch.analysis.columns import (
+    COMPLETE,
+    COST_COLUMNS,
+    DEFAULT_OBJECTIVES,
+    ID_COLUMNS,
+    METRIC_COLUMNS,
+    parameter_columns,
+    to_error,
+)
+from scalesearch.analysis.columns import _check_columns as _check_columns
+from scalesearch.analysis.columns import _complete as _complete
 from scalesearch.analysis.compare import Verdict, compare, match_pairs, verdict, verdicts
 from scalesearch.analysis.edf import complexity_weights, edf, error_edf
 from scalesearch.analysis.fits import PowerLaw, ScalingFit, fit_power_law, fit_scaling

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,8 +17,8 @@ COST_COLUMNS = ("macs", "params", "acts", "latency", "latency_ms")
 ID_COLUMNS = ("study", "number", "state", "seed", "repeat", "family", "arch", "config_key", "key", "hash",
               "spec_hash", "node", "error", "message", "epochs", "epoch", "duration", "wall_time")
 
-ArrayLike = Union[np.ndarray, Sequence[Sequence[float]], pd.DataFrame]
-Objectives = Union[Mapping[str, str], Sequence[str], None]
+ArrayLike = np.ndarray | Sequence[Sequence[float]] | pd.DataFrame
+Objectives = Mapping[str, str] | Sequence[str] | None
 
 # Columns of a trials DataFrame that are neither parameters nor covered by the names above.
 _OTHER_COLUMNS = ("point", "device", "steps", "attempts", "optuna_trial", "rejected_by", "netspec_hash",

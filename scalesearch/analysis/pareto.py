@@ -39,7 +39,7 @@ def _front_unique_sorted(u: np.ndarray) -> np.ndarray:
     elif k == 3:
         keys: list[float] = []
         vals: list[float] = []
-        for i, (y, z) in enumerate(zip(u[:, 1].tolist(), u[:, 2].tolist())):
+        for i, (y, z) in enumerate(zip(u[:, 1].tolist(), u[:, 2].tolist(), strict=True)):
             j = bisect_right(keys, y)
             if j and vals[j - 1] <= z:
                 continue  # an earlier point is <= in y and z (and in x, by the sort): dominated
@@ -262,7 +262,7 @@ def hypervolume(points: ArrayLike, reference: Sequence[float], directions: Seque
     vals: list[float] = []
     area, volume = 0.0, 0.0
     zs = np.append(p[:, 2], r[2])
-    for i, (x, y) in enumerate(zip(p[:, 0].tolist(), p[:, 1].tolist())):
+    for i, (x, y) in enumerate(zip(p[:, 0].tolist(), p[:, 1].tolist(), strict=True)):
         area = _staircase_insert(keys, vals, x, y, float(r[0]), float(r[1]), area)
         volume += area * float(zs[i + 1] - zs[i])
     return float(volume)

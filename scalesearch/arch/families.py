@@ -5,10 +5,9 @@ the named rounding rules of channel and repeat scaling."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
-from scalesearch.arch.specs import (MAX_BLOCKS, SHORTCUTS, STRIDE_ON, HeadSpec, NetSpec, StageSpec, StemSpec,
-                                    parse_stage)
+from scalesearch.arch.specs import MAX_BLOCKS, SHORTCUTS, STRIDE_ON, HeadSpec, NetSpec, StageSpec, StemSpec, parse_stage
 from scalesearch.checks import FieldError, check_choice, check_float, check_int
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -31,7 +30,7 @@ def round_filters(channels: int, width_mult: float, divisor: int = 8) -> int:
 
 def round_repeats(repeats: int, depth_mult: float) -> int:
     """EfficientNet's depth rule: ceil(repeats * depth_mult)."""
-    return int(math.ceil(repeats * depth_mult))
+    return math.ceil(repeats * depth_mult)
 
 
 def compound_multipliers(phi: float, alpha: float, beta: float, gamma: float) -> tuple[float, float, float]:
@@ -223,7 +222,7 @@ def mobilenet_v1(width_mult: float = 1.0, *, dropout: float = 0.0, in_channels: 
     """MobileNet v1: 3x3/2 conv stem of 32 then 13 depthwise-separable blocks; channels int(c * width_mult)
     (the paper's alpha), at least 8."""
     wm = check_float("width_mult", width_mult, 1e-3, 16.0, high_open=True)
-    ch = lambda c: max(8, int(c * wm))  # noqa: E731
+    ch = lambda c: max(8, int(c * wm))
     stages = tuple(StageSpec("dwsep", n, ch(c), s, shortcut="none") for c, s, n in _MOBILENET_V1)
     return NetSpec(StemSpec(ch(32), stride=2), stages, HeadSpec(dropout=dropout), in_channels, num_classes,
                    resolution)
@@ -266,7 +265,7 @@ def efficientnet_compound(phi: float = 1.0, *, alpha: float = 1.2, beta: float =
     round(base_resolution * gamma**phi) (Tan & Le eq. 3; the paper's alpha, beta, gamma = 1.2, 1.1, 1.15)."""
     d, w, r = compound_multipliers(phi, alpha, beta, gamma)
     base_resolution = check_int("base_resolution", base_resolution, 1)
-    return efficientnet(w, d, resolution=max(1, int(round(base_resolution * r))), dropout=dropout,
+    return efficientnet(w, d, resolution=max(1, round(float(base_resolution * r))), dropout=dropout,
                         drop_path=drop_path, stem_stride=stem_stride, in_channels=in_channels,
                         num_classes=num_classes)
 

@@ -272,12 +272,12 @@ class NetSpec:
         return json.dumps(self.to_dict(), sort_keys=True, indent=indent)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "NetSpec":
+    def from_dict(cls, d: dict[str, Any]) -> NetSpec:
         """Inverse of `to_dict`; unknown and missing keys are errors naming them."""
         return _from_mapping(cls, d, "")
 
     @classmethod
-    def from_json(cls, s: str | bytes) -> "NetSpec":
+    def from_json(cls, s: str | bytes) -> NetSpec:
         """Parse the JSON form (canonical or not); duplicate keys and nesting deeper than a NetSpec has are
         errors, as in spec files."""
         try:
@@ -297,7 +297,7 @@ class NetSpec:
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
     def with_io(self, in_channels: int | None = None, num_classes: int | None = None,
-                resolution: int | None = None) -> "NetSpec":
+                resolution: int | None = None) -> NetSpec:
         """A copy with another input shape or number of classes (None keeps the current value)."""
         return dataclasses.replace(
             self,
@@ -351,14 +351,13 @@ def parse_stage(text: str) -> StageSpec:
                          problem=f"stage string {text!r}: unknown block {block!r}")
     kw: dict[str, Any] = {}
     for tok in tokens:
-        for key, name in _TOKENS:
-            if tok.startswith(key) and len(tok) > len(key):
-                value = tok[len(key):]
-                break
-        else:
+        found = next(((key, name) for key, name in _TOKENS if tok.startswith(key) and len(tok) > len(key)), None)
+        if found is None:
             raise FieldError("stage", problem=f"stage string {text!r}: bad token {tok!r}; expected a key (d, w, s, "
                              "m, g, k, e, se, "
                              f"sc, so, dr, a) followed by its value")
+        key, name = found
+        value = tok[len(key):]
         if name in kw:
             raise FieldError("stage", problem=f"stage string {text!r}: token {tok!r} repeats {name}")
         if name in ("shortcut", "stride_on", "act"):

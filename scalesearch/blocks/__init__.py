@@ -28,8 +28,9 @@ Example:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from scalesearch.errors import InputError
 
@@ -82,17 +83,17 @@ class Cx:
     macs: int = 0
     acts: int = 0
 
-    def fork(self) -> "Cx":
+    def fork(self) -> Cx:
         """A copy at the same position with zero totals (for a parallel branch such as a shortcut)."""
         return Cx(self.h, self.w)
 
-    def add(self, other: "Cx") -> None:
+    def add(self, other: Cx) -> None:
         """Merge a branch's totals (the branch must end at the same spatial size)."""
         self.params += other.params
         self.macs += other.macs
         self.acts += other.acts
 
-    def conv(self, w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False) -> "Cx":
+    def conv(self, w_in: int, w_out: int, k: int, stride: int = 1, groups: int = 1, bias: bool = False) -> Cx:
         """A kxk conv with padding k//2: out size (h - 1) // stride + 1."""
         self.h, self.w = (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
         weights = k * k * (w_in // groups) * w_out
@@ -101,17 +102,17 @@ class Cx:
         self.acts += w_out * self.h * self.w
         return self
 
-    def norm(self, c: int) -> "Cx":
+    def norm(self, c: int) -> Cx:
         """BatchNorm: 2c params (its running statistics are buffers)."""
         self.params += 2 * c
         return self
 
-    def pool(self, stride: int) -> "Cx":
+    def pool(self, stride: int) -> Cx:
         """A pooling or subsampling of stride `stride` (padding k//2): no params, no MACs."""
         self.h, self.w = (self.h - 1) // stride + 1, (self.w - 1) // stride + 1
         return self
 
-    def linear(self, n_in: int, n_out: int, bias: bool = True) -> "Cx":
+    def linear(self, n_in: int, n_out: int, bias: bool = True) -> Cx:
         """A fully-connected layer on a pooled vector."""
         self.params += n_in * n_out + (n_out if bias else 0)
         self.macs += n_in * n_out
@@ -213,7 +214,7 @@ def stage_block_args(w_in: int, stage: StageSpec) -> list[tuple[int, int, int]]:
 
 def mbconv_widths(w_in: int, stage: StageSpec) -> tuple[int, int]:
     """(inner width, SE width) of an MBConv block: round(w_in * expand), max(1, int(w_in * se)) (0 = no SE)."""
-    m = int(round(w_in * stage.expand))
+    m = round(w_in * stage.expand)
     s = max(1, int(w_in * stage.se)) if stage.se > 0 else 0
     return m, s
 

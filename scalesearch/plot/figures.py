@@ -86,7 +86,7 @@ def plot_scaling(df: pd.DataFrame, *, x: str = "macs", y: str = "val_acc", by: s
             rows = result.fits[result.fits["group"] == g]
             law = rows["law"].iloc[0] if len(rows) else None
         label = str(g) + (f" (b={law.b:.3f})" if law is not None else "")
-        for held_out, kind in ((False, "points"), (True, "held-out")):
+        for held_out in (False, True):
             a = agg[agg["_held"] == held_out]
             if a.empty:
                 continue

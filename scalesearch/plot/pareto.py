@@ -11,9 +11,23 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-from scalesearch.plot.common import (LINESTYLES, LOG_AXES, MARKERS, RASTERIZE_ABOVE, _check, _colours, _combine,
-                                     _direction, _figure, _gid, _log_axis, _resolve_x, _row_ids, axis_label, save)
-
+from scalesearch.plot.common import (
+    LINESTYLES,
+    LOG_AXES,
+    MARKERS,
+    RASTERIZE_ABOVE,
+    _check,
+    _colours,
+    _combine,
+    _direction,
+    _figure,
+    _gid,
+    _log_axis,
+    _resolve_x,
+    _row_ids,
+    axis_label,
+    save,
+)
 
 
 def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame], *, x: str = "macs",
@@ -76,7 +90,7 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
         in_study = (df["study"] == study).to_numpy()
         marker = MARKERS[s % len(MARKERS)]
         if groups:
-            for c, g in enumerate(groups):
+            for c in range(len(groups)):
                 sel = in_study & (codes == c)
                 if sel.any():
                     ax.scatter(df[x].to_numpy()[sel], df[y].to_numpy()[sel], s=22, marker=marker,
@@ -96,7 +110,7 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
             continue
         ax.step(xs, ys, where="post", color="0.15", lw=1.2, linestyle=LINESTYLES[s % len(LINESTYLES)],
                 gid=_gid("front-line", s), zorder=3, label=f"front ({study})" if len(studies) > 1 else "front")
-        for i, (rid, xv, yv) in enumerate(zip(_row_ids(f), xs, ys)):
+        for i, (rid, xv, yv) in enumerate(zip(_row_ids(f), xs, ys, strict=True)):
             ax.plot([xv], [yv], linestyle="none", marker=marker, markersize=8, markerfacecolor="none",
                     markeredgecolor="0.05", markeredgewidth=1.4, gid=_gid("front-point", s, rid), zorder=4)
             if label is not None and i < max_labels:

@@ -80,27 +80,28 @@ def write_b_table(out: str | Path = "results/efficientnet_b0_b7", coefficients: 
     short = rest["macs_x_b0"] / rest["nominal_x"]
     lines = [
         "# EfficientNet B0 -> B7: the phi each released model implies (no training)", "",
-        "Issue 16, experiment 2, last part. Computed by `scalesearch rediscover b0-b7` from the released multipliers "
-        "(width, depth, resolution; PAPERS.md) and the exact analytic MACs of the presets (3 x r x r input, "
-        "1000 classes; conv and linear multiply-adds, what the paper calls FLOPs).", "",
-        "phi_d = log(d) / log(alpha), phi_w = log(w) / log(beta), phi_r = log(r / 224) / log(gamma); phi (LS) is the "
-        "least-squares phi of the three log multipliers; 'phi from MACs' = log2(MACs / MACs(B0)). Under compound "
-        "scaling with alpha * beta^2 * gamma^2 = 2 one integer phi would give phi_d = phi_w = phi_r = k and MACs "
-        "2^k x B0.", "", found_note, "", _b_table_markdown(tab), "",
+        ("Issue 16, experiment 2, last part. Computed by `scalesearch rediscover b0-b7` from the released multipliers "
+         "(width, depth, resolution; PAPERS.md) and the exact analytic MACs of the presets (3 x r x r input, "
+         "1000 classes; conv and linear multiply-adds, what the paper calls FLOPs)."), "",
+        ("phi_d = log(d) / log(alpha), phi_w = log(w) / log(beta), phi_r = log(r / 224) / log(gamma); phi (LS) is the "
+         "least-squares phi of the three log multipliers; 'phi from MACs' = log2(MACs / MACs(B0)). Under compound "
+         "scaling with alpha * beta^2 * gamma^2 = 2 one integer phi would give phi_d = phi_w = phi_r = k and MACs "
+         "2^k x B0."), "", found_note, "", _b_table_markdown(tab), "",
         "## What it shows", "",
-        f"- Under the paper's coefficients the three implied phis of one model disagree by "
-        f"{spread.min():.2f} to {spread.max():.2f} (B1..B7): the released models do not follow one phi. "
-        f"B1's width is not scaled at all (phi_w = 0) while its depth implies phi = {paper.iloc[1]['phi_d']:.2f}.",
-        f"- B7's exact MACs are {paper.iloc[-1]['macs_x_b0']:.0f}x B0's, i.e. phi = {paper.iloc[-1]['phi_macs']:.2f} "
-        f"from MACs, against nominal 2^7 = 128x; its least-squares phi is {paper.iloc[-1]['phi_ls']:.2f}.",
+        (f"- Under the paper's coefficients the three implied phis of one model disagree by "
+         f"{spread.min():.2f} to {spread.max():.2f} (B1..B7): the released models do not follow one phi. "
+         f"B1's width is not scaled at all (phi_w = 0) while its depth implies phi = {paper.iloc[1]['phi_d']:.2f}."),
+        (f"- B7's exact MACs are {paper.iloc[-1]['macs_x_b0']:.0f}x B0's, i.e. phi = {paper.iloc[-1]['phi_macs']:.2f} "
+         f"from MACs, against nominal 2^7 = 128x; its least-squares phi is {paper.iloc[-1]['phi_ls']:.2f}."),
         "- Every B_k costs less than the nominal 2^k x B0: " + ", ".join(
-            f"{m} {x:.2f}x vs {n:g}x" for m, x, n in zip(rest["model"], rest["macs_x_b0"], rest["nominal_x"]))
+            f"{m} {x:.2f}x vs {n:g}x"
+            for m, x, n in zip(rest["model"], rest["macs_x_b0"], rest["nominal_x"], strict=True))
         + f" ({short.min():.0%} to {short.max():.0%} of nominal; furthest behind: "
         f"{rest['model'].iloc[int(np.argmin(short.to_numpy()))]}).",
-        "- The paper's product alpha * beta^2 * gamma^2 is 1.92, not 2, and channel/repeat rounding adds to the "
-        "drift: 'phi from MACs' and phi (LS) differ per model.", "",
-        f"Exact MACs: ours vs the paper's FLOPs (Table 2) agree within the rounding of the paper's figures "
-        f"(B0 {paper.iloc[0]['macs'] / 1e9:.3f} G vs 0.39 B).",
+        ("- The paper's product alpha * beta^2 * gamma^2 is 1.92, not 2, and channel/repeat rounding adds to the "
+         "drift: 'phi from MACs' and phi (LS) differ per model."), "",
+        (f"Exact MACs: ours vs the paper's FLOPs (Table 2) agree within the rounding of the paper's figures "
+         f"(B0 {paper.iloc[0]['macs'] / 1e9:.3f} G vs 0.39 B)."),
     ]
     md = folder / "b0_b7.md"
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -71,11 +71,11 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
                  f"{row['hi'] * 100:+.2f}]"
         findings.append(f)
     power = _power_by(done, "depth", "train_error", "net", eff, "training error")
-    notes = ["Training error is 1 - the running accuracy over the last epoch's augmented mini-batches (the paper's "
-             "thin curves are the same kind of number); validation accuracy is in the table for reference."]
+    notes = [("Training error is 1 - the running accuracy over the last epoch's augmented mini-batches (the paper's "
+              "thin curves are the same kind of number); validation accuracy is in the table for reference.")]
     steps = pd.to_numeric(done["steps"], errors="coerce").median() if "steps" in done.columns else math.nan
     residual = [f for f in findings if f.claim.startswith("residual-") and "LOWER" in f.claim]
-    if residual and residual[0].verdict != "reproduced" and steps == steps:
+    if residual and residual[0].verdict != "reproduced" and not math.isnan(steps):
         notes.append(f"Why the residual claim may not show here: each net trained {int(steps)} SGD steps; the paper "
                      "trains CIFAR nets for 64k iterations, and its deeper ResNet pulls ahead late in training. At "
                      "this "
@@ -96,7 +96,7 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
         panels = [n for n in ("plain", "residual") if n in nets]
         fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), sharey=True, squeeze=False)
         axes = axes[0]
-        for ax, net in zip(axes, panels):
+        for ax, net in zip(axes, panels, strict=True):
             for dval, g in ep[ep["net"] == net].groupby("depth"):
                 m = g.groupby("epoch")["train_acc"].agg(["mean", "std"])
                 ax.plot(m.index, (1 - m["mean"]) * 100, marker="o", label=f"{net}-{dval}")

@@ -14,8 +14,17 @@ import pandas as pd
 
 from scalesearch.analysis import compare
 from scalesearch.rediscover.figures import _errorbar_plot, _save
-from scalesearch.rediscover.stats import (MIN_EFFECT, Finding, _agg, _finding, _one, _paired_sd, _power_by,
-                                          _power_lines, _seed_sd)
+from scalesearch.rediscover.stats import (
+    MIN_EFFECT,
+    Finding,
+    _agg,
+    _finding,
+    _one,
+    _paired_sd,
+    _power_by,
+    _power_lines,
+    _seed_sd,
+)
 from scalesearch.rediscover.studies import _complete
 
 PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)
@@ -39,7 +48,7 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
     if df.empty:
         return [Finding("the paper's (1.2, 1.1, 1.15) is among the best coefficients", "1.2, 1.1, 1.15", "not run")
                 ], {}, [], ["no completed phi = 1 trials"], []
-    df["coef"] = [f"{a:g}, {b:g}, {g:.3f}" for a, b, g in zip(df["alpha"], df["beta"], df["gamma"])]
+    df["coef"] = [f"{a:g}, {b:g}, {g:.3f}" for a, b, g in zip(df["alpha"], df["beta"], df["gamma"], strict=True)]
     base_macs = float(trials.loc[trials["point"] == "baseline", "macs"].iloc[0]) \
         if (trials["point"] == "baseline").any() else math.nan
     agg = _agg(df, ["coef", "alpha", "beta", "gamma"]).sort_values("mean", ascending=False, kind="stable")
@@ -81,10 +90,10 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                             f"{len(tied)} of {len(agg)} not distinguishable from it: {'; '.join(tied)}",
                             verdict="measured", n_seeds=int(b["n"])))
     rho = float(pd.Series(agg["macs_x_b0"]).rank().corr(pd.Series(agg["mean"]).rank()))
-    notes = [f"At this proxy size the channel (multiple of 8) and repeat (ceil) rounding make phi = 1 cost "
-             f"{agg['macs_x_b0'].min():.2f}x to {agg['macs_x_b0'].max():.2f}x the proxy B0's MACs instead of the "
-             f"nominal 2x; Spearman correlation of MACs and accuracy over the grid {rho:+.2f}. A coefficient that "
-             "wins by rounding up to more MACs is not the paper's finding."]
+    notes = [(f"At this proxy size the channel (multiple of 8) and repeat (ceil) rounding make phi = 1 cost "
+              f"{agg['macs_x_b0'].min():.2f}x to {agg['macs_x_b0'].max():.2f}x the proxy B0's MACs instead of the "
+              f"nominal 2x; Spearman correlation of MACs and accuracy over the grid {rho:+.2f}. A coefficient that "
+              "wins by rounding up to more MACs is not the paper's finding.")]
     if not paper.empty and abs(float(paper.iloc[0]["gamma"]) - PAPER_COEFFICIENTS[2]) > 1e-3:
         notes.append(f"The 'paper' point trains alpha, beta = 1.2, 1.1 with gamma derived for a product of exactly 2 "
                      f"(gamma = {float(paper.iloc[0]['gamma']):.3f}); the paper's own gamma 1.15 gives a product of "
@@ -109,7 +118,7 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
         for i in range(piv.shape[0]):
             for j in range(piv.shape[1]):
                 v = piv.to_numpy()[i, j]
-                if v == v:
+                if not math.isnan(v):
                     ax.text(j, i, f"{v * 100:.1f}", ha="center", va="center", color="w", fontsize=8)
         fig.colorbar(im, ax=ax)
         figs += _save(fig, folder, "rediscover_grid")
@@ -147,7 +156,7 @@ def step2_spec_text(alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_CO
     r0 = PROXY_B0["resolution"]
     lines = []
     for phi in phis:
-        d, w, r = alpha ** phi, beta ** phi, int(round(r0 * gamma ** phi))
+        d, w, r = alpha ** phi, beta ** phi, round(float(r0 * gamma ** phi))
         tm = _proxy_macs(w, d, r) / _proxy_macs(1.0, 1.0, r0)
         lines.append(f"  compound_phi{phi}: {{strategy: compound, phi: {phi}, tm: {tm:.4f}, dm: {d:.4f}, "
                      f"wm: {w:.4f}, r: {r}}}")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from scalesearch.text import fmt_duration, md_table
 def _fmt_table(df: pd.DataFrame) -> str:
     def cell(v: Any) -> str:
         if isinstance(v, float):
-            if v != v:
+            if math.isnan(v):
                 return "-"
             return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
         return str(v)
@@ -37,17 +38,17 @@ def render(outcome: Outcome) -> str:
            *([f"**Not run yet:** {', '.join(f'`{m}`' for m in outcome.missing)}.", ""] if outcome.missing else []),
            f"**The paper:** {exp.paper}", "",
            "## Verdicts", "",
-           f"Intervals are {LEVEL:.0%} Student t intervals over seeds, paired by seed (repeat r of every "
-           "configuration trains with the same seed). 'reproduced': the interval lies on the paper's side of zero; "
-           "'not reproduced': it excludes the smallest effect that matters in the paper's direction; 'inconclusive':"
-           " neither, at this budget. For an 'as good as' claim (marked non-inferiority) the margin is the smallest "
-           "effect that matters: reproduced when the interval excludes a loss that large, not reproduced when it lies "
-           f"entirely beyond it. Smallest effect that matters (declared before the data): accuracy "
-           f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
-           f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power.", "",
+           (f"Intervals are {LEVEL:.0%} Student t intervals over seeds, paired by seed (repeat r of every "
+            "configuration trains with the same seed). 'reproduced': the interval lies on the paper's side of zero; "
+            "'not reproduced': it excludes the smallest effect that matters in the paper's direction; 'inconclusive':"
+            " neither, at this budget. For an 'as good as' claim (marked non-inferiority) the margin is the smallest "
+            "effect that matters: reproduced when the interval excludes a loss that large, not reproduced when it lies "
+            f"entirely beyond it. Smallest effect that matters (declared before the data): accuracy "
+            f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
+            f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power."), "",
            md_table(["claim", "paper", "ours", "verdict", "detectable", "seeds"],
                     [[f.claim, f.paper, f.ours + (f" ({f.note})" if f.note else ""), f"**{f.verdict}**",
-                      "-" if not f.detectable == f.detectable else f"{f.detectable * 100:.2f} pp", str(f.n_seeds)]
+                      "-" if math.isnan(f.detectable) else f"{f.detectable * 100:.2f} pp", str(f.n_seeds)]
                      for f in outcome.findings])]
     out += ["", "## Power", ""] + [f"- {p}" for p in outcome.power] + [""]
     if outcome.notes:
@@ -65,9 +66,9 @@ def render(outcome: Outcome) -> str:
                 f"- spec: `{p['spec_file']}`; state {p['state']}; trials {p['trials']}",
                 f"- dataset: {p['dataset']}; train: {p['train']}",
                 f"- seeds (repeats {p['repeats']}): {p['seeds']}",
-                f"- wall time {fmt_duration(p['wall_seconds'], 'hms')} (sum of trial times "
-                f"{fmt_duration(p['train_seconds'], 'hms')});"
-                f" started {p['started']}, finished {p['finished']}",
+                (f"- wall time {fmt_duration(p['wall_seconds'], 'hms')} (sum of trial times "
+                 f"{fmt_duration(p['train_seconds'], 'hms')});"
+                 f" started {p['started']}, finished {p['finished']}"),
                 f"- hardware: {hw_txt}", ""]
     return "\n".join(out) + "\n"
 
@@ -107,9 +108,9 @@ def write_summary(out_root: str | Path = "results") -> Path:
     """results/REDISCOVERY.md: every experiment's verdicts found under `out_root` beside the papers' numbers."""
     root = Path(out_root)
     out = ["# Rediscovery: the four findings on Fashion-MNIST proxies", "",
-           "Built by `scalesearch rediscover` from results/<study>/rediscovery.json (docs/rediscovery.md says how "
-           "to run each experiment). Each row says whether it comes from a pilot, a partial run or a full run: "
-           "only a full run's verdict is the experiment's verdict.", ""]
+           ("Built by `scalesearch rediscover` from results/<study>/rediscovery.json (docs/rediscovery.md says how "
+            "to run each experiment). Each row says whether it comes from a pilot, a partial run or a full run: "
+            "only a full run's verdict is the experiment's verdict."), ""]
     b7 = root / "efficientnet_b0_b7" / "b0_b7.md"
     for name, exp in EXPERIMENTS.items():
         out += [f"## {exp.title}", "", f"Paper: {exp.paper}", ""]
@@ -120,8 +121,8 @@ def write_summary(out_root: str | Path = "results") -> Path:
                 continue
             found = True
             d = json.loads((root / study / "rediscovery.json").read_text(encoding="utf-8"))
-            out += [f"**{d['status'].upper()}** ([details]({study}/rediscovery.md); wall time "
-                    f"{fmt_duration(d.get('wall_seconds', 0), 'hms')}):", "",
+            out += [(f"**{d['status'].upper()}** ([details]({study}/rediscovery.md); wall time "
+                     f"{fmt_duration(d.get('wall_seconds', 0), 'hms')}):"), "",
                     md_table(["claim", "ours", "verdict"], [[f["claim"], f["ours"], f["verdict"]]
                                                             for f in d["findings"]])]
             out.append("")

@@ -60,7 +60,8 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                                                                                    "pairwise intervals before "
                                                                                    "reading anything into it)"))
             power += _power_by(df, "grow", "val_acc", "epochs", eff, "accuracy, 2x complexity")
-            series = agg.assign(series=[f"{g}, {int(e)} epochs" for g, e in zip(agg["grow"], agg["epochs"])])
+            series = agg.assign(series=[f"{g}, {int(e)} epochs"
+                                        for g, e in zip(agg["grow"], agg["epochs"], strict=True)])
             figs += _save(_errorbar_plot(series, "macs", "series", "ResNeXt: 1x (none) and 2x complexity"),
                           folder, "rediscover_cwd")
     if card is not None:

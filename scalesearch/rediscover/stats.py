@@ -53,7 +53,7 @@ def detectable_difference(sd: float, n: int, *, level: float = LEVEL, power: flo
         >>> round(detectable_difference(0.004, 5), 4)  # (t_0.975,4 + t_0.8,4) * 0.004 / sqrt(5)
         0.0066
     """
-    if n < 2 or not sd == sd:
+    if n < 2 or math.isnan(sd):
         return math.nan
     return (t_quantile((1 + level) / 2, n - 1) + t_quantile(power, n - 1)) * sd / math.sqrt(n)
 
@@ -98,14 +98,14 @@ def _seed_sd(df: pd.DataFrame, cols: Sequence[str], metric: str) -> float:
 
 
 def _power_lines(sd_diff: float, sd_seed: float, n: int, effect: float, what: str) -> list[str]:
-    if not sd_diff == sd_diff:
+    if math.isnan(sd_diff):
         return [f"{what}: not enough seeds to measure the noise (need two per arm)."]
     det = detectable_difference(sd_diff, n)
     need = seeds_needed(sd_diff, effect)
-    return [f"{what}: seed-to-seed SD of one arm {sd_seed * 100:.2f} pp; SD of the per-seed paired difference "
-            f"{sd_diff * 100:.2f} pp. With {n} seeds a paired t interval ({LEVEL:.0%}) detects a true difference "
-            f"of {det * 100:.2f} pp with {POWER:.0%} power; the smallest difference that matters here is "
-            f"{effect * 100:.2f} pp, which needs {need if need <= 200 else '> 200'} seeds at this noise."]
+    return [(f"{what}: seed-to-seed SD of one arm {sd_seed * 100:.2f} pp; SD of the per-seed paired difference "
+             f"{sd_diff * 100:.2f} pp. With {n} seeds a paired t interval ({LEVEL:.0%}) detects a true difference "
+             f"of {det * 100:.2f} pp with {POWER:.0%} power; the smallest difference that matters here is "
+             f"{effect * 100:.2f} pp, which needs {need if need <= 200 else '> 200'} seeds at this noise.")]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def _agg(df: pd.DataFrame, by: Sequence[str], metric: str = "val_acc") -> pd.Dat
         mean = float(x.mean()) if n else math.nan
         sd = float(x.std(ddof=1)) if n >= 2 else math.nan
         h = t_quantile((1 + LEVEL) / 2, n - 1) * sd / math.sqrt(n) if n >= 2 else math.nan
-        rows.append({**dict(zip(by, key)), "n": n, "mean": mean, "sd": sd, "lo": mean - h, "hi": mean + h,
+        rows.append({**dict(zip(by, key, strict=True)), "n": n, "mean": mean, "sd": sd, "lo": mean - h, "hi": mean + h,
                      "macs": float(g["macs"].mean()), "acts": float(g["acts"].mean()),
                      "params": float(g["params"].mean())})
     return pd.DataFrame(rows)

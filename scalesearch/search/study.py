@@ -11,7 +11,8 @@ import os
 import platform
 import socket
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from scalesearch.errors import ConflictError, InputError
 from scalesearch.store import Store, StudyRecord, describe_url
@@ -105,9 +106,8 @@ def spec_fits(spec: Any, params: Mapping[str, Any]) -> bool:
                 return False
             if p.step is not None and abs(round((v - p.low) / p.step) * p.step - (v - p.low)) > 1e-9 * max(1, abs(v)):
                 return False
-        elif isinstance(p, (GridParam, ChoiceParam)):
-            if not any(type(v) is type(c) and v == c for c in p.values()):
-                return False
+        elif isinstance(p, (GridParam, ChoiceParam)) and not any(type(v) is type(c) and v == c for c in p.values()):
+            return False
     return True
 
 
@@ -141,7 +141,7 @@ def provenance() -> tuple[dict[str, Any], dict[str, Any]]:
 
         if torch.cuda.is_available():
             hardware["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # noqa: BLE001 - informational
+    except Exception:  # noqa: BLE001, S110 - informational: no GPU names when torch or CUDA cannot say
         pass
     return versions, hardware
 
@@ -203,11 +203,13 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
     # provenance (which imports torch) outside the claim's transaction, and only for a study that looks new
     versions, hardware = provenance() if store.find_study(name) is None else ({}, {})
     s = spec.search
-    fields = dict(
-        spec_text=spec_text, spec_file=spec_file, spec_canonical=canonical,
-        spec_hash=hashlib.sha256(canonical.encode()).hexdigest(), seed=spec.seed, sampler=s.sampler,
-        objectives=[[o.name, o.direction] for o in s.objectives], repeats=s.repeats, planned=None,
-        versions=versions, hardware=hardware, state="running", message=_STARTING, wall_seconds=0.0, runs=0)
+    fields = {
+        "spec_text": spec_text, "spec_file": spec_file, "spec_canonical": canonical,
+        "spec_hash": hashlib.sha256(canonical.encode()).hexdigest(), "seed": spec.seed, "sampler": s.sampler,
+        "objectives": [[o.name, o.direction] for o in s.objectives], "repeats": s.repeats, "planned": None,
+        "versions": versions, "hardware": hardware, "state": "running", "message": _STARTING, "wall_seconds": 0.0,
+        "runs": 0,
+    }
     record, _created = store.claim_study(name, host=host, pid=pid, fields=fields, vet=vet)
     return record
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from scalesearch.text import fmt_duration, human, table
 
@@ -41,7 +42,7 @@ def pareto_configs(configs: Sequence[tuple[float, float, Any]]) -> list[tuple[fl
     from scalesearch.analysis import pareto_mask
 
     on_front = pareto_mask([(a, m) for a, m, _ in configs], ["max", "min"])
-    return sorted((c for c, keep in zip(configs, on_front) if keep), key=lambda c: c[1])
+    return sorted((c for c, keep in zip(configs, on_front, strict=True) if keep), key=lambda c: c[1])
 
 
 def summary(store: Any, name: str, wall_s: float | None = None) -> str:

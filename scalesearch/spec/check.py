@@ -177,8 +177,8 @@ def format_report(report: SpaceReport, spec: SearchSpec) -> str:
     ds = spec.dataset
     s = spec.search
     lines = [f"study        {spec.study}  ({spec.file})",
-             f"family       {spec.architecture.family}  on {ds.name} {ds.in_channels}x{ds.input_resolution}x"
-             f"{ds.input_resolution}, {ds.num_classes} classes"]
+             (f"family       {spec.architecture.family}  on {ds.name} {ds.in_channels}x{ds.input_resolution}x"
+              f"{ds.input_resolution}, {ds.num_classes} classes")]
     objs = ", ".join(f"{o.name} {o.direction}" for o in s.objectives)
     trials = "every grid point" if s.trials is None else f"{s.trials} trials"
     es = f", early stopping {s.early_stopping.type}" if s.early_stopping else ""

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from scalesearch.errors import ScalesearchError
 from scalesearch.checks import FieldError
+from scalesearch.errors import ScalesearchError
 from scalesearch.text import one_line, short
 
 
@@ -64,7 +64,11 @@ class InvalidArchitecture(SpecError):
 
 @dataclass(frozen=True)
 class Loc:
-    """Where a value came from: file, 1-based line and column, and its dotted field path."""
+    """Where a value came from: file, 1-based line and column, and its dotted field path.
+
+    A spec's dataclasses hold theirs in fields declared `field(default=None, compare=False, repr=False)`: not
+    compared (specs are equal up to layout) and not shown.
+    """
 
     file: str = "<spec>"
     line: int = 0
@@ -79,18 +83,13 @@ class Loc:
         """file, line, col and field as keyword arguments of a SpecError."""
         return {"file": self.file, "line": self.line, "col": self.col, "field": self.field}
 
-    def child(self, name: str | int) -> "Loc":
+    def child(self, name: str | int) -> Loc:
         """Same place, field path extended (for values built without a node of their own)."""
         path = f"{self.field}[{name}]" if isinstance(name, int) else f"{self.field}.{name}" if self.field else name
         return Loc(self.file, self.line, self.col, path)
 
 
 NOLOC = Loc()
-
-
-def loc_field(default: Loc | None = None) -> Any:
-    """A dataclass field for a position: not compared (specs equal up to layout) and not shown."""
-    return field(default=default, compare=False, repr=False)
 
 
 def error_field(e: Exception) -> str:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from scalesearch.errors import InputError
 from scalesearch.expr import Expr
-from scalesearch.spec.errors import NOLOC, Loc, loc_field
+from scalesearch.spec.errors import NOLOC, Loc
 from scalesearch.spec.yamlnodes import (
     Node,
     check_keys,
@@ -154,7 +155,7 @@ class IntParam(Parameter):
     high: int = 0
     step: int = 1
     log: bool = False
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "int"
     options: ClassVar[tuple[str, ...]] = ("step", "log")
@@ -204,7 +205,7 @@ class FloatParam(Parameter):
     high: float = 0.0
     step: float | None = None
     log: bool = False
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "float"
     options: ClassVar[tuple[str, ...]] = ("step", "log")
@@ -234,7 +235,7 @@ class FloatParam(Parameter):
     def size(self) -> int | None:
         if self.step is None:
             return None
-        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
+        return math.floor((self.high - self.low) / self.step + 1e-9) + 1
 
     def values(self) -> tuple[float, ...]:
         """low, low+step, ... <= high (rounded to 12 significant digits), for grid enumeration."""
@@ -276,7 +277,7 @@ class GridParam(Parameter):
     """An ordered list of numbers: enumerated by the grid sampler, categorical for the others."""
 
     grid: tuple[int | float, ...] = ()
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "grid"
     sampled: ClassVar[bool] = True
@@ -314,7 +315,7 @@ class ChoiceParam(Parameter):
     """A categorical choice among scalars (strings, numbers, booleans)."""
 
     choices: tuple[Any, ...] = ()
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "choice"
     sampled: ClassVar[bool] = True
@@ -352,7 +353,7 @@ class FixedParam(Parameter):
     """A constant (the baseline and points may override it)."""
 
     value: Any = None
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "fixed"
 
@@ -385,7 +386,7 @@ class DerivedParam(Parameter):
     """An expression of other parameters (and base_macs/base_params/base_acts), evaluated per candidate."""
 
     expr: Expr = None  # type: ignore[assignment]
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "derived"
     settable: ClassVar[bool] = False
@@ -429,7 +430,7 @@ class MatchedParam(Parameter):
     step: int = 1
     when: Expr | None = None
     otherwise: Expr | None = None
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     kind: ClassVar[str] = "match"
     SETTINGS: ClassVar[tuple[str, ...]] = ("target", "metric", "low", "high", "step", "when", "otherwise")

@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from scalesearch.arch import GENERATORS, NetSpec
 from scalesearch.cost import count
@@ -16,8 +17,7 @@ from scalesearch.expr import Expr, ExprError
 from scalesearch.match import search_int
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, error_text
 from scalesearch.spec.params import METRICS, MatchedParam
-from scalesearch.spec.schema import (BASE_NAMES, COST_NAMES, IO_ARGS, ArgType, SearchSpec, generator_args,
-                                     train_fields)
+from scalesearch.spec.schema import BASE_NAMES, COST_NAMES, IO_ARGS, ArgType, SearchSpec, generator_args, train_fields
 from scalesearch.text import fmt_num, short, show
 
 
@@ -326,11 +326,11 @@ def _rejections(spec: SearchSpec, values: dict[str, Any], cost: tuple[int, int, 
     """The sources of the constraints a candidate with these values and cost violates."""
     if not spec.constraints:
         return ()
-    env = {**values, **dict(zip(COST_NAMES, cost))}
+    env = {**values, **dict(zip(COST_NAMES, cost, strict=True))}
     if is_baseline:
-        env.update(zip(BASE_NAMES, cost))
+        env.update(zip(BASE_NAMES, cost, strict=True))
     elif spec.baseline is not None and any(c.expr.names & set(BASE_NAMES) for c in spec.constraints):
-        env.update(zip(BASE_NAMES, base_cost(spec)))
+        env.update(zip(BASE_NAMES, base_cost(spec), strict=True))
     rejected = []
     for c in spec.constraints:
         try:

@@ -21,7 +21,7 @@ from scalesearch.arch import GENERATORS
 from scalesearch.datasets import DATASETS, SYNTHETIC_DEFAULTS, DatasetInfo
 from scalesearch.expr import FUNCTIONS, Expr
 from scalesearch.recipe import TrainConfig
-from scalesearch.spec.errors import Loc, loc_field
+from scalesearch.spec.errors import Loc
 from scalesearch.spec.params import MatchedParam, Parameter
 
 OBJECTIVES = ("val_acc", "test_acc", "macs", "params", "latency")
@@ -84,19 +84,19 @@ def type_of(hint: Any) -> ArgType:
     return ArgType(None, optional=optional)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generator_args(family: str) -> dict[str, tuple[ArgType, Any]]:
     """name -> (type, default) of every argument of a family's generator."""
     gen = GENERATORS[family]
     try:
         hints = typing.get_type_hints(gen)
-    except Exception:  # pragma: no cover - unresolvable annotations: accept any value
+    except Exception:  # pragma: no cover  # noqa: BLE001 - any annotation that fails to evaluate: accept any value
         hints = {}
     return {name: (type_of(hints.get(name, Any)), p.default) for name, p in inspect.signature(gen).parameters.items()
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def train_fields() -> dict[str, ArgType]:
     """name -> type of every TrainConfig field: the one home of the training settings a spec may set."""
     hints = typing.get_type_hints(TrainConfig)
@@ -114,7 +114,7 @@ class DatasetSpec:
     test_size: int | None = None
     resolution: int | None = None
     options: tuple[tuple[str, Any], ...] = ()
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     @property
     def info(self) -> DatasetInfo:
@@ -157,8 +157,8 @@ class Architecture:
 
     family: str
     args: tuple[tuple[str, Any], ...] = ()
-    loc: Loc | None = loc_field()
-    arg_locs: tuple[tuple[str, Loc], ...] = loc_field(())
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+    arg_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ class Constraint:
     """A boolean expression over parameters and `macs`/`params`/`acts`/`base_*`; false rejects a candidate."""
 
     expr: Expr
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -180,7 +180,7 @@ class Point:
 
     name: str
     values: tuple[tuple[str, Any], ...]
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """name -> value."""
@@ -203,7 +203,7 @@ class EarlyStopping:
     grace_epochs: int = 1
     reduction_factor: int = 3
     metric: str = "val_acc"
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ class SearchConfig:
     max_concurrency: int = 1
     time_budget_s: float | None = None
     points_only: bool = False
-    loc: Loc | None = loc_field()
+    loc: Loc | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ class SearchSpec:
     baseline: Point | None = None
     points: tuple[Point, ...] = ()
     file: str = field(default="<spec>", compare=False, repr=False)
-    train_locs: tuple[tuple[str, Loc], ...] = loc_field(())
+    train_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False, repr=False)
 
     @functools.cached_property
     def params_by_name(self) -> dict[str, Parameter]:

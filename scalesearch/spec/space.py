@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from scalesearch.spec.errors import NOLOC, InvalidArchitecture
 from scalesearch.spec.params import MAX_GRID, Suggest
@@ -25,7 +26,7 @@ class RandomSuggest:
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         if log:
-            return min(high, max(low, int(round(math.exp(self.rng.uniform(math.log(low), math.log(high + 1)) - 0.5)))))
+            return min(high, max(low, round(math.exp(self.rng.uniform(math.log(low), math.log(high + 1)) - 0.5))))
         return low + step * self.rng.randrange((high - low) // step + 1)
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
@@ -33,7 +34,7 @@ class RandomSuggest:
         if log:
             return math.exp(self.rng.uniform(math.log(low), math.log(high)))
         if step is not None:
-            return float(f"{low + step * self.rng.randrange(int(math.floor((high - low) / step + 1e-9)) + 1):.12g}")
+            return float(f"{low + step * self.rng.randrange(math.floor((high - low) / step + 1e-9) + 1):.12g}")
         return self.rng.uniform(low, high)
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
@@ -108,4 +109,4 @@ def enumerate_grid(spec: SearchSpec, *, limit: int = MAX_GRID) -> list[Candidate
         SpecError: a float range without step, more than `limit` points, or an expression that fails.
     """
     space = grid_space(spec, limit=limit)
-    return [grid_point(spec, dict(zip(space, combo))) for combo in itertools.product(*space.values())]
+    return [grid_point(spec, dict(zip(space, combo, strict=True))) for combo in itertools.product(*space.values())]

@@ -14,13 +14,22 @@ by ASHA, with its last metrics), rejected, interrupted (the search stopped while
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Base", "EpochRow", "SCHEMA_VERSION", "SchemaRow", "StudyRow", "TrialRow", "TRIAL_STATES",
-           "STUDY_STATES", "FINISHED_STATES"]
+__all__ = [
+    "FINISHED_STATES",
+    "SCHEMA_VERSION",
+    "STUDY_STATES",
+    "TRIAL_STATES",
+    "Base",
+    "EpochRow",
+    "SchemaRow",
+    "StudyRow",
+    "TrialRow",
+]
 
 SCHEMA_VERSION = 1
 TRIAL_STATES = ("queued", "running", "completed", "failed", "stopped", "rejected", "interrupted")
@@ -31,7 +40,7 @@ STUDY_STATES = ("running", "finished", "interrupted", "failed")
 class Base(DeclarativeBase):
     """Declarative base of scalesearch's tables (a metadata of their own, apart from Optuna's)."""
 
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class SchemaRow(Base):
@@ -73,7 +82,7 @@ class StudyRow(Base):
     driver_pid: Mapped[int | None] = mapped_column(Integer)
     ray_address: Mapped[str | None] = mapped_column(String(255))
 
-    trials: Mapped[list["TrialRow"]] = relationship(back_populates="study", cascade="all, delete-orphan")
+    trials: Mapped[list[TrialRow]] = relationship(back_populates="study", cascade="all, delete-orphan")
 
 
 class TrialRow(Base):
@@ -117,7 +126,7 @@ class TrialRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     study: Mapped[StudyRow] = relationship(back_populates="trials")
-    epochs: Mapped[list["EpochRow"]] = relationship(back_populates="trial", cascade="all, delete-orphan",
+    epochs: Mapped[list[EpochRow]] = relationship(back_populates="trial", cascade="all, delete-orphan",
                                                     order_by="EpochRow.epoch")
 
 
