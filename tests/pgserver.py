@@ -53,7 +53,7 @@ class Server:
         argv = list(cmd)
         if self.user is not None:
             argv = ["runuser", "-u", self.user, "--", *argv]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
     def url(self, db: str = "postgres") -> str:
         return f"postgresql+psycopg://scalesearch@127.0.0.1:{self.port}/{db}"
@@ -105,7 +105,10 @@ def start() -> Server:
     r = server._run(os.path.join(bindir, "pg_ctl"), "-D", data, "-o", opts, "-l", os.path.join(root, "log"),
                     "-w", "-t", "60", "start", timeout=90)
     if r.returncode != 0:
-        log = open(os.path.join(root, "log")).read()[-300:] if os.path.exists(os.path.join(root, "log")) else ""
+        log = ""
+        if os.path.exists(os.path.join(root, "log")):
+            with open(os.path.join(root, "log")) as f:
+                log = f.read()[-300:]
         shutil.rmtree(root, ignore_errors=True)
         raise Unavailable(f"pg_ctl start failed: {r.stderr.strip()[-200:]} {log}")
     deadline = time.monotonic() + 30

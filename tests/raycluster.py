@@ -56,10 +56,9 @@ def start(timeout: float = 120.0) -> RayCluster:
     root = tempfile.mkdtemp(prefix="ssrc-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     env.update(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_TMPDIR=root)
-    log = open(os.path.join(root, "cluster.log"), "w")
-    proc = subprocess.Popen([sys.executable, __file__, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=log, text=True, env=env)
-    log.close()
+    with open(os.path.join(root, "cluster.log"), "w") as log:  # the child writes through its own copy
+        proc = subprocess.Popen([sys.executable, __file__, root], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=log, text=True, env=env)
     deadline = time.monotonic() + timeout
     line = ""
     while time.monotonic() < deadline and proc.poll() is None:
@@ -69,7 +68,8 @@ def start(timeout: float = 120.0) -> RayCluster:
             return RayCluster(proc, root, info["address"], info["head_id"], info["node_id"], info["raylet_pid"])
     proc.kill()
     proc.wait(timeout=30)
-    tail = open(os.path.join(root, "cluster.log")).read()[-2000:]
+    with open(os.path.join(root, "cluster.log")) as f:
+        tail = f.read()[-2000:]
     shutil.rmtree(root, ignore_errors=True)
     raise RuntimeError(f"the two-node Ray cluster did not start: {tail}")
 

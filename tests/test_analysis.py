@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from scalesearch import analysis as an
 
-
 # ---------------------------------------------------------------------------------------------------------------
 # References
 
@@ -376,7 +375,7 @@ def test_verdict_rules():
 
 
 def test_edf_exact_and_weighted():
-    x, f = an.edf([0.3, 0.1, 0.2, 0.2, np.nan], grid=[0.0, 0.1, 0.15, 0.2, 0.3, 1.0])
+    _, f = an.edf([0.3, 0.1, 0.2, 0.2, np.nan], grid=[0.0, 0.1, 0.15, 0.2, 0.3, 1.0])
     assert f.tolist() == [0.0, 0.25, 0.25, 0.75, 1.0, 1.0]
     _, fw = an.edf([0.1, 0.2], grid=[0.1, 0.2], weights=[3, 1])
     assert fw.tolist() == [0.75, 1.0]

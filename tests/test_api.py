@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _search_fixtures import ray_session  # noqa: E402,F401
+from _search_fixtures import ray_session  # noqa: F401
 
-import scalesearch  # noqa: E402
-from scalesearch.errors import ScalesearchError  # noqa: E402
+import scalesearch
+from scalesearch.errors import ScalesearchError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def _readme_example() -> str:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     section = text.split("## Python API", 1)[1]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert blocks, "the README's Python API section has no python block"
     return blocks[0]
 
@@ -34,7 +34,8 @@ def test_the_readmes_python_api_example_runs_as_written(tmp_path, monkeypatch, r
     (tmp_path / "results").mkdir()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(_readme_example(), "README.md", "exec"), {"__name__": "readme_example"})
+        code = compile(_readme_example(), "README.md", "exec")
+        exec(code, {"__name__": "readme_example"})  # noqa: S102 - runs the README's example as written
     lines = out.getvalue().splitlines()
     assert re.fullmatch(r"finished 2 trials; best val_acc 0\.\d+", lines[0]), lines
     assert "True" in lines, lines  # the analytic count of the rebuilt network equals the stored MACs
@@ -163,6 +164,9 @@ def test_store_and_reader_close_their_connections_on_leaving_a_with_block(tmp_pa
 
 
 def test_every_public_name_resolves_and_import_scalesearch_stays_light():
+    # __all__ is written out as a literal: it must name __version__ and the lazy-export table, each once
+    assert len(scalesearch.__all__) == len(set(scalesearch.__all__))
+    assert set(scalesearch.__all__) == {"__version__", *scalesearch._EXPORTS}
     for name in scalesearch.__all__:
         assert getattr(scalesearch, name) is not None, name
     code = ("import sys, scalesearch; scalesearch.load_spec; scalesearch.count('resnet50'); "

@@ -8,14 +8,23 @@ import math
 
 import pytest
 
-from scalesearch import arch
-from scalesearch import match
-from scalesearch.arch import (NetSpec, StageSpec, StemSpec, compound_multipliers, format_stage, make_divisible,
-                              parse_stage, preset, round_filters, round_repeats)
+from scalesearch import arch, match
+from scalesearch.arch import (
+    NetSpec,
+    StageSpec,
+    StemSpec,
+    compound_multipliers,
+    format_stage,
+    make_divisible,
+    parse_stage,
+    preset,
+    round_filters,
+    round_repeats,
+)
 from scalesearch.checks import FieldError
+from scalesearch.cost import count
 from scalesearch.load import load_netspec
 from scalesearch.match import match_bottleneck_width
-from scalesearch.cost import count
 
 ALL_PRESETS = arch.preset_names()
 
@@ -137,7 +146,7 @@ def test_resnext_table2_rule(c, d):
 
 
 def test_network_level_matching_against_brute_force():
-    kw = dict(width=16, widen=4, resolution=32)
+    kw = {"width": 16, "widen": 4, "resolution": 32}
     target = count(arch.cifar_resnext(29, cardinality=1, bottleneck_width=64, **kw)).macs
     for c in (2, 4, 8):
         got = match_bottleneck_width(c, target, metric="macs", family="cifar_resnext", high=80, **kw)

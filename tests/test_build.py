@@ -15,7 +15,7 @@ def _residual_bns(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
     """(block kind, last BN of its residual branch) of every block that has a shortcut, found by walking the
     modules themselves (not the registry's paths)."""
     found = []
-    for stage, blocks in zip(model.spec.stages, model.stages):
+    for stage, blocks in zip(model.spec.stages, model.stages, strict=True):
         for block in blocks:
             if block.shortcut is None:
                 continue
@@ -31,7 +31,7 @@ def test_zero_init_residual_zeroes_exactly_the_last_bn_of_each_residual_branch(n
     plain = build_model(preset(name, num_classes=10, resolution=32))
     torch.manual_seed(0)
     zeroed = build_model(preset(name, num_classes=10, resolution=32), zero_init_residual=True)
-    pairs = list(zip(_residual_bns(plain), _residual_bns(zeroed)))
+    pairs = list(zip(_residual_bns(plain), _residual_bns(zeroed), strict=True))
     assert pairs
     for (kind, bn_plain), (_, bn_zero) in pairs:
         if BLOCKS[kind].residual_bn is None:  # pre-activation blocks end in a conv: nothing to zero

@@ -35,7 +35,7 @@ from scalesearch.store import Reader, Store
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import cli_popen, dump, optuna_trials, ray_session, spec_text  # noqa: E402,F401
+from _search_fixtures import cli_popen, dump, optuna_trials, ray_session, spec_text  # noqa: F401
 
 # 4 configurations of one short epoch each (8x8 images), 2 at a time
 SPEC = spec_text("race", """\
@@ -51,7 +51,7 @@ MISSING_DRIVER = "mysql://u@127.0.0.1:1/db"
 
 def _run(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+                          timeout=timeout, cwd=cwd, check=False)
 
 
 def _one_line(rc: int | None, stdout: str, stderr: str) -> str:
@@ -85,10 +85,10 @@ _DB_COMMANDS = {
 
 
 @pytest.mark.parametrize("url, needle", [
-    (UNKNOWN_SCHEME, "--db foo://x: unknown database scheme 'foo'; expected sqlite:///PATH, "
-                     "postgresql+psycopg://USER@HOST/DB, or another SQLAlchemy URL whose driver is installed"),
-    (MISSING_DRIVER, f"--db {MISSING_DRIVER}: the mysqldb driver of mysql is not installed (no Python module "
-                     "MySQLdb); pip install mysqlclient"),
+    (UNKNOWN_SCHEME, ("--db foo://x: unknown database scheme 'foo'; expected sqlite:///PATH, "
+                      "postgresql+psycopg://USER@HOST/DB, or another SQLAlchemy URL whose driver is installed")),
+    (MISSING_DRIVER, (f"--db {MISSING_DRIVER}: the mysqldb driver of mysql is not installed (no Python module "
+                      "MySQLdb); pip install mysqlclient")),
 ], ids=["unknown-scheme", "missing-driver"])
 @pytest.mark.parametrize("command", list(_DB_COMMANDS))
 def test_every_db_command_names_a_bad_url_scheme_or_driver_in_one_line(tmp_path, command, url, needle):
@@ -287,9 +287,9 @@ def _race_claims(url: str, n: int = 6) -> list:
             barrier.wait()
             try:
                 results[i] = store.claim_study("race", host="h", pid=1000 + i, vet=vet,
-                                               fields=dict(spec_text=SPEC, spec_canonical="x", spec_hash="h", seed=0,
-                                                           sampler="grid", objectives=[["val_acc", "max"]],
-                                                           repeats=1))
+                                               fields={"spec_text": SPEC, "spec_canonical": "x", "spec_hash": "h",
+                                                       "seed": 0, "sampler": "grid",
+                                                       "objectives": [["val_acc", "max"]], "repeats": 1})
             except ConflictError as e:
                 results[i] = e
 

@@ -24,13 +24,13 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-import raycluster  # noqa: E402
-from _procs import alive, descendants, resume, step_until, wait_gone  # noqa: E402
-from _search_fixtures import cli, cli_popen, optuna_trials, spec_text, study_running  # noqa: E402
+import raycluster
+from _procs import alive, descendants, resume, step_until, wait_gone
+from _search_fixtures import cli, cli_popen, optuna_trials, spec_text, study_running
 
-from scalesearch.spec import parse_spec, resolve_candidate  # noqa: E402
-from scalesearch.store import Reader  # noqa: E402
-from scalesearch.trial import job_for_candidate  # noqa: E402
+from scalesearch.spec import parse_spec, resolve_candidate
+from scalesearch.store import Reader
+from scalesearch.trial import job_for_candidate
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -91,9 +91,9 @@ def test_a_search_runs_on_two_nodes_and_survives_losing_one(tmp_path):
         db = f"sqlite:///{tmp_path}/r.db"
         spec = tmp_path / "spec.yaml"
         spec.write_text(SPEC)
-        log = open(tmp_path / "run.log", "w")
-        proc = cli_popen("run", str(spec), "--db", db, "--address", cluster.address, stdout=log,
-                         stderr=subprocess.STDOUT)
+        with open(tmp_path / "run.log", "w") as log:  # the child writes through its own copy of the descriptor
+            proc = cli_popen("run", str(spec), "--db", db, "--address", cluster.address, stdout=log,
+                             stderr=subprocess.STDOUT)
         try:
             # a trial finished on each node, and one running on each (each node has one CPU), the second node's
             # with results left to hand over (an epoch or more to go, then its end): read with the driver stopped,
@@ -117,7 +117,6 @@ def test_a_search_runs_on_two_nodes_and_survives_losing_one(tmp_path):
         finally:
             if proc.poll() is None:
                 proc.kill()
-            log.close()
         trials = Reader(db).trials("two-nodes")
         assert {t.key for t in trials} == _keys() and len(trials) == 6  # every configuration, each once
         assert all(t.state == "completed" for t in trials)

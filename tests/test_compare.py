@@ -4,6 +4,8 @@ alone (and one that trips none); the difference and test checked against scipy c
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 from scipy import stats
@@ -172,12 +174,9 @@ def test_difference_needs_two_values_per_side():
     assert math.isnan(d.lo) and d.diff == pytest.approx(0.095)
 
 
-def _cli(*args: str, cwd) -> "subprocess.CompletedProcess[str]":
-    import subprocess
-    import sys
-
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_the_compare_command_prints_the_difference_and_every_guard_and_exits_0_when_one_fires(tmp_path):

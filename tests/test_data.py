@@ -177,12 +177,12 @@ def test_cifar10_from_official_batches(tmp_path):
     assert d.train.x.shape == (100, 3, 32, 32) and d.train.x.dtype == torch.uint8
     assert (d.in_channels, d.resolution, d.num_classes) == (3, 32, 10)
     # Rows are R, G, B planes of 32x32 in row-major order; batches concatenate in order 1..5.
-    x1, y1 = written["data_batch_1"]
+    x1, _ = written["data_batch_1"]
     assert d.train.x[0, 1, 2, 3].item() == x1[0, 1024 + 2 * 32 + 3]
     assert d.train.x[0, 2, 31, 0].item() == x1[0, 2048 + 31 * 32]
-    x5, y5 = written["data_batch_5"]
+    x5, _ = written["data_batch_5"]
     assert torch.equal(d.train.x[80:], torch.from_numpy(x5.reshape(-1, 3, 32, 32)))
-    assert d.train.y.tolist() == sum((written[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+    assert d.train.y.tolist() == [y for i in range(1, 6) for y in written[f"data_batch_{i}"][1]]
     xt, yt = written["test_batch"]
     assert torch.equal(d.test.x, torch.from_numpy(xt.reshape(-1, 3, 32, 32))) and d.test.y.tolist() == yt
     all_px = np.concatenate([written[f"data_batch_{i}"][0] for i in range(1, 6)]).reshape(-1, 3, 1024)
@@ -338,7 +338,7 @@ def test_crop_flip_matches_pad_then_crop_reference(mode):
     x = torch.randint(0, 256, (12, 3, 10, 10), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     out = augment_batch(x, torch.Generator().manual_seed(1), crop_padding=3, pad_mode=mode)
     assert out.shape == x.shape and out.dtype == torch.uint8
-    for img, res in zip(x, out):
+    for img, res in zip(x, out, strict=True):
         assert any(torch.equal(res, ref) for ref in _reference_crops(img, 3, mode))
     assert not torch.equal(out, x)
 
@@ -354,8 +354,8 @@ def test_augmentation_is_deterministic_under_a_seed_and_keeps_float_dtype():
 def test_flip_really_flips_about_half_of_the_images():
     x = torch.arange(400 * 2 * 4 * 5, dtype=torch.float32).reshape(400, 2, 4, 5)  # no image is symmetric
     out = augment_batch(x, torch.Generator().manual_seed(0), crop_padding=0, flip=True)
-    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, x)])
-    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, x)])
+    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, x, strict=True)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, x, strict=True)])
     assert bool((flipped ^ kept).all())  # each image is either mirrored or untouched
     assert 150 < int(flipped.sum()) < 250
     assert torch.equal(augment_batch(x, crop_padding=0, flip=False), x)

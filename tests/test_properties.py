@@ -15,13 +15,21 @@ from scalesearch.arch import NetSpec, format_stage, parse_stage
 from scalesearch.build import build_model
 from scalesearch.cost import count, count_model
 from scalesearch.expr import parse_expr
-from scalesearch.spec import (ChoiceParam, DerivedParam, FixedParam, FloatParam, GridParam, IntParam, MatchedParam,
-                              Parameter)
+from scalesearch.spec import (
+    ChoiceParam,
+    DerivedParam,
+    FixedParam,
+    FloatParam,
+    GridParam,
+    IntParam,
+    MatchedParam,
+    Parameter,
+)
 from scalesearch.spec.params import KINDS, METRICS, parse_parameter
 from scalesearch.spec.write import Dumper
 from scalesearch.spec.yamlnodes import compose
 
-io = dict(in_channels=st.integers(1, 3), num_classes=st.integers(2, 12))
+io = {"in_channels": st.integers(1, 3), "num_classes": st.integers(2, 12)}
 small_res = st.integers(32, 48)
 
 families = st.one_of(
@@ -52,8 +60,8 @@ families = st.one_of(
 def stage_strings(draw) -> str:
     """A random valid StageSpec of any block, as a stage string."""
     block = draw(st.sampled_from(sorted(arch.BLOCKS)))
-    kw = dict(depth=draw(st.integers(1, 2)), width=draw(st.integers(4, 24)), stride=draw(st.integers(1, 2)),
-              kernel=draw(st.sampled_from([1, 3, 5])), act=draw(st.sampled_from(arch.ACTIVATIONS)))
+    kw = {"depth": draw(st.integers(1, 2)), "width": draw(st.integers(4, 24)), "stride": draw(st.integers(1, 2)),
+          "kernel": draw(st.sampled_from([1, 3, 5])), "act": draw(st.sampled_from(arch.ACTIVATIONS))}
     shortcuts = ["none", "id", "B", "C"] + (["A"] if block in ("basic", "bottleneck", "preact") else [])
     kw["shortcut"] = draw(st.sampled_from(shortcuts))
     if block == "bottleneck":

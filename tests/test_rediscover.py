@@ -17,7 +17,7 @@ import yaml
 from scalesearch import rediscover as rd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import ray_session, run_study_inprocess  # noqa: E402,F401
+from _search_fixtures import ray_session, run_study_inprocess  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
@@ -266,7 +266,7 @@ def test_cli_parser_and_unknown_experiment():
 def test_an_experiment_without_a_pilot_says_so(tmp_path):
     r = subprocess.run([sys.executable, "-m", "scalesearch", "rediscover", "degradation-residual", "--pilot",
                         "--run", "--db", str(tmp_path / "r.db")], capture_output=True, text=True, timeout=120,
-                       cwd=ROOT)
+                       cwd=ROOT, check=False)
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
     assert "--pilot: experiment degradation-residual has no pilot" in r.stderr
     assert list(tmp_path.iterdir()) == []

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
 from results_db import real_search, write_study
+
 from scalesearch import plot, results
 from scalesearch.results.report import build_report, write_report
 
@@ -147,7 +147,7 @@ def test_html_is_self_contained(report):
     page = report.html.read_text()
     p = _Links()
     p.feed(page)
-    external = [u for u in p.urls if re.match(r"^\s*(https?:)?//", u, re.I)]
+    external = [u for u in p.urls if re.match(r"^\s*(https?:)?//", u, re.IGNORECASE)]
     assert external == [], external
     assert all("src" not in s for s in p.scripts)  # every script is inline
     assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", page)  # no stylesheet or font from the network
@@ -182,7 +182,7 @@ def test_build_report_without_complete_trials(tmp_path):
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd)
+                          cwd=cwd, check=False)
 
 
 def test_cli_report_and_plots(db, tmp_path):
@@ -283,7 +283,8 @@ class Chromium:
 
         self.proc = subprocess.Popen([exe, *self.FLAGS, f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
                                       "about:blank"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(3, 4), preexec_fn=child)
+                                     stderr=subprocess.DEVNULL, pass_fds=(3, 4),
+                                     preexec_fn=child)  # noqa: PLW1509 - dup2 only: puts the pipes on fds 3, 4
         os.close(to_r)
         os.close(from_w)
         self.w, self.r = to_w, from_r
@@ -447,7 +448,7 @@ def test_optuna_dashboard_serves_the_study(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise AssertionError(f"optuna-dashboard exited: {log.read_text()[-2000:]}")
+                    raise AssertionError(f"optuna-dashboard exited: {log.read_text()[-2000:]}") from None
                 time.sleep(0.2)
         assert studies is not None, log.read_text()[-2000:]
         (tiny,) = [s for s in studies if s["study_name"] == "tiny"]

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import pytest
 
-import scalesearch.search  # noqa: E402,F401  - sets Ray's environment before anything imports Ray
+import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
 
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import descendants, resume, step_until, wait_gone  # noqa: E402
-from _search_fixtures import (  # noqa: E402,F401
+from _procs import descendants, resume, step_until, wait_gone
+from _search_fixtures import (  # noqa: F401
     cli,
     cli_popen,
     dump,
@@ -40,9 +40,9 @@ from _search_fixtures import (  # noqa: E402,F401
     study_running,
 )
 
-from scalesearch.spec import parse_spec, resolve_candidate  # noqa: E402
-from scalesearch.store import Reader  # noqa: E402
-from scalesearch.trial import job_for_candidate  # noqa: E402
+from scalesearch.spec import parse_spec, resolve_candidate
+from scalesearch.store import Reader
+from scalesearch.trial import job_for_candidate
 
 # 6 configurations of ~1 s each (3 epochs on 1000 12x12 images), 2 at a time
 SLOW = spec_text("slow", """\
@@ -91,8 +91,9 @@ def _check_complete(db: str, study: str, text: str) -> list:
 def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_path, ray_session):
     db = f"sqlite:///{tmp_path}/r.db"
     spec = _write(tmp_path, SLOW)
-    log = open(tmp_path / "run.log", "w")
-    proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp_path / "run.log", "w") as log:  # the child writes through its own copy of the descriptor
+        proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=log,
+                         stderr=subprocess.STDOUT)
     try:
         step_until(proc.pid, lambda: _counts(db, "slow").get("completed", 0) >= 2
                    and _counts(db, "slow").get("running", 0) >= 1, "two finished trials and one running",
@@ -102,7 +103,6 @@ def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_
     finally:
         if proc.poll() is None:
             proc.kill()
-        log.close()
     before = {t.key: t for t in Reader(db).trials("slow")}
     finished = {k: t for k, t in before.items() if t.state == "completed"}
     assert len(finished) >= 2 and any(t.state == "running" for t in before.values())
@@ -251,7 +251,8 @@ search: {sampler: grid, max_concurrency: 1}
     subprocess.run(tmux + ["new-session", "-d", "-x", "200", "-y", "50", "-s", "t", cmd], check=True)
 
     def pane() -> str:
-        return subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+        return subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True,
+                              check=False).stdout
 
     try:
         shell = int(subprocess.run(tmux + ["display-message", "-p", "-t", "t", "#{pane_pid}"], capture_output=True,
@@ -263,7 +264,7 @@ search: {sampler: grid, max_concurrency: 1}
             time.sleep(0.01)
             driver = _driver_under(shell)
         # the live status line, while a trial runs: looked for with the driver stopped, so it is on the screen
-        step_until(driver, lambda: bool(re.search(r"^done \d+/2, running 1, .*elapsed \d+s, ETA", pane(), re.M)),
+        step_until(driver, lambda: bool(re.search(r"^done \d+/2, running 1, .*elapsed \d+s, ETA", pane(), re.MULTILINE)),
                    "the live status line", ready=lambda: study_running(db, "tty"))
         resume(driver)
         screen = ""
@@ -271,7 +272,7 @@ search: {sampler: grid, max_concurrency: 1}
             time.sleep(0.2)
             screen = pane()
     finally:
-        subprocess.run(tmux + ["kill-server"], capture_output=True)
+        subprocess.run(tmux + ["kill-server"], capture_output=True, check=False)
     assert "EXIT=0" in screen, screen
     lines = [ln for ln in screen.splitlines() if ln.strip()]
     status = [ln for ln in lines if ln.startswith("done ")]

@@ -22,10 +22,28 @@ from scalesearch import arch
 from scalesearch.cost import count
 from scalesearch.load import load_netspec
 from scalesearch.match import search_int
-from scalesearch.spec import (DATASET_INFO, ChoiceParam, FixedParam, FloatParam, GridParam, IntParam, RandomSuggest,
-                              SearchSpec, SpecError, baseline_netspec, check_space, enumerate_grid, format_spec,
-                              grid_space, load_spec, parse_spec, resolve, resolve_candidate, resolve_point,
-                              sample_params)
+from scalesearch.spec import (
+    DATASET_INFO,
+    ChoiceParam,
+    FixedParam,
+    FloatParam,
+    GridParam,
+    IntParam,
+    RandomSuggest,
+    SearchSpec,
+    SpecError,
+    baseline_netspec,
+    check_space,
+    enumerate_grid,
+    format_spec,
+    grid_space,
+    load_spec,
+    parse_spec,
+    resolve,
+    resolve_candidate,
+    resolve_point,
+    sample_params,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = sorted((ROOT / "spaces").glob("*.yaml"))
@@ -174,7 +192,7 @@ def test_search_int_equals_brute_force_on_monotone_costs(steps: list[int], targe
             costs[h] = None
     values = range(10, 10 + 2 * len(costs), 2)
     got = search_int(lambda v: costs[(v - 10) // 2], target, values)
-    valid = [(abs(c - target), v) for v, c in zip(values, costs) if c is not None]
+    valid = [(abs(c - target), v) for v, c in zip(values, costs, strict=True) if c is not None]
     if not valid:
         assert got[0] is None
     else:
@@ -348,14 +366,14 @@ def test_round_trip_property(spec: SearchSpec) -> None:
 # Errors: one line, file:line:col, field path
 
 @pytest.mark.parametrize("text, line, col, field", [
-    ("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\nsearch: {sampler: grid}\n"
-     "parameters:\n  a: {derived: \"b + 1\"}\n  b: {derived: \"a\"}\n", 6, 16, "parameters.a.derived"),
-    ("study: x\ndataset: {name: synthetic}\narchitecture:\n  family: cifar_resnet\n  args:\n    depth: 20\n"
-     "    widht: 8\nsearch: {sampler: grid}\n", 7, 5, "architecture.args.widht"),
-    ("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\nsearch: {sampler: grid}\n"
-     "constraints:\n  - |\n    macs <=\n    __import__('os')\n", 6, 5, "constraints[0]"),
-    ("study: x\ndataset: {name: cifar10, val_size: 60000}\narchitecture: {family: cifar_resnet}\n"
-     "search: {sampler: grid}\n", 2, 36, "dataset.val_size"),
+    (("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\nsearch: {sampler: grid}\n"
+      "parameters:\n  a: {derived: \"b + 1\"}\n  b: {derived: \"a\"}\n"), 6, 16, "parameters.a.derived"),
+    (("study: x\ndataset: {name: synthetic}\narchitecture:\n  family: cifar_resnet\n  args:\n    depth: 20\n"
+      "    widht: 8\nsearch: {sampler: grid}\n"), 7, 5, "architecture.args.widht"),
+    (("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\nsearch: {sampler: grid}\n"
+      "constraints:\n  - |\n    macs <=\n    __import__('os')\n"), 6, 5, "constraints[0]"),
+    (("study: x\ndataset: {name: cifar10, val_size: 60000}\narchitecture: {family: cifar_resnet}\n"
+      "search: {sampler: grid}\n"), 2, 36, "dataset.val_size"),
 ])
 def test_errors_name_file_line_column_and_field(text: str, line: int, col: int, field: str) -> None:
     with pytest.raises(SpecError) as info:
@@ -377,8 +395,8 @@ def test_multiline_expression_is_one_expression() -> None:
 def test_unsafe_yaml_and_expressions_have_no_side_effects(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     for text in ("study: !!python/object/apply:os.system ['touch pwned']\n",
-                 "study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\n"
-                 "search: {sampler: grid}\nparameters: {p: {derived: \"__import__('os').system('touch pwned')\"}}\n",
+                 ("study: x\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\n"
+                  "search: {sampler: grid}\nparameters: {p: {derived: \"__import__('os').system('touch pwned')\"}}\n"),
                  "!!python/object/new:os.system [touch pwned]\n"):
         with pytest.raises(SpecError):
             parse_spec(text, "u.yaml")
@@ -467,7 +485,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("SCALESEARCH_DEBUG", None)
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
 
 
 def test_example_spaces_exist() -> None:
@@ -512,7 +530,7 @@ def bad_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess
         return r, os.listdir(cwd)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip([p.name for p in BAD], pool.map(run, BAD)))
+        return dict(zip([p.name for p in BAD], pool.map(run, BAD), strict=True))
 
 
 def test_there_are_at_least_30_bad_specs() -> None:

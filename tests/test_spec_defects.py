@@ -16,10 +16,31 @@ import yaml
 
 from scalesearch.checks import FieldError
 from scalesearch.expr import parse_expr
-from scalesearch.spec import (MAX_GRID, MAX_SAMPLES, MAX_YAML_DEPTH, Candidate, ChoiceParam, DerivedParam, FixedParam,
-                              FloatParam, GridParam, GridPoint, IntParam, InvalidArchitecture, MatchedParam, Parameter,
-                              RandomSuggest, SpecError, check_space, enumerate_grid, format_spec, grid_size, parse_spec,
-                              resolve_candidate, sample_params)
+from scalesearch.spec import (
+    MAX_GRID,
+    MAX_SAMPLES,
+    MAX_YAML_DEPTH,
+    Candidate,
+    ChoiceParam,
+    DerivedParam,
+    FixedParam,
+    FloatParam,
+    GridParam,
+    GridPoint,
+    IntParam,
+    InvalidArchitecture,
+    MatchedParam,
+    Parameter,
+    RandomSuggest,
+    SpecError,
+    check_space,
+    enumerate_grid,
+    format_spec,
+    grid_size,
+    parse_spec,
+    resolve_candidate,
+    sample_params,
+)
 from scalesearch.spec.params import KINDS, PARAMETER_CLASSES, parse_parameter
 from scalesearch.spec.write import Dumper
 from scalesearch.spec.yamlnodes import compose
@@ -39,7 +60,7 @@ def _cli(*args: str, cwd: Path, cap: bool = False, timeout: float = 120) -> subp
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("SCALESEARCH_DEBUG", None)
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=_cap_memory if cap else None)
+                          timeout=timeout, preexec_fn=_cap_memory if cap else None, check=False)
 
 
 def _one_error(r: subprocess.CompletedProcess, cwd: Path) -> str:
@@ -143,10 +164,10 @@ def test_a_fifo_given_as_a_spec_is_refused_without_blocking(tmp_path) -> None:
     ("constraints: [\"n * 2\"]\nparameters: {n: {grid: [1]}}\n", "'n * 2' is a number, not a condition"),
     ("parameters: {n: {grid: [1]}, m: {match: {target: 100, low: 1, high: 4, when: [1], otherwise: 1}}}\n",
      "parameters.m.match.when: got a list; expected a condition"),
-    ("parameters: {s: {choice: [a, b]}}\nbaseline: {s: null}\n", "baseline.s: null is not one of the choices; "
-     "expected one of 'a', 'b'"),
-    ("parameters: {s: {choice: [true, 1]}}\nbaseline: {s: false}\n", "false is not one of the choices; expected "
-     "one of true, 1"),
+    ("parameters: {s: {choice: [a, b]}}\nbaseline: {s: null}\n", ("baseline.s: null is not one of the choices; "
+      "expected one of 'a', 'b'")),
+    ("parameters: {s: {choice: [true, 1]}}\nbaseline: {s: false}\n", ("false is not one of the choices; expected "
+      "one of true, 1")),
     ("train: {lr: -0.1}\n", "train.lr: invalid training setting: lr: got -0.1; expected a number > 0.0"),
 ])
 def test_messages_name_what_they_got_once(tmp_path, text, needle) -> None:
@@ -244,7 +265,8 @@ def test_validate_imports_no_torch(tmp_path) -> None:
     code = ("import sys; from scalesearch.cli import main; main(['validate', sys.argv[1]]); "
             "assert 'torch' not in sys.modules, 'validate imported torch'")
     r = subprocess.run([sys.executable, "-c", code, str(ROOT / "spaces" / "quickstart.yaml")], cwd=tmp_path,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120)
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
+                       check=False)
     assert r.returncode == 0, r.stderr
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from scalesearch.store import SCHEMA_VERSION, Reader, Store
 
-STUDY = dict(spec_text="study: s", spec_canonical="study: s", spec_hash="h", seed=0, sampler="grid",
-             objectives=[["val_acc", "max"]], repeats=1)
+STUDY = {"spec_text": "study: s", "spec_canonical": "study: s", "spec_hash": "h", "seed": 0, "sampler": "grid",
+         "objectives": [["val_acc", "max"]], "repeats": 1}
 
 
 def _fields(key, **kw):
@@ -142,7 +142,6 @@ def test_delete_study_command_removes_one_study_whole_and_nothing_else(tmp_path)
     import sys
 
     import optuna
-
     from results_db import write_study
 
     path = tmp_path / "d.db"
@@ -162,7 +161,7 @@ def test_delete_study_command_removes_one_study_whole_and_nothing_else(tmp_path)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "scalesearch", "delete", *args], capture_output=True, text=True,
-                              timeout=120)
+                              timeout=120, check=False)
 
     before = rows()
     n_trials, n_epochs = before["alpha"]
@@ -201,6 +200,6 @@ def test_delete_refuses_a_study_whose_driver_runs(url):
     store.create_study(name="live", driver_host=socket.gethostname(), driver_pid=os.getpid(), **STUDY)
     store.close()
     r = subprocess.run([sys.executable, "-m", "scalesearch", "delete", "live", "--db", url, "--yes"],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and f"pid {os.getpid()}) is still running" in r.stderr
     assert Reader(url).find_study("live") is not None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import replace
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
 from scalesearch.data import load_dataset
 from scalesearch.train import (
@@ -74,7 +75,8 @@ def test_same_seed_same_metrics_and_weights_different_seed_differs(tiny_data):
     a_model, b_model = _tiny(), _tiny()
     a, b = fit(a_model, tiny_data, CPU), fit(b_model, tiny_data, CPU)
     assert _numbers(a) == _numbers(b)
-    assert all(torch.equal(p, q) for p, q in zip(a_model.state_dict().values(), b_model.state_dict().values()))
+    assert all(torch.equal(p, q)
+               for p, q in zip(a_model.state_dict().values(), b_model.state_dict().values(), strict=True))
     c = fit(_tiny(), tiny_data, replace(CPU, seed=1))  # same initial weights, other shuffling/augmentation
     assert _numbers(c) != _numbers(a)
 
@@ -89,7 +91,7 @@ def test_channels_last_on_cpu_is_the_default_and_can_be_turned_off(tiny_data):
     assert cl_model.body[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert not nchw_model.body[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert nchw_model.body[0].weight.is_contiguous()
-    for a, b in zip(cl.epochs, nchw.epochs):
+    for a, b in zip(cl.epochs, nchw.epochs, strict=True):
         assert a.train_loss == pytest.approx(b.train_loss, rel=1e-3) and a.val_loss == pytest.approx(b.val_loss,
                                                                                                     rel=1e-3)
 
@@ -241,7 +243,7 @@ def test_warmup_then_cosine_exact_values():
     assert lrs[60] == pytest.approx(0.1)  # halfway through the cosine
     assert lrs[-1] == pytest.approx(0.2 * 0.5 * (1 + math.cos(math.pi * 99 / 100)))
     assert 0 < lrs[-1] < 1e-4
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
 
 
 def test_step_schedule_divides_by_ten_at_the_milestones():
