@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 SPEC   ?= spaces/quickstart.yaml
 PYTEST_ARGS ?=
 
-.PHONY: setup data test-deps run test clean
+.PHONY: setup data test-deps lint run test clean
 
 # The stamp is rebuilt when pyproject.toml changes. torch is installed first, pinned, so that pip takes the
 # local CPU build rather than resolving a CUDA one. torchvision 0.29.1 is a test-only reference: its metadata
@@ -32,7 +32,11 @@ test-deps:
 run: setup data
 	$(BIN)/scalesearch run $(SPEC)
 
-test: setup data test-deps
+# ruff first (its settings are in pyproject.toml): a lint error fails the tests before they start.
+lint: setup
+	$(BIN)/ruff check scalesearch tests benchmarks scripts
+
+test: setup data test-deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -31,11 +31,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scalesearch.arch import preset  # noqa: E402
-from scalesearch.build import build_model  # noqa: E402
-from scalesearch.cost import count  # noqa: E402
-from scalesearch.data import load_dataset  # noqa: E402
-from scalesearch.train import EpochMetrics, TrainConfig, fit, resolve_device  # noqa: E402
+from scalesearch.arch import preset
+from scalesearch.build import build_model
+from scalesearch.cost import count
+from scalesearch.data import load_dataset
+from scalesearch.train import EpochMetrics, TrainConfig, fit, resolve_device
 
 TARGET_TEST_ACC = 0.92
 

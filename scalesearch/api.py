@@ -9,7 +9,8 @@ the read side (`load_trials`, ...) in `scalesearch.results`. Nothing here import
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 from scalesearch.errors import InputError
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from scalesearch.cost import Cost
     from scalesearch.spec import SearchSpec
 
-__all__ = ["load_spec", "spec_source", "resolve_netspec", "create_model", "count", "MAPPING_FILE"]
+__all__ = ["MAPPING_FILE", "count", "create_model", "load_spec", "resolve_netspec", "spec_source"]
 
 MAPPING_FILE = "<mapping>"
 """The file name a spec given as a Python mapping reports in its errors (they name the field path, no line)."""

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.text import short
@@ -55,7 +56,7 @@ class FieldError(ScalesearchError, ValueError):
         got = f", got {short(repr(self.got), 60)}" if self.has_value else ""
         return f"{self.field}: expected {self.expected}{got}"
 
-    def within(self, prefix: str, own: str = "") -> "FieldError":
+    def within(self, prefix: str, own: str = "") -> FieldError:
         """The same error with its field path placed under `prefix`, replacing the part's own leading name
         `own` if the path starts with it: FieldError('stage.width', ...).within('stages[2]', 'stage') is about
         'stages[2].width'."""

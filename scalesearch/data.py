@@ -111,7 +111,7 @@ class Dataset:
         device = torch.device(device)
         if self.train.x.device == device:
             return self
-        move = lambda s: Split(s.x.to(device), s.y.to(device))  # noqa: E731
+        move = lambda s: Split(s.x.to(device), s.y.to(device))
         return Dataset(self.name, move(self.train), move(self.val), move(self.test), self.num_classes,
                        self.in_channels, self.resolution, self.mean, self.std)
 

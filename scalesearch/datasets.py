@@ -11,7 +11,7 @@ from typing import Any
 
 from scalesearch.errors import InputError
 
-__all__ = ["DATASETS", "DatasetInfo", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION", "SYNTHETIC_DEFAULTS", "dataset_info"]
+__all__ = ["DATASETS", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION", "SYNTHETIC_DEFAULTS", "DatasetInfo", "dataset_info"]
 
 MIN_DATA_RESOLUTION = 4  # resizing a dataset below this leaves nothing to crop or pool
 MAX_DATA_RESOLUTION = 1024  # a dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already

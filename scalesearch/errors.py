@@ -14,8 +14,15 @@ Every message is one line naming the file, line, field or option and what is exp
 
 from __future__ import annotations
 
-__all__ = ["ScalesearchError", "InputError", "NotFoundError", "ConflictError", "ClusterError", "FileError",
-           "MissingFileError"]
+__all__ = [
+    "ClusterError",
+    "ConflictError",
+    "FileError",
+    "InputError",
+    "MissingFileError",
+    "NotFoundError",
+    "ScalesearchError",
+]
 
 
 class ScalesearchError(Exception):

@@ -31,13 +31,14 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from scalesearch.checks import check_int
 from scalesearch.data import Dataset, Split, augment_batch
@@ -248,7 +249,7 @@ def fit(
     std = torch.tensor(data.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
     scale, shift = 1.0 / (255.0 * std), -mean / std  # x_norm = x_uint8 * scale + shift
     eval_batch = cfg.eval_batch_size or (1024 if cuda else 256)
-    evaluate = lambda split: _evaluate(model, net, split, scale, shift, eval_batch,  # noqa: E731
+    evaluate = lambda split: _evaluate(model, net, split, scale, shift, eval_batch,
                                        autocast, channels_last)
 
     s_torch, s_shuffle, s_aug = (int(s) for s in np.random.SeedSequence(cfg.seed).generate_state(3))

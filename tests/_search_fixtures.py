@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
 
 # A tiny synthetic task: 8x8 one-channel images, 4 classes; a trial of a width-4 ResNet-8 takes a fraction of a
@@ -27,17 +25,6 @@ def spec_text(study: str, body: str, *, train: str = "epochs: 2, batch_size: 50,
               dataset: str = DATASET) -> str:
     """A spec with the tiny dataset and recipe, and `body` (architecture, parameters, search...)."""
     return f"study: {study}\nseed: 0\ndataset: {dataset}\ntrain: {{{train}}}\n{body}"
-
-
-@pytest.fixture(scope="session")
-def ray_session():
-    pytest.importorskip("ray")
-    pytest.importorskip("optuna")
-    from scalesearch.search.cluster import connect
-
-    session = connect(None, num_cpus=4)
-    yield session
-    session.close()  # stops Ray only if this fixture started it
 
 
 def run_study_inprocess(text: str, db: str, session: Any, *, filename: str = "t.yaml") -> Any:

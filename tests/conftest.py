@@ -51,3 +51,16 @@ def postgres():
         pytest.skip(f"no PostgreSQL server: {e}")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole test session (bound to 127.0.0.1): in-process drivers reuse it, CLI subprocesses
+    join it with `--address`, so the search tests pay for one Ray start-up."""
+    pytest.importorskip("ray")
+    pytest.importorskip("optuna")
+    from scalesearch.search.cluster import connect
+
+    session = connect(None, num_cpus=4)
+    yield session
+    session.close()  # stops Ray only if this fixture started it

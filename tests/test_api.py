@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _search_fixtures import ray_session  # noqa: F401
-
 import scalesearch
 from scalesearch.errors import ScalesearchError
 

@@ -35,7 +35,7 @@ from scalesearch.store import Reader, Store
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import cli_popen, dump, optuna_trials, ray_session, spec_text  # noqa: F401
+from _search_fixtures import cli_popen, dump, optuna_trials, spec_text
 
 # 4 configurations of one short epoch each (8x8 images), 2 at a time
 SPEC = spec_text("race", """\
@@ -160,7 +160,7 @@ def _check_trained_once(db: str) -> None:
 
 
 @pytest.mark.parametrize("gap_s", [0.0, 0.3, 1.0, 3.0])
-def test_two_runs_of_a_new_study_started_close_together_one_runs_the_other_is_refused(tmp_path, ray_session,  # noqa: F811
+def test_two_runs_of_a_new_study_started_close_together_one_runs_the_other_is_refused(tmp_path, ray_session,
                                                                                      gap_s):
     db = f"sqlite:///{tmp_path}/r.db"
     spec = tmp_path / "spec.yaml"
@@ -189,7 +189,7 @@ def test_two_runs_of_a_new_study_started_close_together_one_runs_the_other_is_re
     _check_trained_once(db)
 
 
-def test_a_second_run_while_the_first_trains_is_refused_and_writes_nothing(tmp_path, ray_session):  # noqa: F811
+def test_a_second_run_while_the_first_trains_is_refused_and_writes_nothing(tmp_path, ray_session):
     db_path = tmp_path / "r.db"
     db = f"sqlite:///{db_path}"
     spec = tmp_path / "spec.yaml"

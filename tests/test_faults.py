@@ -25,11 +25,10 @@ pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
 from _procs import descendants, resume, step_until, wait_gone
-from _search_fixtures import (  # noqa: F401
+from _search_fixtures import (
     cli,
     cli_popen,
     optuna_trials,
-    ray_session,
     run_study_inprocess,
     spec_text,
     study_running,

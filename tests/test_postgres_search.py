@@ -13,9 +13,9 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import cli, optuna_trials, ray_session, spec_text  # noqa: E402,F401
+from _search_fixtures import cli, optuna_trials, spec_text
 
-from scalesearch.store import Reader  # noqa: E402
+from scalesearch.store import Reader
 
 HOSTILE = "x'; DROP TABLE scalesearch_trials; --"
 

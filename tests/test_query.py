@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 from results_db import real_search, write_study
+
 from scalesearch import results
 from scalesearch.cli.results import add_query_arguments, run_query
 
@@ -72,7 +72,7 @@ def test_where_sort_top_columns(db, capsys):
     assert list(got.columns) == ["study", "number", "val_acc"]
     assert got["number"].tolist() == want["number"].tolist() and got["val_acc"].tolist() == want["val_acc"].tolist()
     table = query_out(capsys, "--where", "val_acc > 0.95", "--db", db)
-    assert table.splitlines()[-1] == f"({((df['val_acc'] > 0.95)).sum()} of {len(df)} rows)"
+    assert table.splitlines()[-1] == f"({(df['val_acc'] > 0.95).sum()} of {len(df)} rows)"
     assert query_out(capsys, "--where", "val_acc > 2", "--db", db) == "no rows match\n"
 
 

@@ -17,7 +17,7 @@ import yaml
 from scalesearch import rediscover as rd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import ray_session, run_study_inprocess  # noqa: F401
+from _search_fixtures import run_study_inprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
@@ -49,7 +49,7 @@ def toy_spec(text: str, study: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def toy_db(tmp_path_factory, ray_session):  # noqa: F811
+def toy_db(tmp_path_factory, ray_session):
     folder = tmp_path_factory.mktemp("rediscover")
     db = f"sqlite:///{folder / 'r.db'}"
     studies: dict[str, list[str]] = {}

@@ -9,8 +9,8 @@ import sqlite3
 import numpy as np
 import pytest
 import sqlalchemy as sa
-
 from results_db import write_study
+
 from scalesearch import analysis as an
 from scalesearch import results
 from scalesearch.store import Store
@@ -121,13 +121,11 @@ def test_the_read_path_is_read_only(db):
         results.load_trials(reader, "alpha")
         results.load_epochs(reader)
         # refused as SQLite's SQLITE_READONLY, told by its error code (its wording is SQLite's)
-        with pytest.raises(sa.exc.OperationalError) as e:
-            with reader.engine.connect() as conn, conn.begin():
-                conn.execute(sa.update(TrialRow).values(val_acc=1.0))
+        with pytest.raises(sa.exc.OperationalError) as e, reader.engine.connect() as conn, conn.begin():
+            conn.execute(sa.update(TrialRow).values(val_acc=1.0))
         assert e.value.orig.sqlite_errorcode == sqlite3.SQLITE_READONLY, e.value
-        with pytest.raises(sa.exc.OperationalError) as e:
-            with results._snapshot(reader) as (_, conn):
-                conn.exec_driver_sql("DELETE FROM scalesearch_trials")
+        with pytest.raises(sa.exc.OperationalError) as e, results._snapshot(reader) as (_, conn):
+            conn.exec_driver_sql("DELETE FROM scalesearch_trials")
         assert e.value.orig.sqlite_errorcode == sqlite3.SQLITE_READONLY, e.value
     finally:
         reader.close()
@@ -231,9 +229,8 @@ def test_postgres_read_side_is_read_only(postgres):
     write_study(url, "pg", repeats=1, fail=None)
     df = results.load_trials(url, "pg")
     assert len(df) == 9 and set(df["family"]) == {"cifar_resnet"} and set(df["state"]) == {"COMPLETE", "REJECTED"}
-    with pytest.raises(sa.exc.DBAPIError) as e:
-        with results._snapshot(url) as (_, conn):
-            conn.exec_driver_sql("DELETE FROM scalesearch_trials")
+    with pytest.raises(sa.exc.DBAPIError) as e, results._snapshot(url) as (_, conn):
+        conn.exec_driver_sql("DELETE FROM scalesearch_trials")
     # refused as PostgreSQL's read_only_sql_transaction, told by its SQLSTATE (its wording is PostgreSQL's)
     assert getattr(e.value.orig, "sqlstate", None) == "25006", e.value
     assert len(results.load_trials(url, "pg")) == 9

@@ -14,7 +14,7 @@ import scalesearch.search  # noqa: F401  - sets Ray's environment before anythin
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import optuna_trials, ray_session, run_study_inprocess, spec_text  # noqa: F401
+from _search_fixtures import optuna_trials, run_study_inprocess, spec_text
 
 from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader

@@ -20,13 +20,12 @@ pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
 from _procs import descendants, listening, resume, step_until, wait_gone
-from _search_fixtures import (  # noqa: F401
+from _search_fixtures import (
     REPO,
     cli,
     cli_popen,
     dump,
     optuna_trials,
-    ray_session,
     spec_text,
     study_running,
 )

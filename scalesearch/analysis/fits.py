@@ -100,7 +100,7 @@ def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
         theta = np.array([coef[0], coef[1], 0.0])
     else:
         m = float(ys.min())
-        cands = [m * (1 - 0.8 ** k) for k in range(0, 60)]
+        cands = [m * (1 - 0.8 ** k) for k in range(60)]
         best = min(cands, key=lambda c: linear(c)[1])
         coef, _ = linear(best)
         theta, sse = _refine_log_fit(u, ly, np.array([coef[0], coef[1], best]))

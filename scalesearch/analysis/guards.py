@@ -28,8 +28,17 @@ import pandas as pd
 from scalesearch.errors import InputError
 from scalesearch.text import human
 
-__all__ = ["Guard", "GUARD_NAMES", "COST_TOLERANCE", "DEFAULT_MARGIN", "chance_band", "failed_start",
-           "not_converged", "positive_control", "unequal_cost"]
+__all__ = [
+    "COST_TOLERANCE",
+    "DEFAULT_MARGIN",
+    "GUARD_NAMES",
+    "Guard",
+    "chance_band",
+    "failed_start",
+    "not_converged",
+    "positive_control",
+    "unequal_cost",
+]
 
 GUARD_NAMES = ("positive control", "not converged", "failed start", "unequal cost")
 COST_TOLERANCE = 0.05

@@ -27,14 +27,44 @@ Example:
     True
 """
 
-from scalesearch.arch.families import (EFFICIENTNET_B0, EFFICIENTNET_COEFFICIENTS, GENERATORS, anynet, cifar_plain,
-                                       cifar_resnet, cifar_resnext, compound_multipliers, efficientnet,
-                                       efficientnet_compound, make_divisible, mobilenet_v1, mobilenet_v2, plain,
-                                       resnet, resnext, round_filters, round_repeats, wide_resnet)
+from scalesearch.arch.families import (
+                                       EFFICIENTNET_B0,
+                                       EFFICIENTNET_COEFFICIENTS,
+                                       GENERATORS,
+                                       anynet,
+                                       cifar_plain,
+                                       cifar_resnet,
+                                       cifar_resnext,
+                                       compound_multipliers,
+                                       efficientnet,
+                                       efficientnet_compound,
+                                       make_divisible,
+                                       mobilenet_v1,
+                                       mobilenet_v2,
+                                       plain,
+                                       resnet,
+                                       resnext,
+                                       round_filters,
+                                       round_repeats,
+                                       wide_resnet,
+)
 from scalesearch.arch.presets import PRESETS, is_preset, preset, preset_names
-from scalesearch.arch.specs import (ACTIVATIONS, MAX_BLOCKS, MAX_CLASSES, MAX_INPUT_RESOLUTION, MAX_KERNEL, MAX_WIDTH,
-                                    SHORTCUTS, STRIDE_ON, HeadSpec, NetSpec, StageSpec, StemSpec, format_stage,
-                                    parse_stage)
+from scalesearch.arch.specs import (
+                                       ACTIVATIONS,
+                                       MAX_BLOCKS,
+                                       MAX_CLASSES,
+                                       MAX_INPUT_RESOLUTION,
+                                       MAX_KERNEL,
+                                       MAX_WIDTH,
+                                       SHORTCUTS,
+                                       STRIDE_ON,
+                                       HeadSpec,
+                                       NetSpec,
+                                       StageSpec,
+                                       StemSpec,
+                                       format_stage,
+                                       parse_stage,
+)
 from scalesearch.blocks import BLOCKS
 
 __all__ = [

@@ -6,7 +6,7 @@ registry entry live in `scalesearch.blocks`, which names each class here by impo
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +14,6 @@ from torch import nn
 
 from scalesearch.arch import HeadSpec, StageSpec, StemSpec
 from scalesearch.blocks import mbconv_widths, shortcut_kind
-
 
 _ACTS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),

@@ -18,7 +18,7 @@ from scalesearch.search.progress import Counts, Progress, make_progress
 from scalesearch.search.state import Outcome
 from scalesearch.search.summary import ALREADY_FINISHED, configs_of, pareto_configs
 
-__all__ = ["run", "resume", "Outcome"]
+__all__ = ["Outcome", "resume", "run"]
 
 
 def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, address: str | None = None,

@@ -80,7 +80,7 @@ def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
             conn.settimeout(timeout)
             conn.sendall(_HTTP2_PREFACE)
             head = conn.recv(9)
-        except socket.timeout:
+        except TimeoutError:
             raise ClusterError(f"--address {address}: no Ray cluster answered there within {timeout:g} s (something "
                           "accepts connections on that port but does not speak Ray's protocol)") from None
         except OSError as e:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from scalesearch.arch import GENERATORS
 from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
@@ -12,13 +13,48 @@ from scalesearch.files import read_text
 from scalesearch.recipe import MAX_SEED
 from scalesearch.spec.errors import NOLOC, Loc
 from scalesearch.spec.params import Parameter, parse_parameter, point_value
-from scalesearch.spec.schema import (BASE_NAMES, COST_NAMES, DIRECTIONS, EARLY_STOPPING, ES_METRICS, IO_ARGS,
-                                     OBJECTIVES, RESERVED, SAMPLERS, STUDY_RE, SYNTHETIC_OPTIONS, TRAIN_FORBIDDEN,
-                                     Architecture, ArgType, Constraint, DatasetSpec, EarlyStopping, Objective, Point,
-                                     Resources, SearchConfig, SearchSpec, generator_args, train_fields)
+from scalesearch.spec.schema import (
+    BASE_NAMES,
+    COST_NAMES,
+    DIRECTIONS,
+    EARLY_STOPPING,
+    ES_METRICS,
+    IO_ARGS,
+    OBJECTIVES,
+    RESERVED,
+    SAMPLERS,
+    STUDY_RE,
+    SYNTHETIC_OPTIONS,
+    TRAIN_FORBIDDEN,
+    Architecture,
+    ArgType,
+    Constraint,
+    DatasetSpec,
+    EarlyStopping,
+    Objective,
+    Point,
+    Resources,
+    SearchConfig,
+    SearchSpec,
+    generator_args,
+    train_fields,
+)
 from scalesearch.spec.space import check_grid
-from scalesearch.spec.yamlnodes import (Node, check_keys, compose, did_you_mean, got, read_bool, read_condition,
-                                        read_expr, read_int, read_list, read_mapping, read_num, read_str)
+from scalesearch.spec.yamlnodes import (
+    Node,
+    check_keys,
+    compose,
+    did_you_mean,
+    got,
+    read_bool,
+    read_condition,
+    read_expr,
+    read_int,
+    read_list,
+    read_mapping,
+    read_num,
+    read_str,
+)
 from scalesearch.text import short, type_name
 
 _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", "constraints", "baseline", "points",

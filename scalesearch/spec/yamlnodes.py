@@ -7,7 +7,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import yaml
 
@@ -53,7 +54,7 @@ SCALAR_TAGS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2
 class Node:
     """A YAML value with its place: `v` is a dict[str, Node], list[Node] or a plain scalar."""
 
-    __slots__ = ("v", "loc", "key_loc")
+    __slots__ = ("key_loc", "loc", "v")
 
     def __init__(self, v: Any, loc: Loc, key_loc: Loc | None = None) -> None:
         self.v, self.loc, self.key_loc = v, loc, key_loc or loc

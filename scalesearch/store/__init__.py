@@ -14,6 +14,21 @@ from scalesearch.store.reader import Reader, now
 from scalesearch.store.records import EpochRecord, StudyRecord, TrialRecord
 from scalesearch.store.writer import DatabaseFileLost, Store, StoreWriteError
 
-__all__ = ["DEFAULT_DB", "DatabaseFileLost", "EpochRecord", "FINISHED_STATES", "Reader", "SCHEMA_VERSION",
-           "STUDY_STATES", "Store", "StoreWriteError", "StudyRecord", "TRIAL_STATES", "TrialRecord", "describe_url",
-           "normalize_url", "now", "sqlite_path"]
+__all__ = [
+           "DEFAULT_DB",
+           "FINISHED_STATES",
+           "SCHEMA_VERSION",
+           "STUDY_STATES",
+           "TRIAL_STATES",
+           "DatabaseFileLost",
+           "EpochRecord",
+           "Reader",
+           "Store",
+           "StoreWriteError",
+           "StudyRecord",
+           "TrialRecord",
+           "describe_url",
+           "normalize_url",
+           "now",
+           "sqlite_path",
+]

@@ -8,7 +8,8 @@ and the driver never blocks them. Both are context managers: `with Reader(url) a
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import func, select

@@ -7,8 +7,9 @@ import dataclasses
 import datetime as dt
 import json
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from scalesearch.store.models import EPOCH_FIELDS, EpochRow, StudyRow, TrialRow
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
@@ -40,9 +41,6 @@ from scalesearch.store.engine import describe_url, make_engine, sqlite_path
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
 from scalesearch.store.reader import _Base, _db_error, now
 from scalesearch.store.records import StudyRecord, TrialRecord, study_record, trial_record
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["DatabaseFileLost", "Store", "StoreWriteError"]
 
