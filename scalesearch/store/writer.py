@@ -279,10 +279,9 @@ class Store(_Base):
         `config_key` are required."""
         with self._write() as s:
             sid = self._sid(s, name)
-            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == fields["key"]))
+            row = _trial_row(s, sid, fields["key"])
             if row is None:
-                number = s.scalar(select(func.coalesce(func.max(TrialRow.number), -1))
-                                  .where(TrialRow.study_id == sid)) + 1
+                number = _next_number(s, sid)
                 row = TrialRow(study_id=sid, number=number, attempts=0, epochs_done=0, **fields)
                 s.add(row)
             else:
@@ -301,7 +300,7 @@ class Store(_Base):
         """Mark a queued job running (its start time, one more attempt)."""
         with self._write() as s:
             sid = self._sid(s, name)
-            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
+            row = _trial_row(s, sid, key)
             if row is None:
                 raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
             row.state = "running"
@@ -314,10 +313,9 @@ class Store(_Base):
         A second rejection with the same key returns the first row."""
         with self._write() as s:
             sid = self._sid(s, name)
-            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == fields["key"]))
+            row = _trial_row(s, sid, fields["key"])
             if row is None:
-                number = s.scalar(select(func.coalesce(func.max(TrialRow.number), -1))
-                                  .where(TrialRow.study_id == sid)) + 1
+                number = _next_number(s, sid)
                 t = now()
                 row = TrialRow(study_id=sid, number=number, state="rejected", attempts=0, epochs_done=0,
                                started=t, finished=t, seconds=0.0, **fields)
@@ -332,7 +330,7 @@ class Store(_Base):
 
     def _add_epochs(self, s: Session, name: str, key: str, epochs: Sequence[dict[str, Any]]) -> TrialRow:
         sid = self._sid(s, name)
-        row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
+        row = _trial_row(s, sid, key)
         if row is None:
             raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
         have = set(s.scalars(select(EpochRow.epoch).where(EpochRow.trial_id == row.id)))
@@ -382,3 +380,13 @@ class Store(_Base):
                 q = q.where(TrialRow.key.in_(list(keys)))
             res = s.execute(q.values(state="interrupted", finished=now()))
             return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _trial_row(s: Session, sid: int, key: str) -> TrialRow | None:
+    """The study's trial row with this key, or None."""
+    return s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.key == key))
+
+
+def _next_number(s: Session, sid: int) -> int:
+    """The number a new trial of the study gets: one more than the largest so far (0 for the first)."""
+    return s.scalar(select(func.coalesce(func.max(TrialRow.number), -1)).where(TrialRow.study_id == sid)) + 1
