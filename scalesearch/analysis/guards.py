@@ -69,7 +69,8 @@ class Guard:
         return f"{self.name}: {state}: {self.detail}"
 
 
-def _numbers(ns: Sequence[int], limit: int = 8) -> str:
+def trial_list(ns: Sequence[int], limit: int = 8) -> str:
+    """Trial numbers as `#1, #4, #7` (sorted; the first `limit`, then how many more)."""
     ns = sorted(int(n) for n in ns)
     shown = ", ".join(f"#{n}" for n in ns[:limit])
     return shown + (f" and {len(ns) - limit} more" if len(ns) > limit else "")
@@ -120,7 +121,7 @@ def not_converged(epochs: pd.DataFrame, metric: str = "val_acc", *, margin: floa
                      applicable=False)
     if rising:
         return Guard("not converged", True,
-                     f"{_numbers(rising)} still improve {metric} by more than {margin:g} over the last quarter of "
+                     f"{trial_list(rising)} still improve {metric} by more than {margin:g} over the last quarter of "
                      f"their epochs (up to {worst:+.4g}): train longer before reading the difference",
                      tuple(sorted(rising)))
     return Guard("not converged", False, f"{checked} trial(s) improve {metric} by at most {margin:g} over the last "
@@ -161,7 +162,7 @@ def failed_start(epochs: pd.DataFrame, *, num_classes: int, val_size: int) -> Gu
     if not checked:
         return Guard("failed start", False, "no trial has validation accuracies", applicable=False)
     if stuck:
-        return Guard("failed start", True, f"{_numbers(stuck)} at chance after the first quarter of their epochs "
+        return Guard("failed start", True, f"{trial_list(stuck)} at chance after the first quarter of their epochs "
                      f"(val_acc {min(values):.3g}-{max(values):.3g}; {band})", tuple(sorted(stuck)))
     return Guard("failed start", False, f"{checked} trial(s) above chance after the first quarter ({band})")
 

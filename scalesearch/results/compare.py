@@ -22,6 +22,7 @@ from scalesearch.analysis.guards import (
     failed_start,
     not_converged,
     positive_control,
+    trial_list,
     unequal_cost,
 )
 from scalesearch.errors import InputError
@@ -151,21 +152,16 @@ class ArmComparison:
         r = self.result
         pairing = f", paired by {self.pair_by} ({r.n_pairs} pairs)" if self.pair_by else ", unpaired"
         lines = [f"compare {self.study}: {self.metric}, A - B{pairing}",
-                 f"  A  {self.a}: {len(self.a_trials)} trials ({_numbers(self.a_trials)}), mean {self.mean_a:.4f}",
-                 f"  B  {self.b}: {len(self.b_trials)} trials ({_numbers(self.b_trials)}), mean {self.mean_b:.4f}",
+                 f"  A  {self.a}: {len(self.a_trials)} trials ({trial_list(self.a_trials)}), mean {self.mean_a:.4f}",
+                 f"  B  {self.b}: {len(self.b_trials)} trials ({trial_list(self.b_trials)}), mean {self.mean_b:.4f}",
                  f"difference {r.diff:+.4f} [{r.lo:+.4f}, {r.hi:+.4f}] ({r.level:.0%} {r.test} interval)",
                  f"test       {r.test}: t = {r.t:.3f}, dof = {r.dof:.1f}, p = {r.p:.4g}",
-                 f"detectable {r.detectable:.4f} at {r.power:.0%} power (the smallest true difference these trials "
-                 "would show)",
+                 (f"detectable {r.detectable:.4f} at {r.power:.0%} power (the smallest true difference these "
+                  "trials would show)"),
                  f"reading    {self.reading}" + (" -- but see the guards that fired" if self.fired else ""),
                  f"guards ({len(self.fired)} of {len(self.guards)} fired; margin {self.margin:g}):"]
         lines += [f"  {g.line()}" for g in self.guards]
         return "\n".join(lines)
-
-
-def _numbers(ns: tuple[int, ...], limit: int = 8) -> str:
-    shown = ", ".join(f"#{n}" for n in ns[:limit])
-    return shown + (f", ... {len(ns) - limit} more" if len(ns) > limit else "")
 
 
 def compare_arms(db: DB, study: str, a: str, b: str, *, metric: str = "val_acc", margin: float = DEFAULT_MARGIN,
@@ -213,7 +209,7 @@ def compare_arms(db: DB, study: str, a: str, b: str, *, metric: str = "val_acc",
             raise InputError(f"{name} {expr!r}: no completed trial of study {study!r} matches")
     both = set(arm_a["number"]) & set(arm_b["number"])
     if both:
-        raise InputError(f"--a and --b both match trials {_numbers(tuple(sorted(both)))}; expected disjoint arms")
+        raise InputError(f"--a and --b both match trials {trial_list(both)}; expected disjoint arms")
 
     def values(rows: pd.DataFrame) -> pd.Series:
         if pair_by is None:
