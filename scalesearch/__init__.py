@@ -13,6 +13,8 @@ pandas, Ray or Optuna until a function needs them):
                                             analytic params, MACs and activations, per part
     load_trials, load_epochs, load_studies, aggregate
                                             the read side as pandas DataFrames
+    compare_arms(db, study, a, b, ...)      two arms' difference, its interval and test, and the regime guards
+                                            (what `scalesearch compare` prints)
     Store, Reader                           the database's writer and read-only reader (context managers)
     ScalesearchError                        the root of every error a user catches (SpecError, FieldError,
                                             StoreWriteError, ... subclass it and keep their builtin bases)
@@ -42,6 +44,7 @@ _EXPORTS = {
     "load_epochs": "scalesearch.results",
     "load_studies": "scalesearch.results",
     "aggregate": "scalesearch.results",
+    "compare_arms": "scalesearch.results.compare",
     "Store": "scalesearch.store",
     "Reader": "scalesearch.store",
     "SearchSpec": "scalesearch.spec",
@@ -76,6 +79,7 @@ __all__ = [
     "StoreWriteError",
     "__version__",
     "aggregate",
+    "compare_arms",
     "count",
     "create_model",
     "load_epochs",

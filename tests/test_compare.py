@@ -101,6 +101,22 @@ def test_each_guard_fires_alone_on_the_study_built_to_trip_it(tmp_path, case):
     assert text.count("FIRED") == len(expected) and all(f"{name}: FIRED" in text for name in expected)
 
 
+@pytest.mark.parametrize("case", ["none", "failed start"])
+def test_the_raw_files_give_the_same_comparison_as_the_database(tmp_path, case):
+    """compare_frames on a study's trials.csv/epochs.csv/study.json (read_raw) = compare_arms on its database."""
+    from scalesearch.results.compare import compare_frames
+    from scalesearch.results.raw import read_raw, write_raw
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    write(url, "s", CASES[case][0], baseline=BASE)
+    ref = compare_arms(url, "s", "width == 16", "width == 24", pair_by="repeat")
+    write_raw(url, "s", tmp_path / "raw")
+    record, trials, epochs = read_raw(tmp_path / "raw")
+    again = compare_frames(trials, epochs, parse_spec(record.spec_text), "width == 16", "width == 24", study="s",
+                           pair_by="repeat")
+    assert again == ref and again.text() == ref.text()
+
+
 def test_the_difference_interval_and_test_are_scipys_paired_t(tmp_path):
     url = f"sqlite:///{tmp_path}/r.db"
     other = (0.003, -0.002, 0.001, 0.0)

@@ -21,7 +21,7 @@ from _search_fixtures import run_study_inprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
-          "not testable"}
+          "not testable", "reproduced (decided at look 1)", "continue to look 2", "not tested before look 2"}
 
 
 def toy_spec(text: str, study: str) -> str:
@@ -73,6 +73,9 @@ def test_experiment_end_to_end_through_report_and_verdict(toy_db, experiment):
     o = rd.analyse(experiment, db, studies=studies[experiment], out_root=out)
     assert o.status in ("full", "partial")
     assert o.findings and all(f.verdict in LABELS for f in o.findings)
+    for f in o.findings:  # what the JSON stores is what the Markdown shows
+        if not math.isnan(f.lo) and " pp [" in f.ours:
+            assert f"[{f.lo * 100:+.2f}, {f.hi * 100:+.2f}]" in f.ours, (f.claim, f.ours)
     paths = rd.write(o, out, db=db, report=True)
     md = (out / studies[experiment][0] / "rediscovery.md").read_text()
     for s in studies[experiment]:
@@ -139,24 +142,34 @@ def test_summary_gathers_all_experiments(toy_db, tmp_path):
     for name in rd.EXPERIMENTS:
         rd.write(rd.analyse(name, db, studies=studies[name], out_root=tmp_path), tmp_path, report=False)
     text = (tmp_path / "REDISCOVERY.md").read_text()
-    # the summary looks for the experiments' real study names; toy studies are reported as not run
-    assert text.count("Not run yet") == len(rd.EXPERIMENTS)
+    # the summary looks for the experiments' real study names; toy studies are reported as not run (current
+    # designs) or as having no outputs kept (withdrawn ones, under results/withdrawn/)
+    current = [e for e in rd.EXPERIMENTS.values() if not e.withdrawn]
+    assert text.count("Not run yet") == len(current)
+    assert text.count("No outputs kept.") == len(rd.EXPERIMENTS) - len(current)
     for exp in rd.EXPERIMENTS.values():
         assert exp.title in text
+    assert text.index("## Withdrawn, and why") > max(text.index(e.title) for e in current)
 
 
-def test_summary_shows_a_full_runs_notes_and_not_a_pilots(tmp_path):
+def test_summary_shows_a_full_runs_notes_and_not_a_pilots_nor_a_withdrawn_runs(tmp_path):
     import json
 
-    exp = rd.EXPERIMENTS["degradation"]
-    for pilot, note in ((False, "full-run note"), (True, "pilot note")):
-        folder = tmp_path / exp.studies(pilot)[0]
-        folder.mkdir()
+    def put(folder, status, note):
+        folder.mkdir(parents=True)
         (folder / "rediscovery.json").write_text(json.dumps({
-            "status": "pilot" if pilot else "full", "wall_seconds": 60.0, "notes": [note],
+            "status": status, "wall_seconds": 60.0, "notes": [note],
             "findings": [{"claim": "c", "ours": "o", "verdict": "inconclusive"}]}))
+
+    put(tmp_path / "degradation_look1", "full", "full-run note")
+    put(tmp_path / "withdrawn" / "rediscover_degradation", "full", "withdrawn note")
+    put(tmp_path / "withdrawn" / "rediscover_degradation_pilot", "pilot", "pilot note")
     text = rd.write_summary(tmp_path).read_text()
-    assert "Read with:\n\n- full-run note" in text and "pilot note" not in text
+    assert "Read with:\n\n- full-run note" in text and "pilot note" not in text and "withdrawn note" not in text
+    assert "(withdrawn/rediscover_degradation/rediscovery.md" in text
+    assert f"**Why withdrawn:** {rd.EXPERIMENTS['degradation'].withdrawn}." in text
+    # EfficientNet and ResNeXt are withdrawn and not yet rerun: the summary says so
+    assert "## Not yet redesigned and rerun" in text and rd.EXPERIMENTS["resnext"].title in text
 
 
 def test_b0_b7_table_exact():

@@ -13,7 +13,7 @@ __all__ = ["add_commands", "add_rediscover"]
 
 def add_rediscover(sub: argparse._SubParsersAction, full: bool = True) -> None:
     """Declare `scalesearch rediscover` (with `full` False its help line only)."""
-    p = sub.add_parser("rediscover", help="run/analyse one of issue 16's rediscovery experiments and write its "
+    p = sub.add_parser("rediscover", help="run/analyse one of the rediscovery experiments and write its "
                                           "verdicts (results/<study>/rediscovery.md, results/REDISCOVERY.md)")
     if not full:
         return
@@ -26,6 +26,9 @@ def add_rediscover(sub: argparse._SubParsersAction, full: bool = True) -> None:
     p.add_argument("--run", action="store_true", help="run (or resume) the experiment's specs first")
     p.add_argument("--out", default="results", help="results folder (default results)")
     p.add_argument("--no-report", action="store_true", help="do not (re)write each study's report")
+    p.add_argument("--from-csv", action="store_true",
+                   help="recompute the verdicts from each study's committed raw files (results/<study>/trials.csv, "
+                        "epochs.csv, study.json) instead of the database")
     p.add_argument("--write-spec", action="store_true",
                    help="efficientnet-step2: write its spec files from experiment 1's found coefficients")
     p.set_defaults(func=_cmd_rediscover)
@@ -51,7 +54,12 @@ def _cmd_rediscover(args: argparse.Namespace) -> int:
         rc = rd.run_specs(exp, args.db, pilot=args.pilot)
         if rc != 0:
             return rc
-    outcome, paths = rd.analyse_and_write(exp, args.db, pilot=args.pilot, out=args.out, report=not args.no_report)
+    if args.from_csv and args.run:
+        from scalesearch.errors import InputError
+
+        raise InputError("--from-csv: reads committed files only; it cannot be combined with --run")
+    outcome, paths = rd.analyse_and_write(exp, None if args.from_csv else args.db, pilot=args.pilot, out=args.out,
+                                          report=not args.no_report)
     for path in paths:
         print(path)
     for f in outcome.findings:

@@ -1,10 +1,15 @@
 """Experiment 4: degradation. Plain vs residual nets at two depths: the final training error of each, deep against
-shallow per net, and the interaction (depth hurts plain training more than residual), paired by seed."""
+shallow per net, and the interaction (depth hurts plain training more than residual), paired by seed.
+
+`analyse_degradation_looks` is the redesigned experiment (issue 21): one study per planned look, all four nets at
+the same number of steps, one primary claim with O'Brien-Fleming looks, Holm over the secondary claims, and the
+regime guards beside the verdicts. `_analyse_degradation` is the first design's analysis (its verdicts withdrawn:
+the residual pair trained twice the plain pair's steps in a separate study)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +26,9 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
                          ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
     (_, trials, epochs), = data.values()
     eff = MIN_EFFECT["train_error"]
-    done = _complete(trials)
+    done = _train_error(trials, epochs)
     if done.empty:
         return [Finding("deeper plain net trains worse", "Fig. 1", "not run")], {}, [], ["no completed trials"], []
-    last = epochs[epochs["state"] == "COMPLETE"].sort_values("epoch").groupby("number").tail(1)
-    err = last.set_index("number")["train_acc"].rsub(1.0)
-    done["train_error"] = done["number"].map(err)
-    done["net"] = np.where(done["shortcut"] == "none", "plain", "residual")
     shallow, deep = int(done["depth"].min()), int(done["depth"].max())
     agg = _agg(done, ["net", "depth"], metric="train_error")
     agg_val = _agg(done, ["net", "depth"], metric="val_acc")
@@ -81,33 +82,200 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
                      "this "
                      "length both residual depths are still far from fitting the (augmented) training set, so depth "
                      "has had little room to help; the plain nets' gap, by contrast, is large from the first epochs.")
-    figs: list[str] = []
+    return findings, tables, power, notes, _figure(done, epochs, folder)
+
+
+def _figure(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> list[str]:
+    """Training-error curves per net and depth (mean +- SD over seeds); trials keyed by (look, number)."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    done = done if "look" in done.columns else done.assign(look=1)
+    ep = epochs if "look" in epochs.columns else epochs.assign(look=1)
+    ep = ep[ep["state"] == "COMPLETE"]
+    meta = done.set_index(["look", "number"])[["net", "depth"]]
+    ep = ep.join(meta, on=["look", "number"], how="inner")
+    panels = [n for n in ("plain", "residual") if n in set(done["net"])]
+    if ep.empty or not panels:
+        return []
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), sharey=True, squeeze=False)
+    axes = axes[0]
+    for ax, net in zip(axes, panels, strict=True):
+        for dval, g in ep[ep["net"] == net].groupby("depth"):
+            m = g.groupby("epoch")["train_acc"].agg(["mean", "std"])
+            ax.plot(m.index, (1 - m["mean"]) * 100, marker="o", label=f"{net}-{dval}")
+            ax.fill_between(m.index, (1 - m["mean"] - m["std"].fillna(0)) * 100,
+                            (1 - m["mean"] + m["std"].fillna(0)) * 100, alpha=0.2)
+        ax.set_title(net)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("training error (%)")
+    return _save(fig, folder, "rediscover_training_error")
 
-        ep = epochs[epochs["state"] == "COMPLETE"].copy()
-        meta = done.set_index("number")[["net", "depth"]]
-        ep = ep[ep["number"].isin(meta.index)]
-        ep["net"] = ep["number"].map(meta["net"])
-        ep["depth"] = ep["number"].map(meta["depth"])
-        panels = [n for n in ("plain", "residual") if n in nets]
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), sharey=True, squeeze=False)
-        axes = axes[0]
-        for ax, net in zip(axes, panels, strict=True):
-            for dval, g in ep[ep["net"] == net].groupby("depth"):
-                m = g.groupby("epoch")["train_acc"].agg(["mean", "std"])
-                ax.plot(m.index, (1 - m["mean"]) * 100, marker="o", label=f"{net}-{dval}")
-                ax.fill_between(m.index, (1 - m["mean"] - m["std"].fillna(0)) * 100,
-                                (1 - m["mean"] + m["std"].fillna(0)) * 100, alpha=0.2)
-            ax.set_title(net)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        axes[0].set_ylabel("training error (%)")
-        figs += _save(fig, folder, "rediscover_training_error")
-    except (ImportError, KeyError):
-        pass
-    return findings, tables, power, notes, figs
+
+# --------------------------------------------------------------------------------------------------------------
+# The redesigned experiment (issue 21): all four nets in one study per planned look, at the same number of steps;
+# one primary claim tested at each look against its O'Brien-Fleming boundary; Holm over the secondary claims at
+# the final look; the regime guards of `scalesearch compare` beside the verdicts.
+
+PRIMARY = "PRIMARY: plain-{deep} has a HIGHER training error than plain-{shallow}"
+ALPHA_ONE_SIDED = (1 - LEVEL) / 2  # 0.025: the one-sided level of a 95% two-sided interval
+
+
+def _train_error(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
+    """The completed trials with `train_error` (1 - running train accuracy of the last epoch) and `net`."""
+    done = _complete(trials)
+    last = epochs[epochs["state"] == "COMPLETE"].sort_values("epoch").groupby("number").tail(1)
+    done["train_error"] = done["number"].map(last.set_index("number")["train_acc"].rsub(1.0))
+    done["net"] = np.where(done["shortcut"] == "none", "plain", "residual")
+    return done
+
+
+def _pair_diffs(done: pd.DataFrame, net: str, deep: int, shallow: int) -> pd.Series:
+    """deep - shallow training error of `net`, one value per (look, repeat) pair."""
+    w = done[done["net"] == net].pivot_table(index=["look", "repeat"], columns="depth", values="train_error")
+    if deep not in w.columns or shallow not in w.columns:
+        return pd.Series(dtype=float)
+    return (w[deep] - w[shallow]).dropna()
+
+
+def _one_sided_p(d: pd.Series, shift: float = 0.0) -> float:
+    """One-sided p of a paired t test that mean(d) > shift."""
+    from scipy import stats
+
+    x = d.to_numpy(dtype=float) - shift
+    if len(x) < 2:
+        return math.nan
+    se = x.std(ddof=1) / math.sqrt(len(x))
+    if se == 0:
+        return 0.0 if x.mean() > 0 else 1.0
+    return float(stats.t.sf(x.mean() / se, len(x) - 1))
+
+
+def _t_row(d: pd.Series) -> dict[str, float]:
+    n = len(d)
+    h = t_quantile((1 + LEVEL) / 2, n - 1) * d.std(ddof=1) / math.sqrt(n) if n >= 2 else math.nan
+    return {"diff": float(d.mean()) if n else math.nan, "lo": float(d.mean() - h), "hi": float(d.mean() + h),
+            "n": n}
+
+
+def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path, *,
+                              looks: int, complete: Sequence[bool]) -> tuple[list[Finding], dict[str, pd.DataFrame],
+                                                                             list[str], list[str], list[str]]:
+    """The redesigned degradation experiment over its looks' studies (in look order; `complete[i]` says whether
+    look i's study has finished). The primary claim is decided at the last complete look against that look's
+    boundary; the secondary claims are tested with Holm only once every planned look is complete."""
+    from scalesearch.analysis.sequential import holm, sequential_test
+    from scalesearch.results.compare import compare_frames
+    from scalesearch.spec import parse_spec
+
+    eff = MIN_EFFECT["train_error"]
+    parts, guards_lines = [], []
+    names = list(data)
+    for i, (_, trials, epochs) in enumerate(data.values()):
+        if not complete[i]:
+            continue
+        done = _train_error(trials, epochs)
+        done["look"] = i + 1
+        parts.append(done)
+    if not parts:
+        return [Finding(PRIMARY.format(deep=56, shallow=20), "Fig. 1", "no look complete yet")], {}, [], [], []
+    done = pd.concat(parts, ignore_index=True)
+    k = len(parts)
+    shallow, deep = int(done["depth"].min()), int(done["depth"].max())
+    fractions = [(i + 1) / looks for i in range(looks)]
+    paper_plain = "Fig. 1/6: plain-56 trains worse than plain-20 (CIFAR-10); plain-34 worse than plain-18"
+    paper_res = "Fig. 6: ResNet-56 trains better than ResNet-20; ResNet-34 better than ResNet-18"
+    findings = []
+    plain = _pair_diffs(done, "plain", deep, shallow)
+    mean = done.groupby(["net", "depth"])["train_error"].mean()
+    if len(plain) >= 2:
+        lt = sequential_test(plain.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
+        label = lt.decision
+        if lt.look == looks and not lt.crossed:
+            label = "not reproduced" if _t_row(plain)["hi"] < eff else "inconclusive"
+        ours = (f"train err {mean[('plain', deep)] * 100:.2f} vs {mean[('plain', shallow)] * 100:.2f} %: diff "
+                f"{lt.diff * 100:+.2f} pp [{lt.lo * 100:+.2f}, {lt.hi * 100:+.2f}] (repeated CI at look {k} of "
+                f"{looks}); one-sided p = {lt.p:.2g} against the look's O'Brien-Fleming level {lt.nominal:.2g}")
+        findings.append(Finding(PRIMARY.format(deep=deep, shallow=shallow), paper_plain, ours, lt.diff, lt.lo, lt.hi,
+                                label.replace("reproduced (stopped", "reproduced (decided"), math.nan, lt.n,
+                                f"look {k} of {looks}: z boundary {lt.bound_z:.3f}"))
+    # the secondary claims: one-sided p-values, Holm over the three at the final look
+    res = _pair_diffs(done, "residual", deep, shallow)
+    inter = (plain - res).dropna()
+    secondary = [
+        (f"residual-{deep} has a LOWER training error than residual-{shallow}", paper_res, -res, res, 0.0),
+        (f"residual-{deep}'s training error is NOT higher than residual-{shallow}'s (by more than {eff * 100:.1f} pp)",
+         paper_res, eff - res, res, eff),
+        ("depth hurts plain training more than residual (interaction)", "Fig. 6 left vs middle", inter, inter, 0.0),
+    ]
+    ps = [_one_sided_p(o) for _, _, o, _, _ in secondary]
+    final = k == looks
+    adjusted = holm([1.0 if math.isnan(p) else p for p in ps])
+    for (claim, paper, oriented_diffs, shown, margin), p, q in zip(secondary, ps, adjusted, strict=True):
+        row = _t_row(shown)
+        ours = (f"deep - shallow {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]"
+                if shown is not inter else
+                f"(plain gap) - (residual gap) = {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
+                f"{row['hi'] * 100:+.2f}]")
+        ours += f"; one-sided p = {p:.2g}, Holm-adjusted {q:.2g}"
+        oriented = _t_row(oriented_diffs)
+        if not final:
+            label = f"not tested before look {looks}"
+        elif q < ALPHA_ONE_SIDED:
+            label = "reproduced"
+        elif oriented["hi"] < (0.0 if margin else eff):  # rules out the effect that matters (or lies past the margin)
+            label = "not reproduced"
+        else:
+            label = "inconclusive"
+        findings.append(Finding("secondary: " + claim, paper, ours, row["diff"], row["lo"], row["hi"], label,
+                                math.nan, row["n"]))
+    # the regime guards of `scalesearch compare`, per look, on the primary pair
+    for i, (study, (record, trials, epochs)) in enumerate(data.items()):
+        if not complete[i]:
+            continue
+        spec = parse_spec(record.spec_text, f"<study {study}>")
+        t = _train_error(trials, epochs)
+        t = pd.concat([t, trials[trials["state"] != "COMPLETE"]], ignore_index=True)
+        cmp = compare_frames(t, epochs, spec, f"shortcut == 'none' and depth == {deep}",
+                             f"shortcut == 'none' and depth == {shallow}", study=study, metric="train_error",
+                             pair_by="repeat")
+        guards_lines += [f"{study} (look {i + 1}), plain-{deep} vs plain-{shallow}: {g.line()}" for g in cmp.guards]
+    agg = _agg(done, ["net", "depth"], metric="train_error")
+    agg["val_acc_mean"] = _agg(done, ["net", "depth"], metric="val_acc")["mean"].to_numpy()
+    tables = {"final training error (1 - running train accuracy of the last epoch)": agg}
+    power = _power_by(done.assign(seed=done["look"] * 1000 + done["repeat"]), "depth", "train_error", "net", eff,
+                      "training error")
+    steps = epochs_of(data, complete).groupby(["look", "number"])["steps"].max()
+    notes = [(f"Planned: {looks} looks of equal size (information fractions "
+              f"{', '.join(f'{t:.2f}' for t in fractions)}); O'Brien-Fleming alpha spending (Lan-DeMets), one-sided "
+              f"alpha {ALPHA_ONE_SIDED:g} for the primary claim; Holm over the {len(secondary)} secondary claims at "
+              f"the final look. Looks complete: {k} of {looks} ({', '.join(names[:k])})."),
+             _steps_line(steps),
+             ("Training error is 1 - the running accuracy over the last epoch's augmented mini-batches (the paper's "
+              "thin curves are the same kind of number); validation accuracy (10,000 images) is in the table."),
+             ("The guards (those of `scalesearch compare`, on the primary pair): positive control and unequal cost "
+              "fire by design here (the claim is that the deeper plain net, at 3x the MACs, trains worse than the "
+              "shallow one); not converged and failed start say whether training had done its job."),
+             *guards_lines]
+    return findings, tables, power, notes, _figure(done, epochs_of(data, complete), folder)
+
+
+def _steps_line(steps: pd.Series) -> str:
+    if steps.empty or steps.isna().all():
+        return "The number of SGD steps per net was not recorded."
+    lo, hi = int(steps.min()), int(steps.max())
+    same = f"{lo}" if lo == hi else f"{lo} to {hi}"
+    return (f"Every net trained {same} SGD steps: the residual pair at the plain pair's number of steps (one study "
+            "per look, one recipe).")
+
+
+def epochs_of(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool]) -> pd.DataFrame:
+    """The complete looks' epochs, with `look` (trial numbers repeat between looks)."""
+    parts = [e.assign(look=i + 1) for i, (_, (_, _, e)) in enumerate(data.items()) if complete[i]]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

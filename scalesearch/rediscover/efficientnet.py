@@ -305,6 +305,7 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                          note="non-inferiority")
             f.ours = (f"dWr - compound {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
                       f"{row['hi'] * 100:+.2f}]")
+            f.diff, f.lo, f.hi = float(row["diff"]), float(row["lo"]), float(row["hi"])  # the JSON = the Markdown
             findings.append(f)
     notes = _step2_notes(agg, same, b0["val_acc"].mean() if len(b0) else math.nan, float(df["epochs"].max()))
     comp = agg[agg["strategy"] == "compound"].sort_values("phi")

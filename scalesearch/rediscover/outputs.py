@@ -32,6 +32,8 @@ def render(outcome: Outcome) -> str:
     label = {"pilot": "PILOT (measures seed noise; not the experiment's verdict)",
              "pilot-partial": "PARTIAL PILOT (part of the pilot has not run or not finished; measures seed noise only)",
              "partial": "PARTIAL RUN (not all planned trials finished; verdicts are provisional)",
+             "interim": ("INTERIM LOOK (a planned look of the design; the primary claim is decided here only past its "
+                         "O'Brien-Fleming boundary, the secondary claims only at the final look)"),
              "full": "full run"}[outcome.status]
     out = [f"# Rediscovery: {exp.title}", "", f"**Status: {label}.** Studies: " +
            ", ".join(f"`{s}` ([report](../{s}/report.md))" for s in outcome.studies), "",
@@ -81,12 +83,23 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
     folder = root / outcome.studies[0]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
+    if db is not None:  # the raw data beside the verdicts: anyone can recompute them without the database
+        from scalesearch.results.raw import write_raw
+
+        for s in outcome.studies:
+            try:
+                paths += write_raw(db, s, root / s)
+            except (LookupError, FileNotFoundError):
+                pass  # read from its committed raw files already
     if report and db is not None:
         from scalesearch.plot import plotly_asset
         from scalesearch.results.report import write_report
 
         for s in outcome.studies:  # the reports share one copy of plotly's JavaScript, results/_assets/
-            paths.append(write_report(db, s, root / s, plotly_js=f"../_assets/{plotly_asset()}").markdown)
+            try:
+                paths.append(write_report(db, s, root / s, plotly_js=f"../_assets/{plotly_asset()}").markdown)
+            except (LookupError, FileNotFoundError):
+                pass
     md = folder / "rediscovery.md"
     md.write_text(render(outcome), encoding="utf-8")
     js = folder / "rediscovery.json"
@@ -104,35 +117,62 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
     return paths
 
 
+WITHDRAWN = "withdrawn"  # results/withdrawn/<study>/: the first designs' outputs, kept for the record
+
+
+def _section(root: Path, exp: Any, folder: Path) -> list[str]:
+    out: list[str] = []
+    for pilot in (False, True):
+        if pilot and not exp.pilot:
+            continue
+        study = next((s for s in exp.studies(pilot) if (folder / s / "rediscovery.json").exists()), None)
+        if study is None:
+            continue
+        d = json.loads((folder / study / "rediscovery.json").read_text(encoding="utf-8"))
+        link = f"{folder.relative_to(root).as_posix() + '/' if folder != root else ''}{study}/rediscovery.md"
+        out += [(f"**{d['status'].upper()}** ([details]({link}); wall time "
+                 f"{fmt_duration(d.get('wall_seconds', 0), 'hms')}):"), "",
+                md_table(["claim", "ours", "verdict"], [[f["claim"], f["ours"], f["verdict"]] for f in d["findings"]]),
+                ""]
+        if not pilot and d.get("notes") and not exp.withdrawn:  # how to read a full run's verdicts on this proxy
+            out += ["Read with:", ""] + [f"- {n}" for n in d["notes"]] + [""]
+    return out
+
+
 def write_summary(out_root: str | Path = "results") -> Path:
-    """results/REDISCOVERY.md: every experiment's verdicts found under `out_root` beside the papers' numbers."""
+    """results/REDISCOVERY.md: the current experiments' verdicts beside the papers' numbers, then the withdrawn
+    designs (results/withdrawn/<study>/) with why each was withdrawn."""
     root = Path(out_root)
     out = ["# Rediscovery: the four findings on Fashion-MNIST proxies", "",
            ("Built by `scalesearch rediscover` from results/<study>/rediscovery.json (docs/rediscovery.md says how "
-            "to run each experiment). Each row says whether it comes from a pilot, a partial run or a full run: "
-            "only a full run's verdict is the experiment's verdict."), ""]
+            "to run each experiment); each study's raw per-trial data (trials.csv, epochs.csv, study.json) sits "
+            "beside it, and `scalesearch rediscover EXPERIMENT --from-csv` recomputes the verdicts from those files "
+            "alone. Each row says whether it comes from an interim look, a partial run or a full run: only a full "
+            "run's verdict is the experiment's verdict. Every figure comes from a 2-core CPU."), ""]
     b7 = root / "efficientnet_b0_b7" / "b0_b7.md"
-    for name, exp in EXPERIMENTS.items():
+    current = {n: e for n, e in EXPERIMENTS.items() if not e.withdrawn}
+    for exp in current.values():
         out += [f"## {exp.title}", "", f"Paper: {exp.paper}", ""]
-        found = False
-        for pilot in (False, True):
-            study = next((s for s in exp.studies(pilot) if (root / s / "rediscovery.json").exists()), None)
-            if study is None:
-                continue
-            found = True
-            d = json.loads((root / study / "rediscovery.json").read_text(encoding="utf-8"))
-            out += [(f"**{d['status'].upper()}** ([details]({study}/rediscovery.md); wall time "
-                     f"{fmt_duration(d.get('wall_seconds', 0), 'hms')}):"), "",
-                    md_table(["claim", "ours", "verdict"], [[f["claim"], f["ours"], f["verdict"]]
-                                                            for f in d["findings"]])]
-            out.append("")
-            if not pilot and d.get("notes"):  # how to read a full run's verdicts on this proxy
-                out += ["Read with:", ""] + [f"- {n}" for n in d["notes"]] + [""]
-        if not found:
-            out += ["Not run yet: see docs/rediscovery.md for the command.", ""]
-        if name == "efficientnet-step2" and b7.exists():
-            out += ["B0 -> B7 (no training, complete): [efficientnet_b0_b7/b0_b7.md](efficientnet_b0_b7/b0_b7.md).",
-                    ""]
+        out += _section(root, exp, root) or ["Not run yet: see docs/rediscovery.md for the command.", ""]
+    redone = {n.split("-")[0] for n in current}
+    not_redone = [e.title for n, e in EXPERIMENTS.items() if e.withdrawn and n.split("-")[0] not in redone]
+    if not_redone:
+        out += ["## Not yet redesigned and rerun", "",
+                "These experiments' first verdicts are withdrawn (below); their redesigned runs are not made yet:", ""]
+        out += [f"- {t}" for t in not_redone] + [""]
+    if b7.exists():
+        out += ["## EfficientNet B0 -> B7 (no training)", "",
+                ("The multipliers of the released models and their exact MACs against the nominal 2^phi, complete: "
+                 "[efficientnet_b0_b7/b0_b7.md](efficientnet_b0_b7/b0_b7.md)."), ""]
+    withdrawn = {n: e for n, e in EXPERIMENTS.items() if e.withdrawn}
+    if withdrawn:
+        out += ["## Withdrawn, and why", "",
+                ("The first designs' verdicts, kept for the record under results/withdrawn/ and not to be read as "
+                 "findings. An independent review recomputed them and found the regime unable to decide; their "
+                 "databases did not survive the machine they ran on, so they have no raw per-trial files."), ""]
+        for exp in withdrawn.values():
+            out += [f"### {exp.title}", "", f"**Why withdrawn:** {exp.withdrawn}.", ""]
+            out += _section(root, exp, root / WITHDRAWN) or ["No outputs kept.", ""]
     path = root / "REDISCOVERY.md"
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     return path

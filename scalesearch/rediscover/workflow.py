@@ -89,9 +89,10 @@ def run_specs(experiment: str, db: str, *, pilot: bool = False) -> int:
     return 0
 
 
-def analyse_and_write(experiment: str, db: str, *, pilot: bool = False, out: str | Path = "results",
+def analyse_and_write(experiment: str, db: str | None, *, pilot: bool = False, out: str | Path = "results",
                       report: bool = True) -> tuple[Outcome, list[Path]]:
-    """Analyse an experiment's studies in `db` and write its verdicts (and each study's report with `report`);
-    returns the outcome and the paths written."""
-    outcome = analyse(experiment, db, pilot=pilot, out_root=out)
+    """Analyse an experiment's studies in `db` and write its verdicts, each study's raw files (trials.csv,
+    epochs.csv, study.json) and, with `report`, its report; returns the outcome and the paths written. With `db`
+    None the studies are read from their raw files under `out` (the verdicts recomputed from committed data)."""
+    outcome = analyse(experiment, db, pilot=pilot, out_root=out, raw=db is None)
     return outcome, write(outcome, out, db=db, report=report)

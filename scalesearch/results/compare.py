@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,10 +32,10 @@ from scalesearch.results.query import filter_rows
 if TYPE_CHECKING:
     from scalesearch.results.load import DB
 
-__all__ = ["ArmComparison", "Difference", "compare_arms", "difference"]
+__all__ = ["ArmComparison", "Difference", "compare_arms", "compare_frames", "difference"]
 
 EPOCH_METRICS = ("val_acc", "train_acc", "val_loss", "train_loss")
-LOWER_IS_BETTER = ("val_loss", "train_loss", "test_loss", "macs", "params", "acts", "latency_ms")
+LOWER_IS_BETTER = ("val_loss", "train_loss", "train_error", "test_loss", "macs", "params", "acts", "latency_ms")
 
 
 @dataclass(frozen=True)
@@ -197,6 +197,25 @@ def compare_arms(db: DB, study: str, a: str, b: str, *, metric: str = "val_acc",
     finally:
         if reader is not db:  # ours: close it; a caller's Reader stays open
             reader.close()
+    from scalesearch.spec import parse_spec
+
+    return compare_frames(trials, epochs, parse_spec(spec_text, f"<study {study}>"), a, b, study=study,
+                          metric=metric, margin=margin, pair_by=pair_by, level=level, power=power)
+
+
+def compare_frames(trials: pd.DataFrame, epochs: pd.DataFrame, spec: Any, a: str, b: str, *, study: str = "",
+                   metric: str = "val_acc", margin: float = DEFAULT_MARGIN, pair_by: str | None = None,
+                   level: float = 0.95, power: float = 0.8) -> ArmComparison:
+    """`compare_arms` on a study's tables (`load_trials` and `load_epochs` frames, or the same columns read back
+    from a study's trials.csv and epochs.csv) and its SearchSpec (for the baseline, the classes and the validation
+    size): what recomputes a verdict without the database. `metric` may be a column added to `trials` (e.g.
+    train_error); "train_error" reads its curve from train_acc.
+
+    Raises:
+        InputError: as `compare_arms`.
+    """
+    if not margin >= 0:
+        raise InputError(f"--margin: expected a number >= 0, got {margin}")
     if metric not in trials.columns:
         raise InputError(f"--metric {metric!r}: not a column of the study's trials; expected e.g. val_acc, "
                          "best_val_acc or test_acc")
@@ -220,10 +239,6 @@ def compare_arms(db: DB, study: str, a: str, b: str, *, metric: str = "val_acc",
     if pair_by is not None and len(va.index.intersection(vb.index)) == 0:
         raise InputError(f"--pair-by {pair_by}: A and B share no value of {pair_by}; expected paired trials")
     result = difference(va, vb, paired=pair_by is not None, level=level, power=power)
-
-    from scalesearch.spec import parse_spec
-
-    spec = parse_spec(spec_text, f"<study {study}>")
     arms = pd.concat([arm_a, arm_b])["number"]
     guards = [_positive_control(done, arm_a, arm_b, metric, pair_by, level, has_baseline=spec.baseline is not None),
               _converged(epochs[epochs["number"].isin(arms)], metric, margin),
@@ -258,5 +273,5 @@ def _positive_control(done: pd.DataFrame, arm_a: pd.DataFrame, arm_b: pd.DataFra
 
 
 def _converged(epochs: pd.DataFrame, metric: str, margin: float) -> Guard:
-    curve = metric if metric in EPOCH_METRICS else "val_acc"
+    curve = "train_acc" if metric == "train_error" else metric if metric in EPOCH_METRICS else "val_acc"
     return not_converged(epochs, curve, margin=margin, direction="min" if curve.endswith("loss") else "max")
