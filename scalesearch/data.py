@@ -46,6 +46,7 @@ from scalesearch.sources import (
     DatasetNotFoundError,
     make_synthetic,
     read_cifar10,
+    read_cifar100,
     read_fashion_mnist,
     synthetic_params,
 )
@@ -135,6 +136,8 @@ def load_dataset(
     resolution: int | None = None,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    path: str | os.PathLike[str] | None = None,
+    channels: int | None = None,
     **synthetic_kwargs: Any,
 ) -> Dataset:
     """Load a dataset onto `device` as uint8 tensors, with a validation split carved from the training set.
@@ -152,6 +155,9 @@ def load_dataset(
             downsampling); default: the native resolution (28 for Fashion-MNIST, 32 for CIFAR-10).
         seed: seed of the subsets and of the train/val carve.
         device: where the tensors live (the training device, so that batches are never copied per step).
+        path: only for "imagefolder" (a folder of class folders) and "npz" (a file): the data
+            (`scalesearch.filedata`; decoded once into its cache).
+        channels: only for "imagefolder" and "npz": 1 or 3 (default: detected from the images).
         **synthetic_kwargs: only for "synthetic": num_classes (10), in_channels (3), image_size (32),
             num_train (10000), num_test (2000), noise (0.5), max_shift (3), pattern_seed (0).
 
@@ -179,9 +185,22 @@ def load_dataset(
     if name != "synthetic" and synthetic_kwargs:
         raise InputError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
                          "they apply to 'synthetic' only")
+    if not info.files and (path is not None or channels is not None):
+        raise InputError(f"path and channels apply to the imagefolder and npz datasets, not to {name!r}")
     device = torch.device(device)
 
-    if name == "fashion-mnist":
+    if info.files:
+        if path is None:
+            raise InputError(f"dataset {name!r} needs a path: {info.expects}")
+        from scalesearch.filedata import decode
+
+        arrays = decode(name, path, channels=channels, resolution=resolution)
+        train_x, train_y, test_x, test_y = (torch.from_numpy(a) for a in arrays[:4])
+        num_classes = arrays[4].num_classes
+    elif name == "cifar100":
+        train_x, train_y, test_x, test_y = read_cifar100(data_dir)
+        num_classes = info.num_classes
+    elif name == "fashion-mnist":
         train_x, train_y, test_x, test_y = read_fashion_mnist(data_dir)
         num_classes = info.num_classes
     elif name == "cifar10":

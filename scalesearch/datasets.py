@@ -11,7 +11,7 @@ from typing import Any
 
 from scalesearch.errors import InputError
 
-__all__ = ["DATASETS", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION", "SYNTHETIC_DEFAULTS", "DatasetInfo", "dataset_info"]
+__all__ = ["CLASS_NAMES", "DATASETS", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION", "SYNTHETIC_DEFAULTS", "DatasetInfo", "dataset_info"]
 
 MIN_DATA_RESOLUTION = 4  # resizing a dataset below this leaves nothing to crop or pool
 MAX_DATA_RESOLUTION = 1024  # a dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already
@@ -26,6 +26,9 @@ class DatasetInfo:
         in_channels, num_classes, resolution: the images' channels, the classes and the native side in pixels.
         train_size, test_size: the official split sizes (the validation split is carved from train).
         description: one line for help texts.
+        files: True for the datasets whose facts come from the user's files (`imagefolder`, `npz`): their row
+            holds placeholders and `scalesearch.filedata.probe` gives the facts.
+        expects: what the dataset needs (files, keys, spec settings), for `scalesearch datasets`.
     """
 
     name: str
@@ -35,6 +38,8 @@ class DatasetInfo:
     train_size: int
     test_size: int
     description: str
+    files: bool = False
+    expects: str = ""
 
 
 # Defaults of the synthetic generator (override with load_dataset("synthetic", **kwargs), or in a spec's
@@ -52,12 +57,37 @@ SYNTHETIC_DEFAULTS: dict[str, Any] = {
 
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("fashion-mnist", 1, 10, 28, 60_000, 10_000,
-                "Zalando's Fashion-MNIST, 28x28 grey (Debian package dataset-fashion-mnist)"),
-    DatasetInfo("cifar10", 3, 10, 32, 50_000, 10_000, "CIFAR-10, 32x32 colour (the python pickle batches)"),
+                "Zalando's Fashion-MNIST, 28x28 grey (Debian package dataset-fashion-mnist)",
+                expects="the idx files (train-images-idx3-ubyte[.gz], ...) in $SCALESEARCH_DATA or "
+                        "/usr/share/datasets[/fashion-mnist]"),
+    DatasetInfo("cifar10", 3, 10, 32, 50_000, 10_000, "CIFAR-10, 32x32 colour (the python pickle batches)",
+                expects="cifar-10-batches-py/ (data_batch_1..5, test_batch) in $SCALESEARCH_DATA"),
+    DatasetInfo("cifar100", 3, 100, 32, 50_000, 10_000,
+                "CIFAR-100, 32x32 colour, 100 fine classes (the python pickle files)",
+                expects="cifar-100-python/ (train, test) in $SCALESEARCH_DATA"),
+    DatasetInfo("imagefolder", 0, 0, 0, 0, 0, "your images: one sub-folder of PNG/JPEG files per class",
+                files=True,
+                expects="path: DIR with DIR/<class>/*.png|jpg (test carved, 1/7) or DIR/train/<class>/ and "
+                        "DIR/test/<class>/; channels: 1|3 (default: detected); resolution: N (required when the "
+                        "images are not square and of one size)"),
+    DatasetInfo("npz", 0, 0, 0, 0, 0, "your arrays: one .npz file of uint8 images and integer labels",
+                files=True,
+                expects="path: FILE.npz with x_train, y_train, x_test, y_test (images NHW or NHWC), or "
+                        "MedMNIST's train_/val_/test_images and _labels; resolution: N (optional resize)"),
     DatasetInfo("synthetic", SYNTHETIC_DEFAULTS["in_channels"], SYNTHETIC_DEFAULTS["num_classes"],
                 SYNTHETIC_DEFAULTS["image_size"], SYNTHETIC_DEFAULTS["num_train"], SYNTHETIC_DEFAULTS["num_test"],
-                "seeded learnable class patterns, for tests (no files)"),
+                "seeded learnable class patterns, for tests (no files)",
+                expects="nothing: num_classes, in_channels, image_size, num_train, num_test, noise, max_shift, "
+                        "pattern_seed are spec settings"),
 )}
+
+
+# The classes' names of the built-in datasets, in label order (an image folder's are its sub-folders' names).
+CLASS_NAMES: dict[str, tuple[str, ...]] = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
 
 
 def dataset_info(name: str) -> DatasetInfo:

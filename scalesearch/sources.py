@@ -25,7 +25,7 @@ from scalesearch.errors import InputError, ScalesearchError
 from scalesearch.recipe import MAX_SEED
 
 __all__ = ["DEFAULT_DATA_ROOT", "ENV_DATA", "DatasetNotFoundError", "make_synthetic", "read_cifar10",
-           "read_fashion_mnist", "synthetic_params"]
+           "read_cifar100", "read_fashion_mnist", "synthetic_params"]
 
 DEFAULT_DATA_ROOT = "/usr/share/datasets"
 ENV_DATA = "SCALESEARCH_DATA"
@@ -138,7 +138,7 @@ class _CifarUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a CIFAR-10 batch")
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a CIFAR batch")
         return super().find_class(module, name)
 
 
@@ -160,15 +160,33 @@ def read_cifar10(data_dir: str | os.PathLike[str] | None) -> tuple[torch.Tensor,
     return torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_x, test_y
 
 
-def _read_cifar_batch(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images and labels of one CIFAR-10 batch file, cached per process by path, size and mtime."""
+def read_cifar100(data_dir: str | os.PathLike[str] | None) -> tuple[torch.Tensor, ...]:
+    """Raw (train_x, train_y, test_x, test_y) of CIFAR-100 (the 100 fine labels); x uint8 [N, 3, 32, 32]."""
+    root, origin = _data_roots(data_dir)
+    searched = [root, root / "cifar-100-python"]
+    for folder in searched:
+        if all((folder / f).is_file() for f in ("train", "test")):
+            break
+    else:
+        raise DatasetNotFoundError(
+            f"CIFAR-100 python files (train, test) not found in {' or '.join(str(f) for f in searched)} (searched "
+            f"{origin}); download cifar-100-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, "
+            f"extract it there, or set {ENV_DATA} or --data-dir to the folder holding cifar-100-python")
+    train_x, train_y = _read_cifar_batch(folder / "train", "fine_labels", 100)
+    test_x, test_y = _read_cifar_batch(folder / "test", "fine_labels", 100)
+    return train_x, train_y, test_x, test_y
+
+
+def _read_cifar_batch(path: Path, labels_key: str = "labels", classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels of one CIFAR batch file, cached per process by path, size and mtime."""
     st = path.stat()
-    return _read_cifar_batch_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    return _read_cifar_batch_cached(str(path.resolve()), st.st_size, st.st_mtime_ns, labels_key, classes)
 
 
 @functools.lru_cache(maxsize=8)
-def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read and validate one pickle batch: b'data' uint8 [N, 3072] (R, G, B planes of 32x32), b'labels'."""
+def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int, labels_key: str = "labels",
+                             classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read and validate one pickle batch: b'data' uint8 [N, 3072] (R, G, B planes of 32x32), the labels."""
     try:
         with open(path, "rb") as f:
             batch = _CifarUnpickler(f, encoding="bytes").load()
@@ -177,17 +195,17 @@ def _read_cifar_batch_cached(path: str, size: int, mtime_ns: int) -> tuple[torch
     if not isinstance(batch, dict):
         raise InputError(f"{path}: not a CIFAR-10 python batch (a {type(batch).__name__}, not a dict)")
     get = lambda k: batch.get(k.encode(), batch.get(k))
-    data, labels = get("data"), get("labels")
+    data, labels = get("data"), get(labels_key)
     if data is None or labels is None:
-        raise InputError(f"{path}: CIFAR-10 batch without 'data' and 'labels' (keys: {sorted(map(str, batch))})")
+        raise InputError(f"{path}: CIFAR batch without 'data' and {labels_key!r} (keys: {sorted(map(str, batch))})")
     data = np.asarray(data)
     labels = np.asarray(labels)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise InputError(f"{path}: 'data' must be uint8 [N, 3072], got {data.dtype} {data.shape}")
     if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
         raise InputError(f"{path}: {labels.shape} labels for {data.shape[0]} images")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise InputError(f"{path}: labels must be in 0..9, found {labels.min()}..{labels.max()}")
+    if labels.size and (labels.min() < 0 or labels.max() > classes - 1):
+        raise InputError(f"{path}: labels must be in 0..{classes - 1}, found {labels.min()}..{labels.max()}")
     x = torch.from_numpy(np.ascontiguousarray(data).reshape(-1, 3, 32, 32).copy())
     return x, torch.from_numpy(labels.astype(np.int64))
 

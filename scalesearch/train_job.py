@@ -134,6 +134,7 @@ def train_job(model: str, *, dataset: str | None = None, options: Mapping[str, A
     check_int("--data-seed", data_seed, 0, MAX_SEED)
     overrides: dict[str, Any] = {}
     data_kwargs: dict[str, Any] = {}
+    info = None
     if os.path.splitext(model)[1].lower() in SPEC_SUFFIXES:
         from scalesearch.spec import default_candidate, load_spec
 
@@ -144,6 +145,7 @@ def train_job(model: str, *, dataset: str | None = None, options: Mapping[str, A
         data_kwargs = {k: v for k, v in spec.dataset.load_kwargs().items() if v is not None}
         if dataset is None or dataset == spec.dataset.name:
             dataset = spec.dataset.name
+            info = spec.dataset.info  # an image folder's or npz file's facts come from its files
             if native.resolution != spec.dataset.input_resolution:  # the baseline scales the resolution
                 data_kwargs["resolution"] = native.resolution
         else:  # another dataset: the spec's sizes and options were meant for its own
@@ -153,7 +155,11 @@ def train_job(model: str, *, dataset: str | None = None, options: Mapping[str, A
                          f"expected one of {', '.join(DATASETS)}")
     else:
         native = load_netspec(model)
-    info = dataset_info(dataset)
+    if info is None:
+        info = dataset_info(dataset)
+        if info.files:
+            raise InputError(f"--dataset {dataset}: give a spec file whose dataset section names the path "
+                             f"({info.expects})")
     data_kwargs.update({k: v for k, v in given.items() if k in DATA_OPTIONS})
     flags = {k: v for k, v in given.items() if k in TRAIN_OPTIONS}
     settings = {"device": device, "eval_test": eval_test, "compile": compile}

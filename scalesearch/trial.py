@@ -204,7 +204,7 @@ def _error_text(e: BaseException) -> str:
 
 def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallback | None = None,
         threads: int | None = None, data_dir: str | None = None, catch: bool = True,
-        progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[int, int], None] | None = None, weights: bool = False) -> dict[str, Any]:
     """Run one job: seed, build, fit with a per-epoch callback, and return its result as JSON-able data.
 
     Args:
@@ -218,6 +218,8 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         data_dir: where the dataset files are (default: $SCALESEARCH_DATA, else /usr/share/datasets).
         catch: return an `Exception` raised while training as a failed result (default); False re-raises it.
         progress: called as progress(step_in_epoch, steps_in_epoch) during training (`train.fit`'s progress).
+        weights: return the trained network's state_dict (CPU tensors, `torch.save` bytes in base64) as `weights`
+            when it completes: the driver, not the worker, writes the files a search keeps.
 
     Returns:
         A dict with `key`, `state` ("completed" or "failed"), `epochs` (a list of per-epoch metric dicts),
@@ -266,6 +268,13 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
 
             out["latency_ms"] = measure_latency(model, (spec.in_channels, spec.resolution, spec.resolution),
                                                 device=str(device))
+        if weights:
+            import base64
+            import io
+
+            buf = io.BytesIO()
+            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
+            out["weights"] = base64.b64encode(buf.getvalue()).decode("ascii")
         out["state"] = "completed"
     except Exception as e:
         if not catch:

@@ -81,6 +81,10 @@ _DB_COMMANDS = {
     "plot": ["plot", "race"],
     "report": ["report", "race"],
     "rediscover": ["rediscover", "degradation"],
+    "compare": ["compare", "race", "--a", "w == 4", "--b", "w == 8"],
+    "dump": ["dump", "race", "--out", "race.jsonl.gz"],
+    "load": ["load", "race.jsonl.gz"],
+    "export": ["export", "race", "--best", "--out", "exported"],
 }
 
 

@@ -279,7 +279,7 @@ def test_resize_images_antialiases_when_downsampling():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"name": "mnist"}, "unknown dataset 'mnist'.*fashion-mnist, cifar10, synthetic"),
+    ({"name": "mnist"}, "unknown dataset 'mnist'.*fashion-mnist, cifar10, cifar100, imagefolder, npz, synthetic"),
     ({"val_size": 600}, "val_size=600"),
     ({"val_size": -1}, r"val_size: expected an integer >= 0, got -1"),
     ({"train_size": 501}, "train_size=501.*at most 500"),

@@ -4,9 +4,10 @@ One module per group of commands, each command a thin dispatch into the library 
 the model): an `add_<name>(subparsers, full)` declares its arguments and a handler parses them, makes one call
 into the library and prints what it returns.
 
-    core        count, presets, train, validate          (scalesearch.cost, .load, .train_job, .spec)
-    search      run, resume, status, studies, delete      (scalesearch.search: api, summary, study)
-    results     query, plot, report                       (scalesearch.results: query, output, figures, report)
+    core        count, presets, datasets, train, validate (scalesearch.cost, .load, .train_job, .spec)
+    search      run, resume, status, studies, delete, dump, load
+                                                          (scalesearch.search: api, summary, study, transfer)
+    results     query, compare, plot, report, export      (scalesearch.results: query, compare, report, export)
     rediscover  rediscover                                (scalesearch.rediscover.workflow)
 
 User-facing failures are raised as exceptions (`scalesearch.errors.ScalesearchError`, and ValueError, OSError,
@@ -31,10 +32,12 @@ __all__ = ["build_parser", "main"]
 # Every command in the order `--help` lists them, with the function that declares it.
 _COMMANDS: tuple[tuple[str, Callable[[argparse._SubParsersAction, bool], None]], ...] = (
     ("run", search.add_run), ("resume", search.add_resume), ("status", search.add_status),
-    ("studies", search.add_studies), ("delete", search.add_delete), ("query", results.add_query),
+    ("studies", search.add_studies), ("delete", search.add_delete), ("dump", search.add_dump),
+    ("load", search.add_load), ("query", results.add_query),
     ("compare", results.add_compare),
     ("validate", core.add_validate), ("count", core.add_count), ("train", core.add_train),
-    ("presets", core.add_presets), ("plot", results.add_plot), ("report", results.add_report),
+    ("presets", core.add_presets), ("datasets", core.add_datasets), ("plot", results.add_plot),
+    ("report", results.add_report), ("export", results.add_export),
     ("rediscover", rediscover.add_rediscover),
 )
 

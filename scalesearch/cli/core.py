@@ -73,6 +73,23 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_datasets(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch datasets`."""
+    p = sub.add_parser("datasets", help="list the dataset kinds a spec's `dataset: {name: ...}` may name, and "
+                                        "what each expects")
+    p.set_defaults(func=_cmd_datasets)
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    for d in DATASETS.values():
+        shape = ("from your files" if d.files else
+                 f"{d.in_channels}x{d.resolution}x{d.resolution}, {d.num_classes} classes, "
+                 f"{d.train_size:,} train / {d.test_size:,} test")
+        print(f"{d.name:<14}{d.description} ({shape})")
+        print(f"{'':<14}expects: {d.expects}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------------------
 # train
 

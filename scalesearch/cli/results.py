@@ -209,3 +209,33 @@ def run_report(args: argparse.Namespace) -> int:
     print(paths.markdown)
     print(paths.html)
     return 0
+
+
+def add_export(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch export` (with `full` False its help line only)."""
+    p = sub.add_parser("export", help="write trained networks of a study: netspec, weights, TorchScript, card",
+                       description="Write, for each trial asked, <out>/trial_<N>/: netspec.json, weights.pt (a "
+                                   "state_dict), model.ts (TorchScript of the network with its weights, no "
+                                   "preprocessing inside) and card.md (metrics, cost, dataset with class names, "
+                                   "mean and std, recipe, seed, hardware); --onnx adds model.onnx. Only trials "
+                                   "whose weights the search kept (the spec's search.keep) can be exported.")
+    if not full:
+        return
+    p.add_argument("study", metavar="STUDY")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, metavar="N", help="the trial numbered N")
+    which.add_argument("--best", action="store_true", help="the completed trial with the best val_acc")
+    which.add_argument("--front", action="store_true", help="every trial on the study's Pareto front")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write into (created)")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx (needs the onnx extra)")
+    p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from scalesearch.results.export import export_trials
+
+    for path in export_trials(args.db, args.study, args.out, trial=args.trial, best=args.best, front=args.front,
+                              onnx=args.onnx):
+        print(path)
+    return 0

@@ -130,3 +130,48 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
     print(f"deleted {delete_study(args.db, args.study, confirm=args.yes)}")
     return 0
+
+
+def add_dump(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch dump` (with `full` False its help line only)."""
+    p = sub.add_parser("dump", help="write a study (our tables and Optuna's) to one .jsonl.gz file",
+                       description="Write a study, its trials with their epochs and its Optuna study, to one "
+                                   "gzip-compressed JSON-lines file that `scalesearch load` reads into any database. "
+                                   "The database is read read-only.")
+    if not full:
+        return
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
+    p.add_argument("--out", required=True, metavar="FILE", help="the file to write (e.g. study.jsonl.gz)")
+    p.set_defaults(func=_cmd_dump)
+
+
+def _cmd_dump(args: argparse.Namespace) -> int:
+    from scalesearch.search.transfer import dump_study
+
+    path, n = dump_study(args.db, args.study, args.out)
+    print(f"dumped study {args.study!r} ({n} trials) to {path}")
+    return 0
+
+
+def add_load(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch load` (with `full` False its help line only)."""
+    p = sub.add_parser("load", help="load a study written by `scalesearch dump` into a database",
+                       description="Load a study written by `scalesearch dump`: our tables and Optuna's study, "
+                                   "exactly, under its own name or --as NAME. A study of that name already in the "
+                                   "database is refused and nothing is written. A study dumped while it ran loads "
+                                   "as interrupted: `scalesearch resume` continues it.")
+    if not full:
+        return
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
+    p.add_argument("--as", dest="as_name", default=None, metavar="NAME", help="load under this name instead")
+    p.set_defaults(func=_cmd_load)
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from scalesearch.search.transfer import load_study
+
+    name, n = load_study(args.file, args.db, as_name=args.as_name)
+    print(f"loaded study {name!r} ({n} trials) from {args.file}")
+    return 0

@@ -58,7 +58,19 @@ def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, ad
                              "with a letter or digit)")
         loaded = dataclasses.replace(loaded, study=study)
     check_space(loaded)  # the same checks as `scalesearch validate`: an infeasible space fails here, untrained
+    _decode_files(loaded.dataset)
     return _search(loaded, text, file, db, address, progress)
+
+
+def _decode_files(ds: Any) -> None:
+    """Decode an image folder's or npz file's data into the cache now: a file that does not decode is one line,
+    before the database is touched (the probe at parse time read only names and headers)."""
+    from scalesearch.datasets import DATASETS
+
+    if DATASETS[ds.name].files:
+        from scalesearch.filedata import decode
+
+        decode(ds.name, ds.path, channels=ds.channels, resolution=ds.resolution)
 
 
 def resume(study: str, *, db: str | None = None, address: str | None = None,

@@ -311,4 +311,5 @@ class Claims:
 
     def job_config(self, job: Job) -> dict[str, Any]:
         """The Tune config of a job."""
-        return {"job": job.to_dict(), "key": job.key, "threads": self.threads}
+        return {"job": job.to_dict(), "key": job.key, "threads": self.threads,
+                "weights": self.spec.search.keep != "none"}

@@ -23,6 +23,7 @@ from scalesearch.search.state import (
     _Running,
     _state,
 )
+from scalesearch.search.weights import Weights
 from scalesearch.spec import Candidate
 from scalesearch.store import TrialRecord
 
@@ -56,6 +57,7 @@ class Results:
     def __init__(self, run: RunState) -> None:
         self.run = run
         self.objectives = run.spec.search.objectives
+        self.weights = Weights(run)  # the kept trials' final weights (search.keep)
         self.incidents: list[_Incident] = []  # each lost start of this run, in order
         self._lost: dict[str, _Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
 
@@ -203,6 +205,8 @@ class Results:
             return
         rec = run.store.finish_trial(run.name, key, state, epochs=epochs,
                                      **{k: v for k, v in fields.items() if v is not None})
+        if state == "completed":
+            self.weights.save(rec.number, result.get("weights"))
         run.count_row(state, +1)
         run.counts.done_this_run += 1
         self.update_best(rec)

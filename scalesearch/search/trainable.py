@@ -56,13 +56,15 @@ def train_job(config: dict[str, Any], data: Any = None) -> None:
         if not last:
             _report({**{k: v for k, v in record.items() if v is not None}, "key": key, "node": node})
 
-    result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"))
+    result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"), weights=bool(config.get("weights")))
     final: dict[str, Any] = {"final": True}
     epochs = result.get("epochs") or []
     if epochs:
         final.update({k: v for k, v in epochs[-1].items() if v is not None})
     final.update({k: result[k] for k in _SUMMARY if result.get(k) is not None})
     final["node"] = node
+    if result.get("weights"):  # the trained weights, for the driver to keep (search.keep)
+        final["weights"] = result["weights"]
     if result.get("state") != "completed" or final.get("val_acc") is None or not math.isfinite(final["val_acc"]):
         # without epoch and val_acc, ASHA ignores a failed trial's report; the driver reads them back
         final["last_epoch"] = final.pop("epoch", 0)

@@ -166,6 +166,18 @@ def exprs_in(v: Any) -> list[Expr]:
     return []
 
 
+def _data_line(ds: Any) -> str:
+    """The dataset's split sizes, channels and classes as `validate` prints them (file datasets: probed)."""
+    info = ds.info
+    train = ds.train_size if ds.train_size is not None else info.train_size - ds.val_size
+    test = ds.test_size if ds.test_size is not None else info.test_size
+    classes = ds.classes
+    names = ", ".join(classes[:8]) + (f", ... ({len(classes)})" if len(classes) > 8 else "")
+    where = f"{ds.path}: " if ds.path else ""
+    return (f"{where}{info.train_size} training-pool images -> train {train}, val {ds.val_size}; test {test}; "
+            f"{info.in_channels} channel{'s' * (info.in_channels > 1)}; {len(classes)} classes: {names}")
+
+
 def format_report(report: SpaceReport, spec: SearchSpec) -> str:
     """The human-readable summary `scalesearch validate` prints."""
     from scalesearch.cost import human
@@ -179,6 +191,7 @@ def format_report(report: SpaceReport, spec: SearchSpec) -> str:
     lines = [f"study        {spec.study}  ({spec.file})",
              (f"family       {spec.architecture.family}  on {ds.name} {ds.in_channels}x{ds.input_resolution}x"
               f"{ds.input_resolution}, {ds.num_classes} classes")]
+    lines.append(f"data         {_data_line(ds)}")
     objs = ", ".join(f"{o.name} {o.direction}" for o in s.objectives)
     trials = "every grid point" if s.trials is None else f"{s.trials} trials"
     es = f", early stopping {s.early_stopping.type}" if s.early_stopping else ""

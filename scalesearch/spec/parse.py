@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from scalesearch.arch import GENERATORS
 from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
+from scalesearch.errors import InputError
 from scalesearch.expr import NAME_RE, Expr, parse_expr
 from scalesearch.files import read_text
 from scalesearch.recipe import MAX_SEED
@@ -20,6 +22,7 @@ from scalesearch.spec.schema import (
     EARLY_STOPPING,
     ES_METRICS,
     IO_ARGS,
+    KEEP,
     OBJECTIVES,
     RESERVED,
     SAMPLERS,
@@ -61,7 +64,7 @@ _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", 
              "search")
 
 _SEARCH_KEYS = ("sampler", "trials", "repeats", "objectives", "early_stopping", "resources", "max_concurrency",
-                "time_budget_s", "points_only")
+                "time_budget_s", "points_only", "keep")
 
 
 def load_spec(path: str) -> SearchSpec:
@@ -129,10 +132,13 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
 
 
 def _parse_dataset(n: Node) -> DatasetSpec:
-    """The `dataset:` section; split sizes are checked against the dataset's (or the generator's) sizes."""
-    m = check_keys(n, ("name", "train_size", "val_size", "test_size", "resolution", *SYNTHETIC_OPTIONS),
-                    required=("name",), what="dataset settings")
+    """The `dataset:` section; split sizes are checked against the dataset's (or the generator's, or the files')
+    sizes. The files of `imagefolder` and `npz` are probed here (names and headers), so a bad path or file is an
+    error at the spec's line, before anything runs."""
+    m = check_keys(n, ("name", "train_size", "val_size", "test_size", "resolution", "path", "channels",
+                       *SYNTHETIC_OPTIONS), required=("name",), what="dataset settings")
     name = read_str(m["name"], list(DATASETS))
+    files = DATASETS[name].files
     options = []
     for k, t in SYNTHETIC_OPTIONS.items():
         if k in m:
@@ -141,15 +147,29 @@ def _parse_dataset(n: Node) -> DatasetSpec:
                                    "name, train_size, val_size, test_size, resolution")
             v = read_int(m[k], 0 if k in ("max_shift", "pattern_seed") else 1) if t is int else read_num(m[k], 0.0)
             options.append((k, v))
-    info = DatasetSpec(name, options=tuple(options)).info
+    for k in ("path", "channels"):
+        if k in m and not files:
+            raise m[k].key_err(f"{k!r} applies to the imagefolder and npz datasets only",
+                               "name, train_size, val_size, test_size, resolution")
+    if files and "path" not in m:
+        raise n.err(f"dataset {name!r} needs a path", "path: the folder of class folders (imagefolder) or the "
+                                                       ".npz file (npz)")
+    resolution = (read_int(m["resolution"], MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION, null=True)
+                  if "resolution" in m else None)
+    path = os.path.abspath(os.path.expanduser(read_str(m["path"]))) if files else None
+    channels = read_int(m["channels"], 1, 3) if "channels" in m else None
+    if channels == 2:
+        raise m["channels"].err("2 channels", "1 (grey) or 3 (RGB)")
+    try:
+        info = DatasetSpec(name, options=tuple(options), path=path, channels=channels, resolution=resolution).info
+    except (InputError, FileNotFoundError) as e:  # the file's own message: it names the file and what is expected
+        raise m.get("path", n).err(str(e)) from None
     val_size = read_int(m["val_size"], 0, info.train_size - 1) if "val_size" in m else min(5000, info.train_size // 2)
     train_size = read_int(m["train_size"], 1, info.train_size - val_size, null=True) if "train_size" in m else None
     return DatasetSpec(
         name=name, train_size=train_size, val_size=val_size,
         test_size=read_int(m["test_size"], 1, info.test_size, null=True) if "test_size" in m else None,
-        resolution=(read_int(m["resolution"], MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION, null=True)
-                    if "resolution" in m else None),
-        options=tuple(options), loc=n.loc)
+        resolution=resolution, options=tuple(options), loc=n.loc, path=path, channels=channels)
 
 
 def parse_parameters(n: Node) -> tuple[Parameter, ...]:
@@ -348,7 +368,8 @@ def _parse_search(n: Node) -> SearchConfig:
                         repeats=read_int(m["repeats"], 1, 1000) if "repeats" in m else 1,
                         objectives=objectives, early_stopping=es, resources=res,
                         max_concurrency=read_int(m["max_concurrency"], 1, 10000) if "max_concurrency" in m else 1,
-                        time_budget_s=budget, points_only=points_only, loc=n.loc)
+                        time_budget_s=budget, points_only=points_only, loc=n.loc,
+                        keep=read_str(m["keep"], KEEP) if "keep" in m else "pareto")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ SAMPLERS = ("grid", "random", "tpe", "nsga2")
 COST_NAMES = ("macs", "params", "acts")  # the candidate's cost, known in constraints
 BASE_NAMES = ("base_macs", "base_params", "base_acts")  # the baseline's cost
 EARLY_STOPPING = ("asha",)
+KEEP = ("pareto", "best", "all", "none")  # whose final weights a search keeps (results/<study>/checkpoints/)
 ES_METRICS = ("val_acc",)  # never the test set: searches select on validation
 # (in_channels, num_classes, native resolution) of each dataset, derived from scalesearch.datasets.DATASETS.
 DATASET_INFO: dict[str, tuple[int, int, int]] = {
@@ -106,7 +107,8 @@ def train_fields() -> dict[str, ArgType]:
 @dataclass(frozen=True)
 class DatasetSpec:
     """The dataset: `name` (one of `scalesearch.datasets.DATASETS`), split sizes (None = all; val carved from
-    train), the input resolution (None = native) and, for `synthetic` only, generator options."""
+    train), the input resolution (None = native), for `imagefolder` and `npz` the `path` of the files (absolute)
+    and the declared `channels`, and for `synthetic` only, generator options."""
 
     name: str
     train_size: int | None = None
@@ -115,16 +117,38 @@ class DatasetSpec:
     resolution: int | None = None
     options: tuple[tuple[str, Any], ...] = ()
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    path: str | None = None
+    channels: int | None = None
 
     @property
     def info(self) -> DatasetInfo:
-        """The dataset's facts (`scalesearch.datasets.DATASETS`) with the synthetic generator's options applied."""
+        """The dataset's facts (`scalesearch.datasets.DATASETS`) with the synthetic generator's options applied;
+        for `imagefolder` and `npz`, probed from the files (`scalesearch.filedata.probe`, names and headers only).
+        """
         d, o = DATASETS[self.name], dict(self.options)
+        if d.files:
+            from scalesearch.filedata import probe
+
+            f = probe(self.name, self.path or "", channels=self.channels, resolution=self.resolution)
+            return dataclasses.replace(d, in_channels=f.in_channels, num_classes=f.num_classes,
+                                       resolution=f.resolution, train_size=f.train_size, test_size=f.test_size)
         return dataclasses.replace(d, in_channels=o.get("in_channels", d.in_channels),
                                    num_classes=o.get("num_classes", d.num_classes),
                                    resolution=o.get("image_size", d.resolution),
                                    train_size=o.get("num_train", d.train_size),
                                    test_size=o.get("num_test", d.test_size))
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The class names: an image folder's sub-folder names, else "0", "1", ... (Fashion-MNIST's and CIFAR-10's
+        names are in `scalesearch.datasets.CLASS_NAMES`)."""
+        from scalesearch.datasets import CLASS_NAMES
+
+        if DATASETS[self.name].files:
+            from scalesearch.filedata import probe
+
+            return probe(self.name, self.path or "", channels=self.channels, resolution=self.resolution).classes
+        return CLASS_NAMES.get(self.name) or tuple(str(i) for i in range(self.num_classes))
 
     @property
     def in_channels(self) -> int:
@@ -145,6 +169,8 @@ class DatasetSpec:
         """Keyword arguments of `scalesearch.data.load_dataset(name, **kwargs)` (without seed and device)."""
         kw: dict[str, Any] = {"train_size": self.train_size, "val_size": self.val_size, "test_size": self.test_size,
                               "resolution": self.resolution}
+        if DATASETS[self.name].files:
+            kw.update(path=self.path, channels=self.channels)
         kw.update(self.options)
         return kw
 
@@ -217,7 +243,8 @@ class Resources:
 @dataclass(frozen=True)
 class SearchConfig:
     """How to search: sampler, trials (None: every grid point), repeats (seeds per configuration), objectives,
-    early stopping, resources, concurrency and time budget; `points_only` evaluates the named points only."""
+    early stopping, resources, concurrency and time budget; `points_only` evaluates the named points only; `keep`
+    whose final weights are kept (`KEEP`: the Pareto front over the objectives, the best, all or none)."""
 
     sampler: str
     trials: int | None = None
@@ -229,6 +256,7 @@ class SearchConfig:
     time_budget_s: float | None = None
     points_only: bool = False
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    keep: str = "pareto"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         dd["test_size"] = ds.test_size
     if ds.resolution is not None:
         dd["resolution"] = ds.resolution
+    if ds.path is not None:
+        dd["path"] = ds.path
+    if ds.channels is not None:
+        dd["channels"] = ds.channels
     dd.update(ds.options)
     d: dict[str, Any] = {"study": spec.study, "seed": spec.seed, "dataset": Flow(dd) if len(dd) <= 5 else dd}
     if spec.train:
@@ -65,6 +69,8 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         sd["time_budget_s"] = s.time_budget_s
     if s.points_only:
         sd["points_only"] = True
+    if s.keep != "pareto":
+        sd["keep"] = s.keep
     d["search"] = sd
     return d
 

@@ -8,27 +8,36 @@ schema lives in `scalesearch.store.models`, beside Optuna's own tables in the sa
 
 from __future__ import annotations
 
-from scalesearch.store.engine import DEFAULT_DB, describe_url, normalize_url, sqlite_path
+from scalesearch.store.engine import (
+    CHECKPOINT_KEY,
+    DEFAULT_DB,
+    checkpoint_dir,
+    describe_url,
+    normalize_url,
+    sqlite_path,
+)
 from scalesearch.store.models import FINISHED_STATES, SCHEMA_VERSION, STUDY_STATES, TRIAL_STATES
 from scalesearch.store.reader import Reader, now
 from scalesearch.store.records import EpochRecord, StudyRecord, TrialRecord
 from scalesearch.store.writer import DatabaseFileLost, Store, StoreWriteError
 
 __all__ = [
-           "DEFAULT_DB",
-           "FINISHED_STATES",
-           "SCHEMA_VERSION",
-           "STUDY_STATES",
-           "TRIAL_STATES",
-           "DatabaseFileLost",
-           "EpochRecord",
-           "Reader",
-           "Store",
-           "StoreWriteError",
-           "StudyRecord",
-           "TrialRecord",
-           "describe_url",
-           "normalize_url",
-           "now",
-           "sqlite_path",
+    "CHECKPOINT_KEY",
+    "DEFAULT_DB",
+    "FINISHED_STATES",
+    "SCHEMA_VERSION",
+    "STUDY_STATES",
+    "TRIAL_STATES",
+    "DatabaseFileLost",
+    "EpochRecord",
+    "Reader",
+    "Store",
+    "StoreWriteError",
+    "StudyRecord",
+    "TrialRecord",
+    "checkpoint_dir",
+    "describe_url",
+    "normalize_url",
+    "now",
+    "sqlite_path",
 ]

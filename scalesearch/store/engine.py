@@ -204,3 +204,14 @@ def _install_sqlite_listeners(engine: Engine, *, readonly: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+CHECKPOINT_KEY = "checkpoint"  # a trial's metrics entry naming its kept weights file (search.keep)
+
+
+def checkpoint_dir(url: str, study: str) -> Path:
+    """Where a study's kept weights go: beside a SQLite database, <its folder>/<study>/checkpoints (the default
+    database results/scalesearch.db gives results/<study>/checkpoints); for a server database,
+    results/<study>/checkpoints under the working directory."""
+    path = sqlite_path(url)
+    return (path.parent if path is not None else Path("results")) / study / "checkpoints"

@@ -262,6 +262,25 @@ class Store(_Base):
         self._study_ids.pop(name, None)
         return {"trials": int(n_trials), "epochs": int(n_epochs)}
 
+    def set_trial_metric(self, name: str, number: int, key: str, value: Any) -> None:
+        """Set (or with None remove) one entry of trial `number`'s metrics (e.g. its kept checkpoint file)."""
+        with self._write() as s:
+            sid = self._sid(s, name)
+            row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.number == number))
+            if row is None:
+                return
+            metrics = dict(row.metrics or {})
+            if value is None:
+                metrics.pop(key, None)
+            else:
+                metrics[key] = value
+            row.metrics = metrics
+
+    def has_optuna_study(self, name: str) -> bool:
+        """Whether Optuna's tables in this database hold a study called `name`."""
+        with self._sessions.begin() as s:
+            return _optuna_has_study(s, name)
+
     def update_study(self, name: str, **fields: Any) -> StudyRecord:
         """Set columns of a study (and its `updated` time)."""
         fields.setdefault("updated", now())

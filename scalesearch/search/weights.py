@@ -1,0 +1,92 @@
+"""The final weights a search keeps (`search: {keep: pareto | best | all | none}`, default pareto).
+
+A completed trial's worker sends its state_dict with its final result (`trial.run(weights=True)`); the driver
+writes it, never a worker (a cluster has many disks), to `checkpoint_dir(db, study)/trial_<number>.pt`, mode 0600,
+and records the file with the trial (`metrics["checkpoint"]`, relative to that folder). After each trial it keeps:
+
+    pareto  the trials on the Pareto front of the study's objectives (plus macs: min when it has one metric), as
+            `scalesearch query --pareto` computes it over COMPLETE trials
+    best    the best trial of the first objective
+    all     every completed trial
+    none    nothing (the workers do not send weights)
+
+and deletes the files of the trials no longer kept (their record is cleared). `scalesearch export` reads them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+from scalesearch.store import CHECKPOINT_KEY, checkpoint_dir
+
+__all__ = ["Weights", "kept_numbers"]
+
+def _value(rec: Any, name: str) -> float | None:
+    if name == "latency":
+        return (rec.metrics or {}).get("latency_ms")
+    v = getattr(rec, name, None)
+    return None if v is None else float(v)
+
+
+def kept_numbers(records: list[Any], policy: str, objectives: list[tuple[str, str]]) -> set[int]:
+    """The numbers of the completed trials `policy` keeps (see the module docstring)."""
+    done = [r for r in records if r.state == "completed" and r.val_acc is not None]
+    if policy == "none" or not done:
+        return set()
+    if policy == "all":
+        return {r.number for r in done}
+    objs = list(objectives)
+    first, direction = objs[0]
+    sign = {"max": 1.0, "min": -1.0}
+
+    def score(r: Any, name: str, d: str) -> float:
+        v = _value(r, name)
+        return -float("inf") if v is None else sign[d] * v
+
+    if policy == "best":
+        return {max(done, key=lambda r: (score(r, first, direction), -r.number)).number}
+    metrics = [o for o in objs if o[0] not in ("macs", "params", "latency")]
+    if len(objs) == 1 and metrics:
+        objs.append(("macs", "min"))
+    points = {r.number: tuple(score(r, n, d) for n, d in objs) for r in done}
+    return {n for n, p in points.items()
+            if not any(all(a >= b for a, b in zip(q, p, strict=True)) and q != p for m, q in points.items() if m != n)}
+
+
+class Weights:
+    """The driver's keeper of a study's weights (one per run)."""
+
+    def __init__(self, run: Any) -> None:
+        self.run = run
+        self.policy = run.spec.search.keep
+        self.folder = checkpoint_dir(run.store.url, run.name)
+        self.objectives = [(o.name, o.direction) for o in run.spec.search.objectives]
+
+    def save(self, number: int, data_b64: str | None) -> None:
+        """Write a completed trial's weights (if the policy can keep it), then keep what the policy keeps."""
+        if self.policy == "none" or not data_b64:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"trial_{number}.pt"
+        tmp = self.folder / f".{name}.part"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64decode(data_b64))
+        os.replace(tmp, self.folder / name)
+        self.run.store.set_trial_metric(self.run.name, number, CHECKPOINT_KEY, name)
+        self.prune()
+
+    def prune(self) -> None:
+        """Delete the files of trials the policy no longer keeps, and clear their record."""
+        records = self.run.store.trials(self.run.name)
+        keep = kept_numbers(records, self.policy, self.objectives)
+        for r in records:
+            name = (r.metrics or {}).get(CHECKPOINT_KEY)
+            if name and r.number not in keep:
+                try:
+                    (self.folder / name).unlink()
+                except FileNotFoundError:
+                    pass
+                self.run.store.set_trial_metric(self.run.name, r.number, CHECKPOINT_KEY, None)

@@ -1,0 +1,33 @@
+"""The committed verdicts recomputed from the committed raw files alone (issue 21: every verdict ships with its
+raw per-trial data, and a test recomputes one): results/degradation_look*/ trials.csv, epochs.csv and study.json
+give, without any database, exactly the findings stored in results/degradation_look1/rediscovery.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scalesearch.rediscover import EXPERIMENTS, analyse
+from scalesearch.results.raw import RAW_FILES
+
+ROOT = Path(__file__).resolve().parent.parent / "results"
+EXPERIMENT = "degradation-looks"
+
+
+def test_the_degradation_verdicts_follow_from_the_committed_csvs(tmp_path):
+    studies = EXPERIMENTS[EXPERIMENT].studies()
+    stored = json.loads((ROOT / studies[0] / "rediscovery.json").read_text(encoding="utf-8"))
+    for s in stored["studies"]:  # only the raw files are copied: nothing else could feed the analysis
+        (tmp_path / s).mkdir()
+        for name in RAW_FILES:
+            shutil.copyfile(ROOT / s / name, tmp_path / s / name)
+    again = analyse(EXPERIMENT, None, out_root=tmp_path, raw=True)
+    assert again.status == stored["status"]
+    assert [(f.claim, f.verdict, f.ours) for f in again.findings] == \
+        [(f["claim"], f["verdict"], f["ours"]) for f in stored["findings"]]
+    for f, g in zip(again.findings, stored["findings"], strict=True):
+        assert (f.diff, f.lo, f.hi) == pytest.approx((g["diff"], g["lo"], g["hi"]), abs=1e-12, nan_ok=True)
+    assert again.findings[0].claim.startswith("PRIMARY: ")
