@@ -108,9 +108,8 @@ def load_study(path: str | os.PathLike[str], db: str | None, *, as_name: str | N
     from scalesearch.search.study import open_optuna_storage
     from scalesearch.spec.schema import STUDY_RE
     from scalesearch.store import Store, describe_url
-    from scalesearch.store.transfer import insert_rows
-
     from scalesearch.store.engine import check_driver, normalize_url
+    from scalesearch.store.transfer import insert_rows
 
     check_driver(normalize_url(db))  # a URL that cannot be opened is the first thing said
     header, records = _read(Path(path))
