@@ -94,7 +94,7 @@ def test_bad_files_are_one_line(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and not (tmp_path / "o.jsonl.gz").exists()
 
 
-def test_a_study_dumped_while_it_ran_loads_interrupted_and_resumes(source, tmp_path):
+def test_a_study_dumped_while_it_ran_loads_interrupted_and_resumes(source, tmp_path, ray_session):
     """The dump of a finished study, edited to what a dump taken mid-run holds (the study running, its last trial
     running with no result, and Optuna's trial RUNNING): it loads as interrupted and `resume` trains that trial."""
     db, _ = source
@@ -124,7 +124,7 @@ def test_a_study_dumped_while_it_ran_loads_interrupted_and_resumes(source, tmp_p
     assert cli("load", str(out), "--db", target).returncode == 0
     r = cli("status", "moved", "--db", target)
     assert "moved: interrupted" in r.stdout, r.stdout
-    r = cli("resume", "moved", "--db", target, timeout=600)
+    r = cli("resume", "moved", "--db", target, "--address", ray_session.address, timeout=600)
     assert r.returncode == 0, r.stderr
     rows = csv_of(target).splitlines()[1:]
     assert len(rows) == 3 and all(",COMPLETE," in row for row in rows)
