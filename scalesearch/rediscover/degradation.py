@@ -18,7 +18,20 @@ import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
 from scalesearch.rediscover.figures import _save
-from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, Finding, _agg, _finding, _one, _power_by
+from scalesearch.rediscover.stats import (
+    ALPHA_ONE_SIDED,
+    LEVEL,
+    MIN_EFFECT,
+    Finding,
+    _agg,
+    _finding,
+    _one,
+    _power_by,
+    complete_looks,
+    epochs_of,
+    one_sided_p,
+    t_row,
+)
 from scalesearch.rediscover.studies import _complete
 
 
@@ -124,7 +137,6 @@ def _figure(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> list[str]
 # the final look; the regime guards of `scalesearch compare` beside the verdicts.
 
 PRIMARY = "PRIMARY: plain-{deep} has a HIGHER training error than plain-{shallow}"
-ALPHA_ONE_SIDED = (1 - LEVEL) / 2  # 0.025: the one-sided level of a 95% two-sided interval
 
 
 def _train_error(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
@@ -144,26 +156,6 @@ def _pair_diffs(done: pd.DataFrame, net: str, deep: int, shallow: int) -> pd.Ser
     return (w[deep] - w[shallow]).dropna()
 
 
-def _one_sided_p(d: pd.Series, shift: float = 0.0) -> float:
-    """One-sided p of a paired t test that mean(d) > shift."""
-    from scipy import stats
-
-    x = d.to_numpy(dtype=float) - shift
-    if len(x) < 2:
-        return math.nan
-    se = x.std(ddof=1) / math.sqrt(len(x))
-    if se == 0:
-        return 0.0 if x.mean() > 0 else 1.0
-    return float(stats.t.sf(x.mean() / se, len(x) - 1))
-
-
-def _t_row(d: pd.Series) -> dict[str, float]:
-    n = len(d)
-    h = t_quantile((1 + LEVEL) / 2, n - 1) * d.std(ddof=1) / math.sqrt(n) if n >= 2 else math.nan
-    return {"diff": float(d.mean()) if n else math.nan, "lo": float(d.mean() - h), "hi": float(d.mean() + h),
-            "n": n}
-
-
 def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path, *,
                               looks: int, complete: Sequence[bool]) -> tuple[list[Finding], dict[str, pd.DataFrame],
                                                                              list[str], list[str], list[str]]:
@@ -175,18 +167,12 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
     from scalesearch.spec import parse_spec
 
     eff = MIN_EFFECT["train_error"]
-    parts, guards_lines = [], []
+    guards_lines: list[str] = []
     names = list(data)
-    for i, (_, trials, epochs) in enumerate(data.values()):
-        if not complete[i]:
-            continue
-        done = _train_error(trials, epochs)
-        done["look"] = i + 1
-        parts.append(done)
-    if not parts:
+    done = complete_looks(data, complete, _train_error)
+    if done.empty:
         return [Finding(PRIMARY.format(deep=56, shallow=20), "Fig. 1", "no look complete yet")], {}, [], [], []
-    done = pd.concat(parts, ignore_index=True)
-    k = len(parts)
+    k = int(done["look"].nunique())
     shallow, deep = int(done["depth"].min()), int(done["depth"].max())
     fractions = [(i + 1) / looks for i in range(looks)]
     paper_plain = "Fig. 1/6: plain-56 trains worse than plain-20 (CIFAR-10); plain-34 worse than plain-18"
@@ -198,7 +184,7 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
         lt = sequential_test(plain.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
         label = lt.decision
         if lt.look == looks and not lt.crossed:
-            label = "not reproduced" if _t_row(plain)["hi"] < eff else "inconclusive"
+            label = "not reproduced" if t_row(plain)["hi"] < eff else "inconclusive"
         ours = (f"train err {mean[('plain', deep)] * 100:.2f} vs {mean[('plain', shallow)] * 100:.2f} %: diff "
                 f"{lt.diff * 100:+.2f} pp [{lt.lo * 100:+.2f}, {lt.hi * 100:+.2f}] (repeated CI at look {k} of "
                 f"{looks}); one-sided p = {lt.p:.2g} against the look's O'Brien-Fleming level {lt.nominal:.2g}")
@@ -214,17 +200,17 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
          paper_res, eff - res, res, eff),
         ("depth hurts plain training more than residual (interaction)", "Fig. 6 left vs middle", inter, inter, 0.0),
     ]
-    ps = [_one_sided_p(o) for _, _, o, _, _ in secondary]
+    ps = [one_sided_p(o) for _, _, o, _, _ in secondary]
     final = k == looks
     adjusted = holm([1.0 if math.isnan(p) else p for p in ps])
     for (claim, paper, oriented_diffs, shown, margin), p, q in zip(secondary, ps, adjusted, strict=True):
-        row = _t_row(shown)
+        row = t_row(shown)
         ours = (f"deep - shallow {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]"
                 if shown is not inter else
                 f"(plain gap) - (residual gap) = {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
                 f"{row['hi'] * 100:+.2f}]")
         ours += f"; one-sided p = {p:.2g}, Holm-adjusted {q:.2g}"
-        oriented = _t_row(oriented_diffs)
+        oriented = t_row(oriented_diffs)
         if not final:
             label = f"not tested before look {looks}"
         elif q < ALPHA_ONE_SIDED:
@@ -264,7 +250,7 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
               "shallow one); not converged and failed start say whether training had done its job."),
              *guards_lines]
     if len(res) >= 2 and len(inter) >= 2:
-        r, i = _t_row(res), _t_row(inter)
+        r, i = t_row(res), t_row(inter)
         notes.append(f"How to read it: at this number of steps the deeper residual net trains "
                      f"{'worse' if r['diff'] > 0 else 'better'} than the shallow one by {abs(r['diff']) * 100:.2f} pp "
                      f"[{r['lo'] * 100:+.2f}, {r['hi'] * 100:+.2f}] (deeper nets are slower to fit in a short "
@@ -283,9 +269,3 @@ def _steps_line(steps: pd.Series) -> str:
     same = f"{lo}" if lo == hi else f"{lo} to {hi}"
     return (f"Every net trained {same} SGD steps: the residual pair at the plain pair's number of steps (one study "
             "per look, one recipe).")
-
-
-def epochs_of(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool]) -> pd.DataFrame:
-    """The complete looks' epochs, with `look` (trial numbers repeat between looks)."""
-    parts = [e.assign(look=i + 1) for i, (_, (_, _, e)) in enumerate(data.items()) if complete[i]]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -13,7 +13,7 @@ import pandas as pd
 from scalesearch.errors import InputError, NotFoundError
 from scalesearch.rediscover.degradation import _analyse_degradation, analyse_degradation_looks
 from scalesearch.rediscover.efficientnet import _analyse_step1, _analyse_step2
-from scalesearch.rediscover.resnext import _analyse_resnext
+from scalesearch.rediscover.resnext import _analyse_resnext, analyse_resnext_looks
 from scalesearch.rediscover.stats import Finding
 from scalesearch.rediscover.studies import DEFAULT_DB, _load, _provenance, _status
 
@@ -84,6 +84,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         ("spaces/degradation_look1.yaml", "spaces/degradation_look2.yaml"),
         "He et al. Fig. 1/6: on CIFAR-10 plain-56 has higher training (and test) error than plain-20; ResNet-56 "
         "lower than ResNet-20.", analyse_degradation_looks, pilot=False, looks=2),
+    "resnext-looks": Experiment(
+        "resnext-looks", "ResNeXt (redesigned): cardinality vs width at 2x, a 1x positive control, planned looks",
+        ("spaces/resnext_look1.yaml", "spaces/resnext_look2.yaml"),
+        "Xie et al. Table 4 (2x ResNet-101): ResNeXt-101 2x64d 20.7 vs 1x100d 21.3 vs ResNet-101 (1x) 22.0 % top-1 "
+        "error.", analyse_resnext_looks, pilot=False, looks=2),
     "efficientnet-step1": Experiment(
         "efficientnet-step1", "EfficientNet compound scaling, step 1 (grid over alpha, beta at phi = 1)",
         ("spaces/rediscover_efficientnet_step1.yaml",),

@@ -1,10 +1,15 @@
-"""Experiment 3: ResNeXt. Twice the complexity by cardinality, width or depth (ranked per training length), and the
-cardinality sweep at fixed complexity (each C against C = 1, and the per-seed slope per doubling of C)."""
+"""Experiment 3: ResNeXt.
+
+`analyse_resnext_looks` is the redesigned experiment (issue 21): the 1x control and 2x by cardinality or by width in
+one study per planned look; a positive control (each 2x arm beats 1x) that must pass before the primary claim
+(cardinality beats width at 2x, O'Brien-Fleming looks) can be decided; the regime guards beside the verdicts.
+`_analyse_resnext` is the first design's analysis (verdicts withdrawn: no positive control, 33 claims, no primary):
+twice the complexity by cardinality, width or depth ranked per training length, and the cardinality sweep."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +18,22 @@ import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
 from scalesearch.rediscover.figures import _errorbar_plot, _save
-from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, Finding, _agg, _finding, _one, _power_by
+from scalesearch.rediscover.stats import (
+    ALPHA_ONE_SIDED,
+    LEVEL,
+    MIN_EFFECT,
+    Finding,
+    _agg,
+    _finding,
+    _one,
+    _paired_sd,
+    _power_by,
+    _power_lines,
+    _seed_sd,
+    complete_looks,
+    epochs_of,
+    t_row,
+)
 from scalesearch.rediscover.studies import _complete
 
 
@@ -136,3 +156,122 @@ def _regime_findings(df: pd.DataFrame, eff: float) -> list[Finding]:
                            f"{m * 100:+.2f} pp [{lo * 100:+.2f}, {hi * 100:+.2f}]", m, lo, hi, label,
                            n_seeds=len(x), note=f"'not reproduced' needs the interval within +-{eff * 100:.1f} pp"))
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The redesigned experiment (issue 21): 1x, 2x by cardinality and 2x by width in one study per planned look.
+
+PRIMARY_RESNEXT = "PRIMARY: at 2x complexity, cardinality beats width (val acc)"
+CONTROL = "positive control: 2x by {arm} beats the 1x control (val acc)"
+_ARMS = {"cardinality": "grow == 'cardinality'", "width": "grow == 'width'", "none": "grow == 'none'"}
+
+
+def _arm_pairs(done: pd.DataFrame, a: str, b: str) -> pd.Series:
+    """a - b val_acc, one value per (look, repeat) pair."""
+    w = done.pivot_table(index=["look", "repeat"], columns="grow", values="val_acc")
+    if a not in w.columns or b not in w.columns:
+        return pd.Series(dtype=float)
+    return (w[a] - w[b]).dropna()
+
+
+def _label(arms: pd.DataFrame) -> str:
+    c = arms.groupby("grow")[["C", "d"]].first()
+    return ", ".join(f"{g} (C={int(r['C'])}, d={int(r['d'])})" for g, r in c.iterrows())
+
+
+def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path, *,
+                          looks: int, complete: Sequence[bool]) -> tuple[list[Finding], dict[str, pd.DataFrame],
+                                                                         list[str], list[str], list[str]]:
+    """The redesigned ResNeXt experiment over its looks' studies (in look order; `complete[i]` says whether look
+    i's study has finished). The positive control (each 2x arm's interval over all complete looks above 0) gates
+    the primary claim; the primary claim is tested at the last complete look against that look's boundary."""
+    from scalesearch.analysis.sequential import sequential_test
+    from scalesearch.results.compare import compare_frames
+    from scalesearch.spec import parse_spec
+
+    eff = MIN_EFFECT["accuracy"]
+    done = complete_looks(data, complete, lambda t, e: _complete(t))
+    if done.empty:
+        return [Finding(PRIMARY_RESNEXT, "Table 4", "no look complete yet")], {}, [], [], []
+    k = int(done["look"].nunique())
+    fractions = [(i + 1) / looks for i in range(looks)]
+    mean = done.groupby("grow")["val_acc"].mean()
+    findings: list[Finding] = []
+    passed = True
+    for arm in ("cardinality", "width"):
+        d = _arm_pairs(done, arm, "none")
+        row = t_row(d)
+        ok = len(d) >= 2 and row["lo"] > 0
+        passed &= ok
+        ours = (f"val acc {mean.get(arm, math.nan) * 100:.2f} vs {mean.get('none', math.nan) * 100:.2f} %: diff "
+                f"{row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}] over {row['n']} "
+                "seeds (95% paired t)")
+        findings.append(Finding(CONTROL.format(arm=arm), "Table 4: every 2x ResNeXt/ResNet beats ResNet-101 (1x)",
+                                ours, row["diff"], row["lo"], row["hi"], "passed" if ok else "failed", math.nan,
+                                row["n"], "passes only if the interval's lower end is above 0"))
+    primary = _arm_pairs(done, "cardinality", "width")
+    if len(primary) >= 2:
+        lt = sequential_test(primary.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
+        label = lt.decision.replace("reproduced (stopped", "reproduced (decided")
+        if lt.look == looks and not lt.crossed:
+            label = "not reproduced" if t_row(primary)["hi"] < eff else "inconclusive"
+        if not passed:
+            label = "not decidable in this regime (the positive control failed)"
+        ours = (f"val acc {mean['cardinality'] * 100:.2f} vs {mean['width'] * 100:.2f} %: diff {lt.diff * 100:+.2f} "
+                f"pp [{lt.lo * 100:+.2f}, {lt.hi * 100:+.2f}] (repeated CI at look {k} of {looks}); one-sided p = "
+                f"{lt.p:.2g} against the look's O'Brien-Fleming level {lt.nominal:.2g}")
+        findings.insert(0, Finding(PRIMARY_RESNEXT, "Table 4 (2x ResNet-101): 2x64d 20.7 vs 1x100d 21.3 % top-1 err",
+                                   ours, lt.diff, lt.lo, lt.hi, label, math.nan, lt.n,
+                                   f"look {k} of {looks}: z boundary {lt.bound_z:.3f}"))
+    guards_lines = []
+    for i, (study, (record, trials, epochs)) in enumerate(data.items()):
+        if not complete[i]:
+            continue
+        spec = parse_spec(record.spec_text, f"<study {study}>")
+        cmp = compare_frames(trials, epochs, spec, _ARMS["cardinality"], _ARMS["width"], study=study,
+                             pair_by="repeat")
+        guards_lines += [f"{study} (look {i + 1}), cardinality vs width: {g.line()}" for g in cmp.guards]
+    agg = _agg(done, ["grow"]).sort_values("mean", ascending=False)
+    pair = done[done["grow"].isin(["cardinality", "width"])].assign(seed=done["look"] * 1000 + done["repeat"])
+    power = _power_lines(_paired_sd(pair, "grow", "val_acc"), _seed_sd(pair, ["grow"], "val_acc"),
+                         int(pair.groupby("grow")["seed"].nunique().max()) if len(pair) else 0, eff,
+                         "accuracy, cardinality vs width at 2x")
+    names = list(data)
+    notes = [(f"Planned: {looks} looks of equal size (information fractions "
+              f"{', '.join(f'{t:.2f}' for t in fractions)}); O'Brien-Fleming alpha spending (Lan-DeMets), one-sided "
+              f"alpha {ALPHA_ONE_SIDED:g} for the primary claim, decided only if both positive controls pass. "
+              f"Looks complete: {k} of {looks} ({', '.join(names[:k])})."),
+             f"Arms: {_label(done)}; counted MACs: " + ", ".join(
+                 f"{g} {m / 1e6:.2f}M" for g, m in done.groupby("grow")["macs"].first().items()) + ".",
+             ("The guards (those of `scalesearch compare`, on the primary pair): unequal cost must stay quiet (the 2x "
+              "arms are matched to the same MACs); not converged says whether the curves had flattened."),
+             *guards_lines]
+    return findings, {"final validation accuracy per arm": agg}, power, notes, _curves(done, epochs_of(data, complete),
+                                                                                        folder)
+
+
+def _curves(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> list[str]:
+    """Validation-accuracy curves per arm (mean +- SD over seeds and looks)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    ep = epochs[epochs["state"] == "COMPLETE"].join(done.set_index(["look", "number"])[["grow"]],
+                                                     on=["look", "number"], how="inner")
+    if ep.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for arm, g in ep.groupby("grow"):
+        m = g.groupby("epoch")["val_acc"].agg(["mean", "std"])
+        ax.plot(m.index, m["mean"] * 100, marker="o", ms=3, label=f"{arm} ({'1x' if arm == 'none' else '2x'})")
+        ax.fill_between(m.index, (m["mean"] - m["std"].fillna(0)) * 100, (m["mean"] + m["std"].fillna(0)) * 100,
+                        alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylim(bottom=max(0.0, float(ep["val_acc"].quantile(0.1)) * 100 - 5))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, folder, "rediscover_resnext_curves")

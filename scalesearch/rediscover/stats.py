@@ -21,6 +21,7 @@ from scalesearch.analysis import t_quantile, verdict
 MIN_EFFECT: Mapping[str, float] = {"accuracy": 0.005, "train_error": 0.01}
 LEVEL = 0.95
 POWER = 0.8
+ALPHA_ONE_SIDED = (1 - LEVEL) / 2  # 0.025: the one-sided level of a 95% two-sided interval
 
 
 @dataclass
@@ -155,3 +156,40 @@ def _agg(df: pd.DataFrame, by: Sequence[str], metric: str = "val_acc") -> pd.Dat
                      "macs": float(g["macs"].mean()), "acts": float(g["acts"].mean()),
                      "params": float(g["params"].mean())})
     return pd.DataFrame(rows)
+
+
+# The planned looks' helpers, shared by the redesigned experiments (one study per look).
+
+def one_sided_p(d: pd.Series, shift: float = 0.0) -> float:
+    """One-sided p of a paired t test that mean(d) > shift."""
+    from scipy import stats as sps
+
+    x = d.to_numpy(dtype=float) - shift
+    if len(x) < 2:
+        return math.nan
+    se = x.std(ddof=1) / math.sqrt(len(x))
+    if se == 0:
+        return 0.0 if x.mean() > 0 else 1.0
+    return float(sps.t.sf(x.mean() / se, len(x) - 1))
+
+
+def t_row(d: pd.Series) -> dict[str, float]:
+    """The mean of paired differences `d` with its two-sided t interval at LEVEL, and the number of pairs."""
+    n = len(d)
+    h = t_quantile((1 + LEVEL) / 2, n - 1) * d.std(ddof=1) / math.sqrt(n) if n >= 2 else math.nan
+    return {"diff": float(d.mean()) if n else math.nan, "lo": float(d.mean() - h), "hi": float(d.mean() + h),
+            "n": n}
+
+
+def epochs_of(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool]) -> pd.DataFrame:
+    """The complete looks' epochs, with `look` (trial numbers repeat between looks)."""
+    parts = [e.assign(look=i + 1) for i, (_, (_, _, e)) in enumerate(data.items()) if complete[i]]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def complete_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool],
+                   prepare: Any) -> pd.DataFrame:
+    """The complete looks' trials, each prepared by `prepare(trials, epochs)` (completed rows with the metric the
+    experiment reads), concatenated with `look` (1-based); empty when no look is complete."""
+    parts = [prepare(t, e).assign(look=i + 1) for i, (_, (_, t, e)) in enumerate(data.items()) if complete[i]]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
