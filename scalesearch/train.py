@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,6 +56,7 @@ __all__ = [
     "lr_schedule",
     "resolve_device",
     "steps_per_epoch",
+    "training_state",
 ]
 
 class DivergenceError(ScalesearchError, RuntimeError):
@@ -194,6 +195,9 @@ def fit(
     cfg: TrainConfig | None = None,
     on_epoch: Callable[[EpochMetrics], bool | None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    resume: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train `model` on `data.train`, evaluating on `data.val` after every epoch.
 
@@ -209,6 +213,11 @@ def fit(
             (`stopped_early`); an exception it raises propagates (that is how Ray Tune or Optuna prune).
         progress: called after every step with (batches done this epoch, batches this epoch), for a
             progress bar.
+        checkpoint: with `cfg.checkpoint_every` = N > 0, called after every N-th epoch that is not the last, before
+            `on_epoch`, with the whole training state (`training_state`: weights, optimizer, the shuffle,
+            augmentation and torch RNGs, the epochs so far); the loader position is the epoch boundary.
+        resume: such a state: training goes on from it (the epochs it holds are not run again, and are part of
+            the result). On CPU the result equals an uninterrupted run's, metric for metric.
 
     Returns:
         The per-epoch metrics and summary numbers.
@@ -265,6 +274,10 @@ def fit(
     with torch.random.fork_rng(devices=rng_devices):
         torch.manual_seed(s_torch)
         epoch = 0
+        gens = {"shuffle": shuffle_gen, "augment": aug_gen}
+        if resume is not None:
+            epoch, step, images = _restore(resume, model, optimizer, gens, history, device)
+            groups = optimizer.param_groups  # load_state_dict replaced the group dicts the loop sets lr on
         while step < total:
             epoch += 1
             n_steps = min(spe, total - step)
@@ -318,6 +331,8 @@ def fit(
                 seconds=seconds, images_per_s=n_steps * batch / max(seconds, 1e-9),
                 eval_seconds=time.perf_counter() - t1)
             history.append(metrics)
+            if checkpoint is not None and cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0 and step < total:
+                checkpoint(training_state(model, optimizer, gens, history, epoch, step, images, device))
             if on_epoch is not None and on_epoch(metrics):
                 stopped_early = True
                 break
@@ -333,6 +348,52 @@ def fit(
         test_acc=test_acc, test_loss=test_loss, train_seconds=train_seconds,
         images_per_s=images / max(train_seconds, 1e-9), steps=step, stopped_early=stopped_early,
         total_seconds=time.perf_counter() - t_start, device=str(device))
+
+
+def training_state(model: nn.Module, optimizer: torch.optim.Optimizer, gens: Mapping[str, torch.Generator],
+                   history: list[EpochMetrics], epoch: int, step: int, images: int,
+                   device: torch.device) -> dict[str, Any]:
+    """Everything `fit` needs to go on after `epoch` exactly as if it had not stopped: the weights (BN statistics
+    included), the optimizer's momentum, the shuffle and augmentation generators, torch's RNG (dropout, drop path;
+    CUDA's too on a GPU), the step count (which fixes the learning rate) and the epochs' metrics. CPU tensors and
+    plain data only: `torch.load(..., weights_only=True)` reads it back."""
+    state: dict[str, Any] = {
+        "format": 1, "epoch": epoch, "step": step, "images": images,
+        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "optimizer": _to_cpu(optimizer.state_dict()),
+        "rng": {name: g.get_state().cpu() for name, g in gens.items()},
+        "torch_rng": torch.get_rng_state(),
+        "history": [asdict(m) for m in history]}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _restore(state: Mapping[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+             gens: Mapping[str, torch.Generator], history: list[EpochMetrics],
+             device: torch.device) -> tuple[int, int, int]:
+    """Put a `training_state` back (inside fit's forked RNG); returns (epoch, step, images)."""
+    if state.get("format") != 1:
+        raise InputError(f"a training checkpoint of format {state.get('format')!r}; expected format 1")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    for name, g in gens.items():
+        g.set_state(state["rng"][name])  # a generator's state is a CPU byte tensor, whatever its device
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    history.extend(EpochMetrics(**m) for m in state["history"])
+    return int(state["epoch"]), int(state["step"]), int(state["images"])
 
 
 def _normalize(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, channels_last: bool) -> torch.Tensor:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalesearch.errors import InputError
-from scalesearch.recipe import TrainConfig
+from scalesearch.recipe import KEY_IF_SET, OUTCOME_NEUTRAL, TrainConfig
 from scalesearch.text import json_ready
 
 __all__ = ["DATA_SEED", "FORMAT", "Job", "job_for_candidate", "load_job_data", "run", "trial_seed"]
@@ -98,7 +98,9 @@ class Job:
     latency: bool = field(default=False, compare=False)
 
     def _identity(self, with_seed: bool) -> dict[str, Any]:
-        train = {k: v for k, v in _plain(self.train).items() if k != "seed"}
+        defaults = TrainConfig.field_defaults()
+        train = {k: v for k, v in _plain(self.train).items() if k != "seed" and k not in OUTCOME_NEUTRAL
+                 and not (k in KEY_IF_SET and v == defaults[k])}
         out = {"format": FORMAT, "netspec": _plain(self.netspec), "train": train, "data": _plain(self.data)}
         if with_seed:
             out.update(seed=int(self.seed), repeat=int(self.repeat))
@@ -204,7 +206,8 @@ def _error_text(e: BaseException) -> str:
 
 def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallback | None = None,
         threads: int | None = None, data_dir: str | None = None, catch: bool = True,
-        progress: Callable[[int, int], None] | None = None, weights: bool = False) -> dict[str, Any]:
+        progress: Callable[[int, int], None] | None = None, weights: bool = False,
+        on_checkpoint: Callable[[int, str], None] | None = None, resume: str | None = None) -> dict[str, Any]:
     """Run one job: seed, build, fit with a per-epoch callback, and return its result as JSON-able data.
 
     Args:
@@ -220,6 +223,12 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         progress: called as progress(step_in_epoch, steps_in_epoch) during training (`train.fit`'s progress).
         weights: return the trained network's state_dict (CPU tensors, `torch.save` bytes in base64) as `weights`
             when it completes: the driver, not the worker, writes the files a search keeps.
+        on_checkpoint: with the job's `checkpoint_every` = N > 0, called after every N-th epoch but the last, before
+            `on_epoch` for that epoch, as on_checkpoint(epoch, state), the state being `train.training_state` as
+            `torch.save` bytes in base64; the driver keeps the last one.
+        resume: such a state (of this job): training goes on after its epoch; its epochs are passed to `on_epoch`
+            again first and are part of the result, with `resumed_from_epoch` set. On CPU the metrics equal an
+            uninterrupted run's exactly.
 
     Returns:
         A dict with `key`, `state` ("completed" or "failed"), `epochs` (a list of per-epoch metric dicts),
@@ -251,7 +260,7 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         spec = NetSpec.from_dict(job.netspec)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job.seed)  # the initial weights
-            model = build_model(spec)
+            model = build_model(spec, zero_init_residual=cfg.zero_init_residual)
         total = cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch(len(data.train),
                                                                                             cfg.batch_size)
 
@@ -261,7 +270,19 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
             if on_epoch is not None:
                 on_epoch(record, m.steps >= total)
 
-        result = fit(model, data, cfg, on_epoch=epoch_done, progress=progress)
+        state = None
+        if resume is not None:
+            state = _decode_state(resume)
+            out["resumed_from_epoch"] = int(state["epoch"])
+            for m in state["history"]:  # the epochs trained before the checkpoint, as they were reported then
+                record = json_ready(dict(m))
+                epochs.append(record)
+                if on_epoch is not None:
+                    on_epoch(record, False)
+        save = None
+        if on_checkpoint is not None and cfg.checkpoint_every:
+            save = lambda st: on_checkpoint(int(st["epoch"]), _encode_state(st))
+        result = fit(model, data, cfg, on_epoch=epoch_done, progress=progress, checkpoint=save, resume=state)
         out.update({k: v for k, v in result.to_dict().items() if k != "epochs"})
         if job.latency:
             from scalesearch.cost import measure_latency
@@ -269,12 +290,7 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
             out["latency_ms"] = measure_latency(model, (spec.in_channels, spec.resolution, spec.resolution),
                                                 device=str(device))
         if weights:
-            import base64
-            import io
-
-            buf = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buf)
-            out["weights"] = base64.b64encode(buf.getvalue()).decode("ascii")
+            out["weights"] = _encode_state({k: v.detach().cpu() for k, v in model.state_dict().items()})
         out["state"] = "completed"
     except Exception as e:
         if not catch:
@@ -287,6 +303,30 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
             _free_memory()
     out["total_seconds"] = time.perf_counter() - t0
     return json_ready(out)
+
+
+def _encode_state(obj: Any) -> str:
+    """`torch.save` bytes of `obj` in base64 (how weights and checkpoints travel in Ray results and configs)."""
+    import base64
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _decode_state(data: str | bytes) -> dict[str, Any]:
+    """The inverse of `_encode_state` (base64 text, or the raw bytes of a checkpoint file), read with
+    `weights_only=True`: tensors and plain data only, never code."""
+    import base64
+    import io
+
+    import torch
+
+    raw = base64.b64decode(data) if isinstance(data, str) else bytes(data)
+    return torch.load(io.BytesIO(raw), weights_only=True)
 
 
 def _is_out_of_memory(e: BaseException) -> bool:

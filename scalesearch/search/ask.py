@@ -311,5 +311,9 @@ class Claims:
 
     def job_config(self, job: Job) -> dict[str, Any]:
         """The Tune config of a job."""
-        return {"job": job.to_dict(), "key": job.key, "threads": self.threads,
-                "weights": self.spec.search.keep != "none"}
+        cfg = {"job": job.to_dict(), "key": job.key, "threads": self.threads,
+               "weights": self.spec.search.keep != "none"}
+        state = self.results.checkpoints.load(job.key) if job.train.get("checkpoint_every") else None
+        if state is not None:  # an interrupted trial's last training state: it goes on from there
+            cfg["resume"] = state
+        return cfg

@@ -23,7 +23,7 @@ from scalesearch.search.state import (
     _Running,
     _state,
 )
-from scalesearch.search.weights import Weights
+from scalesearch.search.weights import TrainingCheckpoints, Weights
 from scalesearch.spec import Candidate
 from scalesearch.store import TrialRecord
 
@@ -58,6 +58,7 @@ class Results:
         self.run = run
         self.objectives = run.spec.search.objectives
         self.weights = Weights(run)  # the kept trials' final weights (search.keep)
+        self.checkpoints = TrainingCheckpoints(run)  # running trials' last training states (checkpoint_every)
         self.incidents: list[_Incident] = []  # each lost start of this run, in order
         self._lost: dict[str, _Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
 
@@ -153,6 +154,12 @@ class Results:
         self.run.heartbeat()
         if job is not None and result.get("node"):
             job.node = result["node"]
+        if job is not None and result.get("checkpoint"):  # saved before its epoch is stored: never behind it
+            try:
+                self.checkpoints.save(key, result["checkpoint"])
+            except OSError as e:  # a checkpoint only saves time: without it the trial reruns from its start
+                self.run.progress.event("note", f"#{job.number}: its checkpoint was not saved ({e}); if it is "
+                                                "interrupted it starts again from epoch 1", self.run.counts)
         if job is None or "epoch" not in result:
             return
         rec = _epoch_of(result)
@@ -180,7 +187,8 @@ class Results:
                 job.epochs[last["epoch"]] = last.get("val_acc")
             fields = {k: result.get(k) for k in ("test_acc", "error", "traceback", "node")}
             fields["metrics"] = {k: result.get(k) for k in ("train_seconds", "total_seconds", "images_per_s",
-                                                            "steps", "device", "latency_ms", "test_loss")
+                                                            "steps", "device", "latency_ms", "test_loss",
+                                                            "resumed_from_epoch")
                                  if result.get(k) is not None}
             if state == "completed":
                 fields.update(val_acc=result.get("val_acc"), best_val_acc=result.get("best_val_acc"))
@@ -205,6 +213,7 @@ class Results:
             return
         rec = run.store.finish_trial(run.name, key, state, epochs=epochs,
                                      **{k: v for k, v in fields.items() if v is not None})
+        self.checkpoints.drop(key)
         if state == "completed":
             self.weights.save(rec.number, result.get("weights"))
         run.count_row(state, +1)

@@ -11,6 +11,10 @@ The dataset arrives through `tune.with_parameters` (put in Ray's object store on
 into every trial's config). A first report, before any epoch, and every later one carry
 `node`, the host name and the Ray node id of the worker (`host/0123456789ab`): two Ray nodes on one host are told
 apart, and the driver knows where a job ran even when its worker dies before the job ends.
+
+With `checkpoint_every`, an epoch's report also carries the training state saved after it (`checkpoint`, base64),
+which the driver keeps; a config with `resume` (an interrupted trial's last state) goes on from it, reporting the
+epochs before it again first.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any
 __all__ = ["train_job"]
 
 _SUMMARY = ("state", "val_acc", "best_val_acc", "test_acc", "test_loss", "train_seconds", "total_seconds",
-            "images_per_s", "steps", "stopped_early", "device", "node", "latency_ms", "error", "traceback", "key")
+            "images_per_s", "steps", "stopped_early", "device", "node", "latency_ms", "error", "traceback", "key",
+            "resumed_from_epoch")
 
 
 def _report(metrics: dict[str, Any]) -> None:
@@ -52,11 +57,19 @@ def train_job(config: dict[str, Any], data: Any = None) -> None:
     node = node_name()
     _report({"key": key, "node": node})  # where it runs, before any epoch: ASHA ignores a result without one
 
+    pending: dict[str, Any] = {}
+
+    def on_checkpoint(epoch: int, state: str) -> None:  # sent with its epoch's result, which comes next
+        pending["checkpoint"] = state
+
     def on_epoch(record: dict[str, Any], last: bool) -> None:
         if not last:
-            _report({**{k: v for k, v in record.items() if v is not None}, "key": key, "node": node})
+            _report({**{k: v for k, v in record.items() if v is not None}, "key": key, "node": node,
+                     **pending})
+            pending.clear()
 
-    result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"), weights=bool(config.get("weights")))
+    result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"), weights=bool(config.get("weights")),
+                 on_checkpoint=on_checkpoint, resume=config.get("resume"))
     final: dict[str, Any] = {"final": True}
     epochs = result.get("epochs") or []
     if epochs:

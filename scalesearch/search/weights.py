@@ -11,6 +11,12 @@ and records the file with the trial (`metrics["checkpoint"]`, relative to that f
     none    nothing (the workers do not send weights)
 
 and deletes the files of the trials no longer kept (their record is cleared). `scalesearch export` reads them.
+
+Training checkpoints (`train: {checkpoint_every: N}`) go the same way: a running trial's worker sends its whole
+training state with every N-th epoch's result, and the driver keeps the last one as
+`checkpoint_dir(db, study)/resume_<key>.pt` (0600, written atomically). A trial interrupted (the driver killed, a
+Ray worker or node lost) starts again from it: the driver puts the state in the trial's config. The file goes when
+the trial ends (completed, failed or stopped).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 
 from scalesearch.store import CHECKPOINT_KEY, checkpoint_dir
 
-__all__ = ["Weights", "kept_numbers"]
+__all__ = ["TrainingCheckpoints", "Weights", "kept_numbers"]
 
 def _value(rec: Any, name: str) -> float | None:
     if name == "latency":
@@ -55,6 +61,42 @@ def kept_numbers(records: list[Any], policy: str, objectives: list[tuple[str, st
             if not any(all(a >= b for a, b in zip(q, p, strict=True)) and q != p for m, q in points.items() if m != n)}
 
 
+def _write_private(path: Any, data: bytes) -> None:
+    """Write `data` to `path` atomically (a temporary file renamed over it), mode 0600."""
+    tmp = path.parent / f".{path.name}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class TrainingCheckpoints:
+    """The driver's keeper of running trials' last training checkpoints (one file per trial key)."""
+
+    def __init__(self, run: Any) -> None:
+        self.folder = checkpoint_dir(run.store.url, run.name)
+
+    def path(self, key: str) -> Any:
+        return self.folder / f"resume_{key}.pt"
+
+    def save(self, key: str, data_b64: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _write_private(self.path(key), base64.b64decode(data_b64))
+
+    def load(self, key: str) -> str | None:
+        """The trial's last checkpoint as base64 text (how it travels in a config), or None."""
+        try:
+            return base64.b64encode(self.path(key).read_bytes()).decode("ascii")
+        except FileNotFoundError:
+            return None
+
+    def drop(self, key: str) -> None:
+        try:
+            self.path(key).unlink()
+        except FileNotFoundError:
+            pass
+
+
 class Weights:
     """The driver's keeper of a study's weights (one per run)."""
 
@@ -70,11 +112,7 @@ class Weights:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"trial_{number}.pt"
-        tmp = self.folder / f".{name}.part"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(base64.b64decode(data_b64))
-        os.replace(tmp, self.folder / name)
+        _write_private(self.folder / name, base64.b64decode(data_b64))
         self.run.store.set_trial_metric(self.run.name, number, CHECKPOINT_KEY, name)
         self.prune()
 
