@@ -172,6 +172,10 @@ def test_a_real_search_on_fashion_mnist_images_saved_as_png(tmp_path, ray_sessio
     assert t["state"].tolist() == ["COMPLETE", "COMPLETE"] and t["val_acc"].notna().all()
     spec = parse_spec(text)
     assert spec.dataset.classes == tuple(sorted(names)) and spec.dataset.in_channels == 1
+    from scalesearch.store import Reader
+
+    with Reader(db) as reader:  # the class names (the folder names, in label order) are stored with the study
+        assert reader.study("png").classes == tuple(sorted(names))
     # the pixels trained on are Fashion-MNIST's: the decoded folder at 28 px is the idx data, class by class
     dx, _, tx, _, _ = filedata.decode("imagefolder", root)
     got = sorted(a.tobytes() for a in np.concatenate([dx, tx])[:, 0])

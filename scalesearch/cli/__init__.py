@@ -33,7 +33,7 @@ __all__ = ["build_parser", "main"]
 _COMMANDS: tuple[tuple[str, Callable[[argparse._SubParsersAction, bool], None]], ...] = (
     ("run", search.add_run), ("resume", search.add_resume), ("status", search.add_status),
     ("studies", search.add_studies), ("delete", search.add_delete), ("dump", search.add_dump),
-    ("load", search.add_load), ("query", results.add_query),
+    ("load", search.add_load), ("upgrade", search.add_upgrade), ("query", results.add_query),
     ("compare", results.add_compare),
     ("validate", core.add_validate), ("count", core.add_count), ("train", core.add_train),
     ("presets", core.add_presets), ("datasets", core.add_datasets), ("plot", results.add_plot),

@@ -132,6 +132,32 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_upgrade(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch upgrade` (with `full` False its help line only)."""
+    p = sub.add_parser("upgrade", help="bring a database written by an older scalesearch up to date",
+                       description="Upgrade the tables of a database written by an older scalesearch to this "
+                                   "version's schema, in one transaction; stored results are not changed and no "
+                                   "study is trained again. run, resume and load do it themselves; the read-only "
+                                   "commands (query, status, ...) ask for it.")
+    if not full:
+        return
+    p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
+    p.set_defaults(func=_cmd_upgrade)
+
+
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    from scalesearch.search.study import upgrade_database
+    from scalesearch.store import SCHEMA_VERSION, describe_url, normalize_url
+
+    steps = upgrade_database(args.db)
+    where = describe_url(normalize_url(args.db))
+    for step in steps:
+        print(f"upgraded {where}: schema {step}")
+    if not steps:
+        print(f"{where}: already at schema version {SCHEMA_VERSION}; nothing to do")
+    return 0
+
+
 def add_dump(sub: argparse._SubParsersAction, full: bool = True) -> None:
     """Declare `scalesearch dump` (with `full` False its help line only)."""
     p = sub.add_parser("dump", help="write a study (our tables and Optuna's) to one .jsonl.gz file",

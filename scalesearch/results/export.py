@@ -126,10 +126,12 @@ def _card(record: Any, t: Any, spec: Any, study: str) -> str:
     from scalesearch.spec import parse_spec
 
     facts = _data_facts(t)
-    try:
-        classes = parse_spec(record.spec_text, f"<study {study}>").dataset.classes
-    except (ValueError, OSError):
-        classes = tuple(str(i) for i in range(spec.num_classes))
+    classes = record.classes  # stored with the study (schema 2); older studies: from the spec, if it still reads
+    if not classes:
+        try:
+            classes = parse_spec(record.spec_text, f"<study {study}>").dataset.classes
+        except (ValueError, OSError):
+            classes = tuple(str(i) for i in range(spec.num_classes))
     m = t.metrics or {}
     rows = [("study", study), ("trial", t.number), ("val_acc", t.val_acc), ("test_acc", t.test_acc),
             ("MACs", t.macs), ("params", t.params), ("activations", t.acts), ("seed", t.seed),

@@ -77,11 +77,16 @@ def resume(study: str, *, db: str | None = None, address: str | None = None,
            progress: bool | Progress = True) -> Outcome:
     """Continue a study from the database alone: finished trials are kept, trials that were running when it
     stopped are trained again, nothing finished is trained twice. Arguments and result as `run`."""
-    from scalesearch.search.study import stored_spec
-    from scalesearch.store import Reader
+    from scalesearch.search.study import stored_spec, upgrade_database
+    from scalesearch.store import OutdatedSchema, Reader
 
-    with Reader(db) as reader:
-        rec = reader.study(study)
+    try:
+        with Reader(db) as reader:
+            rec = reader.study(study)
+    except OutdatedSchema:  # a database of an older scalesearch: resume upgrades it, as run does
+        upgrade_database(db)
+        with Reader(db) as reader:
+            rec = reader.study(study)
     return _search(stored_spec(rec), rec.spec_text, rec.spec_file, db, address, progress)
 
 

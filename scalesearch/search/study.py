@@ -208,7 +208,7 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
         "spec_hash": hashlib.sha256(canonical.encode()).hexdigest(), "seed": spec.seed, "sampler": s.sampler,
         "objectives": [[o.name, o.direction] for o in s.objectives], "repeats": s.repeats, "planned": None,
         "versions": versions, "hardware": hardware, "state": "running", "message": _STARTING, "wall_seconds": 0.0,
-        "runs": 0,
+        "runs": 0, "classes": list(spec.dataset.classes),
     }
     record, _created = store.claim_study(name, host=host, pid=pid, fields=fields, vet=vet)
     return record
@@ -225,6 +225,26 @@ def release_study(store: Store, name: str) -> None:
     if rec.runs == 0 and rec.message == _STARTING:
         fields = {"state": "interrupted", "message": "created; not started yet"}
     store.release_study(name, host=host, pid=pid, **fields)
+
+
+def upgrade_database(db: str | None) -> list[str]:
+    """Bring a database written by an older scalesearch up to this one's schema (`scalesearch.store.migrate`), in
+    one transaction; returns the steps run ([] when it was up to date). A missing database is an error that
+    creates nothing.
+
+    Raises:
+        MissingFileError: no such database. InputError: a database of a newer scalesearch.
+    """
+    from scalesearch.store import OutdatedSchema, Reader, Store
+
+    try:
+        with Reader(db) as reader:  # read-only first: a missing file stays missing
+            reader.studies()
+        return []
+    except OutdatedSchema:
+        pass
+    with Store(db) as store:
+        return list(store.upgraded)
 
 
 def delete_study(db: str | None, name: str, *, confirm: bool) -> str:

@@ -2,8 +2,11 @@
 
 The tables carry a `scalesearch_` prefix so that they sit beside Optuna's own tables (`studies`, `trials`, ...)
 in one database: the driver keeps its Optuna study in the same URL, so Optuna's tools and optuna-dashboard open
-the file as it is. `SCHEMA_VERSION` is stored in `scalesearch_schema`; a database written by another version is
-refused with a one-line error rather than misread.
+the file as it is. `SCHEMA_VERSION` is stored in `scalesearch_schema`; a database written by a newer version is
+refused with a one-line error rather than misread, and one written by an older version is brought up to date by
+`scalesearch.store.migrate` (the writer does it on opening; `scalesearch upgrade` does it for a reader).
+
+Versions: 1, the first release; 2 adds `scalesearch_studies.classes` (the dataset's class names, in label order).
 
 A trial row is one training job: one repeat of one configuration (`config_key` groups the repeats; `key`, unique
 in its study, is `scalesearch.trial.Job.key`). A candidate rejected by a constraint or an invalid architecture is
@@ -31,7 +34,7 @@ __all__ = [
     "TrialRow",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TRIAL_STATES = ("queued", "running", "completed", "failed", "stopped", "rejected", "interrupted")
 FINISHED_STATES = ("completed", "failed", "stopped", "rejected")  # never trained again
 STUDY_STATES = ("running", "finished", "interrupted", "failed")
@@ -81,6 +84,7 @@ class StudyRow(Base):
     driver_host: Mapped[str | None] = mapped_column(String(255))
     driver_pid: Mapped[int | None] = mapped_column(Integer)
     ray_address: Mapped[str | None] = mapped_column(String(255))
+    classes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # class names in label order (v2)
 
     trials: Mapped[list[TrialRow]] = relationship(back_populates="study", cascade="all, delete-orphan")
 

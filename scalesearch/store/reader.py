@@ -7,7 +7,6 @@ and the driver never blocks them. Both are context managers: `with Reader(url) a
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -18,18 +17,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scalesearch.errors import InputError, NotFoundError
 from scalesearch.store.engine import describe_url, make_engine, normalize_url
-from scalesearch.store.models import SCHEMA_VERSION, EpochRow, SchemaRow, StudyRow, TrialRow
-from scalesearch.store.records import EpochRecord, StudyRecord, TrialRecord, epoch_record, study_record, trial_record
+from scalesearch.store.migrate import OutdatedSchema, stored_version
+from scalesearch.store.models import SCHEMA_VERSION, EpochRow, StudyRow, TrialRow
+from scalesearch.store.records import (
+    EpochRecord,
+    StudyRecord,
+    TrialRecord,
+    epoch_record,
+    now,
+    study_record,
+    trial_record,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["Reader", "now"]
-
-
-def now() -> dt.datetime:
-    """The current UTC time, without tzinfo (as stored)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _db_error(url: str, e: Exception) -> InputError:
@@ -49,12 +52,15 @@ class _Base:
 
     def _check_schema(self, session: Session) -> bool:
         """True when our tables exist at this schema version; ValueError for another version."""
-        if not sa.inspect(session.connection()).has_table(SchemaRow.__tablename__):
-            return False
-        version = session.scalar(select(func.max(SchemaRow.version)))
-        if version is not None and version != SCHEMA_VERSION:
-            raise InputError(f"--db {describe_url(self.url)}: written by scalesearch schema version {version}, this "
-                             f"is version {SCHEMA_VERSION}; use a matching scalesearch or another --db")
+        version = stored_version(session.connection())
+        if version is not None and version > SCHEMA_VERSION:
+            raise InputError(f"--db {describe_url(self.url)}: written by scalesearch schema version {version}, newer "
+                             f"than this scalesearch's {SCHEMA_VERSION}; upgrade scalesearch or use another --db")
+        if version is not None and version < SCHEMA_VERSION:
+            raise OutdatedSchema(f"--db {describe_url(self.url)}: written by an older scalesearch (schema version "
+                                 f"{version}, this is {SCHEMA_VERSION}); `scalesearch upgrade --db "
+                                 f"{describe_url(self.url)}` brings it up to date (run and resume do it themselves)",
+                                 version=version)
         return version is not None
 
     def close(self) -> None:

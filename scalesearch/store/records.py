@@ -16,6 +16,11 @@ from scalesearch.store.models import EPOCH_FIELDS, EpochRow, StudyRow, TrialRow
 __all__ = ["EpochRecord", "StudyRecord", "TrialRecord", "epoch_record", "study_record", "trial_record"]
 
 
+def now() -> dt.datetime:
+    """The current UTC time, without tzinfo (as stored)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
 def _frozen(value: Any) -> Any:
     if isinstance(value, dict):
         return types.MappingProxyType({k: _frozen(v) for k, v in value.items()})
@@ -67,6 +72,7 @@ class StudyRecord(_Record):
     driver_host: str | None
     driver_pid: int | None
     ray_address: str | None
+    classes: tuple[str, ...] | None = None  # the dataset's class names in label order (None: stored before v2)
     id: int = dataclasses.field(default=0, repr=False, compare=False)
 
 

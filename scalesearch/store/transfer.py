@@ -77,9 +77,12 @@ def insert_rows(store: Store, records: Iterable[dict[str, Any]], name: str, *, s
             table, row = rec.get("table"), {k: _in(v) for k, v in (rec.get("row") or {}).items()}
             try:
                 if table == "study":
-                    if rec.get("schema_version") != SCHEMA_VERSION:
-                        raise InputError(f"{source}: written by scalesearch schema version "
-                                         f"{rec.get('schema_version')}, this is version {SCHEMA_VERSION}")
+                    version = rec.get("schema_version")
+                    if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
+                        raise InputError(f"{source}: written by scalesearch schema version {version}, this is "
+                                         f"version {SCHEMA_VERSION} (it reads dumps of versions 1 to "
+                                         f"{SCHEMA_VERSION})")
+                    # an older dump lacks the columns added since; they stay NULL (see store.migrate)
                     row.update(name=name, driver_host=None, driver_pid=None, ray_address=None)
                     if row.get("state") == "running":
                         row.update(state="interrupted", message="loaded from a dump while it was running; "

@@ -38,9 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from scalesearch.errors import ConflictError, NotFoundError, ScalesearchError
 from scalesearch.store.engine import describe_url, make_engine, sqlite_path
+from scalesearch.store.migrate import OutdatedSchema, upgrade
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
-from scalesearch.store.reader import _Base, _db_error, now
-from scalesearch.store.records import StudyRecord, TrialRecord, study_record, trial_record
+from scalesearch.store.reader import _Base, _db_error
+from scalesearch.store.records import StudyRecord, TrialRecord, now, study_record, trial_record
 
 __all__ = ["DatabaseFileLost", "Store", "StoreWriteError"]
 
@@ -77,9 +78,14 @@ class Store(_Base):
         self._anchor: sqlite3.Connection | None = None
         self._identity: tuple[int, int] | None = None
         self._owner_writable = True
+        self.upgraded: list[str] = []  # the schema steps run on opening (a database of an older scalesearch)
         try:
-            with self._sessions.begin() as s:
-                exists = self._check_schema(s)
+            try:
+                with self._sessions.begin() as s:
+                    exists = self._check_schema(s)
+            except OutdatedSchema:
+                exists = True
+                self.upgraded = self._upgrade()
             if not exists:
                 try:
                     Base.metadata.create_all(self.engine)
@@ -94,6 +100,17 @@ class Store(_Base):
             self.engine.dispose()
             raise _db_error(self.url, e) from None
         self._hold_file()
+
+    def _upgrade(self) -> list[str]:
+        """Bring the schema up to date in one transaction (`scalesearch.store.migrate`); another writer doing it
+        at the same time is fine: whichever commits second finds nothing left to do."""
+        try:
+            with self._sessions.begin() as s:
+                return upgrade(s.connection())
+        except sa.exc.DBAPIError:
+            with self._sessions.begin() as s:
+                self._check_schema(s)  # up to date now (the other writer's upgrade), or the error
+            return []
 
     def _hold_file(self) -> None:
         """Remember which file the SQLite database is, and keep one connection open on it (`restore_file` reads
