@@ -456,6 +456,31 @@ def test_power_law_offset_stays_at_zero_on_a_pure_power_law_and_is_a_local_minim
             assert sse(p.a * (1 + da), p.b + db, p.c + dc) >= best - 1e-12
 
 
+@pytest.mark.parametrize("offset", [False, True])
+def test_power_law_prediction_interval_covers_a_held_out_point_at_its_level(offset):
+    # the true law with log-normal noise; fit on the small models, predict the largest: over 400 seeded draws the
+    # 95% prediction interval holds the new observation 95% of the time (binomial SD 1.1 pp)
+    rng = np.random.default_rng(3)
+    x = np.logspace(6, 8, 7 if offset else 6)
+    law = (lambda v: 0.05 + 2.0 * v ** -0.2) if offset else (lambda v: 2.0 * v ** -0.2)
+    sd = 0.01 if offset else 0.03
+    hits = []
+    for _ in range(400):
+        err = law(x) * np.exp(rng.normal(0, sd, len(x)))
+        p = an.fit_power_law(x[:-1], err[:-1], offset=offset)
+        lo, hi = p.interval(x[-1])
+        assert lo[0] < p.predict(x[-1]) < hi[0]
+        hits.append(lo[0] <= err[-1] <= hi[0])
+    assert 0.92 <= np.mean(hits) <= 0.98
+    assert p.dof == len(x) - 1 - (3 if offset else 2)
+
+
+def test_power_law_interval_is_nan_without_degrees_of_freedom():
+    x = np.array([1e6, 1e7])
+    p = an.fit_power_law(x, 3.0 * x ** -0.3)
+    assert p.dof == 0 and all(np.isnan(v).all() for v in p.interval(1e8))
+
+
 def test_fit_scaling_small_to_large_per_group():
     rows = []
     for fam, a, b in (("depth", 2.0, -0.15), ("width", 3.0, -0.25)):

@@ -60,7 +60,8 @@ def test_the_same_search_on_sqlite_and_postgresql(tmp_path, postgres, ray_sessio
     lite = f"sqlite:///{tmp_path}/r.db"
     pg = postgres.create_database("scalesearch_pg")
     for db in (lite, pg):
-        r = cli("run", str(spec), "--db", db, "--address", ray_session.address)
+        # in tmp_path: a server database's kept weights go under ./results/<study>/checkpoints
+        r = cli("run", str(spec), "--db", db, "--address", ray_session.address, cwd=tmp_path)
         assert r.returncode == 0, r.stdout + r.stderr
     a, b = _trials(lite), _trials(pg)
     assert set(a) == set(b) and len(a) == 12

@@ -19,7 +19,9 @@ class PowerLaw:
     """err = a * x**b + c, fitted by least squares on log(err); c = 0 unless fitted with an offset.
 
     `x0` is the geometric mean of the fitted x (the fit is computed in x / x0 for conditioning), `rmse` the
-    root-mean-square residual of log(err) on the fitted points, `n` their number.
+    root-mean-square residual of log(err) on the fitted points, `n` their number. `dof` is n minus the fitted
+    parameters (2, or 3 with the offset) and `cov` the unscaled covariance (J'J)^-1 of the log-space parameters
+    (log a', b[, c]) at the solution, which `interval` uses.
     """
 
     a: float
@@ -29,10 +31,33 @@ class PowerLaw:
     n: int
     rmse: float
     offset: bool
+    dof: int = 0
+    cov: tuple[tuple[float, ...], ...] = ()
 
     def predict(self, x: Any) -> np.ndarray:
         """The predicted error at x."""
         return self.a * np.asarray(x, dtype=float) ** self.b + self.c
+
+    def interval(self, x: Any, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """The prediction interval of a new observation's error at x: log(err) = f(x) + e with e ~ N(0, s^2),
+        s^2 = SSE / dof, and the parameters' uncertainty by the delta method, so the half-width in log space is
+        t(dof) * s * sqrt(1 + g' (J'J)^-1 g), g the gradient of f at x. NaN where dof is 0 (as many parameters as
+        points: nothing is left to estimate the noise with)."""
+        from scipy import stats
+
+        xs = np.atleast_1d(np.asarray(x, dtype=float))
+        mid = np.log(self.predict(xs))
+        if self.dof < 1 or not self.cov:
+            nan = np.full_like(xs, math.nan)
+            return nan, nan
+        s = self.rmse * math.sqrt(self.n / self.dof)
+        u = np.log(xs / self.x0)
+        p = self.a * self.x0 ** self.b * np.exp(self.b * u)  # a' exp(b u), the power part at x
+        f = p + self.c
+        g = np.stack([p / f, p * u / f] + ([1.0 / f] if self.offset else []), axis=1)
+        h = np.einsum("ij,jk,ik->i", g, np.asarray(self.cov), g)
+        half = float(stats.t.ppf((1 + level) / 2, self.dof)) * s * np.sqrt(1 + h)
+        return np.exp(mid - half), np.exp(mid + half)
 
 
 def _refine_log_fit(u: np.ndarray, ly: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, float]:
@@ -105,8 +130,13 @@ def fit_power_law(x: Any, err: Any, *, offset: bool = False) -> PowerLaw:
         coef, _ = linear(best)
         theta, sse = _refine_log_fit(u, ly, np.array([coef[0], coef[1], best]))
     a = float(np.exp(theta[0]) * x0 ** (-theta[1]))
+    p = np.exp(theta[0] + theta[1] * u)
+    f = p + theta[2]
+    jac = np.stack([p / f, p * u / f] + ([1.0 / f] if offset else []), axis=1)
+    dof = len(xs) - jac.shape[1]
+    cov = tuple(map(tuple, np.linalg.pinv(jac.T @ jac).tolist())) if dof >= 1 else ()
     return PowerLaw(a=a, b=float(theta[1]), c=float(theta[2]), x0=x0, n=len(xs),
-                    rmse=math.sqrt(sse / len(xs)), offset=offset)
+                    rmse=math.sqrt(sse / len(xs)), offset=offset, dof=dof, cov=cov)
 
 
 @dataclass(frozen=True)
