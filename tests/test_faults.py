@@ -79,8 +79,12 @@ def _wait_midway(proc: subprocess.Popen, db: str, timeout: float = 240) -> None:
             return any(t.epochs_done >= 1 for t in Reader(db).trials("faults", states=("running",)))
         return False
 
-    step_until(proc.pid, midway, "one trial finished and another running", timeout=timeout,
-               ready=lambda: study_running(db, "faults"))
+    try:
+        step_until(proc.pid, midway, "one trial finished and another running", timeout=timeout,
+                   ready=lambda: study_running(db, "faults"))
+    except AssertionError as e:  # say why the driver ended (e.g. its own Ray failed to start on a loaded machine)
+        err = proc.stderr.read() if proc.poll() is not None and proc.stderr is not None else ""
+        raise AssertionError(f"{e}; exit {proc.poll()}; its stderr: {err[-3000:]}") from None
 
 
 def _rows(db: str) -> list:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 
 from scalesearch.errors import InputError
-from scalesearch.store.models import SCHEMA_VERSION, SchemaRow, StudyRow
+from scalesearch.store.models import SCHEMA_VERSION, SchemaRow
 from scalesearch.store.records import now
 
 __all__ = ["STEPS", "OutdatedSchema", "stored_version", "upgrade"]
@@ -34,14 +34,14 @@ class OutdatedSchema(InputError):
         self.version = version
 
 
-def _add_column(conn: Connection, table: str, column: sa.Column) -> None:
-    kind = column.type.compile(dialect=conn.dialect)
-    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
+def _v1_to_v2(conn: Connection) -> None:
+    # one constant statement per step (no SQL is built from text); JSON is the column's type on SQLite and PostgreSQL
+    conn.exec_driver_sql("ALTER TABLE scalesearch_studies ADD COLUMN classes JSON")
 
 
 STEPS: dict[int, tuple[str, Callable[[Connection], None]]] = {
     1: ("add scalesearch_studies.classes (the dataset's class names; NULL for the studies already there)",
-        lambda conn: _add_column(conn, StudyRow.__tablename__, StudyRow.__table__.c.classes)),
+        _v1_to_v2),
 }
 
 
