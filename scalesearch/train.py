@@ -359,7 +359,7 @@ def training_state(model: nn.Module, optimizer: torch.optim.Optimizer, gens: Map
     plain data only: `torch.load(..., weights_only=True)` reads it back."""
     state: dict[str, Any] = {
         "format": 1, "epoch": epoch, "step": step, "images": images,
-        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "model": _to_cpu(model.state_dict()),
         "optimizer": _to_cpu(optimizer.state_dict()),
         "rng": {name: g.get_state().cpu() for name, g in gens.items()},
         "torch_rng": torch.get_rng_state(),

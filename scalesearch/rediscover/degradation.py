@@ -29,6 +29,7 @@ from scalesearch.rediscover.stats import (
     _power_by,
     complete_looks,
     epochs_of,
+    look_pairs,
     one_sided_p,
     t_row,
 )
@@ -148,14 +149,6 @@ def _train_error(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     return done
 
 
-def _pair_diffs(done: pd.DataFrame, net: str, deep: int, shallow: int) -> pd.Series:
-    """deep - shallow training error of `net`, one value per (look, repeat) pair."""
-    w = done[done["net"] == net].pivot_table(index=["look", "repeat"], columns="depth", values="train_error")
-    if deep not in w.columns or shallow not in w.columns:
-        return pd.Series(dtype=float)
-    return (w[deep] - w[shallow]).dropna()
-
-
 def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path, *,
                               looks: int, complete: Sequence[bool]) -> tuple[list[Finding], dict[str, pd.DataFrame],
                                                                              list[str], list[str], list[str]]:
@@ -178,7 +171,7 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
     paper_plain = "Fig. 1/6: plain-56 trains worse than plain-20 (CIFAR-10); plain-34 worse than plain-18"
     paper_res = "Fig. 6: ResNet-56 trains better than ResNet-20; ResNet-34 better than ResNet-18"
     findings = []
-    plain = _pair_diffs(done, "plain", deep, shallow)
+    plain = look_pairs(done[done["net"] == "plain"], "depth", deep, shallow, "train_error")
     mean = done.groupby(["net", "depth"])["train_error"].mean()
     if len(plain) >= 2:
         lt = sequential_test(plain.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
@@ -192,7 +185,7 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
                                 label.replace("reproduced (stopped", "reproduced (decided"), math.nan, lt.n,
                                 f"look {k} of {looks}: z boundary {lt.bound_z:.3f}"))
     # the secondary claims: one-sided p-values, Holm over the three at the final look
-    res = _pair_diffs(done, "residual", deep, shallow)
+    res = look_pairs(done[done["net"] == "residual"], "depth", deep, shallow, "train_error")
     inter = (plain - res).dropna()
     secondary = [
         (f"residual-{deep} has a LOWER training error than residual-{shallow}", paper_res, -res, res, 0.0),

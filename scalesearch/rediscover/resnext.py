@@ -32,6 +32,7 @@ from scalesearch.rediscover.stats import (
     _seed_sd,
     complete_looks,
     epochs_of,
+    look_pairs,
     t_row,
 )
 from scalesearch.rediscover.studies import _complete
@@ -166,14 +167,6 @@ CONTROL = "positive control: 2x by {arm} beats the 1x control (val acc)"
 _ARMS = {"cardinality": "grow == 'cardinality'", "width": "grow == 'width'", "none": "grow == 'none'"}
 
 
-def _arm_pairs(done: pd.DataFrame, a: str, b: str) -> pd.Series:
-    """a - b val_acc, one value per (look, repeat) pair."""
-    w = done.pivot_table(index=["look", "repeat"], columns="grow", values="val_acc")
-    if a not in w.columns or b not in w.columns:
-        return pd.Series(dtype=float)
-    return (w[a] - w[b]).dropna()
-
-
 def _label(arms: pd.DataFrame) -> str:
     c = arms.groupby("grow")[["C", "d"]].first()
     return ", ".join(f"{g} (C={int(r['C'])}, d={int(r['d'])})" for g, r in c.iterrows())
@@ -199,7 +192,7 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
     findings: list[Finding] = []
     passed = True
     for arm in ("cardinality", "width"):
-        d = _arm_pairs(done, arm, "none")
+        d = look_pairs(done, "grow", arm, "none")
         row = t_row(d)
         ok = len(d) >= 2 and row["lo"] > 0
         passed &= ok
@@ -209,7 +202,7 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
         findings.append(Finding(CONTROL.format(arm=arm), "Table 4: every 2x ResNeXt/ResNet beats ResNet-101 (1x)",
                                 ours, row["diff"], row["lo"], row["hi"], "passed" if ok else "failed", math.nan,
                                 row["n"], "passes only if the interval's lower end is above 0"))
-    primary = _arm_pairs(done, "cardinality", "width")
+    primary = look_pairs(done, "grow", "cardinality", "width")
     if len(primary) >= 2:
         lt = sequential_test(primary.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
         label = lt.decision.replace("reproduced (stopped", "reproduced (decided")

@@ -187,6 +187,15 @@ def epochs_of(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], comple
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def look_pairs(done: pd.DataFrame, column: str, a: Any, b: Any, metric: str = "val_acc") -> pd.Series:
+    """`metric` of the trials with `column` == a minus those with `column` == b, one value per (look, repeat)
+    pair (the trials of one seed in one look); empty when either arm is missing."""
+    w = done.pivot_table(index=["look", "repeat"], columns=column, values=metric)
+    if a not in w.columns or b not in w.columns:
+        return pd.Series(dtype=float)
+    return (w[a] - w[b]).dropna()
+
+
 def complete_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool],
                    prepare: Any) -> pd.DataFrame:
     """The complete looks' trials, each prepared by `prepare(trials, epochs)` (completed rows with the metric the
