@@ -313,6 +313,10 @@ class Claims:
         """The Tune config of a job."""
         cfg = {"job": job.to_dict(), "key": job.key, "threads": self.threads,
                "weights": self.spec.search.keep != "none"}
+        claimed = self.run.configs.get(job.config_key)
+        if claimed is not None:  # the counted costs, which MO-ASHA ranks with the metric
+            cand = claimed.candidate
+            cfg["costs"] = {"macs": cand.macs, "params": cand.params}
         state = self.results.checkpoints.load(job.key) if job.train.get("checkpoint_every") else None
         if state is not None:  # an interrupted trial's last training state: it goes on from there
             cfg["resume"] = state

@@ -228,6 +228,12 @@ def _scheduler(spec: SearchSpec) -> Any:
 
     epochs = dict(spec.train).get("epochs", 10)
     max_t = epochs if isinstance(epochs, int) else 1000
+    if es.type == "moasha":
+        from scalesearch.search.moasha import MOASHAScheduler
+        from scalesearch.search.rungs import Rungs
+
+        return MOASHAScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
+                               [(o.name, o.direction) for o in spec.search.objectives])
     return ASHAScheduler(time_attr="epoch", metric=es.metric, mode="max", grace_period=es.grace_epochs,
                          reduction_factor=es.reduction_factor, max_t=max(max_t, es.grace_epochs),
                          stop_last_trials=False)

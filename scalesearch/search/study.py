@@ -84,6 +84,10 @@ def _make_sampler(spec: Any, seed: int) -> Any:
         trials = spec.search.trials or 100
         # Optuna's default population of 50 leaves a search of 40 trials with no second generation.
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, trials // 3)))
+    if kind == "rea":
+        from scalesearch.search.rea import REASampler
+
+        return REASampler(*spec.search.rea(), seed=seed)
     raise InputError(f"search.sampler: unknown sampler {kind!r}")  # pragma: no cover - the spec checks it
 
 

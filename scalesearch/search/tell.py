@@ -106,7 +106,8 @@ class Results:
         if failed:
             state, note = "FAIL", failed[0].error or "failed"
         elif any(r.state == "stopped" for r in results):
-            state, note = "PRUNED", "stopped early by ASHA"
+            es = run.spec.search.early_stopping
+            state, note = "PRUNED", f"stopped early by {'MO-ASHA' if es and es.type == 'moasha' else 'ASHA'}"
         else:
             values = self._values(cfg, results)
             state, note = ("COMPLETE", "") if values is not None else ("FAIL", "no objective value")

@@ -40,6 +40,7 @@ from scalesearch.spec.schema import (
     SearchConfig,
     SearchSpec,
     generator_args,
+    rea_sizes,
     train_fields,
 )
 from scalesearch.spec.space import check_grid
@@ -64,7 +65,7 @@ _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", 
              "search")
 
 _SEARCH_KEYS = ("sampler", "trials", "repeats", "objectives", "early_stopping", "resources", "max_concurrency",
-                "time_budget_s", "points_only", "keep")
+                "time_budget_s", "points_only", "keep", "population", "tournament")
 
 
 def load_spec(path: str) -> SearchSpec:
@@ -364,12 +365,21 @@ def _parse_search(n: Node) -> SearchConfig:
     if trials is None and sampler != "grid" and not points_only:
         raise n.err(f"the {sampler} sampler needs a number of trials", "trials: an integer >= 1")
     budget = read_num(m["time_budget_s"], 0.0, null=True, low_open=True) if "time_budget_s" in m else None
+    population = read_int(m["population"], 2, 10 ** 6) if "population" in m else None
+    tournament = read_int(m["tournament"], 1, 10 ** 6) if "tournament" in m else None
+    for k in ("population", "tournament"):
+        if k in m and sampler != "rea":
+            raise m[k].key_err(f"{k} is a setting of the rea sampler, not of {sampler}", "sampler: rea, or no " + k)
+    if tournament is not None and tournament > (population or rea_sizes(trials)[0]):
+        raise m["tournament"].err(f"a tournament of {tournament} out of a population of "
+                                  f"{population or rea_sizes(trials)[0]}", "tournament <= population")
     return SearchConfig(sampler=sampler, trials=trials,
                         repeats=read_int(m["repeats"], 1, 1000) if "repeats" in m else 1,
                         objectives=objectives, early_stopping=es, resources=res,
                         max_concurrency=read_int(m["max_concurrency"], 1, 10000) if "max_concurrency" in m else 1,
                         time_budget_s=budget, points_only=points_only, loc=n.loc,
-                        keep=read_str(m["keep"], KEEP) if "keep" in m else "pareto")
+                        keep=read_str(m["keep"], KEEP) if "keep" in m else "pareto", population=population,
+                        tournament=tournament)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -447,5 +457,12 @@ def _check_search(spec: SearchSpec) -> None:
             raise (es.loc or s.loc or NOLOC).error(
                 f"grace_epochs {es.grace_epochs} leaves nothing to stop in {epochs} epochs",
                 f"grace_epochs < train.epochs ({epochs})")
+    if es is not None and es.type == "moasha":
+        names = [o.name for o in s.objectives]
+        other = [n for n in names if n not in ("val_acc", "macs", "params")]
+        if "val_acc" not in names or other:
+            raise (es.loc or s.loc or NOLOC).error(
+                f"moasha ranks trials mid-training by val_acc and the counted costs; the objectives are "
+                f"{', '.join(names)}", "objectives among val_acc (required), macs and params")
     if len({o.name for o in s.objectives}) != len(s.objectives):  # pragma: no cover - mapping keys are unique
         raise (s.loc or NOLOC).error("duplicate objective", "each objective once")

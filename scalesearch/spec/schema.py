@@ -26,10 +26,10 @@ from scalesearch.spec.params import MatchedParam, Parameter
 
 OBJECTIVES = ("val_acc", "test_acc", "macs", "params", "latency")
 DIRECTIONS = ("max", "min")
-SAMPLERS = ("grid", "random", "tpe", "nsga2")
+SAMPLERS = ("grid", "random", "tpe", "nsga2", "rea")
 COST_NAMES = ("macs", "params", "acts")  # the candidate's cost, known in constraints
 BASE_NAMES = ("base_macs", "base_params", "base_acts")  # the baseline's cost
-EARLY_STOPPING = ("asha",)
+EARLY_STOPPING = ("asha", "moasha")
 KEEP = ("pareto", "best", "all", "none")  # whose final weights a search keeps (results/<study>/checkpoints/)
 ES_METRICS = ("val_acc",)  # never the test set: searches select on validation
 # (in_channels, num_classes, native resolution) of each dataset, derived from scalesearch.datasets.DATASETS.
@@ -223,7 +223,9 @@ class Objective:
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    """ASHA: stop the worst trials at epochs grace_epochs * reduction_factor**k on `metric` (maximised)."""
+    """ASHA: stop the worst trials at epochs grace_epochs * reduction_factor**k on `metric` (maximised); MO-ASHA
+    (`type: moasha`): the same rungs, ranked by the search's objectives (`metric` in place of val_acc, the static
+    costs as they are) by non-dominated sorting with an epsilon-net tie-break."""
 
     type: str = "asha"
     grace_epochs: int = 1
@@ -240,11 +242,21 @@ class Resources:
     gpus: float = 0.0
 
 
+def rea_sizes(trials: int | None, population: int | None = None, tournament: int | None = None) -> tuple[int, int]:
+    """(P, S): the spec's values, or defaults that scale with the number of trials: P = trials / 5 within
+    [4, 100] (so that most of a search is evolution), S = P / 4, at least 2 (Real et al. keep S well below P: a
+    tournament of the whole population would always pick the same parent)."""
+    p = population if population is not None else max(4, min(100, (trials or 100) // 5))
+    s = tournament if tournament is not None else max(2, p // 4)
+    return p, min(s, p)
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """How to search: sampler, trials (None: every grid point), repeats (seeds per configuration), objectives,
     early stopping, resources, concurrency and time budget; `points_only` evaluates the named points only; `keep`
-    whose final weights are kept (`KEEP`: the Pareto front over the objectives, the best, all or none)."""
+    whose final weights are kept (`KEEP`: the Pareto front over the objectives, the best, all or none);
+    `population` and `tournament` the REA sampler's P and S (None: `rea_sizes`' defaults)."""
 
     sampler: str
     trials: int | None = None
@@ -257,6 +269,12 @@ class SearchConfig:
     points_only: bool = False
     loc: Loc | None = field(default=None, compare=False, repr=False)
     keep: str = "pareto"
+    population: int | None = None
+    tournament: int | None = None
+
+    def rea(self) -> tuple[int, int]:
+        """The REA sampler's (P, S): the spec's values or `rea_sizes`' defaults."""
+        return rea_sizes(self.trials, self.population, self.tournament)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,10 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         sd["points_only"] = True
     if s.keep != "pareto":
         sd["keep"] = s.keep
+    if s.population is not None:
+        sd["population"] = s.population
+    if s.tournament is not None:
+        sd["tournament"] = s.tournament
     d["search"] = sd
     return d
 

@@ -1,0 +1,69 @@
+"""MO-ASHA as a Ray Tune scheduler (Schmucker et al. 2021, "Multi-objective Asynchronous Successive Halving"):
+ASHA's rungs, with the trials at a rung ranked by all of the search's objectives at once (`Rungs`, shared with the
+simulator). The rung metric (`early_stopping.metric`, val_acc) is read from each epoch's result; the static costs
+among the objectives (macs, params) from the trial's config (`costs`, set by the driver from the counted
+candidate). A trial it stops is stored as stopped with its last epoch's metrics, as ASHA's are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from scalesearch.search.rungs import Rungs
+
+__all__ = ["STATIC_OBJECTIVES", "MOASHAScheduler"]
+
+STATIC_OBJECTIVES = ("macs", "params")  # known before training: the candidate's counted cost
+
+
+class MOASHAScheduler(FIFOScheduler):
+    """Stops trials at ASHA's rungs by non-dominated rank (see the module docstring).
+
+    Args:
+        rungs: the rung ladder (grace epochs, reduction factor, epochs of a full trial).
+        metric: the result field ranked in place of the `val_acc` objective.
+        objectives: (name, "max" or "min") of the search, in order; each is the metric's `val_acc` or one of
+            STATIC_OBJECTIVES.
+    """
+
+    def __init__(self, rungs: Rungs, metric: str, objectives: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rungs = rungs
+        self._rung_metric = metric
+        self.objectives = tuple(objectives)
+        self.stopped = 0
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return True
+
+    def _vector(self, trial: Any, result: dict[str, Any]) -> list[float] | None:
+        costs = (trial.config or {}).get("costs") or {}
+        out = []
+        for name, direction in self.objectives:
+            v = result.get(self._rung_metric) if name == "val_acc" else costs.get(name)
+            if v is None:
+                return None
+            out.append(-float(v) if direction == "max" else float(v))
+        return out
+
+    def _decide(self, trial: Any, result: dict[str, Any]) -> Any:
+        if "epoch" not in result or result.get(self._rung_metric) is None:
+            return None
+        vector = self._vector(trial, result)
+        return None if vector is None else self.rungs.on_result(trial.trial_id, int(result["epoch"]), vector)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        decision = self._decide(trial, result)
+        if decision is None or decision.go_on:
+            return TrialScheduler.CONTINUE
+        self.stopped += 1
+        return TrialScheduler.STOP
+
+    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
+        self._decide(trial, result)  # recorded at its rung, as ASHA records a finished trial's last result
+
+    def debug_string(self) -> str:
+        return f"Using MO-ASHA: rungs at epochs {self.rungs.milestones}, {self.stopped} stopped"
