@@ -9,6 +9,7 @@ into the library and prints what it returns.
                                                           (scalesearch.search: api, summary, study, transfer)
     results     query, compare, plot, report, export      (scalesearch.results: query, compare, report, export)
     rediscover  rediscover                                (scalesearch.rediscover.workflow)
+    simulate    simulate                                  (scalesearch.search.simulate)
 
 User-facing failures are raised as exceptions (`scalesearch.errors.ScalesearchError`, and ValueError, OSError,
 LookupError) and turned into one line on stderr with exit status 2 by `main`; a traceback is shown only with
@@ -24,7 +25,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from scalesearch.cli import core, rediscover, results, search
+from scalesearch.cli import core, rediscover, results, search, simulate
 from scalesearch.errors import ScalesearchError
 
 __all__ = ["build_parser", "main"]
@@ -38,7 +39,7 @@ _COMMANDS: tuple[tuple[str, Callable[[argparse._SubParsersAction, bool], None]],
     ("validate", core.add_validate), ("count", core.add_count), ("train", core.add_train),
     ("presets", core.add_presets), ("datasets", core.add_datasets), ("plot", results.add_plot),
     ("report", results.add_report), ("export", results.add_export),
-    ("rediscover", rediscover.add_rediscover),
+    ("rediscover", rediscover.add_rediscover), ("simulate", simulate.add_simulate),
 )
 
 

@@ -17,6 +17,7 @@ this process's children: trial number -> (parent trial number, mutated parameter
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -28,6 +29,11 @@ from optuna.trial import FrozenTrial, TrialState
 from scalesearch.analysis.mosort import mo_order
 
 __all__ = ["REASampler"]
+
+
+def _told(t: FrozenTrial) -> tuple[Any, int]:
+    """When a trial's result was told (its completion time; the trial number breaks ties)."""
+    return (t.datetime_complete or t.datetime_start, t.number)
 
 
 def _grid_values(low: float, high: float, step: float) -> int:
@@ -52,16 +58,20 @@ class REASampler(optuna.samplers.BaseSampler):
         self._rng = np.random.RandomState(seed)
         self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
         self.lineage: dict[int, tuple[int, str, tuple[int, ...]]] = {}
+        self._members: tuple[Any, list[FrozenTrial], dict[int, int] | None] | None = None
 
     def reseed_rng(self) -> None:
         self._rng.seed()
         self._random.reseed_rng()
 
     def members(self, study: optuna.Study) -> list[FrozenTrial]:
-        """The current population: the last P trials told COMPLETE, oldest first."""
+        """The current population: the last P trials told COMPLETE, oldest first (cached until another is)."""
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        done = sorted(done, key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
-        return done[-self.population:]
+        key = (id(study), len(done), done[-1].number if done else -1)
+        if self._members is None or self._members[0] != key:
+            last = heapq.nlargest(self.population, done, key=_told)
+            self._members = (key, last[::-1], None)
+        return self._members[1]
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         members = self.members(study)
@@ -73,9 +83,14 @@ class REASampler(optuna.samplers.BaseSampler):
     def parent(self, members: list[FrozenTrial], directions: list[Any]) -> tuple[FrozenTrial, list[FrozenTrial]]:
         """(the tournament's winner, the tournament): S members drawn without replacement, the winner the first of
         them in `mo_order` over the whole population."""
-        signs = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions])
-        values = np.array([m.values for m in members], dtype=float) * signs  # COMPLETE: finite (Optuna's check)
-        position = {idx: pos for pos, idx in enumerate(mo_order(values))}
+        cached = self._members is not None and self._members[1] is members
+        position = self._members[2] if cached else None
+        if position is None:
+            signs = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions])
+            values = np.array([m.values for m in members], dtype=float) * signs  # COMPLETE: finite (Optuna's)
+            position = {idx: pos for pos, idx in enumerate(mo_order(values))}
+            if cached:
+                self._members = (self._members[0], members, position)
         drawn = self._rng.choice(len(members), size=self.tournament, replace=False)
         return members[min((int(i) for i in drawn), key=lambda i: position[i])], [members[int(i)] for i in drawn]
 

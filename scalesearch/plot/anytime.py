@@ -1,0 +1,34 @@
+"""The simulator's figure: the anytime value (best objective or hypervolume) against simulated time, the mean
+over seeds with its 95% interval as a band, one line per strategy and scheduler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scalesearch.plot.common import LINESTYLES, _figure, save
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["plot_anytime"]
+
+
+def plot_anytime(curves: pd.DataFrame, out: str | Path, *, ylabel: str, title: str = "") -> Path:
+    """Write the figure of `curves` (columns strategy, scheduler, time_s, mean, lo, hi) to `out`."""
+    fig, axes = _figure((6.4, 4.2))
+    ax = axes[0][0]
+    hours = curves["time_s"].max() > 3 * 3600
+    scale, unit = (3600.0, "h") if hours else (60.0, "min")
+    for i, ((strategy, scheduler), g) in enumerate(curves.groupby(["strategy", "scheduler"], sort=True)):
+        x = g["time_s"] / scale
+        label = strategy if scheduler == "none" else f"{strategy} + {scheduler}"
+        line, = ax.plot(x, g["mean"], LINESTYLES[(i // 10) % len(LINESTYLES)], label=label, drawstyle="steps-post")
+        ax.fill_between(x, g["lo"], g["hi"], step="post", alpha=0.15, color=line.get_color(), linewidth=0)
+    ax.set_xlabel(f"Simulated time ({unit})")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return save(fig, out)

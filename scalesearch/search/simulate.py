@@ -1,0 +1,484 @@
+"""A simulator over a recorded study: replay it as a tabular benchmark to compare search strategies without
+training (Syne Tune's blackbox simulator is the model; Eggensperger et al. 2021 and Klein & Hutter 2019 argue
+for tabular replays).
+
+The table: every configuration the study trained to its full number of epochs in every repeat, with each
+repeat's recorded per-epoch val_acc and time (the trial's seconds, spread over its epochs as the epochs' own
+seconds were), its costs; and the configurations a constraint rejected.
+
+A run: an event queue with the recorded number of workers (`max_concurrency`). A free worker asks the strategy's
+Optuna sampler (the same classes `scalesearch run` builds, `study._make_sampler`) for a configuration through the
+spec's own parameters (`sample_params`). A rejected one is told PRUNED at once; one already evaluated in this run is
+told its value at once (the driver's dedupe); one the table does not hold is told FAIL, redrawn and counted
+(`misses`). Otherwise it "trains": each epoch ends after its recorded seconds, reporting its recorded val_acc to
+the scheduler (`none`, `asha` on val_acc, `moasha` on the objectives, both `Rungs`). As in a real search, each
+repeat is a job of its own on a worker, and a configuration is told when all its repeats have ended: PRUNED when
+the scheduler stopped one, COMPLETE otherwise, with its objectives (val_acc: the repeats' mean). The anytime value after every event is the best objective (one
+objective) or the hypervolume of the completed configurations (two; reference: the table's worst value in each
+objective, so that the whole table's front has the largest volume any run can reach).
+
+`replay` is a strategy of its own: the recorded configurations in the recorded order. With the recorded workers
+it reproduces the recorded run's completions, so its front after every completion is the recorded one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scalesearch.analysis.pareto import hypervolume, pareto_mask
+from scalesearch.errors import InputError
+from scalesearch.search.rungs import Rungs
+
+__all__ = ["SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "simulate", "simulate_many", "simulate_study",
+           "summarise"]
+
+STRATEGIES = ("replay", "grid", "random", "tpe", "rea", "nsga2")
+SCHEDULERS = ("none", "asha", "moasha")
+_TABLE_OBJECTIVES = ("val_acc", "test_acc", "macs", "params")
+MAX_MISSES_IN_A_ROW = 200  # proposals in a row that start nothing (rejected, known, not recorded) end a run, as
+# the driver's MAX_IDLE_PROPOSALS ends a search
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps({k: params[k] for k in sorted(params)}, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded configuration: parameters, per repeat its per-epoch val_acc and seconds, costs and the mean
+    test accuracy (None when not measured)."""
+
+    params: Mapping[str, Any]
+    curves: tuple[tuple[float, ...], ...]
+    seconds: tuple[tuple[float, ...], ...]
+    macs: float
+    n_params: float
+    test_acc: float | None
+    orders: tuple[int, ...]  # when the recorded study started each repeat (its trial number)
+
+    def objective(self, name: str, epoch: int | None = None, repeat: int | None = None) -> float | None:
+        """An objective's value after `epoch` epochs (default: all), of one repeat or their mean."""
+        if name == "val_acc":
+            i = (epoch or len(self.curves[0])) - 1
+            return self.curves[repeat][i] if repeat is not None else float(np.mean([c[i] for c in self.curves]))
+        return {"macs": self.macs, "params": self.n_params, "test_acc": self.test_acc}.get(name)
+
+
+@dataclass
+class Table:
+    """A recorded study as a table (see the module docstring)."""
+
+    spec: Any
+    entries: dict[str, Entry]
+    rejected: set[str]
+    epochs: int
+    workers: int
+    objectives: tuple[tuple[str, str], ...]
+    recorded_finish: list[str] = field(default_factory=list)  # configuration keys in the order they finished
+
+    @classmethod
+    def from_records(cls, spec: Any, trials: Sequence[Any], epochs: Sequence[Any]) -> Table:
+        """From a study's spec and its stored trial and epoch records (`Reader.trials`, `Reader.epochs`)."""
+        objectives = tuple((o.name, o.direction) for o in spec.search.objectives)
+        bad = [n for n, _ in objectives if n not in _TABLE_OBJECTIVES]
+        if bad:
+            raise InputError(f"study {spec.study}: the simulator replays {', '.join(_TABLE_OBJECTIVES)}; the study's "
+                             f"objective {bad[0]} is not recorded per configuration")
+        n_epochs = int(dict(spec.train).get("epochs", 0)) if isinstance(dict(spec.train).get("epochs"), int) else 0
+        by_trial: dict[int, list[Any]] = {}
+        for e in epochs:
+            by_trial.setdefault(e.number, []).append(e)
+        sampled = [p.name for p in spec.sampled]
+        groups: dict[str, list[Any]] = {}
+        rejected: set[str] = set()
+        for t in trials:
+            key = _key({k: t.parameters[k] for k in sampled if k in t.parameters})
+            if t.state == "rejected":
+                rejected.add(key)
+            elif t.state == "completed":
+                groups.setdefault(key, []).append(t)
+        n_epochs = n_epochs or max((t.epochs_done for g in groups.values() for t in g), default=0)
+        entries: dict[str, Entry] = {}
+        finish: list[tuple[float, int, str]] = []
+        for key, group in groups.items():
+            curves, secs = [], []
+            for t in group:
+                eps = sorted(by_trial.get(t.number, []), key=lambda e: e.epoch)
+                if [e.epoch for e in eps] != list(range(1, n_epochs + 1)) or any(e.val_acc is None for e in eps):
+                    break
+                curves.append(tuple(float(e.val_acc) for e in eps))
+                w = np.array([max(e.seconds or 0.0, 0.0) for e in eps])
+                total = t.seconds if t.seconds else float(w.sum())
+                secs.append(tuple(float(x) for x in (w / w.sum() * total if w.sum() > 0
+                                                     else np.full(n_epochs, total / n_epochs))))
+            else:
+                tests = [t.test_acc for t in group if t.test_acc is not None]
+                group = sorted(group, key=lambda t: t.number)
+                first = group[0]
+                entries[key] = Entry(
+                    params={k: first.parameters[k] for k in sampled if k in first.parameters},
+                    curves=tuple(curves), seconds=tuple(secs), macs=float(first.macs or 0),
+                    n_params=float(first.params or 0), test_acc=float(np.mean(tests)) if tests else None,
+                    orders=tuple(t.number for t in group))
+                ends = [t.finished for t in group if t.finished is not None]
+                finish.append((max(ends).timestamp() if ends else math.inf, first.number, key))
+        if not entries:
+            raise InputError(f"study {spec.study}: no configuration completed all {n_epochs} epochs; nothing to "
+                             "replay")
+        return cls(spec=spec, entries=entries, rejected=rejected, epochs=n_epochs,
+                   workers=spec.search.max_concurrency, objectives=objectives,
+                   recorded_finish=[k for _, _, k in sorted(finish)])
+
+    def vector(self, key: str) -> tuple[float, ...]:
+        """A configuration's objective values, in the objectives' order (cached)."""
+        cache = self.__dict__.setdefault("_vectors", {})
+        if key not in cache:
+            cache[key] = tuple(float(self.entries[key].objective(n)) for n, _ in self.objectives)
+        return cache[key]
+
+    def key_of(self, params: Mapping[str, Any]) -> str:
+        """The table's key of a configuration: its sampled parameters' values."""
+        return _key({p.name: params[p.name] for p in self.spec.sampled if p.name in params})
+
+    def reference(self) -> list[float]:
+        """The hypervolume reference: the table's worst value in each objective."""
+        out = []
+        for name, direction in self.objectives:
+            vals = [e.objective(name) for e in self.entries.values()]
+            vals = [v for v in vals if v is not None]
+            out.append(min(vals) if direction == "max" else max(vals))
+        return out
+
+    def anytime(self, keys: Sequence[str]) -> float:
+        """The anytime value of a set of completed configurations: the best objective or the hypervolume."""
+        if not keys:
+            return math.nan
+        pts = np.array([self.vector(k) for k in keys], dtype=float)
+        dirs = [d for _, d in self.objectives]
+        if len(dirs) == 1:
+            return float(pts[:, 0].max() if dirs[0] == "max" else pts[:, 0].min())
+        return float(hypervolume(pts, self.reference(), dirs))
+
+    def front(self, keys: Sequence[str]) -> set[str]:
+        """The Pareto-optimal configurations among `keys`."""
+        pts = np.array([self.vector(k) for k in keys], dtype=float)
+        mask = pareto_mask(pts, [d for _, d in self.objectives])
+        return {k for k, m in zip(keys, mask, strict=True) if m}
+
+
+@dataclass
+class Run:
+    """One simulated run: its anytime trace (time, value, completed configurations so far), what it trained, and
+    what the strategy asked for."""
+
+    strategy: str
+    scheduler: str
+    seed: int
+    trace: list[tuple[float, float]] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)  # configuration keys in completion order
+    stopped: int = 0
+    epochs: int = 0  # epochs trained in all
+    asks: int = 0
+    misses: int = 0
+    rejected: int = 0
+    known: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def trainings(self) -> int:
+        """Configurations started (completed or stopped)."""
+        return len(self.completed) + self.stopped
+
+
+def _sampler(table: Table, strategy: str, trials: int, seed: int) -> Any:
+    from scalesearch.search.study import _make_sampler
+
+    s = table.spec.search
+    search = dataclasses.replace(s, sampler=strategy, trials=trials,
+                                 population=s.population if s.sampler == "rea" else None,
+                                 tournament=s.tournament if s.sampler == "rea" else None)
+    return _make_sampler(dataclasses.replace(table.spec, search=search), seed)
+
+
+def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int = 0, trials: int | None = None,
+             budget_s: float | None = None, workers: int | None = None, grace_epochs: int = 1,
+             reduction_factor: int = 3) -> Run:
+    """One simulated run (see the module docstring). `trials`: configurations to start (default: as many as the
+    table holds); `budget_s`: simulated seconds after which nothing new starts."""
+    import optuna
+
+    from scalesearch.spec import sample_params
+
+    if strategy not in STRATEGIES:
+        raise InputError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    if scheduler not in SCHEDULERS:
+        raise InputError(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}")
+    if scheduler == "moasha" and any(n not in ("val_acc", "macs", "params") for n, _ in table.objectives):
+        raise InputError("moasha ranks by val_acc and the counted costs; this study's objectives include others")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    t0 = time.perf_counter()
+    trials = trials or len(table.entries)
+    run = Run(strategy, scheduler, seed)
+    directions = ["maximize" if d == "max" else "minimize" for _, d in table.objectives]
+    replay = sorted(table.entries, key=lambda k: table.entries[k].orders[0]) if strategy == "replay" else None
+    study = None if replay is not None else optuna.create_study(
+        directions=directions, sampler=_sampler(table, strategy, trials, seed))
+    rungs = Rungs(grace_epochs, reduction_factor, table.epochs) if scheduler != "none" else None
+    rung_objectives = table.objectives if scheduler == "moasha" else (("val_acc", "max"),)
+    values: dict[str, list[float]] = {}  # configurations told so far in this run
+    queue: list[tuple[float, int, str, int, int]] = []  # (time, tie, key, repeat, epoch): an epoch's end
+    pending: list[tuple[str, int]] = []  # jobs waiting for a worker, in the order they were queued
+    waiting: dict[str, list[Any]] = {}  # key -> [optuna trials waiting for it, repeats left, stopped]
+    stopped_keys: set[str] = set()
+    front: list[str] = []  # the completed configurations' Pareto front, kept as they complete
+    current = [math.nan]
+    signs = [-1.0 if d == "max" else 1.0 for _, d in table.objectives]
+    tie = itertools.count()
+    now, busy, started, in_a_row = 0.0, 0, 0, 0
+    if replay is not None:  # the recorded jobs in their recorded order
+        jobs = sorted((n, k, r) for k in replay for r, n in enumerate(table.entries[k].orders))
+        replay_jobs = [(k, r) for _, k, r in jobs]
+
+    def tell(trial: Any, key: str | None, state: str) -> None:
+        if study is None or trial is None:
+            return
+        if state == "COMPLETE":
+            study.tell(trial, values[key])
+        else:
+            study.tell(trial, state=getattr(optuna.trial.TrialState, state))
+
+    def claim() -> bool:
+        """Claim one new configuration (its repeats queued as jobs); False when the strategy has nothing left."""
+        nonlocal started, in_a_row
+        while True:
+            if (budget_s is not None and now >= budget_s) or in_a_row >= MAX_MISSES_IN_A_ROW:
+                return False
+            if replay is not None:
+                if started >= len(replay_jobs):
+                    return False
+                key, repeat = replay_jobs[started]
+                started += 1
+                run.asks += 1
+                if key not in waiting:
+                    values[key] = list(table.vector(key))
+                    waiting[key] = [[], len(table.entries[key].curves), False]
+                pending.append((key, repeat))
+                return True
+            if started >= trials:
+                return False
+            trial = study.ask()
+            key = _key(sample_params(table.spec, trial))
+            run.asks += 1
+            if key in table.rejected:
+                run.rejected += 1
+                in_a_row += 1
+                tell(trial, key, "PRUNED")
+                continue
+            if key not in table.entries:
+                run.misses += 1
+                in_a_row += 1
+                tell(trial, key, "FAIL")
+                continue
+            if key in values:  # evaluated, or training: told its value now or when it ends (the driver's dedupe)
+                run.known += 1
+                in_a_row += 1
+                if key in stopped_keys:
+                    tell(trial, key, "PRUNED")
+                elif key in waiting:
+                    waiting[key][0].append(trial)
+                else:
+                    tell(trial, key, "COMPLETE")
+                continue
+            in_a_row = 0
+            entry = table.entries[key]
+            values[key] = list(table.vector(key))
+            waiting[key] = [[trial], len(entry.curves), False]
+            pending.extend((key, r) for r in range(len(entry.curves)))
+            started += 1
+            return True
+
+    def job_ended(key: str, stopped: bool) -> None:
+        w = waiting[key]
+        w[1] -= 1
+        w[2] = w[2] or stopped
+        if w[1]:
+            return
+        del waiting[key]
+        for trial in w[0]:
+            tell(trial, key, "PRUNED" if w[2] else "COMPLETE")
+        if w[2]:
+            run.stopped += 1
+            stopped_keys.add(key)  # stored as stopped: a later ask of it is told PRUNED, not trained again
+        else:
+            run.completed.append(key)
+            if not front or not _dominated(table.vector(key), [table.vector(k) for k in front], signs):
+                front[:] = [k for k in front if not _dominated(table.vector(k), [table.vector(key)], signs)] + [key]
+                current[0] = table.anytime(front)  # the anytime value is the front's
+            run.trace.append((now, current[0]))
+
+    n_workers = workers or table.workers
+    while True:
+        while busy < n_workers and (pending or claim()):
+            key, repeat = pending.pop(0)
+            heapq.heappush(queue, (now + table.entries[key].seconds[repeat][0], next(tie), key, repeat, 1))
+            busy += 1
+        if not queue:
+            break
+        now, _, key, repeat, epoch = heapq.heappop(queue)
+        entry = table.entries[key]
+        run.epochs += 1
+        if rungs is not None and epoch < table.epochs:
+            vec = [-entry.objective(n, epoch, repeat) if d == "max" else entry.objective(n, epoch, repeat)
+                   for n, d in rung_objectives]
+            decision = rungs.on_result((key, repeat), epoch, vec)
+            if decision is not None and not decision.go_on:
+                busy -= 1
+                job_ended(key, stopped=True)
+                continue
+        if epoch < table.epochs:
+            heapq.heappush(queue, (now + entry.seconds[repeat][epoch], next(tie), key, repeat, epoch + 1))
+            continue
+        busy -= 1
+        job_ended(key, stopped=False)
+    run.wall_s = time.perf_counter() - t0
+    return run
+
+
+def simulate_many(table: Table, strategies: Sequence[str], schedulers: Sequence[str] = ("none",), *,
+                  seeds: int = 20, **kw: Any) -> list[Run]:
+    """Every strategy x scheduler x seed (`replay` and `grid` once per scheduler: they draw nothing at random)."""
+    out = []
+    for strategy in strategies:
+        for scheduler in schedulers:
+            for seed in range(1 if strategy in ("replay", "grid") else seeds):
+                out.append(simulate(table, strategy, scheduler=scheduler, seed=seed, **kw))
+    return out
+
+
+def _dominated(v: Sequence[float], others: Sequence[Sequence[float]], signs: Sequence[float]) -> bool:
+    """Whether some point of `others` dominates v (signs: -1 for a maximised objective); an equal point does not."""
+    a = [x * s for x, s in zip(v, signs, strict=True)]
+    for o in others:
+        b = [x * s for x, s in zip(o, signs, strict=True)]
+        if all(y <= x for x, y in zip(a, b, strict=True)) and any(y < x for x, y in zip(a, b, strict=True)):
+            return True
+    return False
+
+
+def _mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
+    """(mean, half-width of a 95% t interval) of the non-NaN values; NaN where there are too few."""
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return math.nan, math.nan
+    sd = float(x.std(ddof=1)) if len(x) > 1 else math.nan
+    sd = 0.0 if sd < 1e-12 * max(1.0, abs(float(x.mean()))) else sd  # equal values: no rounding noise
+    h = float(t_quantile(0.975, len(x) - 1) * sd / math.sqrt(len(x))) if len(x) > 1 else math.nan
+    return float(x.mean()), h
+
+
+def value_at(run: Run, t: float) -> float:
+    """The run's anytime value at simulated time t (NaN before its first completion)."""
+    times = [x for x, _ in run.trace]
+    i = int(np.searchsorted(times, t, side="right")) - 1
+    return run.trace[i][1] if i >= 0 else math.nan
+
+
+def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[Any, Any]:
+    """(curves, summary) DataFrames. curves: per strategy, scheduler and time on a common grid, the mean anytime
+    value over seeds with a 95% t interval. summary: per strategy and scheduler, the final value, the fraction of
+    the table's best reached, trainings and simulated hours to reach 98% of the table's best, epochs trained,
+    asks, misses and simulated trials per second of wall time."""
+    import pandas as pd
+
+    from scalesearch.analysis.stats import t_quantile
+
+    end = max((r.trace[-1][0] for r in runs if r.trace), default=1.0)
+    grid = np.linspace(0, end, points)
+    best = table.anytime(list(table.entries))
+    dirs = [d for _, d in table.objectives]
+    curves, rows = [], []
+    for (strategy, scheduler), group in itertools.groupby(sorted(runs, key=lambda r: (r.strategy, r.scheduler)),
+                                                          key=lambda r: (r.strategy, r.scheduler)):
+        group = list(group)
+        mat = np.array([[value_at(r, t) for t in grid] for r in group])
+        for j, t in enumerate(grid):
+            m, h = _mean_ci(mat[:, j], t_quantile)
+            curves.append({"strategy": strategy, "scheduler": scheduler, "time_s": float(t), "mean": m,
+                           "lo": m - h, "hi": m + h, "n": int(np.sum(~np.isnan(mat[:, j])))})
+
+        def reach(r: Run) -> tuple[float, float]:
+            """(trainings, seconds) until the anytime value is within 2% of the table's best."""
+            for i, (t, v) in enumerate(r.trace):
+                ok = v >= 0.98 * best if (len(dirs) > 1 or dirs[0] == "max") else v <= best / 0.98
+                if ok:
+                    return float(i + 1), t
+            return math.nan, math.nan
+
+        finals = np.array([r.trace[-1][1] if r.trace else math.nan for r in group])
+        reached = np.array([reach(r) for r in group])
+        final, h = _mean_ci(finals, t_quantile)
+        wall = max(sum(r.wall_s for r in group), 1e-9)
+        rows.append({"strategy": strategy, "scheduler": scheduler, "seeds": len(group),
+                     "final": final, "final_ci": h, "of_best": final / best if best else math.nan,
+                     "reached_98": int(np.sum(~np.isnan(reached[:, 0]))),
+                     "trainings_to_98": _mean_ci(reached[:, 0], t_quantile)[0],
+                     "hours_to_98": _mean_ci(reached[:, 1], t_quantile)[0] / 3600,
+                     "epochs": float(np.mean([r.epochs for r in group])),
+                     "trainings": float(np.mean([r.trainings for r in group])),
+                     "asks": float(np.mean([r.asks for r in group])), "misses": int(sum(r.misses for r in group)),
+                     "trainings_per_s": sum(r.trainings for r in group) / wall,
+                     "asks_per_s": sum(r.asks for r in group) / wall})
+    return pd.DataFrame(curves), pd.DataFrame(rows)
+
+
+@dataclass
+class Simulation:
+    """What `simulate_study` returns: the table, every run, and the curves and summary DataFrames."""
+
+    table: Table
+    runs: list[Run]
+    curves: Any
+    summary: Any
+
+    def text(self) -> str:
+        """The summary as a table with the table's facts above it."""
+        t = self.table
+        objs = ", ".join(f"{n} {d}" for n, d in t.objectives)
+        measure = "best " + t.objectives[0][0] if len(t.objectives) == 1 else "hypervolume"
+        head = (f"study {t.spec.study}: {len(t.entries)} recorded configurations x {len(next(iter(t.entries.values())).curves)}"
+                f" repeat(s), {t.epochs} epochs, {len(t.rejected)} rejected, {t.workers} worker(s); objectives {objs}; "
+                f"anytime value: {measure} (the whole table: {t.anytime(list(t.entries)):.6g})")
+        cols = ["strategy", "scheduler", "seeds", "final", "final_ci", "of_best", "reached_98", "trainings_to_98",
+                "hours_to_98", "epochs", "trainings", "misses", "asks_per_s"]
+        return head + "\n" + self.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
+
+
+def simulate_study(study: str, *, db: str | None = None, strategies: Sequence[str] = ("random", "tpe", "rea"),
+                   schedulers: Sequence[str] = ("none",), seeds: int = 20, **kw: Any) -> Simulation:
+    """Replay the recorded study `study` under each strategy x scheduler x seed (`simulate`'s keywords: trials,
+    budget_s, workers, grace_epochs, reduction_factor). The database is opened read-only."""
+    from scalesearch.search.study import stored_spec
+    from scalesearch.store import Reader
+
+    for s in strategies:
+        if s not in STRATEGIES:
+            raise InputError(f"--strategies: unknown strategy {s!r}; expected some of {', '.join(STRATEGIES)}")
+    for s in schedulers:
+        if s not in SCHEDULERS:
+            raise InputError(f"--scheduler: unknown scheduler {s!r}; expected some of {', '.join(SCHEDULERS)}")
+    with Reader(db) as reader:
+        spec = stored_spec(reader.study(study))
+        table = Table.from_records(spec, reader.trials(study), reader.epochs(study))
+    runs = simulate_many(table, strategies, schedulers, seeds=seeds, **kw)
+    curves, summary = summarise(table, runs)
+    return Simulation(table, runs, curves, summary)

@@ -1,0 +1,162 @@
+"""The simulator over recorded studies: replaying a committed study in its recorded order reproduces its
+completions and front; strategies, misses, schedulers and hypervolume on small hand-made tables; the command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("optuna")
+
+from _search_fixtures import REPO, cli
+
+from scalesearch.analysis import hypervolume
+from scalesearch.search.rungs import Rungs
+from scalesearch.search.simulate import Table, simulate, simulate_many, simulate_study, summarise
+from scalesearch.spec import parse_spec
+
+DUMP = REPO / "results" / "degradation_look1" / "study.jsonl.gz"  # a real run: 4 configurations x 4 seeds, 2 workers
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> str:
+    from scalesearch.search.transfer import load_study
+
+    db = f"sqlite:///{tmp_path_factory.mktemp('sim')}/r.db"
+    load_study(DUMP, db)
+    return db
+
+
+def test_replaying_a_recorded_study_in_its_order_reproduces_its_completions_and_front(recorded):
+    from scalesearch.search.study import stored_spec
+    from scalesearch.store import Reader
+
+    with Reader(recorded) as r:
+        spec = stored_spec(r.study("degradation_look1"))
+        trials, epochs = r.trials("degradation_look1"), r.epochs("degradation_look1")
+    table = Table.from_records(spec, trials, epochs)
+    assert len(table.entries) == 4 and table.workers == 2 and table.epochs == 12
+    run = simulate(table, "replay")
+    # the recorded run, from the rows alone: configurations in the order their last repeat finished
+    last: dict[str, dt.datetime] = {}
+    for t in trials:
+        k = table.key_of(t.parameters)
+        last[k] = max(last.get(k, t.finished), t.finished)
+    recorded_order = sorted(last, key=last.get)
+    assert run.completed == recorded_order
+    for i in range(1, len(recorded_order) + 1):  # the front after every completion is the recorded one
+        assert table.front(run.completed[:i]) == table.front(recorded_order[:i])
+    # each configuration's value is its repeats' mean final val_acc, as the driver tells Optuna
+    for k, e in table.entries.items():
+        finals = [t.val_acc for t in trials if table.key_of(t.parameters) == k]
+        assert e.objective("val_acc") == pytest.approx(np.mean(finals), abs=1e-12)
+    assert run.trace[-1][1] == pytest.approx(max(np.mean([t.val_acc for t in trials if table.key_of(t.parameters) == k])
+                                                 for k in table.entries))
+    # the simulated time of the last completion: the recorded trial seconds on 2 workers, no idle gaps
+    total = sum(t.seconds for t in trials)
+    assert total / 2 <= run.trace[-1][0] <= total
+
+
+def _table(objectives: str = "{val_acc: max}", *, missing=(), rejected=(), epochs: int = 4) -> Table:
+    """A hand-made record: a: 1..4, b: x|y (8 configurations, recorded in that order), one repeat, 10 s per
+    epoch; val_acc best at a = 3 and higher for y, not in the recorded order; MACs grow with a."""
+    spec = parse_spec(f"""\
+study: toy
+dataset: {{name: synthetic}}
+architecture: {{family: cifar_resnet, args: {{width: w}}}}
+parameters: {{a: {{grid: [1, 2, 3, 4]}}, b: {{choice: [x, y]}}, w: {{derived: "4 * a"}}}}
+train: {{epochs: {epochs}}}
+search: {{sampler: grid, objectives: {objectives}, max_concurrency: 1}}
+""", "toy.yaml")
+    trials, eps = [], []
+    n = 0
+    t0 = dt.datetime(2026, 1, 1)
+    for a in (1, 2, 3, 4):
+        for b in ("x", "y"):
+            if (a, b) in missing:
+                continue
+            final = 0.5 + {1: 0.3, 2: 0.1, 3: 0.4, 4: 0.2}[a] + (0.05 if b == "y" else 0)
+            state = "rejected" if (a, b) in rejected else "completed"
+            trials.append(SimpleNamespace(number=n, parameters={"a": a, "b": b}, state=state, epochs_done=epochs,
+                                          seconds=10.0 * epochs, finished=t0 + dt.timedelta(seconds=n),
+                                          macs=1e6 * a, params=1e3 * a, test_acc=None, val_acc=final))
+            if state == "completed":
+                for e in range(1, epochs + 1):
+                    eps.append(SimpleNamespace(number=n, epoch=e, val_acc=final * e / epochs, seconds=10.0))
+            n += 1
+    return Table.from_records(spec, trials, eps)
+
+
+def test_each_strategy_finds_the_best_of_a_table_it_walks_whole():
+    table = _table()
+    best = 0.5 + 0.4 + 0.05
+    for strategy in ("grid", "random", "tpe", "rea", "nsga2", "replay"):
+        run = simulate(table, strategy, seed=3)
+        assert sorted(run.completed) == sorted(table.entries)  # every configuration once
+        assert run.trace[-1] == (pytest.approx(8 * 40.0), pytest.approx(best))
+        assert run.epochs == 8 * 4 and run.misses == 0
+
+
+def test_a_configuration_never_recorded_is_redrawn_and_counted():
+    table = _table(missing=((4, "y"), (1, "x")))
+    runs = [simulate(table, "random", seed=s) for s in range(5)]
+    assert all(sorted(r.completed) == sorted(table.entries) for r in runs)  # the 6 recorded ones, each once
+    assert sum(r.misses for r in runs) > 0  # 2 of 8 are not recorded: random asks hit them
+    assert all(r.asks == len(r.completed) + r.misses + r.known + r.rejected for r in runs)
+
+
+def test_rejected_configurations_take_no_time():
+    table = _table(rejected=((1, "x"), (2, "x")))
+    run = simulate(table, "grid")
+    assert run.rejected == 2 and len(run.completed) == 6 and run.trace[-1][0] == pytest.approx(6 * 40.0)
+
+
+def test_asha_in_the_simulator_stops_by_the_rung_rule_and_saves_epochs():
+    table = _table(epochs=9)
+    run = simulate(table, "replay", scheduler="asha", grace_epochs=1, reduction_factor=3)
+    rungs = Rungs(1, 3, 9)  # by hand, in the replay's order (one worker): stopped where the rule says
+    stopped = 0
+    for key in sorted(table.entries, key=lambda k: table.entries[k].orders[0]):
+        e = table.entries[key]
+        for epoch in range(1, 9):
+            d = rungs.on_result((key, 0), epoch, [-e.objective("val_acc", epoch, 0)])
+            if d is not None and not d.go_on:
+                stopped += 1
+                break
+    assert run.stopped == stopped > 0 and len(run.completed) == 8 - stopped
+    assert run.epochs < 8 * 9
+
+
+def test_two_objectives_use_the_hypervolume_and_reach_the_tables():
+    table = _table("{val_acc: max, macs: min}")
+    pts = [[e.objective("val_acc"), e.macs] for e in table.entries.values()]
+    whole = hypervolume(pts, table.reference(), ["max", "min"])
+    assert whole > 0 and table.anytime(list(table.entries)) == pytest.approx(whole)
+    runs = simulate_many(table, ["random", "nsga2"], ["none", "moasha"], seeds=3)
+    curves, summary = summarise(table, runs)
+    none = summary[summary.scheduler == "none"]
+    assert none["of_best"].tolist() == pytest.approx([1.0, 1.0])  # every configuration evaluated: the whole volume
+    moasha = summary[summary.scheduler == "moasha"]
+    assert (moasha["epochs"] < none["epochs"].to_numpy()).all()
+    assert set(curves.columns) >= {"strategy", "scheduler", "time_s", "mean", "lo", "hi"}
+    assert not math.isnan(curves["mean"].iloc[-1])
+
+
+def test_simulate_study_and_the_command(recorded, tmp_path: Path):
+    sim = simulate_study("degradation_look1", db=recorded, strategies=["random", "replay"], seeds=4)
+    assert set(sim.summary.strategy) == {"random", "replay"}
+    assert "4 recorded configurations x 4 repeat(s)" in sim.text()
+    r = cli("simulate", "degradation_look1", "--db", recorded, "--strategies", "random,rea", "--seeds", "3",
+            "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    for name in ("simulate_curves.csv", "simulate_summary.csv", "simulate.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    bad = cli("simulate", "degradation_look1", "--db", recorded, "--strategies", "random,evolve")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown strategy 'evolve'" in bad.stderr
+    gone = cli("simulate", "nosuch", "--db", recorded)
+    assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "nosuch" in gone.stderr
