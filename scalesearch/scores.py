@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +50,7 @@ __all__ = [
     "grad_norm",
     "naswot",
     "score_batch",
+    "score_candidate",
     "snip",
     "synflow",
     "synflow_per_layer",
@@ -265,3 +267,25 @@ def score_batch(x_all: torch.Tensor, y_all: torch.Tensor, *, size: int = 64,
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(n, generator=generator)[:size]
     return x_all[index.to(x_all.device)], y_all[index.to(y_all.device)]
+
+
+def score_candidate(netspec: Any, x: torch.Tensor, y: torch.Tensor, mean: Sequence[float], std: Sequence[float], *,
+                    seed: int = 0, names: Sequence[str] = SCORES) -> dict[str, float]:
+    """The scores of a candidate network as a search trains it: built from its NetSpec (or its dict) with its
+    weights drawn from `seed` (inside `torch.random.fork_rng`: the caller's RNG is untouched), on the uint8 batch
+    `x` normalised with the train split's `mean` and `std` (as training does), resized bilinearly to the net's
+    resolution when it differs (a resolution-scaled candidate; the loader's own resize may differ slightly)."""
+    from scalesearch.arch import NetSpec
+    from scalesearch.build import build_model
+
+    spec = netspec if isinstance(netspec, NetSpec) else NetSpec.from_dict(netspec)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(spec)
+    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    xf = (x.float() / 255.0 - m) / s
+    res = int(spec.resolution)
+    if xf.shape[-1] != res or xf.shape[-2] != res:
+        xf = F.interpolate(xf, size=(res, res), mode="bilinear", align_corners=False, antialias=res < xf.shape[-1])
+    return compute_scores(model, xf, y, names)

@@ -1,10 +1,12 @@
-"""A database written by the previous release (schema version 1) under this one (schema 2, which stores the class
-names with each study): the read-only commands ask for `scalesearch upgrade` in one line and change nothing; the
-upgrade keeps every row; `resume` upgrades it itself and continues a study killed under the previous release
-without retraining a finished trial, and the trial it does rerun gets its old key and result back.
+"""Databases written by the previous releases (schema version 1, and 2, which added the class names of each study)
+under this one (schema 3, which stores each candidate's training-free scores): the read-only commands ask for
+`scalesearch upgrade` in one line and change nothing; the upgrade keeps every row; `resume` upgrades it itself and
+continues a study killed under the previous release without retraining a finished trial, and the trial it does
+rerun gets its old key and result back.
 
-tests/data/schema_v1.sql is `sqlite3 .dump` of a real run of the previous release (commit 1023123, `scalesearch run`
-of a 2-configuration x 2-repeat grid on synthetic data)."""
+tests/data/schema_v1.sql is `sqlite3 .dump` of a real run of the release of schema 1 (commit 1023123), and
+schema_v2.sql (Python's `iterdump`) of one of the release of schema 2 (commit c0bc407), each `scalesearch run` of
+the same 2-configuration x 2-repeat grid on synthetic data."""
 
 from __future__ import annotations
 
@@ -18,13 +20,16 @@ from _search_fixtures import cli, dump
 from scalesearch.store import SCHEMA_VERSION, Reader, Store
 
 V1 = Path(__file__).parent / "data" / "schema_v1.sql"
+V2 = Path(__file__).parent / "data" / "schema_v2.sql"
 STUDY = "made_by_v1"
+OLD = {1: (V1, "made_by_v1"), 2: (V2, "made_by_v2")}
+STEP_LINES = {1: "schema 1 -> 2: add scalesearch_studies.classes", 2: "schema 2 -> 3: add scalesearch_trials.scores"}
 
 
-def v1_database(path: Path, *, killed: bool = False) -> str:
+def v1_database(path: Path, *, killed: bool = False, version: int = 1) -> str:
     con = sqlite3.connect(path)
     try:
-        con.executescript(V1.read_text())
+        con.executescript(OLD[version][0].read_text())
         if killed:  # what a SIGKILL during trial #3 (w = 6, repeat 1) leaves: it running, its Optuna trial too
             con.executescript(f"""
                 UPDATE scalesearch_trials SET state = 'running', val_acc = NULL, best_val_acc = NULL,
@@ -62,40 +67,50 @@ def test_a_reader_asks_for_the_upgrade_in_one_line_and_changes_nothing(tmp_path,
     assert dump(path) == before and _version(path) == 1
 
 
-def test_upgrade_keeps_every_row_and_a_second_upgrade_does_nothing(tmp_path):
-    path = tmp_path / "v1.db"
-    db = v1_database(path)
+@pytest.mark.parametrize("version", [1, 2])
+def test_upgrade_keeps_every_row_and_a_second_upgrade_does_nothing(tmp_path, version):
+    path = tmp_path / "old.db"
+    db = v1_database(path, version=version)
+    study = OLD[version][1]
     con = sqlite3.connect(path)
-    rows = {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
-            for t in ("scalesearch_trials", "scalesearch_epochs", "trials", "trial_values")}
+    tables = ("scalesearch_studies", "scalesearch_trials", "scalesearch_epochs", "trials", "trial_values")
+    columns = {t: [f'"{r[1]}"' for r in con.execute(f"PRAGMA table_info({t})")] for t in tables}
+    rows = {t: con.execute(f"SELECT {', '.join(columns[t])} FROM {t} ORDER BY 1").fetchall() for t in tables}
     con.close()
     r = cli("upgrade", "--db", db)
-    assert r.returncode == 0 and "schema 1 -> 2: add scalesearch_studies.classes" in r.stdout, r.stderr
-    assert _version(path) == SCHEMA_VERSION == 2
-    con = sqlite3.connect(path)
-    assert {t: con.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in rows} == rows
+    assert r.returncode == 0, r.stderr
+    assert [line for line in STEP_LINES.values() if line in r.stdout] == [STEP_LINES[v] for v in range(version, 3)]
+    assert _version(path) == SCHEMA_VERSION == 3
+    con = sqlite3.connect(path)  # every row as it was, in the columns it had; the added ones NULL
+    assert {t: con.execute(f"SELECT {', '.join(columns[t])} FROM {t} ORDER BY 1").fetchall() for t in rows} == rows
+    assert con.execute("SELECT count(*) FROM scalesearch_trials WHERE scores IS NULL").fetchone()[0] == 4
     con.close()
     with Reader(db) as reader:
-        assert reader.study(STUDY).classes is None and len(reader.trials(STUDY)) == 4
+        assert len(reader.trials(study)) == 4
+        assert all(t.scores is None for t in reader.trials(study))
+        if version == 1:
+            assert reader.study(study).classes is None
     again = cli("upgrade", "--db", db)
-    assert again.returncode == 0 and "already at schema version 2; nothing to do" in again.stdout
+    assert again.returncode == 0 and "already at schema version 3; nothing to do" in again.stdout
     missing = cli("upgrade", "--db", str(tmp_path / "none.db"))
     assert missing.returncode == 2 and "no database" in missing.stderr and not (tmp_path / "none.db").exists()
 
 
-def test_resume_upgrades_and_continues_a_study_killed_under_the_previous_release(tmp_path, ray_session):
-    ref_db = v1_database(tmp_path / "ref.db")
+@pytest.mark.parametrize("version", [1, 2])
+def test_resume_upgrades_and_continues_a_study_killed_under_the_previous_release(tmp_path, ray_session, version):
+    study = OLD[version][1]
+    ref_db = v1_database(tmp_path / "ref.db", version=version)
     with Store(ref_db):  # upgraded as it was, so this release's Reader reads it
         pass
     with Reader(ref_db) as reader:
-        reference = {t.number: t for t in reader.trials(STUDY)}
-    path = tmp_path / "v1.db"
-    db = v1_database(path, killed=True)
-    r = cli("resume", STUDY, "--db", db, "--address", ray_session.address)
+        reference = {t.number: t for t in reader.trials(study)}
+    path = tmp_path / "old.db"
+    db = v1_database(path, killed=True, version=version)
+    r = cli("resume", study, "--db", db, "--address", ray_session.address)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert _version(path) == 2
+    assert _version(path) == 3
     with Reader(db) as reader:
-        trials = {t.number: t for t in reader.trials(STUDY)}
+        trials = {t.number: t for t in reader.trials(study)}
     assert set(trials) == {0, 1, 2, 3} and all(t.state == "completed" for t in trials.values())
     for n in (0, 1, 2):  # finished under the previous release: kept as they were, not trained again
         assert (trials[n].attempts, trials[n].finished, trials[n].val_acc) == \

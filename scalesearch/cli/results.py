@@ -1,4 +1,4 @@
-"""The read side's commands: `query`, `compare`, `plot`, `report`.
+"""The read side's commands: `query`, `compare`, `scores`, `plot`, `report`.
 
 Each opens the database read-only through `scalesearch.results`: `query` is `results.query` written out by
 `frames.write_frame`, `compare` is `results.compare.compare_arms`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_compare", "add_plot", "add_query", "add_query_arguments", "add_report", "run_plot", "run_query", "run_report"]
+__all__ = ["add_compare", "add_plot", "add_query", "add_query_arguments", "add_report", "add_scores", "run_plot",
+           "run_query", "run_report", "run_scores"]
 
 _DB_HELP = "the results database: a SQLAlchemy URL or a SQLite file (default results/scalesearch.db)"
 
@@ -87,6 +88,36 @@ def run_query(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------------------------
 # compare
+
+
+def add_scores(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch scores` (with `full` False its help line only)."""
+    p = sub.add_parser(
+        "scores", help="how well the training-free scores (and params, MACs) rank a study's trained configurations",
+        description="Spearman's rho and Kendall's tau of each training-free score stored with the study's trials "
+                    "(naswot, synflow, snip, grad_norm: computed on one seeded mini-batch before training), and of "
+                    "params and MACs, with the trained metric over the configurations (COMPLETE trials, repeats "
+                    "averaged), with 95%% percentile bootstrap intervals over configurations, and each score's rho "
+                    "minus params' rho on the same draws. The database is opened read-only.")
+    if not full:
+        return
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--metric", default="val_acc", metavar="M", help="the trained metric (default val_acc)")
+    p.add_argument("--boot", type=int, default=1000, metavar="N", help="bootstrap draws (default 1000)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="the bootstrap's seed (default 0)")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.set_defaults(func=run_scores)
+
+
+def run_scores(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch scores`."""
+    from scalesearch.errors import InputError
+    from scalesearch.results.scores import score_table
+
+    if args.boot < 1:
+        raise InputError("--boot: expected an integer >= 1")
+    print(score_table(args.db, args.study, metric=args.metric, n_boot=args.boot, seed=args.seed))
+    return 0
 
 
 def add_compare(sub: argparse._SubParsersAction, full: bool = True) -> None:

@@ -175,7 +175,7 @@ def parameter_names(df: pd.DataFrame) -> list[str]:
         return [c for c in names if c in df.columns]
     stats = ("_mean", "_std", "_se", "_n", "_lo", "_hi")
     return [c for c in df.columns if c not in TRIAL_COLUMNS and c not in ("n_complete", "n_incomplete")
-            and not str(c).endswith(stats)]
+            and not str(c).endswith(stats) and not str(c).startswith("score_")]
 
 
 def _empty_trials() -> pd.DataFrame:
@@ -222,7 +222,7 @@ def load_trials(db: DB = None, study: str | Sequence[str] | None = None, *,
         cols = (t.study_id, t.number, t.state, t.point, _as_text(t.parameters), _as_text(t.values), t.macs,
                 t.params, t.acts, t.val_acc, t.best_val_acc, t.test_acc, t.epochs_done, t.seed, t.repeat, t.node,
                 t.seconds, _as_text(t.metrics), t.started, t.finished, t.attempts, t.config_key, t.key,
-                t.netspec_hash, t.optuna_trial, t.error, _as_text(t.rejected_by))
+                t.netspec_hash, t.optuna_trial, t.error, _as_text(t.rejected_by), _as_text(t.scores))
         q = sa.select(*cols).where(t.study_id.in_([s.id for s in studies]))
         if keep is not None:
             q = q.where(t.state.in_([k for k, v in STATES.items() if v in keep]))
@@ -234,9 +234,9 @@ def load_trials(db: DB = None, study: str | Sequence[str] | None = None, *,
         rows.sort(key=lambda r: (order[r[0]], r[1]))
     (sid, number, state, point, parameters, values, macs, params, acts, val_acc, best, test_acc, epochs, seed,
      repeat, node, seconds, metrics, started, finished, attempts, config_key, key, nhash, otrial, error,
-     rejected) = (list(c) for c in zip(*rows))
+     rejected, scores) = (list(c) for c in zip(*rows))
     parameters, values = _json_column(parameters), _json_column(values)
-    metrics, rejected = _json_column(metrics), _json_column(rejected)
+    metrics, rejected, scores = _json_column(metrics), _json_column(rejected), _json_column(scores)
     name_of = {s.id: s.name for s in studies}
     family_of = {s.id: study_family(s.spec_canonical) for s in studies}
     out: dict[str, Any] = {
@@ -271,6 +271,10 @@ def load_trials(db: DB = None, study: str | Sequence[str] | None = None, *,
                 "attempts": attempts, "config_key": config_key, "key": key, "netspec_hash": nhash,
                 "optuna_trial": otrial, "error": error,
                 "rejected_by": ["; ".join(map(str, r)) if r else None for r in rejected]})
+    # training-free scores (scalesearch.scores), when the study has them: score_<name>, in the order first seen
+    for name in dict.fromkeys(k for sc in scores for k in (sc or {}) if k != "error"):
+        out[f"score_{name}"] = np.asarray([math.nan if (sc or {}).get(name) is None else sc[name] for sc in scores],
+                                          dtype=float)
     for c in _INT_COLUMNS:
         out[c] = _int_or_float(out[c])
     for c in ("latency_ms", "val_acc", "best_val_acc", "test_acc", "test_loss", "wall_s", "train_s", "total_s",

@@ -12,6 +12,7 @@ import collections
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,6 +60,8 @@ class Claims:
         self.exhausted = False
         self.note = ""  # why the sampler's search ended early ("" when it did not)
         self._idle = 0
+        self.score_input: tuple[Any, ...] | None = None  # (x, y, mean, std): `set_score_data`
+        self._pool_scores: dict[str, dict[str, Any]] = {}  # a prefilter's scores, reused when a kept one is queued
         self._rejected: set[str] = set()
         self._known_rows: dict[str, TrialRecord] = {}
         self._sampler_claimed: set[str] = set()
@@ -90,6 +93,28 @@ class Claims:
         self._grid = self._grid_points() if s.sampler == "grid" else None
         self._grid_pos = 0
         self._grid_claimed = len(self._sampler_claimed)  # grid configurations claimed by earlier runs count
+
+    def set_score_data(self, data: Any, *, size: int = 64) -> None:
+        """Score every new candidate (scalesearch.scores) on one mini-batch of `data`'s train split, drawn with the
+        study's seed; the scores are stored with its trials."""
+        from scalesearch.scores import score_batch
+
+        x, y = score_batch(data.train.x, data.train.y, size=min(size, len(data.train.y)), seed=self.spec.seed)
+        self.score_input = (x, y, data.mean, data.std)
+
+    def _scores(self, cand: Candidate) -> dict[str, Any] | None:
+        """The candidate's training-free scores (None without score data); a score that fails or is not finite is
+        stored as null (JSON has no infinity), with the reason under `error` when the scoring failed."""
+        if self.score_input is None:
+            return None
+        from scalesearch.scores import score_candidate
+
+        x, y, mean, std = self.score_input
+        try:
+            got = score_candidate(cand.netspec, x, y, mean, std, seed=self.spec.seed)
+        except Exception as e:  # noqa: BLE001 - a score that cannot be computed must not stop the search
+            return {"error": " ".join(str(e).split())[:300] or type(e).__name__}
+        return {k: (float(v) if math.isfinite(v) else None) for k, v in got.items()}
 
     def _grid_points(self) -> list[dict[str, Any]]:
         space = grid_space(self.spec)
@@ -158,6 +183,8 @@ class Claims:
             self.note = (f"the {s.sampler} sampler proposed {MAX_IDLE_PROPOSALS} candidates in a row that were "
                          "rejected or already trained: the space looks exhausted")
             return False
+        if s.prefilter is not None:
+            return self._claim_pool()
         trial = self.run.study.ask()
         try:
             params = sample_params(self.spec, trial)
@@ -168,6 +195,62 @@ class Claims:
         outcome = self._handle(params, None, trial=trial)
         self._idle = 0 if outcome == "new" else self._idle + 1
         return True
+
+    def _claim_pool(self) -> bool:
+        """The prefilter (`search.prefilter`): ask the sampler for `pool` candidates, score the new feasible ones,
+        claim the best `keep` for training and store the others as rejected (told to Optuna as rejected, with the
+        score that dropped them); rejected, known and unscorable proposals are handled as without a prefilter."""
+        pf = self.spec.search.prefilter
+        assert pf is not None
+        left = (self.spec.search.trials or 0) - len(self._sampler_claimed)
+        scored: list[tuple[float, int, dict[str, Any], Any, Candidate]] = []
+        for i in range(pf.pool):
+            trial = self.run.study.ask()
+            try:
+                params = sample_params(self.spec, trial)
+            except Exception as e:  # noqa: BLE001 - as in _claim_next
+                self.run.study.tell(trial, state=_state("FAIL"))
+                self.note = f"the sampler failed: {e}"
+                return False
+            try:
+                cand = resolve_candidate(self.spec, params)
+                new = cand.feasible and not self._is_claimed(cand)
+            except (InvalidArchitecture, SpecError, ValueError):
+                new = False
+            if not new:  # rejected, known or unresolvable: the usual path
+                outcome = self._handle(params, None, trial=trial)
+                self._idle = 0 if outcome == "new" else self._idle + 1
+                continue
+            scores = self._scores(cand) or {}
+            value = {"params": cand.params, "macs": cand.macs}.get(pf.score, scores.get(pf.score))
+            self._pool_scores[self._config_key(cand)] = scores
+            scored.append((-math.inf if value is None else float(value), -i, params, trial, cand))
+        scored.sort(key=lambda x: (x[0], x[1]), reverse=True)  # best first; ties: the earlier proposal
+        keep = min(pf.keep, max(left, 0))
+        for rank, (value, _, params, trial, cand) in enumerate(scored):
+            if rank < keep:
+                self._handle(params, None, trial=trial)
+                self._idle = 0
+                continue
+            cut = scored[keep - 1][0] if keep else math.inf
+            why = (f"prefilter: {pf.score} {value:.6g} below the {keep} best of the pool of {pf.pool} (cut "
+                   f"{cut:.6g})")
+            key = self._jobs(cand)[0].key  # as a constraint's rejection (`_handle`)
+            self.results.tell_rejected(trial, cand, why)
+            rec = self.run.store.add_rejected(self.run.name, self._row_fields(params, None, cand, None, trial) |
+                                              {"key": key, "config_key": key, "rejected_by": [why],
+                                               "scores": self._pool_scores.pop(self._config_key(cand), None)})
+            self._rejected.add(key)
+            self.run.counts.rejected += 1
+            self.run.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.run.counts)
+        return True
+
+    def _is_claimed(self, cand: Candidate) -> bool:
+        """Whether a feasible candidate's configuration is claimed in this run, trained, or dropped before."""
+        jobs = self._jobs(cand)
+        ck = jobs[0].config_key
+        return (ck in self.run.configs or all(j.key in self.run.finished for j in jobs)
+                or jobs[0].key in self._rejected)
 
     def _claim_grid(self) -> bool:
         assert self._grid is not None
@@ -238,6 +321,9 @@ class Claims:
             self.run.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.run.counts)
             return "rejected"
         assert cand is not None
+        if jobs[0].key in self._rejected and not fixed:  # feasible, but a prefilter dropped it: again, untrained
+            self.results.tell_rejected(trial, cand, "prefilter: dropped from an earlier pool")
+            return "rejected"
         ck = jobs[0].config_key
         cfg = self.run.configs.get(ck)
         if cfg is not None:  # claimed in this run and not finished yet: wait for it
@@ -259,11 +345,14 @@ class Claims:
         cfg = _Config(ck, dict(params), cand, point, jobs, [trial] if trial is not None else [])
         self.run.configs[ck] = cfg
         todo = [j for j in jobs if j.key not in self.run.finished]
+        stored = [r.scores for j in jobs if (r := self._known_rows.get(j.key)) is not None and r.scores]
+        scores = stored[0] if stored else self._pool_scores.pop(ck, None) or self._scores(cand)
         for j in todo:
             was = self._known_rows.get(j.key)
             if was is not None:
                 self.run.count_row(was.state, -1)
-            self.run.store.queue_trial(self.run.name, self._row_fields(params, point, cand, j, trial))
+            self.run.store.queue_trial(self.run.name, self._row_fields(params, point, cand, j, trial) |
+                                       ({"scores": scores} if scores is not None else {}))
             self.run.counts.queued += 1
             self.run.queue.append(j)
         if point is None:

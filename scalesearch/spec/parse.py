@@ -24,6 +24,7 @@ from scalesearch.spec.schema import (
     IO_ARGS,
     KEEP,
     OBJECTIVES,
+    PREFILTER_SCORES,
     RESERVED,
     SAMPLERS,
     STUDY_RE,
@@ -36,6 +37,7 @@ from scalesearch.spec.schema import (
     EarlyStopping,
     Objective,
     Point,
+    Prefilter,
     Resources,
     SearchConfig,
     SearchSpec,
@@ -65,7 +67,7 @@ _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", 
              "search")
 
 _SEARCH_KEYS = ("sampler", "trials", "repeats", "objectives", "early_stopping", "resources", "max_concurrency",
-                "time_budget_s", "points_only", "keep", "population", "tournament")
+                "time_budget_s", "points_only", "keep", "population", "tournament", "prefilter")
 
 
 def load_spec(path: str) -> SearchSpec:
@@ -373,13 +375,23 @@ def _parse_search(n: Node) -> SearchConfig:
     if tournament is not None and tournament > (population or rea_sizes(trials)[0]):
         raise m["tournament"].err(f"a tournament of {tournament} out of a population of "
                                   f"{population or rea_sizes(trials)[0]}", "tournament <= population")
+    prefilter = None
+    if "prefilter" in m and m["prefilter"].v is not None:
+        pm = check_keys(m["prefilter"], ("score", "pool", "keep"), required=("score", "pool", "keep"),
+                        what="prefilter settings")
+        pool = read_int(pm["pool"], 2, 100000)
+        prefilter = Prefilter(score=read_str(pm["score"], PREFILTER_SCORES), pool=pool,
+                              keep=read_int(pm["keep"], 1, pool - 1), loc=m["prefilter"].loc)
+        if sampler == "grid":
+            raise m["prefilter"].key_err("a prefilter draws its pool from the sampler; the grid sampler walks every "
+                                         "point", "sampler: random, tpe, rea or nsga2")
     return SearchConfig(sampler=sampler, trials=trials,
                         repeats=read_int(m["repeats"], 1, 1000) if "repeats" in m else 1,
                         objectives=objectives, early_stopping=es, resources=res,
                         max_concurrency=read_int(m["max_concurrency"], 1, 10000) if "max_concurrency" in m else 1,
                         time_budget_s=budget, points_only=points_only, loc=n.loc,
                         keep=read_str(m["keep"], KEEP) if "keep" in m else "pareto", population=population,
-                        tournament=tournament)
+                        tournament=tournament, prefilter=prefilter)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,9 @@ SAMPLERS = ("grid", "random", "tpe", "nsga2", "rea")
 COST_NAMES = ("macs", "params", "acts")  # the candidate's cost, known in constraints
 BASE_NAMES = ("base_macs", "base_params", "base_acts")  # the baseline's cost
 EARLY_STOPPING = ("asha", "moasha")
+# What a prefilter ranks candidates by: a training-free score (scalesearch.scores.SCORES) or an exact cost; higher
+# is better for each score, and for params and macs (a bigger net of a family trains to more accuracy).
+PREFILTER_SCORES = ("naswot", "synflow", "snip", "grad_norm", "params", "macs")
 KEEP = ("pareto", "best", "all", "none")  # whose final weights a search keeps (results/<study>/checkpoints/)
 ES_METRICS = ("val_acc",)  # never the test set: searches select on validation
 # (in_channels, num_classes, native resolution) of each dataset, derived from scalesearch.datasets.DATASETS.
@@ -235,6 +238,17 @@ class EarlyStopping:
 
 
 @dataclass(frozen=True)
+class Prefilter:
+    """Score `pool` sampled candidates before training, train the best `keep` by `score` (higher is better), store
+    the others as rejected (told to Optuna as rejected)."""
+
+    score: str
+    pool: int
+    keep: int
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Resources:
     """Per trial: CPU cores and GPU fraction."""
 
@@ -271,6 +285,7 @@ class SearchConfig:
     keep: str = "pareto"
     population: int | None = None
     tournament: int | None = None
+    prefilter: Prefilter | None = None
 
     def rea(self) -> tuple[int, int]:
         """The REA sampler's (P, S): the spec's values or `rea_sizes`' defaults."""

@@ -75,6 +75,8 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         sd["population"] = s.population
     if s.tournament is not None:
         sd["tournament"] = s.tournament
+    if s.prefilter is not None:
+        sd["prefilter"] = Flow(score=s.prefilter.score, pool=s.prefilter.pool, keep=s.prefilter.keep)
     d["search"] = sd
     return d
 

@@ -39,9 +39,15 @@ def _v1_to_v2(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE scalesearch_studies ADD COLUMN classes JSON")
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE scalesearch_trials ADD COLUMN scores JSON")
+
+
 STEPS: dict[int, tuple[str, Callable[[Connection], None]]] = {
     1: ("add scalesearch_studies.classes (the dataset's class names; NULL for the studies already there)",
         _v1_to_v2),
+    2: ("add scalesearch_trials.scores (training-free scores of each candidate; NULL for the trials already there)",
+        _v2_to_v3),
 }
 
 

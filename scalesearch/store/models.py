@@ -34,7 +34,7 @@ __all__ = [
     "TrialRow",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TRIAL_STATES = ("queued", "running", "completed", "failed", "stopped", "rejected", "interrupted")
 FINISHED_STATES = ("completed", "failed", "stopped", "rejected")  # never trained again
 STUDY_STATES = ("running", "finished", "interrupted", "failed")
@@ -120,6 +120,7 @@ class TrialRow(Base):
     test_acc: Mapped[float | None] = mapped_column(Float)
     epochs_done: Mapped[int] = mapped_column(Integer, default=0)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the result summary (times, steps, device...)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # training-free scores at claim (scalesearch.scores)
     error: Mapped[str | None] = mapped_column(Text)  # one line
     traceback: Mapped[str | None] = mapped_column(Text)
     rejected_by: Mapped[list[Any] | None] = mapped_column(JSON)

@@ -103,6 +103,7 @@ class TrialRecord(_Record):
     test_acc: float | None
     epochs_done: int
     metrics: Mapping[str, Any] | None
+    scores: Mapping[str, Any] | None
     error: str | None
     traceback: str | None
     rejected_by: tuple[str, ...] | None

@@ -1,0 +1,108 @@
+"""Training-free scores in a real search: computed once per candidate before training, stored with every trial
+(equal over its repeats, equal to a recomputation from the stored netspec), read back as score_<name> columns, and
+ranked against the trained accuracy by `scalesearch scores`."""
+
+from __future__ import annotations
+
+import pytest
+
+import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
+
+pytest.importorskip("ray")
+pytest.importorskip("optuna")
+
+from _search_fixtures import REPO, cli, run_study_inprocess, spec_text
+
+from scalesearch.results import load_trials
+from scalesearch.scores import SCORES, score_batch, score_candidate
+from scalesearch.store import Reader
+
+SPEC = spec_text("scored", """\
+architecture: {family: cifar_resnet, args: {depth: d, width: w}}
+parameters:
+  d: {grid: [8, 14]}
+  w: {grid: [4, 8, 12]}
+search: {sampler: grid, repeats: 2, max_concurrency: 2, keep: none}
+""")
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory, ray_session) -> str:
+    db = f"sqlite:///{tmp_path_factory.mktemp('scores')}/r.db"
+    assert run_study_inprocess(SPEC, db, ray_session).state == "finished"
+    return db
+
+
+def test_scores_are_stored_once_per_candidate_and_recompute_exactly(scored):
+    from scalesearch.spec import parse_spec
+    from scalesearch.trial import DATA_SEED, _cached_dataset, _canonical, _plain
+
+    spec = parse_spec(SPEC, "t.yaml")
+    trials = Reader(scored).trials("scored")
+    assert len(trials) == 12 and all(t.state == "completed" for t in trials)
+    by_config: dict[str, dict] = {}
+    for t in trials:
+        assert list(t.scores) == list(SCORES) and all(isinstance(v, float) for v in t.scores.values()), t.scores
+        assert by_config.setdefault(t.config_key, dict(t.scores)) == dict(t.scores)  # its repeats share them
+    assert len({tuple(s.values()) for s in by_config.values()}) == 6  # six architectures, six sets of scores
+    # the same batch the driver drew (the study's seed) and the stored netspec give the stored values exactly
+    data = _cached_dataset(_canonical(_plain({"name": "synthetic", **dict(spec.dataset.load_kwargs()),
+                                              "seed": DATA_SEED})), "cpu", None)
+    x, y = score_batch(data.train.x, data.train.y, size=64, seed=spec.seed)
+    t = trials[0]
+    assert score_candidate(t.netspec_dict(), x, y, data.mean, data.std, seed=spec.seed) == dict(t.scores)
+
+
+def test_scores_are_columns_of_the_trials_and_the_scores_command_ranks_them(scored):
+    df = load_trials(scored, "scored")
+    assert [c for c in df.columns if c.startswith("score_")] == [f"score_{s}" for s in SCORES]
+    assert "score_naswot" not in df.attrs["parameters"]
+    r = cli("scores", "scored", "--db", scored, "--boot", "200")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "over 6 configurations" in lines[0]
+    assert [ln.split()[0] for ln in lines[2:8]] == ["params", "macs", *SCORES]
+    # params' own rho against params is 0 by construction; the same draws give the differences
+    assert lines[2].split()[-4:-1] == ["+0.000", "[+0.000,", "+0.000]"]
+
+
+def test_a_study_without_scores_is_refused_in_one_line(tmp_path):
+    db = f"sqlite:///{tmp_path}/r.db"
+    dumped = REPO / "results" / "degradation_look1" / "study.jsonl.gz"  # recorded before scores were stored
+    assert cli("load", str(dumped), "--db", db).returncode == 0
+    r = cli("scores", "degradation_look1", "--db", db)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no training-free scores" in r.stderr
+
+
+PREFILTERED = spec_text("prefiltered", """\
+architecture: {family: cifar_resnet, args: {depth: d, width: w}}
+parameters:
+  d: {grid: [8, 14]}
+  w: {int: [4, 16], step: 2}
+search: {sampler: random, trials: 4, max_concurrency: 2, keep: none, prefilter: {score: params, pool: 4, keep: 2}}
+""", train="epochs: 1, batch_size: 50, warmup_epochs: 0")
+
+
+def test_the_prefilter_trains_the_best_of_each_pool_and_stores_the_rest_as_rejected(tmp_path, ray_session):
+    from _search_fixtures import optuna_trials
+
+    db = f"sqlite:///{tmp_path}/r.db"
+    assert run_study_inprocess(PREFILTERED, db, ray_session).state == "finished"
+    trials = Reader(db).trials("prefiltered")
+    trained = [t for t in trials if t.state == "completed"]
+    dropped = [t for t in trials if t.state == "rejected"]
+    assert len({t.config_key for t in trained}) == 4  # the spec's 4 trials, each trained
+    assert dropped and all(t.rejected_by[0].startswith("prefilter: params ") for t in dropped)
+    assert all(t.scores is not None and list(t.scores) == list(SCORES) for t in trained + dropped)
+    ot = {o.number: o for o in optuna_trials(db, "prefiltered")}
+    for t in dropped:
+        assert ot[t.optuna_trial].state.name == "PRUNED"
+        assert ot[t.optuna_trial].user_attrs["scalesearch_state"] == "rejected"
+    # each pool is 4 consecutive Optuna trials: what it trained has at least the params of what it dropped
+    pools: dict[int, dict[str, list[int]]] = {}
+    for t in trained + dropped:
+        pool = pools.setdefault(t.optuna_trial // 4, {"kept": [], "dropped": []})
+        pool["kept" if t.state == "completed" else "dropped"].append(t.params)
+    for pool in pools.values():
+        if pool["kept"] and pool["dropped"]:
+            assert min(pool["kept"]) >= max(pool["dropped"]), pools
