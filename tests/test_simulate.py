@@ -130,6 +130,9 @@ def test_asha_in_the_simulator_stops_by_the_rung_rule_and_saves_epochs():
                 break
     assert run.stopped == stopped > 0 and len(run.completed) == 8 - stopped
     assert run.epochs < 8 * 9
+    # hyperband: brackets dealt in turn; its last bracket trains fully, so it stops fewer than one bracket does
+    hb = simulate(table, "replay", scheduler="hyperband", grace_epochs=1, reduction_factor=3)
+    assert 0 < hb.stopped < run.stopped and run.epochs < hb.epochs < 8 * 9
 
 
 def test_two_objectives_use_the_hypervolume_and_reach_the_tables():

@@ -209,3 +209,12 @@ def test_rea_mutation_covers_each_kind_and_never_returns_the_same_value():
         assert all(dist._contains(dist.to_internal_repr(v)) for v in seen)
     assert {s._mutate(IntDistribution(4, 16, step=4), 8) for _ in range(200)} == {4, 12, 16}
     assert {s._mutate(CategoricalDistribution([1, "1", 2.0]), 1) for _ in range(200)} == {"1", 2.0}
+
+
+def test_hyperband_brackets_start_later_and_the_last_trains_fully():
+    from scalesearch.search.rungs import hyperband_brackets
+
+    assert [b.milestones for b in hyperband_brackets(1, 2, 8)] == [[1, 2, 4], [2, 4], [4], []]
+    assert [b.milestones for b in hyperband_brackets(1, 3, 10, brackets=2)] == [[1, 3, 9], [3, 9]]
+    last = hyperband_brackets(1, 2, 8)[-1]
+    assert all(last.on_result(i, e, [-0.1 * i]) is None for i in range(5) for e in range(1, 9))

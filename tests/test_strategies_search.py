@@ -107,3 +107,32 @@ def test_rea_search_is_stored_and_resumes_after_sigkill(tmp_path, ray_session):
     ot = optuna_trials(db, "rea")
     assert not [o for o in ot if o.state.name in ("RUNNING", "WAITING")]
     assert Reader(db).study("rea").state == "finished"
+
+
+HYPERBAND = MOASHA.replace("study: moasha", "study: hyperband").replace(
+    "objectives: {val_acc: max, macs: min}\n  early_stopping: {type: moasha, grace_epochs: 1, reduction_factor: 2}",
+    "early_stopping: {type: hyperband, grace_epochs: 1, reduction_factor: 2, brackets: 2}")
+
+
+def test_hyperband_deals_trials_to_its_brackets_in_turn_and_stops_by_their_rungs(tmp_path, ray_session):
+    """Two brackets (rungs at epochs 1, 2 and at 2), trials dealt in turn in the order they start (one at a time):
+    replaying the stored epochs through the same brackets gives the stored states."""
+    from scalesearch.search.rungs import hyperband_brackets
+
+    db = f"sqlite:///{tmp_path}/r.db"
+    assert run_study_inprocess(HYPERBAND, db, ray_session).state == "finished"
+    reader = Reader(db)
+    trials = sorted(reader.trials("hyperband"), key=lambda t: t.number)
+    brackets = hyperband_brackets(1, 2, 4, 2)
+    expected = {}
+    for i, t in enumerate(trials):
+        stop = None
+        for e in reader.epochs("hyperband", t.number):
+            d = brackets[i % 2].on_result(t.number, e.epoch, (-e.val_acc,))
+            if d is not None and not d.go_on:
+                stop = e.epoch
+                break
+        expected[t.number] = ("stopped", stop) if stop else ("completed", 4)
+    assert {t.number: (t.state, t.epochs_done) for t in trials} == expected
+    assert any(s == "stopped" for s, _ in expected.values())
+    assert not any(t.state == "stopped" and t.epochs_done < 2 for t in trials[1::2])  # bracket 1: first rung at 2

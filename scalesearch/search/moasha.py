@@ -1,8 +1,11 @@
-"""MO-ASHA as a Ray Tune scheduler (Schmucker et al. 2021, "Multi-objective Asynchronous Successive Halving"):
-ASHA's rungs, with the trials at a rung ranked by all of the search's objectives at once (`Rungs`, shared with the
-simulator). The rung metric (`early_stopping.metric`, val_acc) is read from each epoch's result; the static costs
-among the objectives (macs, params) from the trial's config (`costs`, set by the driver from the counted
-candidate). A trial it stops is stored as stopped with its last epoch's metrics, as ASHA's are.
+"""Rung schedulers for Ray Tune on `Rungs` (shared with the simulator): MO-ASHA (Schmucker et al. 2021,
+"Multi-objective Asynchronous Successive Halving"): ASHA's rungs, with the trials at a rung ranked by all of the
+search's objectives at once; and asynchronous Hyperband (Li et al. 2018) over several brackets, on one objective or
+several, the trials dealt to the brackets in turn (Ray's own draws a bracket from the unseeded global numpy RNG).
+
+The rung metric (`early_stopping.metric`, val_acc) is read from each epoch's result; the static costs among the
+objectives (macs, params) from the trial's config (`costs`, set by the driver from the counted candidate). A trial
+it stops is stored as stopped with its last epoch's metrics, as ASHA's are.
 """
 
 from __future__ import annotations
@@ -14,24 +17,25 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from scalesearch.search.rungs import Rungs
 
-__all__ = ["STATIC_OBJECTIVES", "MOASHAScheduler"]
+__all__ = ["STATIC_OBJECTIVES", "MOASHAScheduler", "RungScheduler"]
 
 STATIC_OBJECTIVES = ("macs", "params")  # known before training: the candidate's counted cost
 
 
-class MOASHAScheduler(FIFOScheduler):
-    """Stops trials at ASHA's rungs by non-dominated rank (see the module docstring).
+class RungScheduler(FIFOScheduler):
+    """Stops trials at the rungs of their bracket by non-dominated rank (see the module docstring).
 
     Args:
-        rungs: the rung ladder (grace epochs, reduction factor, epochs of a full trial).
+        rungs: the brackets' rung ladders (one: ASHA or MO-ASHA; several: Hyperband), or one ladder.
         metric: the result field ranked in place of the `val_acc` objective.
         objectives: (name, "max" or "min") of the search, in order; each is the metric's `val_acc` or one of
             STATIC_OBJECTIVES.
     """
 
-    def __init__(self, rungs: Rungs, metric: str, objectives: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, rungs: Rungs | Sequence[Rungs], metric: str, objectives: Sequence[tuple[str, str]]) -> None:
         super().__init__()
-        self.rungs = rungs
+        self.brackets = [rungs] if isinstance(rungs, Rungs) else list(rungs)
+        self._bracket: dict[str, Rungs] = {}
         self._rung_metric = metric
         self.objectives = tuple(objectives)
         self.stopped = 0
@@ -53,7 +57,16 @@ class MOASHAScheduler(FIFOScheduler):
         if "epoch" not in result or result.get(self._rung_metric) is None:
             return None
         vector = self._vector(trial, result)
-        return None if vector is None else self.rungs.on_result(trial.trial_id, int(result["epoch"]), vector)
+        if vector is None:
+            return None
+        return self._of(trial).on_result(trial.trial_id, int(result["epoch"]), vector)
+
+    def _of(self, trial: Any) -> Rungs:
+        """The trial's bracket: dealt in turn, in the order trials are added (the order they start)."""
+        return self._bracket.setdefault(trial.trial_id, self.brackets[len(self._bracket) % len(self.brackets)])
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        self._of(trial)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         decision = self._decide(trial, result)
@@ -66,4 +79,7 @@ class MOASHAScheduler(FIFOScheduler):
         self._decide(trial, result)  # recorded at its rung, as ASHA records a finished trial's last result
 
     def debug_string(self) -> str:
-        return f"Using MO-ASHA: rungs at epochs {self.rungs.milestones}, {self.stopped} stopped"
+        return f"Using rungs at epochs {[b.milestones for b in self.brackets]}, {self.stopped} stopped"
+
+
+MOASHAScheduler = RungScheduler  # one bracket ranked by every objective

@@ -229,12 +229,15 @@ def _scheduler(spec: SearchSpec) -> Any:
 
     epochs = dict(spec.train).get("epochs", 10)
     max_t = epochs if isinstance(epochs, int) else 1000
-    if es.type == "moasha":
-        from scalesearch.search.moasha import MOASHAScheduler
-        from scalesearch.search.rungs import Rungs
+    if es.type in ("moasha", "hyperband"):
+        from scalesearch.search.moasha import RungScheduler
+        from scalesearch.search.rungs import Rungs, hyperband_brackets
 
-        return MOASHAScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
-                               [(o.name, o.direction) for o in spec.search.objectives])
+        if es.type == "moasha":
+            return RungScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
+                                 [(o.name, o.direction) for o in spec.search.objectives])
+        return RungScheduler(hyperband_brackets(es.grace_epochs, es.reduction_factor, max_t, es.brackets), es.metric,
+                             [("val_acc", "max")])
     return ASHAScheduler(time_attr="epoch", metric=es.metric, mode="max", grace_period=es.grace_epochs,
                          reduction_factor=es.reduction_factor, max_t=max(max_t, es.grace_epochs),
                          stop_last_trials=False)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from scalesearch.analysis.mosort import mo_order
 
-__all__ = ["Decision", "Rungs", "milestones"]
+__all__ = ["Decision", "Rungs", "hyperband_brackets", "milestones"]
 
 
 def milestones(grace: int, eta: int, max_t: int) -> list[int]:
@@ -82,3 +82,18 @@ class Rungs:
             return Decision(go_on=place < promoted, rung=m, place=place,
                             promoted=promoted, seen=len(points))
         return None
+
+
+def hyperband_brackets(grace: int, eta: int, max_t: int, brackets: int | None = None) -> list[Rungs]:
+    """Hyperband's brackets (Li et al. 2018), asynchronous: bracket s has its first rung at grace * eta**s, so the
+    last ones stop less or not at all (a bracket with no rung below max_t trains every trial fully). Default: every
+    bracket from s = 0 to the first with no rung. Trials are dealt to the brackets in turn (`RungScheduler`).
+
+    Example:
+        >>> [b.milestones for b in hyperband_brackets(1, 3, 10)]
+        [[1, 3, 9], [3, 9], [9], []]
+    """
+    n = len(milestones(grace, eta, max_t)) + 1 if brackets is None else brackets
+    if n < 1:
+        raise ValueError(f"hyperband needs at least one bracket, got {n}")
+    return [Rungs(grace * eta ** s, eta, max_t) for s in range(n)]

@@ -11,7 +11,8 @@ Optuna sampler (the same classes `scalesearch run` builds, `study._make_sampler`
 spec's own parameters (`sample_params`). A rejected one is told PRUNED at once; one already evaluated in this run is
 told its value at once (the driver's dedupe); one the table does not hold is told FAIL, redrawn and counted
 (`misses`). Otherwise it "trains": each epoch ends after its recorded seconds, reporting its recorded val_acc to
-the scheduler (`none`, `asha` on val_acc, `moasha` on the objectives, both `Rungs`). As in a real search, each
+the scheduler (`none`, `asha` on val_acc, `moasha` on the objectives, `hyperband` on val_acc over its brackets,
+dealt to the jobs in turn as they start: all `Rungs`, as in a real search). As in a real search, each
 repeat is a job of its own on a worker, and a configuration is told when all its repeats have ended: PRUNED when
 the scheduler stopped one, COMPLETE otherwise, with its objectives (val_acc: the repeats' mean). The anytime value after every event is the best objective (one
 objective) or the hypervolume of the completed configurations (two; reference: the table's worst value in each
@@ -37,13 +38,13 @@ import numpy as np
 
 from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
-from scalesearch.search.rungs import Rungs
+from scalesearch.search.rungs import Rungs, hyperband_brackets
 
 __all__ = ["SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "simulate", "simulate_many", "simulate_study",
            "summarise"]
 
 STRATEGIES = ("replay", "grid", "random", "tpe", "rea", "nsga2")
-SCHEDULERS = ("none", "asha", "moasha")
+SCHEDULERS = ("none", "asha", "moasha", "hyperband")
 _TABLE_OBJECTIVES = ("val_acc", "test_acc", "macs", "params")
 MAX_MISSES_IN_A_ROW = 200  # proposals in a row that start nothing (rejected, known, not recorded) end a run, as
 # the driver's MAX_IDLE_PROPOSALS ends a search
@@ -233,7 +234,9 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     replay = sorted(table.entries, key=lambda k: table.entries[k].orders[0]) if strategy == "replay" else None
     study = None if replay is not None else optuna.create_study(
         directions=directions, sampler=_sampler(table, strategy, trials, seed))
-    rungs = Rungs(grace_epochs, reduction_factor, table.epochs) if scheduler != "none" else None
+    brackets = ([] if scheduler == "none" else hyperband_brackets(grace_epochs, reduction_factor, table.epochs)
+                if scheduler == "hyperband" else [Rungs(grace_epochs, reduction_factor, table.epochs)])
+    bracket_of: dict[tuple[str, int], Rungs] = {}  # each job's bracket, dealt in turn as jobs start
     rung_objectives = table.objectives if scheduler == "moasha" else (("val_acc", "max"),)
     values: dict[str, list[float]] = {}  # configurations told so far in this run
     queue: list[tuple[float, int, str, int, int]] = []  # (time, tie, key, repeat, epoch): an epoch's end
@@ -330,6 +333,8 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     while True:
         while busy < n_workers and (pending or claim()):
             key, repeat = pending.pop(0)
+            if brackets:
+                bracket_of[(key, repeat)] = brackets[len(bracket_of) % len(brackets)]
             heapq.heappush(queue, (now + table.entries[key].seconds[repeat][0], next(tie), key, repeat, 1))
             busy += 1
         if not queue:
@@ -337,10 +342,10 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
         now, _, key, repeat, epoch = heapq.heappop(queue)
         entry = table.entries[key]
         run.epochs += 1
-        if rungs is not None and epoch < table.epochs:
+        if brackets and epoch < table.epochs:
             vec = [-entry.objective(n, epoch, repeat) if d == "max" else entry.objective(n, epoch, repeat)
                    for n, d in rung_objectives]
-            decision = rungs.on_result((key, repeat), epoch, vec)
+            decision = bracket_of[(key, repeat)].on_result((key, repeat), epoch, vec)
             if decision is not None and not decision.go_on:
                 busy -= 1
                 job_ended(key, stopped=True)

@@ -107,7 +107,8 @@ class Results:
             state, note = "FAIL", failed[0].error or "failed"
         elif any(r.state == "stopped" for r in results):
             es = run.spec.search.early_stopping
-            state, note = "PRUNED", f"stopped early by {'MO-ASHA' if es and es.type == 'moasha' else 'ASHA'}"
+            names = {"moasha": "MO-ASHA", "hyperband": "Hyperband"}
+            state, note = "PRUNED", f"stopped early by {names.get(es.type, 'ASHA') if es else 'ASHA'}"
         else:
             values = self._values(cfg, results)
             state, note = ("COMPLETE", "") if values is not None else ("FAIL", "no objective value")

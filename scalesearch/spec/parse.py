@@ -350,13 +350,17 @@ def _parse_search(n: Node) -> SearchConfig:
         objectives = tuple(objs)
     es = None
     if "early_stopping" in m and m["early_stopping"].v is not None:
-        em = check_keys(m["early_stopping"], ("type", "grace_epochs", "reduction_factor", "metric"),
+        em = check_keys(m["early_stopping"], ("type", "grace_epochs", "reduction_factor", "metric", "brackets"),
                          required=("type",), what="early-stopping settings")
         es = EarlyStopping(type=read_str(em["type"], EARLY_STOPPING),
                            grace_epochs=read_int(em["grace_epochs"], 1) if "grace_epochs" in em else 1,
                            reduction_factor=read_int(em["reduction_factor"], 2) if "reduction_factor" in em else 3,
                            metric=read_str(em["metric"], ES_METRICS) if "metric" in em else "val_acc",
+                           brackets=read_int(em["brackets"], 1, 20) if "brackets" in em else None,
                            loc=(em.get("grace_epochs") or m["early_stopping"]).loc)
+        if es.brackets is not None and es.type != "hyperband":
+            raise em["brackets"].key_err(f"brackets is a setting of hyperband, not of {es.type}",
+                                         "type: hyperband, or no brackets")
     res = Resources()
     if "resources" in m:
         rm = check_keys(m["resources"], ("cpus", "gpus"), what="per-trial resources")

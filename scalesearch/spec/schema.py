@@ -29,7 +29,7 @@ DIRECTIONS = ("max", "min")
 SAMPLERS = ("grid", "random", "tpe", "nsga2", "rea")
 COST_NAMES = ("macs", "params", "acts")  # the candidate's cost, known in constraints
 BASE_NAMES = ("base_macs", "base_params", "base_acts")  # the baseline's cost
-EARLY_STOPPING = ("asha", "moasha")
+EARLY_STOPPING = ("asha", "moasha", "hyperband")
 # What a prefilter ranks candidates by: a training-free score (scalesearch.scores.SCORES) or an exact cost; higher
 # is better for each score, and for params and macs (a bigger net of a family trains to more accuracy).
 PREFILTER_SCORES = ("naswot", "synflow", "snip", "grad_norm", "params", "macs")
@@ -234,6 +234,7 @@ class EarlyStopping:
     grace_epochs: int = 1
     reduction_factor: int = 3
     metric: str = "val_acc"
+    brackets: int | None = None  # hyperband only: None = every bracket down to one with no rung
     loc: Loc | None = field(default=None, compare=False, repr=False)
 
 

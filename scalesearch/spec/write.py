@@ -63,6 +63,8 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         es = s.early_stopping
         sd["early_stopping"] = Flow(type=es.type, grace_epochs=es.grace_epochs,
                                      reduction_factor=es.reduction_factor, metric=es.metric)
+        if es.brackets is not None:
+            sd["early_stopping"]["brackets"] = es.brackets
     sd["resources"] = Flow(cpus=s.resources.cpus, gpus=s.resources.gpus)
     sd["max_concurrency"] = s.max_concurrency
     if s.time_budget_s is not None:
