@@ -106,3 +106,25 @@ def test_the_prefilter_trains_the_best_of_each_pool_and_stores_the_rest_as_rejec
     for pool in pools.values():
         if pool["kept"] and pool["dropped"]:
             assert min(pool["kept"]) >= max(pool["dropped"]), pools
+
+
+def test_a_configuration_proposed_twice_in_one_pool_is_trained_once_and_never_dropped_by_itself(tmp_path,
+                                                                                                ray_session):
+    """Two configurations, pools of 4 (so every pool repeats one): the copy of a kept configuration is told with it,
+    not stored as rejected; nothing is left RUNNING in Optuna."""
+    from _search_fixtures import optuna_trials
+
+    text = PREFILTERED.replace("prefiltered", "twice").replace("  d: {grid: [8, 14]}\n", "").replace(
+        "depth: d", "depth: 8").replace("w: {int: [4, 16], step: 2}", "w: {grid: [4, 8]}").replace(
+        "trials: 4", "trials: 2").replace("keep: 2}", "keep: 1}")
+    db = f"sqlite:///{tmp_path}/r.db"
+    assert run_study_inprocess(text, db, ray_session).state == "finished"
+    trials = Reader(db).trials("twice")
+    completed = {t.parameters["w"] for t in trials if t.state == "completed"}
+    rejected = {t.parameters["w"] for t in trials if t.state == "rejected"}
+    assert 8 in completed and not completed & rejected  # the bigger net is kept in the first pool
+    assert Reader(db).counts("twice").get("rejected", 0) == len(rejected)
+    ot = optuna_trials(db, "twice")
+    assert len(ot) >= 4 and not [o for o in ot if o.state.name in ("RUNNING", "WAITING")]
+    w8 = [o for o in ot if o.params["w"] == 8]
+    assert len(w8) >= 2 and all(o.state.name == "COMPLETE" for o in w8)  # its copies told its result

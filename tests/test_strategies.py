@@ -3,8 +3,6 @@ regularized evolution (REA) as an Optuna sampler: its children, tournaments and 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -86,16 +84,26 @@ def test_moasha_promotions_match_a_hand_computed_nondominated_sort():
     assert rungs.on_result("a", 2, (-0.55, 4.0)).go_on  # the first at rung 2
 
 
-def test_one_objective_rungs_keep_the_top_fraction_like_asha():
-    rungs = Rungs(grace=1, eta=3, max_t=10)
-    accs = [0.5, 0.6, 0.4, 0.7, 0.55, 0.3, 0.65, 0.2, 0.8]
-    go = [rungs.on_result(i, 1, [-a]).go_on for i, a in enumerate(accs)]
-    # by hand: goes on when among the first ceil(n / 3) of the n seen so far
-    expect = []
-    for i, a in enumerate(accs):
-        better = sum(b > a for b in accs[:i])
-        expect.append(better < math.ceil((i + 1) / 3))
-    assert go == expect == [True, True, False, True, False, False, True, False, True]
+def test_one_objective_rungs_decide_exactly_as_rays_asha():
+    """The same results, in the same order, through Ray's own ASHA bracket and through `Rungs`: the same stops,
+    ties included (a tie goes on)."""
+    from types import SimpleNamespace
+
+    ray_bracket = pytest.importorskip("ray.tune.schedulers.async_hyperband")._Bracket
+    rng = np.random.default_rng(0)
+    for eta in (2, 3, 4):
+        ours = Rungs(grace=1, eta=eta, max_t=10)
+        theirs = ray_bracket(min_t=1, max_t=10, reduction_factor=eta, s=0, stop_last_trials=False)
+        accs = np.round(rng.uniform(0.1, 0.9, size=(40, 9)), 2)  # rounded: ties happen
+        accs[5] = accs[3]  # an exact tie with an earlier trial
+        stopped = 0
+        for epoch in range(1, 10):
+            for i, row in enumerate(accs):
+                d = ours.on_result(i, epoch, [-row[epoch - 1]])
+                a = theirs.on_result(SimpleNamespace(trial_id=i), epoch, row[epoch - 1])
+                assert (d is None or d.go_on) == (a == "CONTINUE"), (eta, epoch, i)
+                stopped += a == "STOP"
+        assert stopped > 0
 
 
 # --- REA -------------------------------------------------------------------------------------------------------
@@ -120,8 +128,8 @@ def test_rea_children_differ_from_their_tournament_winner_in_one_parameter_and_t
         if trial.number in sampler.lineage:
             parent, mutated, drawn = sampler.lineage[trial.number]
             assert set(drawn) <= set(before) and len(set(drawn)) == 3  # drawn from the last 6 told, no repeats
-            best = max(drawn, key=lambda n: (study.trials[n].value, -n))
-            assert study.trials[best].value == study.trials[parent].value  # the winner is the tournament's best
+            assert parent in drawn
+            assert study.trials[parent].value == max(study.trials[n].value for n in drawn)  # the tournament's best
             p = study.trials[parent].params
             diff = [k for k in trial.params if trial.params[k] != p[k]]
             assert diff == [mutated]  # exactly one parameter changed
@@ -212,9 +220,15 @@ def test_rea_mutation_covers_each_kind_and_never_returns_the_same_value():
 
 
 def test_hyperband_brackets_start_later_and_the_last_trains_fully():
-    from scalesearch.search.rungs import hyperband_brackets
+    from scalesearch.search.rungs import hyperband_brackets, hyperband_order, hyperband_shares
 
     assert [b.milestones for b in hyperband_brackets(1, 2, 8)] == [[1, 2, 4], [2, 4], [4], []]
     assert [b.milestones for b in hyperband_brackets(1, 3, 10, brackets=2)] == [[1, 3, 9], [3, 9]]
+    assert len(hyperband_brackets(1, 3, 9, brackets=6)) == 3  # capped: no two brackets that never stop
+    # Li et al.'s R = 9, eta = 3: n = 9, 5, 3 trials per round for s = 2, 1, 0
+    shares = hyperband_shares(hyperband_brackets(1, 3, 9), 3)
+    assert shares == [9, 5, 3]
+    order = hyperband_order(shares)
+    assert [order.count(b) for b in range(3)] == shares and order[:3] == [0, 1, 0]
     last = hyperband_brackets(1, 2, 8)[-1]
     assert all(last.on_result(i, e, [-0.1 * i]) is None for i in range(5) for e in range(1, 9))

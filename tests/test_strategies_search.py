@@ -117,22 +117,25 @@ HYPERBAND = MOASHA.replace("study: moasha", "study: hyperband").replace(
 def test_hyperband_deals_trials_to_its_brackets_in_turn_and_stops_by_their_rungs(tmp_path, ray_session):
     """Two brackets (rungs at epochs 1, 2 and at 2), trials dealt in turn in the order they start (one at a time):
     replaying the stored epochs through the same brackets gives the stored states."""
-    from scalesearch.search.rungs import hyperband_brackets
+    from scalesearch.search.rungs import hyperband_brackets, hyperband_order, hyperband_shares
 
     db = f"sqlite:///{tmp_path}/r.db"
     assert run_study_inprocess(HYPERBAND, db, ray_session).state == "finished"
     reader = Reader(db)
     trials = sorted(reader.trials("hyperband"), key=lambda t: t.number)
     brackets = hyperband_brackets(1, 2, 4, 2)
+    deal = hyperband_order(hyperband_shares(brackets, 2))
+    assert deal == [0, 1, 0, 1, 0]  # shares: ceil(2 / 3 * 2**2) = 3 for rungs 1, 2; ceil(2 / 2 * 2) = 2 for rung 2
     expected = {}
     for i, t in enumerate(trials):
         stop = None
         for e in reader.epochs("hyperband", t.number):
-            d = brackets[i % 2].on_result(t.number, e.epoch, (-e.val_acc,))
+            d = brackets[deal[i % 5]].on_result(t.number, e.epoch, (-e.val_acc,))
             if d is not None and not d.go_on:
                 stop = e.epoch
                 break
         expected[t.number] = ("stopped", stop) if stop else ("completed", 4)
     assert {t.number: (t.state, t.epochs_done) for t in trials} == expected
     assert any(s == "stopped" for s, _ in expected.values())
-    assert not any(t.state == "stopped" and t.epochs_done < 2 for t in trials[1::2])  # bracket 1: first rung at 2
+    # bracket 1's first rung is at epoch 2: its trials are never stopped after one epoch
+    assert not any(t.state == "stopped" and t.epochs_done < 2 for i, t in enumerate(trials) if deal[i % 5] == 1)

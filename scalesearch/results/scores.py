@@ -20,7 +20,8 @@ from scalesearch.errors import InputError
 
 __all__ = ["PUBLISHED", "score_correlations", "score_table"]
 
-PUBLISHED = {"synflow": 0.794, "params": 0.735, "flops": 0.714, "snip": 0.679, "grad_norm": 0.678}
+# FLOPs rank networks as MACs do (about 2 FLOPs per MAC), so the published flops figure stands beside macs
+PUBLISHED = {"synflow": 0.794, "params": 0.735, "macs": 0.714, "snip": 0.679, "grad_norm": 0.678}
 
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -49,14 +50,18 @@ def score_correlations(df: pd.DataFrame, *, metric: str = "val_acc", n_boot: int
     rng = np.random.default_rng(seed)
     idx = [rng.integers(0, len(g), len(g)) for _ in range(n_boot)]
     base = g["params"].to_numpy(float)
-    base_boot = np.array([_rank_corr(base[i], y[i])[0] for i in idx])
     rows = []
     for c in cols:
         x = g[c].to_numpy(float)
         ok = ~np.isnan(x)
         rho, tau = _rank_corr(x[ok], y[ok])
-        boot = np.array([_rank_corr(x[i][~np.isnan(x[i])], y[i][~np.isnan(x[i])]) for i in idx])
-        diff = boot[:, 0] - base_boot
+        boot, diff = [], []
+        for i in idx:  # params' rho on the same rows as the score's (those where the score has a value)
+            k = i[~np.isnan(x[i])]
+            r = _rank_corr(x[k], y[k])
+            boot.append(r)
+            diff.append(r[0] - _rank_corr(base[k], y[k])[0])
+        boot, diff = np.array(boot), np.array(diff)
 
         def ci(v: np.ndarray) -> tuple[float, float]:
             v = v[~np.isnan(v)]
@@ -65,7 +70,7 @@ def score_correlations(df: pd.DataFrame, *, metric: str = "val_acc", n_boot: int
         name = c.removeprefix("score_")
         rows.append({"score": name, "n": int(ok.sum()), "spearman": rho, "spearman_lo": ci(boot[:, 0])[0],
                      "spearman_hi": ci(boot[:, 0])[1], "kendall": tau, "kendall_lo": ci(boot[:, 1])[0],
-                     "kendall_hi": ci(boot[:, 1])[1], "vs_params": rho - _rank_corr(base, y)[0],
+                     "kendall_hi": ci(boot[:, 1])[1], "vs_params": rho - _rank_corr(base[ok], y[ok])[0],
                      "vs_params_lo": ci(diff)[0], "vs_params_hi": ci(diff)[1],
                      "published": PUBLISHED.get(name, math.nan)})
     return pd.DataFrame(rows)
@@ -94,5 +99,8 @@ def score_table(db: Any, study: str, *, metric: str = "val_acc", n_boot: int = 1
                      f"{f(r.kendall, r.kendall_lo, r.kendall_hi):>24} "
                      f"{f(r.vs_params, r.vs_params_lo, r.vs_params_hi):>26} {pub:>9}{verdict}")
     lines.append("published: White et al. 2022, NATS-Bench TSS on CIFAR-100 (another space and task: context, not "
-                 "a target)")
+                 "a target; their flops stands beside macs)")
+    if (df["state"] == "REJECTED").any() and df["rejected_by"].fillna("").str.startswith("prefilter").any():
+        lines.append("note: a prefilter dropped some candidates untrained; the correlations cover the trained ones "
+                     "only, a range the prefilter already narrowed")
     return "\n".join(lines)

@@ -204,12 +204,15 @@ class Claims:
         assert pf is not None
         left = (self.spec.search.trials or 0) - len(self._sampler_claimed)
         scored: list[tuple[float, int, dict[str, Any], Any, Candidate]] = []
+        again: list[tuple[dict[str, Any], Any]] = []  # a configuration proposed twice in one pool: known, after it
+        in_pool: set[str] = set()
         for i in range(pf.pool):
             trial = self.run.study.ask()
             try:
                 params = sample_params(self.spec, trial)
-            except Exception as e:  # noqa: BLE001 - as in _claim_next
-                self.run.study.tell(trial, state=_state("FAIL"))
+            except Exception as e:  # noqa: BLE001 - as in _claim_next; the pool's open trials are told FAIL
+                for t in [trial, *(x[3] for x in scored), *(x[1] for x in again)]:
+                    self.run.study.tell(t, state=_state("FAIL"))
                 self.note = f"the sampler failed: {e}"
                 return False
             try:
@@ -217,10 +220,14 @@ class Claims:
                 new = cand.feasible and not self._is_claimed(cand)
             except (InvalidArchitecture, SpecError, ValueError):
                 new = False
+            if new and self._config_key(cand) in in_pool:
+                again.append((params, trial))
+                continue
             if not new:  # rejected, known or unresolvable: the usual path
                 outcome = self._handle(params, None, trial=trial)
                 self._idle = 0 if outcome == "new" else self._idle + 1
                 continue
+            in_pool.add(self._config_key(cand))
             scores = self._scores(cand) or {}
             value = {"params": cand.params, "macs": cand.macs}.get(pf.score, scores.get(pf.score))
             self._pool_scores[self._config_key(cand)] = scores
@@ -243,6 +250,9 @@ class Claims:
             self._rejected.add(key)
             self.run.counts.rejected += 1
             self.run.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.run.counts)
+        for params, trial in again:  # now claimed (told with it) or dropped (told rejected), as its first copy
+            self._handle(params, None, trial=trial)
+            self._idle += 1
         return True
 
     def _is_claimed(self, cand: Candidate) -> bool:

@@ -1,7 +1,8 @@
 """Rung schedulers for Ray Tune on `Rungs` (shared with the simulator): MO-ASHA (Schmucker et al. 2021,
 "Multi-objective Asynchronous Successive Halving"): ASHA's rungs, with the trials at a rung ranked by all of the
 search's objectives at once; and asynchronous Hyperband (Li et al. 2018) over several brackets, on one objective or
-several, the trials dealt to the brackets in turn (Ray's own draws a bracket from the unseeded global numpy RNG).
+several, the trials dealt to the brackets in a fixed order with Hyperband's shares (`rungs.hyperband_order`; Ray's
+own draws a bracket from the unseeded global numpy RNG).
 
 The rung metric (`early_stopping.metric`, val_acc) is read from each epoch's result; the static costs among the
 objectives (macs, params) from the trial's config (`costs`, set by the driver from the counted candidate). A trial
@@ -27,14 +28,17 @@ class RungScheduler(FIFOScheduler):
 
     Args:
         rungs: the brackets' rung ladders (one: ASHA or MO-ASHA; several: Hyperband), or one ladder.
+        deal: the brackets' indices in the order trials are dealt to them, over and over (default: in turn).
         metric: the result field ranked in place of the `val_acc` objective.
         objectives: (name, "max" or "min") of the search, in order; each is the metric's `val_acc` or one of
             STATIC_OBJECTIVES.
     """
 
-    def __init__(self, rungs: Rungs | Sequence[Rungs], metric: str, objectives: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, rungs: Rungs | Sequence[Rungs], metric: str, objectives: Sequence[tuple[str, str]], *,
+                 deal: Sequence[int] | None = None) -> None:
         super().__init__()
         self.brackets = [rungs] if isinstance(rungs, Rungs) else list(rungs)
+        self.deal = list(deal) if deal else list(range(len(self.brackets)))
         self._bracket: dict[str, Rungs] = {}
         self._rung_metric = metric
         self.objectives = tuple(objectives)
@@ -63,7 +67,7 @@ class RungScheduler(FIFOScheduler):
 
     def _of(self, trial: Any) -> Rungs:
         """The trial's bracket: dealt in turn, in the order trials are added (the order they start)."""
-        return self._bracket.setdefault(trial.trial_id, self.brackets[len(self._bracket) % len(self.brackets)])
+        return self._bracket.setdefault(trial.trial_id, self.brackets[self.deal[len(self._bracket) % len(self.deal)]])
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         self._of(trial)

@@ -231,13 +231,14 @@ def _scheduler(spec: SearchSpec) -> Any:
     max_t = epochs if isinstance(epochs, int) else 1000
     if es.type in ("moasha", "hyperband"):
         from scalesearch.search.moasha import RungScheduler
-        from scalesearch.search.rungs import Rungs, hyperband_brackets
+        from scalesearch.search.rungs import Rungs, hyperband_brackets, hyperband_order, hyperband_shares
 
         if es.type == "moasha":
             return RungScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
                                  [(o.name, o.direction) for o in spec.search.objectives])
-        return RungScheduler(hyperband_brackets(es.grace_epochs, es.reduction_factor, max_t, es.brackets), es.metric,
-                             [("val_acc", "max")])
+        brackets = hyperband_brackets(es.grace_epochs, es.reduction_factor, max_t, es.brackets)
+        return RungScheduler(brackets, es.metric, [("val_acc", "max")],
+                             deal=hyperband_order(hyperband_shares(brackets, es.reduction_factor)))
     return ASHAScheduler(time_attr="epoch", metric=es.metric, mode="max", grace_period=es.grace_epochs,
                          reduction_factor=es.reduction_factor, max_t=max(max_t, es.grace_epochs),
                          stop_last_trials=False)

@@ -15,8 +15,8 @@ the scheduler (`none`, `asha` on val_acc, `moasha` on the objectives, `hyperband
 dealt to the jobs in turn as they start: all `Rungs`, as in a real search). As in a real search, each
 repeat is a job of its own on a worker, and a configuration is told when all its repeats have ended: PRUNED when
 the scheduler stopped one, COMPLETE otherwise, with its objectives (val_acc: the repeats' mean). The anytime value after every event is the best objective (one
-objective) or the hypervolume of the completed configurations (two; reference: the table's worst value in each
-objective, so that the whole table's front has the largest volume any run can reach).
+objective) or the hypervolume of the completed configurations (two; reference: 10% of each objective's range
+beyond the table's worst value; the whole table's front has the largest volume any run can reach).
 
 `replay` is a strategy of its own: the recorded configurations in the recorded order. With the recorded workers
 it reproduces the recorded run's completions, so its front after every completion is the recorded one.
@@ -38,7 +38,7 @@ import numpy as np
 
 from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
-from scalesearch.search.rungs import Rungs, hyperband_brackets
+from scalesearch.search.rungs import Rungs, hyperband_brackets, hyperband_order, hyperband_shares
 
 __all__ = ["SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "simulate", "simulate_many", "simulate_study",
            "summarise"]
@@ -112,6 +112,7 @@ class Table:
         entries: dict[str, Entry] = {}
         finish: list[tuple[float, int, str]] = []
         for key, group in groups.items():
+            group.sort(key=lambda t: t.number)  # repeat r's curve and time beside its start (`orders`)
             curves, secs = [], []
             for t in group:
                 eps = sorted(by_trial.get(t.number, []), key=lambda e: e.epoch)
@@ -124,7 +125,6 @@ class Table:
                                                      else np.full(n_epochs, total / n_epochs))))
             else:
                 tests = [t.test_acc for t in group if t.test_acc is not None]
-                group = sorted(group, key=lambda t: t.number)
                 first = group[0]
                 entries[key] = Entry(
                     params={k: first.parameters[k] for k in sampled if k in first.parameters},
@@ -152,12 +152,14 @@ class Table:
         return _key({p.name: params[p.name] for p in self.spec.sampled if p.name in params})
 
     def reference(self) -> list[float]:
-        """The hypervolume reference: the table's worst value in each objective."""
+        """The hypervolume reference: 10% of each objective's range beyond the table's worst value, so that the
+        front's end points add volume too."""
         out = []
         for name, direction in self.objectives:
             vals = [e.objective(name) for e in self.entries.values()]
             vals = [v for v in vals if v is not None]
-            out.append(min(vals) if direction == "max" else max(vals))
+            span = (max(vals) - min(vals)) or abs(max(vals)) or 1.0
+            out.append(min(vals) - 0.1 * span if direction == "max" else max(vals) + 0.1 * span)
         return out
 
     def anytime(self, keys: Sequence[str]) -> float:
@@ -179,13 +181,13 @@ class Table:
 
 @dataclass
 class Run:
-    """One simulated run: its anytime trace (time, value, completed configurations so far), what it trained, and
-    what the strategy asked for."""
+    """One simulated run: its anytime trace (after each completion: time, value, trainings started so far, epochs
+    trained so far), what it trained, and what the strategy asked for."""
 
     strategy: str
     scheduler: str
     seed: int
-    trace: list[tuple[float, float]] = field(default_factory=list)
+    trace: list[tuple[float, float, int, int]] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)  # configuration keys in completion order
     stopped: int = 0
     epochs: int = 0  # epochs trained in all
@@ -236,13 +238,15 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
         directions=directions, sampler=_sampler(table, strategy, trials, seed))
     brackets = ([] if scheduler == "none" else hyperband_brackets(grace_epochs, reduction_factor, table.epochs)
                 if scheduler == "hyperband" else [Rungs(grace_epochs, reduction_factor, table.epochs)])
-    bracket_of: dict[tuple[str, int], Rungs] = {}  # each job's bracket, dealt in turn as jobs start
+    deal = hyperband_order(hyperband_shares(brackets, reduction_factor)) if brackets else []
+    bracket_of: dict[tuple[str, int], Rungs] = {}  # each job's bracket, dealt in `deal`'s order as jobs start
     rung_objectives = table.objectives if scheduler == "moasha" else (("val_acc", "max"),)
     values: dict[str, list[float]] = {}  # configurations told so far in this run
     queue: list[tuple[float, int, str, int, int]] = []  # (time, tie, key, repeat, epoch): an epoch's end
     pending: list[tuple[str, int]] = []  # jobs waiting for a worker, in the order they were queued
     waiting: dict[str, list[Any]] = {}  # key -> [optuna trials waiting for it, repeats left, stopped]
     stopped_keys: set[str] = set()
+    started_jobs = [0]  # configurations that started training (their first repeat), stopped ones included
     front: list[str] = []  # the completed configurations' Pareto front, kept as they complete
     current = [math.nan]
     signs = [-1.0 if d == "max" else 1.0 for _, d in table.objectives]
@@ -327,14 +331,16 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
             if not front or not _dominated(table.vector(key), [table.vector(k) for k in front], signs):
                 front[:] = [k for k in front if not _dominated(table.vector(k), [table.vector(key)], signs)] + [key]
                 current[0] = table.anytime(front)  # the anytime value is the front's
-            run.trace.append((now, current[0]))
+            run.trace.append((now, current[0], started_jobs[0], run.epochs))
 
     n_workers = workers or table.workers
     while True:
         while busy < n_workers and (pending or claim()):
             key, repeat = pending.pop(0)
             if brackets:
-                bracket_of[(key, repeat)] = brackets[len(bracket_of) % len(brackets)]
+                bracket_of[(key, repeat)] = brackets[deal[len(bracket_of) % len(deal)]]
+            if repeat == 0:
+                started_jobs[0] += 1
             heapq.heappush(queue, (now + table.entries[key].seconds[repeat][0], next(tie), key, repeat, 1))
             busy += 1
         if not queue:
@@ -393,7 +399,7 @@ def _mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
 
 def value_at(run: Run, t: float) -> float:
     """The run's anytime value at simulated time t (NaN before its first completion)."""
-    times = [x for x, _ in run.trace]
+    times = [x[0] for x in run.trace]
     i = int(np.searchsorted(times, t, side="right")) - 1
     return run.trace[i][1] if i >= 0 else math.nan
 
@@ -423,10 +429,10 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
 
         def reach(r: Run) -> tuple[float, float]:
             """(trainings, seconds) until the anytime value is within 2% of the table's best."""
-            for i, (t, v) in enumerate(r.trace):
+            for t, v, trainings, _ in r.trace:  # trainings: every one started, stopped ones included
                 ok = v >= 0.98 * best if (len(dirs) > 1 or dirs[0] == "max") else v <= best / 0.98
                 if ok:
-                    return float(i + 1), t
+                    return float(trainings), t
             return math.nan, math.nan
 
         finals = np.array([r.trace[-1][1] if r.trace else math.nan for r in group])
