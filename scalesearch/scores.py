@@ -51,7 +51,9 @@ __all__ = [
     "naswot",
     "score_batch",
     "score_candidate",
+    "scores_for_job",
     "snip",
+    "stored_form",
     "synflow",
     "synflow_per_layer",
 ]
@@ -267,6 +269,21 @@ def score_batch(x_all: torch.Tensor, y_all: torch.Tensor, *, size: int = 64,
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(n, generator=generator)[:size]
     return x_all[index.to(x_all.device)], y_all[index.to(y_all.device)]
+
+
+def stored_form(scores: dict[str, float]) -> dict[str, float | None]:
+    """Scores as a database stores them: a value that is not finite becomes None (JSON has no infinity)."""
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in scores.items()}
+
+
+def scores_for_job(netspec: Any, data: Any, *, seed: int, size: int = 64) -> dict[str, Any]:
+    """What a search stores for a candidate: its scores (`stored_form`) on `size` images of `data`'s train split
+    drawn with `seed`, its weights drawn from `seed` too; {"error": ...} when they cannot be computed."""
+    try:
+        x, y = score_batch(data.train.x, data.train.y, size=min(size, len(data.train.y)), seed=seed)
+        return stored_form(score_candidate(netspec, x, y, data.mean, data.std, seed=seed))
+    except Exception as e:  # noqa: BLE001 - a score that cannot be computed must not stop the training
+        return {"error": " ".join(str(e).split())[:300] or type(e).__name__}
 
 
 def score_candidate(netspec: Any, x: torch.Tensor, y: torch.Tensor, mean: Sequence[float], std: Sequence[float], *,

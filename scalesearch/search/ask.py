@@ -62,6 +62,7 @@ class Claims:
         self._idle = 0
         self.score_input: tuple[Any, ...] | None = None  # (x, y, mean, std): `set_score_data`
         self._pool_scores: dict[str, dict[str, Any]] = {}  # a prefilter's scores, reused when a kept one is queued
+        self._scored: set[str] = set()  # job keys whose scores are stored already (their workers skip them)
         self._rejected: set[str] = set()
         self._known_rows: dict[str, TrialRecord] = {}
         self._sampler_claimed: set[str] = set()
@@ -95,8 +96,8 @@ class Claims:
         self._grid_claimed = len(self._sampler_claimed)  # grid configurations claimed by earlier runs count
 
     def set_score_data(self, data: Any, *, size: int = 64) -> None:
-        """Score every new candidate (scalesearch.scores) on one mini-batch of `data`'s train split, drawn with the
-        study's seed; the scores are stored with its trials."""
+        """Let the prefilter score candidates in the driver (scalesearch.scores) on one mini-batch of `data`'s train
+        split drawn with the study's seed, as the workers do (`scores_for_job`); the scores are stored with them."""
         from scalesearch.scores import score_batch
 
         x, y = score_batch(data.train.x, data.train.y, size=min(size, len(data.train.y)), seed=self.spec.seed)
@@ -107,14 +108,13 @@ class Claims:
         stored as null (JSON has no infinity), with the reason under `error` when the scoring failed."""
         if self.score_input is None:
             return None
-        from scalesearch.scores import score_candidate
+        from scalesearch.scores import score_candidate, stored_form
 
         x, y, mean, std = self.score_input
         try:
-            got = score_candidate(cand.netspec, x, y, mean, std, seed=self.spec.seed)
+            return stored_form(score_candidate(cand.netspec, x, y, mean, std, seed=self.spec.seed))
         except Exception as e:  # noqa: BLE001 - a score that cannot be computed must not stop the search
             return {"error": " ".join(str(e).split())[:300] or type(e).__name__}
-        return {k: (float(v) if math.isfinite(v) else None) for k, v in got.items()}
 
     def _grid_points(self) -> list[dict[str, Any]]:
         space = grid_space(self.spec)
@@ -356,7 +356,9 @@ class Claims:
         self.run.configs[ck] = cfg
         todo = [j for j in jobs if j.key not in self.run.finished]
         stored = [r.scores for j in jobs if (r := self._known_rows.get(j.key)) is not None and r.scores]
-        scores = stored[0] if stored else self._pool_scores.pop(ck, None) or self._scores(cand)
+        scores = stored[0] if stored else self._pool_scores.pop(ck, None)  # else its workers compute them
+        if scores is not None:
+            self._scored.update(j.key for j in jobs)
         for j in todo:
             was = self._known_rows.get(j.key)
             if was is not None:
@@ -412,6 +414,8 @@ class Claims:
         """The Tune config of a job."""
         cfg = {"job": job.to_dict(), "key": job.key, "threads": self.threads,
                "weights": self.spec.search.keep != "none"}
+        if job.key not in self._scored:  # the worker scores the candidate before training (`trainable`)
+            cfg["score_seed"] = self.spec.seed
         claimed = self.run.configs.get(job.config_key)
         if claimed is not None:  # the counted costs, which MO-ASHA ranks with the metric
             cand = claimed.candidate

@@ -86,7 +86,8 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
             reason = f"the time budget of {s.time_budget_s:g} s is used up"
         else:
             data = _load_data(spec, driver)
-            driver.claims.set_score_data(data)
+            if s.prefilter is not None:
+                driver.claims.set_score_data(data)
             trainable = tune.with_resources(tune.with_parameters(train_job, data=data),
                                             {"cpu": s.resources.cpus, "gpu": s.resources.gpus})
             scheduler = _scheduler(spec)

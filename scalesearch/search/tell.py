@@ -7,6 +7,7 @@ stopped a repeat, FAIL if one failed. `Results` is a part of `scalesearch.search
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -156,6 +157,8 @@ class Results:
         self.run.heartbeat()
         if job is not None and result.get("node"):
             job.node = result["node"]
+        if job is not None and result.get("scores"):  # computed by the worker before training, as JSON text
+            self.run.store.set_scores(self.run.name, key, json.loads(result["scores"]))
         if job is not None and result.get("checkpoint"):  # saved before its epoch is stored: never behind it
             try:
                 self.checkpoints.save(key, result["checkpoint"])

@@ -7,6 +7,9 @@ final result instead of raising: the driver stores it as failed with its text, a
 the next trial. When Tune stops a trial (ASHA), `tune.report` ends the training thread with SystemExit, which
 `trial.run` lets through.
 
+With `score_seed` in the config, the worker first computes the candidate's training-free scores
+(`scalesearch.scores.scores_for_job`) and sends them with its first report.
+
 The dataset arrives through `tune.with_parameters` (put in Ray's object store once per search, not pickled
 into every trial's config). A first report, before any epoch, and every later one carry
 `node`, the host name and the Ray node id of the worker (`host/0123456789ab`): two Ray nodes on one host are told
@@ -19,6 +22,7 @@ epochs before it again first.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -55,7 +59,16 @@ def train_job(config: dict[str, Any], data: Any = None) -> None:
     job = Job.from_dict(config["job"])
     key = job.key
     node = node_name()
-    _report({"key": key, "node": node})  # where it runs, before any epoch: ASHA ignores a result without one
+    first: dict[str, Any] = {"key": key, "node": node}
+    if config.get("score_seed") is not None and data is not None:  # training-free scores, before training
+        import torch
+
+        from scalesearch.scores import scores_for_job
+
+        torch.set_num_threads(max(1, int(config.get("threads") or 1)))
+        # as JSON text: Tune flattens a nested dict of a result into "scores/naswot", ... before the searcher
+        first["scores"] = json.dumps(scores_for_job(job.netspec, data, seed=int(config["score_seed"])))
+    _report(first)  # where it runs (and its scores), before any epoch: ASHA ignores a result without one
 
     pending: dict[str, Any] = {}
 

@@ -359,6 +359,14 @@ class Store(_Base):
                 s.flush()
             return trial_record(row, name)
 
+    def set_scores(self, name: str, key: str, scores: dict[str, Any]) -> None:
+        """Store a trial's training-free scores (sent by its worker before training)."""
+        with self._write() as s:
+            row = _trial_row(s, self._sid(s, name), key)
+            if row is None:
+                raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
+            row.scores = dict(scores)
+
     def add_epoch(self, name: str, key: str, epoch: dict[str, Any]) -> None:
         """Store one epoch's metrics of a running trial (again for the same epoch: ignored)."""
         with self._write() as s:
