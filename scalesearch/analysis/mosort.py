@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalesearch.errors import InputError
+
 __all__ = ["epsilon_net_order", "mo_order", "nondominated_ranks"]
 
 
@@ -23,9 +25,9 @@ def _matrix(points: object) -> np.ndarray:
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:
-        raise ValueError(f"expected an (n, d) array of objective values, got shape {a.shape}")
+        raise InputError(f"expected an (n, d) array of objective values, got shape {a.shape}")
     if np.isnan(a).any():
-        raise ValueError("objective values contain NaN: drop those points first")
+        raise InputError("objective values contain NaN: drop those points first")
     return a
 
 

@@ -27,6 +27,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, TrialState
 
 from scalesearch.analysis.mosort import mo_order
+from scalesearch.errors import InputError
 
 __all__ = ["REASampler"]
 
@@ -51,7 +52,7 @@ class REASampler(optuna.samplers.BaseSampler):
 
     def __init__(self, population: int, tournament: int, *, seed: int | None = None) -> None:
         if population < 2 or not 1 <= tournament <= population:
-            raise ValueError(f"REA needs population >= 2 and 1 <= tournament <= population, got {population}, "
+            raise InputError(f"REA needs population >= 2 and 1 <= tournament <= population, got {population}, "
                              f"{tournament}")
         self.population = population
         self.tournament = tournament

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalesearch.analysis.mosort import mo_order
+from scalesearch.errors import InputError
 
 __all__ = ["Decision", "Rungs", "hyperband_brackets", "hyperband_order", "hyperband_shares", "milestones"]
 
@@ -33,7 +34,7 @@ def milestones(grace: int, eta: int, max_t: int) -> list[int]:
         ([1, 3, 9], [1, 3])
     """
     if grace < 1 or eta < 2:
-        raise ValueError(f"rungs need grace >= 1 and eta >= 2, got {grace}, {eta}")
+        raise InputError(f"rungs need grace >= 1 and eta >= 2, got {grace}, {eta}")
     out, m = [], grace
     while m < max_t:
         out.append(m)
@@ -107,7 +108,7 @@ def hyperband_brackets(grace: int, eta: int, max_t: int, brackets: int | None = 
     most = len(milestones(grace, eta, max_t)) + 1
     n = most if brackets is None else min(brackets, most)
     if n < 1:
-        raise ValueError(f"hyperband needs at least one bracket, got {n}")
+        raise InputError(f"hyperband needs at least one bracket, got {n}")
     return [Rungs(grace * eta ** b, eta, max_t) for b in range(n)]
 
 
