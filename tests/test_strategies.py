@@ -106,6 +106,73 @@ def test_one_objective_rungs_decide_exactly_as_rays_asha():
         assert stopped > 0
 
 
+def _stored_study(tmp_path, es: str, finals: dict[int, list[float]]):
+    """A store holding a finished-trial history (curves by trial number) of a spec with early stopping `es`."""
+    import datetime as dt
+
+    from _search_fixtures import spec_text
+
+    from scalesearch.spec import format_spec, parse_spec
+    from scalesearch.store import Store
+
+    text = spec_text("rungs", f"""\
+architecture: {{family: cifar_resnet, args: {{depth: 8, width: w}}}}
+parameters: {{w: {{grid: [4, 8, 12, 16]}}}}
+search: {{sampler: grid, objectives: {{val_acc: max, macs: min}}, early_stopping: {es}}}
+""", train="epochs: 4, batch_size: 50, warmup_epochs: 0")
+    spec = parse_spec(text, "t.yaml")
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    store.create_study(name="rungs", spec_text=text, spec_canonical=format_spec(spec), spec_hash="h", seed=0,
+                       sampler="grid", objectives=[["val_acc", "max"], ["macs", "min"]], repeats=1, planned=4)
+    for number, curve in finals.items():
+        key = f"k{number}"
+        store.queue_trial("rungs", {"key": key, "config_key": key, "parameters": {"w": 4 * (number + 1)},
+                                    "values": {"w": 4 * (number + 1)}, "macs": 1000 * (number + 1), "params": 10,
+                                    "acts": 1, "seed": 0, "repeat": 0})
+        store.start_trial("rungs", key)
+        epochs = [{"epoch": e + 1, "steps": e + 1, "lr": 0.1, "train_loss": 1.0, "train_acc": a, "val_loss": 1.0,
+                   "val_acc": a, "seconds": 0.1} for e, a in enumerate(curve)]
+        store.finish_trial("rungs", key, "completed" if len(curve) == 4 else "stopped", epochs=epochs,
+                           val_acc=curve[-1], best_val_acc=max(curve))
+    store.update_study("rungs", state="interrupted", finished=dt.datetime(2026, 12, 3))
+    return spec, store
+
+
+@pytest.mark.parametrize("es", ["{type: asha, grace_epochs: 1, reduction_factor: 2}",
+                                "{type: moasha, grace_epochs: 1, reduction_factor: 2}"])
+def test_a_resumed_search_ranks_new_trials_against_the_stored_ones(tmp_path, es):
+    """After a kill, the scheduler of the resumed run starts from the stored trials' rungs: a new trial worse than
+    every stored one at the first rung is stopped there (a fresh scheduler would let the first trial at a rung go
+    on), and the restored rungs hold what replaying the stored curves through `Rungs` gives."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("ray")
+    from ray.tune.schedulers import TrialScheduler
+
+    from scalesearch.search.run import _rung_history, _scheduler
+
+    spec, store = _stored_study(tmp_path, es, {0: [0.5, 0.6, 0.7, 0.8], 1: [0.6, 0.7, 0.75, 0.8],
+                                               2: [0.7, 0.72, 0.8, 0.85], 3: [0.2]})
+    try:
+        history = _rung_history(store, spec)
+    finally:
+        store.close()
+    assert [k for k, _, _ in history] == ["stored-0", "stored-1", "stored-2", "stored-3"]
+    moasha = "moasha" in es
+    replay = Rungs(1, 2, 4)
+    for key, costs, curve in history:
+        for epoch, acc in curve:
+            replay.on_result(key, epoch, [-acc, float(costs["macs"])] if moasha else [-acc])
+    fresh, restored = _scheduler(spec), _scheduler(spec)
+    assert restored.restore(history) == 4
+    assert restored.brackets[0].recorded == replay.recorded and replay.recorded[2]
+    # a new trial, the worst at epoch 1 and the most expensive (so that MO-ASHA cannot keep it for its cost)
+    new = SimpleNamespace(trial_id="new", config={"costs": {"macs": 5000, "params": 10}})
+    result = {"epoch": 1, "val_acc": 0.1}
+    assert fresh.on_trial_result(None, new, result) == TrialScheduler.CONTINUE
+    assert restored.on_trial_result(None, new, result) == TrialScheduler.STOP
+
+
 # --- REA -------------------------------------------------------------------------------------------------------
 
 def _objective(trial):

@@ -1,4 +1,5 @@
-"""Rung schedulers for Ray Tune on `Rungs` (shared with the simulator): MO-ASHA (Schmucker et al. 2021,
+"""Rung schedulers for Ray Tune on `Rungs` (shared with the simulator): ASHA (one objective: Ray's rule, see `rungs`),
+MO-ASHA (Schmucker et al. 2021,
 "Multi-objective Asynchronous Successive Halving"): ASHA's rungs, with the trials at a rung ranked by all of the
 search's objectives at once; and asynchronous Hyperband (Li et al. 2018) over several brackets, on one objective or
 several, the trials dealt to the brackets in a fixed order with Hyperband's shares (`rungs.hyperband_order`; Ray's
@@ -6,12 +7,14 @@ own draws a bracket from the unseeded global numpy RNG).
 
 The rung metric (`early_stopping.metric`, val_acc) is read from each epoch's result; the static costs among the
 objectives (macs, params) from the trial's config (`costs`, set by the driver from the counted candidate). A trial
-it stops is stored as stopped with its last epoch's metrics, as ASHA's are.
+it stops is stored as stopped with its last epoch's metrics. A resumed search first `restore`s the stored trials
+at their rungs (Ray's own schedulers start empty after a restart: the trials after a kill would be ranked only
+against each other).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
@@ -47,8 +50,10 @@ class RungScheduler(FIFOScheduler):
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
         return True
 
-    def _vector(self, trial: Any, result: dict[str, Any]) -> list[float] | None:
-        costs = (trial.config or {}).get("costs") or {}
+    def _vector(self, trial: Any, result: Mapping[str, Any]) -> list[float] | None:
+        return self._values((trial.config or {}).get("costs") or {}, result)
+
+    def _values(self, costs: Mapping[str, Any], result: Mapping[str, Any]) -> list[float] | None:
         out = []
         for name, direction in self.objectives:
             v = result.get(self._rung_metric) if name == "val_acc" else costs.get(name)
@@ -67,7 +72,26 @@ class RungScheduler(FIFOScheduler):
 
     def _of(self, trial: Any) -> Rungs:
         """The trial's bracket: dealt in turn, in the order trials are added (the order they start)."""
-        return self._bracket.setdefault(trial.trial_id, self.brackets[self.deal[len(self._bracket) % len(self.deal)]])
+        return self._of_key(trial.trial_id)
+
+    def _of_key(self, key: Hashable) -> Rungs:
+        return self._bracket.setdefault(key, self.brackets[self.deal[len(self._bracket) % len(self.deal)]])
+
+    def restore(self, history: Iterable[tuple[Hashable, Mapping[str, Any], Sequence[tuple[int, Any]]]]) -> int:
+        """Record a resumed study's finished trials at the rungs they reached, in the order they started (each
+        dealt to its bracket in that order, as when they ran), so that the trials still to come are ranked against
+        them as in one uninterrupted run. `history`: (key, costs, [(epoch, rung metric), ...]) per trial. Returns
+        how many trials reached a rung."""
+        recorded = 0
+        for key, costs, curve in history:
+            rungs = self._of_key(key)
+            hit = False
+            for epoch, value in curve:
+                vector = None if value is None else self._values(costs, {self._rung_metric: value})
+                if vector is not None and rungs.on_result(key, int(epoch), vector) is not None:
+                    hit = True
+            recorded += hit
+        return recorded
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         self._of(trial)
@@ -86,4 +110,4 @@ class RungScheduler(FIFOScheduler):
         return f"Using rungs at epochs {[b.milestones for b in self.brackets]}, {self.stopped} stopped"
 
 
-MOASHAScheduler = RungScheduler  # one bracket ranked by every objective
+MOASHAScheduler = RungScheduler  # one bracket ranked by every objective (and ASHA: one bracket, one objective)

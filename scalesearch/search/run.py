@@ -91,6 +91,8 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
             trainable = tune.with_resources(tune.with_parameters(train_job, data=data),
                                             {"cpu": s.resources.cpus, "gpu": s.resources.gpus})
             scheduler = _scheduler(spec)
+            if scheduler is not None and record.runs > 0:
+                scheduler.restore(_rung_history(store, spec))
             tuner = tune.Tuner(
                 trainable,
                 tune_config=tune.TuneConfig(search_alg=DriverSearcher(source_id), scheduler=scheduler,
@@ -223,26 +225,35 @@ def _load_data(spec: SearchSpec, driver: Driver) -> Any:
 
 
 def _scheduler(spec: SearchSpec) -> Any:
+    """The spec's early stopping as a `RungScheduler`: ASHA (one bracket, `metric` maximised: Ray's ASHA's rule,
+    tested against it), MO-ASHA (one bracket, every objective) or Hyperband (several brackets); None without."""
     es = spec.search.early_stopping
     if es is None:
         return None
-    from ray.tune.schedulers import ASHAScheduler
+    from scalesearch.search.moasha import RungScheduler
+    from scalesearch.search.rungs import Rungs, hyperband_brackets, hyperband_order, hyperband_shares
 
     epochs = dict(spec.train).get("epochs", 10)
     max_t = epochs if isinstance(epochs, int) else 1000
-    if es.type in ("moasha", "hyperband"):
-        from scalesearch.search.moasha import RungScheduler
-        from scalesearch.search.rungs import Rungs, hyperband_brackets, hyperband_order, hyperband_shares
-
-        if es.type == "moasha":
-            return RungScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
-                                 [(o.name, o.direction) for o in spec.search.objectives])
+    if es.type == "hyperband":
         brackets = hyperband_brackets(es.grace_epochs, es.reduction_factor, max_t, es.brackets)
         return RungScheduler(brackets, es.metric, [("val_acc", "max")],
                              deal=hyperband_order(hyperband_shares(brackets, es.reduction_factor)))
-    return ASHAScheduler(time_attr="epoch", metric=es.metric, mode="max", grace_period=es.grace_epochs,
-                         reduction_factor=es.reduction_factor, max_t=max(max_t, es.grace_epochs),
-                         stop_last_trials=False)
+    objectives = [(o.name, o.direction) for o in spec.search.objectives] if es.type == "moasha" else [("val_acc",
+                                                                                                       "max")]
+    return RungScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
+                         objectives)
+
+
+def _rung_history(store: Store, spec: SearchSpec) -> list[tuple[str, dict[str, Any], list[tuple[int, Any]]]]:
+    """What a resumed search's scheduler restores: each finished trial (complete, stopped or failed, with epochs),
+    in the order the trials were numbered, as (key, counted costs, [(epoch, the rung metric)])."""
+    metric = spec.search.early_stopping.metric
+    curves: dict[int, list[tuple[int, Any]]] = {}
+    for e in store.epochs(spec.study):
+        curves.setdefault(e.number, []).append((e.epoch, getattr(e, metric, None)))
+    return [(f"stored-{t.number}", {"macs": t.macs, "params": t.params}, curves[t.number])
+            for t in store.trials(spec.study, states=("completed", "stopped", "failed")) if t.number in curves]
 
 
 def _trial_name(trial: Any) -> str:
