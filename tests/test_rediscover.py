@@ -22,7 +22,7 @@ from _search_fixtures import run_study_inprocess
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
           "not testable", "reproduced (decided at look 1)", "continue to look 2", "not tested before look 2", "passed",
-          "failed", "not decidable in this regime (the positive control failed)"}
+          "failed", "not decidable in this regime (the positive control failed)", "crossed", "not crossed"}
 
 
 def toy_spec(text: str, study: str) -> str:

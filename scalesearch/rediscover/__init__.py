@@ -1,7 +1,15 @@
 """The rediscovery experiments of issue 16: from a study's trials, each finding's verdict with intervals over seeds.
 
-Four experiments and two follow-ups (more seeds where a full run was inconclusive), each one or two spec files in
-`spaces/` (an experiment's `_pilot` twin measures the seed noise first; the follow-ups have none):
+The redesigned experiments (issue 21), each one study per planned look with a declared primary claim, a positive
+control and the regime guards:
+
+    efficientnet-looks   efficientnet_look1, _look2        compound vs depth-, width- and resolution-only at phi = 1,
+                                                           matched MACs (intersection-union primary claim)
+    resnext-looks        resnext_look1, _look2             cardinality vs width at 2x, the 1x positive control
+    degradation-looks    degradation_look1, _look2         plain vs residual at two depths, equal steps
+
+The first designs (their verdicts withdrawn: results/REDISCOVERY.md says why), four experiments and two follow-ups,
+each one or two spec files in `spaces/` (an experiment's `_pilot` twin measures the seed noise first):
 
     efficientnet-step1   rediscover_efficientnet_step1     grid over alpha, beta at phi = 1; the paper's point ranked
     efficientnet-step2   rediscover_efficientnet_step2     compound vs depth/width/resolution-only vs fast dWr at the
@@ -26,10 +34,11 @@ The modules, imports running down the list only (each imports from the ones abov
 
     stats          MIN_EFFECT, LEVEL, POWER, `Finding`, the power statement, `compare` rows -> findings, aggregates
     studies        DEFAULT_DB; loading a study read-only, its completed trials, status and provenance
-    figures        saving figures (PNG + SVG), the error-bar plot
+    figures        saving figures (PNG + SVG), the error-bar plot, the looks' curves per arm
     efficientnet   experiments 1 and 2: step 1's and step 2's analyses, step 2's spec generator, the proxy B0
     btable         the B0 -> B7 table (no training) and its markdown, CSV and figure
-    resnext        experiment 3: 2x complexity by cardinality/width/depth, the cardinality sweep
+    efficientnet_looks  the redesigned experiment 1: compound vs each single dimension, planned looks
+    resnext        experiment 3: 2x complexity by cardinality/width/depth, the cardinality sweep; its redesign
     degradation    experiment 4: plain vs residual training error at two depths
     experiments    `Experiment`, `Outcome`, the registry `EXPERIMENTS` and `analyse`
     outputs        `render` (rediscovery.md), `write` (+ JSON, CSV), `write_summary` (results/REDISCOVERY.md)

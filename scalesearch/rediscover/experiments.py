@@ -1,4 +1,4 @@
-"""The registry of the four experiments (`EXPERIMENTS`: spec files, the paper's numbers, the analyser) and
+"""The registry of the experiments (`EXPERIMENTS`: spec files, the paper's numbers, the analyser) and
 `analyse`, which reads an experiment's studies and returns its `Outcome`."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pandas as pd
 from scalesearch.errors import InputError, NotFoundError
 from scalesearch.rediscover.degradation import _analyse_degradation, analyse_degradation_looks
 from scalesearch.rediscover.efficientnet import _analyse_step1, _analyse_step2
+from scalesearch.rediscover.efficientnet_looks import analyse_efficientnet_looks
 from scalesearch.rediscover.resnext import _analyse_resnext, analyse_resnext_looks
 from scalesearch.rediscover.stats import Finding
 from scalesearch.rediscover.studies import DEFAULT_DB, _load, _provenance, _status
@@ -79,6 +80,11 @@ _WITHDRAWN_DEGRADATION = (
     "added after looking; its raw per-trial data did not survive the first machine")
 
 EXPERIMENTS: dict[str, Experiment] = {
+    "efficientnet-looks": Experiment(
+        "efficientnet-looks", "EfficientNet (redesigned): compound vs each single dimension at equal MACs, planned "
+        "looks", tuple(f"spaces/efficientnet_look{k}.yaml" for k in (1, 2, 3, 4)),
+        "Tan & Le Table 3 (B0 scaled to ~1.8 B FLOPs): depth-only 79.0, width-only 78.9, resolution-only 79.1, "
+        "compound 81.1 % top-1.", analyse_efficientnet_looks, pilot=False, looks=4),
     "degradation-looks": Experiment(
         "degradation-looks", "Degradation (redesigned): plain vs residual at two depths, equal steps, planned looks",
         ("spaces/degradation_look1.yaml", "spaces/degradation_look2.yaml"),

@@ -1,8 +1,9 @@
-"""The figures the rediscovery experiments share: saving a matplotlib figure as PNG and SVG, and the error-bar plot
-of a metric's mean and interval per group."""
+"""The figures the rediscovery experiments share: saving a matplotlib figure as PNG and SVG, the error-bar plot
+of a metric's mean and interval per group, and the planned looks' validation curves per arm."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,32 @@ def _errorbar_plot(agg: pd.DataFrame, x: str, group: str, title: str, *, logx: b
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
+
+
+def arm_curves(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path, column: str, name: str,
+               label: Callable[[object], str] = str) -> list[str]:
+    """Validation-accuracy curves per arm (`column` of `done`: mean +- SD over seeds and looks), written as
+    `<name>.png/svg`; `done` and `epochs` carry `look` and `number` (trial numbers repeat between looks)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    ep = epochs[epochs["state"] == "COMPLETE"].join(done.set_index(["look", "number"])[[column]],
+                                                     on=["look", "number"], how="inner")
+    if ep.empty:
+        return []
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for arm, g in ep.groupby(column):
+        m = g.groupby("epoch")["val_acc"].agg(["mean", "std"])
+        ax.plot(m.index, m["mean"] * 100, marker="o", ms=3, label=label(arm))
+        ax.fill_between(m.index, (m["mean"] - m["std"].fillna(0)) * 100, (m["mean"] + m["std"].fillna(0)) * 100,
+                        alpha=0.2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_ylim(bottom=max(0.0, float(ep["val_acc"].quantile(0.1)) * 100 - 5))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, folder, name)

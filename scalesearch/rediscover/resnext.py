@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
-from scalesearch.rediscover.figures import _errorbar_plot, _save
+from scalesearch.rediscover.figures import _errorbar_plot, _save, arm_curves
 from scalesearch.rediscover.stats import (
     ALPHA_ONE_SIDED,
     LEVEL,
@@ -31,6 +31,7 @@ from scalesearch.rediscover.stats import (
     _power_lines,
     _seed_sd,
     complete_looks,
+    control_finding,
     epochs_of,
     look_pairs,
     t_row,
@@ -192,16 +193,9 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
     findings: list[Finding] = []
     passed = True
     for arm in ("cardinality", "width"):
-        d = look_pairs(done, "grow", arm, "none")
-        row = t_row(d)
-        ok = len(d) >= 2 and row["lo"] > 0
-        passed &= ok
-        ours = (f"val acc {mean.get(arm, math.nan) * 100:.2f} vs {mean.get('none', math.nan) * 100:.2f} %: diff "
-                f"{row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}] over {row['n']} "
-                "seeds (95% paired t)")
-        findings.append(Finding(CONTROL.format(arm=arm), "Table 4: every 2x ResNeXt/ResNet beats ResNet-101 (1x)",
-                                ours, row["diff"], row["lo"], row["hi"], "passed" if ok else "failed", math.nan,
-                                row["n"], "passes only if the interval's lower end is above 0"))
+        findings.append(control_finding(done, "grow", arm, "none", CONTROL.format(arm=arm),
+                                        "Table 4: every 2x ResNeXt/ResNet beats ResNet-101 (1x)"))
+        passed &= findings[-1].verdict == "passed"
     primary = look_pairs(done, "grow", "cardinality", "width")
     if len(primary) >= 2:
         lt = sequential_test(primary.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
@@ -239,32 +233,7 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
              ("The guards (those of `scalesearch compare`, on the primary pair): unequal cost must stay quiet (the 2x "
               "arms are matched to the same MACs); not converged says whether the curves had flattened."),
              *guards_lines]
-    return findings, {"final validation accuracy per arm": agg}, power, notes, _curves(done, epochs_of(data, complete),
-                                                                                        folder)
+    return findings, {"final validation accuracy per arm": agg}, power, notes, arm_curves(
+        done, epochs_of(data, complete), folder, "grow", "rediscover_resnext_curves",
+        lambda arm: f"{arm} ({'1x' if arm == 'none' else '2x'})")
 
-
-def _curves(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> list[str]:
-    """Validation-accuracy curves per arm (mean +- SD over seeds and looks)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    ep = epochs[epochs["state"] == "COMPLETE"].join(done.set_index(["look", "number"])[["grow"]],
-                                                     on=["look", "number"], how="inner")
-    if ep.empty:
-        return []
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for arm, g in ep.groupby("grow"):
-        m = g.groupby("epoch")["val_acc"].agg(["mean", "std"])
-        ax.plot(m.index, m["mean"] * 100, marker="o", ms=3, label=f"{arm} ({'1x' if arm == 'none' else '2x'})")
-        ax.fill_between(m.index, (m["mean"] - m["std"].fillna(0)) * 100, (m["mean"] + m["std"].fillna(0)) * 100,
-                        alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_ylim(bottom=max(0.0, float(ep["val_acc"].quantile(0.1)) * 100 - 5))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, folder, "rediscover_resnext_curves")

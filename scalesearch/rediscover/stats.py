@@ -202,3 +202,17 @@ def complete_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], c
     experiment reads), concatenated with `look` (1-based); empty when no look is complete."""
     parts = [prepare(t, e).assign(look=i + 1) for i, (_, (_, t, e)) in enumerate(data.items()) if complete[i]]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def control_finding(done: pd.DataFrame, column: str, arm: Any, base: Any, claim: str, paper: str) -> Finding:
+    """A positive control over the complete looks: `arm` beats `base` in val_acc, paired by (look, repeat); it
+    passes only if the 95% paired t interval's lower end is above 0."""
+    d = look_pairs(done, column, arm, base)
+    row = t_row(d)
+    mean = done.groupby(column)["val_acc"].mean()
+    ours = (f"val acc {mean.get(arm, math.nan) * 100:.2f} vs {mean.get(base, math.nan) * 100:.2f} %: diff "
+            f"{row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}] over {row['n']} seeds "
+            "(95% paired t)")
+    ok = len(d) >= 2 and row["lo"] > 0
+    return Finding(claim, paper, ours, row["diff"], row["lo"], row["hi"], "passed" if ok else "failed", math.nan,
+                   row["n"], "passes only if the interval's lower end is above 0")
