@@ -146,7 +146,8 @@ def test_summary_gathers_all_experiments(toy_db, tmp_path):
     # the summary looks for the experiments' real study names; toy studies are reported as not run (current
     # designs) or as having no outputs kept (withdrawn ones, under results/withdrawn/)
     current = [e for e in rd.EXPERIMENTS.values() if not e.withdrawn]
-    assert text.count("Not run yet") == len(current)
+    assert text.count("Not run yet") == len([e for e in current if not e.not_run])
+    assert text.count("**Not run:** ") == len([e for e in current if e.not_run]) >= 1  # EfficientNet's, and why
     assert text.count("No outputs kept.") == len(rd.EXPERIMENTS) - len(current)
     for exp in rd.EXPERIMENTS.values():
         assert exp.title in text
@@ -169,8 +170,9 @@ def test_summary_shows_a_full_runs_notes_and_not_a_pilots_nor_a_withdrawn_runs(t
     assert "Read with:\n\n- full-run note" in text and "pilot note" not in text and "withdrawn note" not in text
     assert "(withdrawn/rediscover_degradation/rediscovery.md" in text
     assert f"**Why withdrawn:** {rd.EXPERIMENTS['degradation'].withdrawn}." in text
-    # EfficientNet and ResNeXt are withdrawn and not yet rerun: the summary says so
-    assert "## Not yet redesigned and rerun" in text and rd.EXPERIMENTS["resnext"].title in text
+    # every withdrawn design has its redesign; EfficientNet's was not run, and the summary says why
+    assert "## Not yet redesigned and rerun" not in text
+    assert f"**Not run:** {rd.EXPERIMENTS['efficientnet-looks'].not_run}." in text
 
 
 def test_b0_b7_table_exact():

@@ -31,6 +31,7 @@ class Experiment:
     pilot: bool = True  # each spec has a `_pilot` twin
     looks: int = 1  # > 1: each spec is one planned look of the same design (analysed with looks= and complete=)
     withdrawn: str = ""  # why this design's verdicts are withdrawn (REDISCOVERY.md lists them apart)
+    not_run: str = ""  # why its full run was not made (a pilot's declared rule), shown until it has outputs
 
     def studies(self, pilot: bool = False) -> tuple[str, ...]:
         """The study names (`<stem>` or `<stem>_pilot`)."""
@@ -79,12 +80,16 @@ _WITHDRAWN_DEGRADATION = (
     "in a separate study at twice the plain pair's steps, 1,000 validation images, no primary claim, and seeds "
     "added after looking; its raw per-trial data did not survive the first machine")
 
+_NOT_RUN_EFFICIENTNET = (
+    "not decidable at the 2-core CPU's budget, by the rule its pilot 2 declared before it ran. The positive control "
+    "the primary claim needs (every phi = 1 arm beats the base) fails on its hardest arm: depth-only scaling to the "
+    "compound model's 10.40M MACs against the 5.43M base, 2 seeds each, gives +0.38 pp at 235 SGD steps, +0.11 pp "
+    "at 470 (per seed +0.47, -0.25) and -0.14 pp at 940 (12,000 images x 10 epochs; per seed -0.73, +0.46), every "
+    "curve still rising (results/efficientnet_pilot/, results/efficientnet_pilot2/). The primary plan "
+    "(spaces/efficientnet_look1..4.yaml: compound vs depth, width and resolution at equal MACs, 4 looks of 2 seeds) "
+    "is committed and runnable where a longer training budget is available (e.g. an accelerator)")
+
 EXPERIMENTS: dict[str, Experiment] = {
-    "efficientnet-looks": Experiment(
-        "efficientnet-looks", "EfficientNet (redesigned): compound vs each single dimension at equal MACs, planned "
-        "looks", tuple(f"spaces/efficientnet_look{k}.yaml" for k in (1, 2, 3, 4)),
-        "Tan & Le Table 3 (B0 scaled to ~1.8 B FLOPs): depth-only 79.0, width-only 78.9, resolution-only 79.1, "
-        "compound 81.1 % top-1.", analyse_efficientnet_looks, pilot=False, looks=4),
     "degradation-looks": Experiment(
         "degradation-looks", "Degradation (redesigned): plain vs residual at two depths, equal steps, planned looks",
         ("spaces/degradation_look1.yaml", "spaces/degradation_look2.yaml"),
@@ -95,6 +100,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         ("spaces/resnext_look1.yaml", "spaces/resnext_look2.yaml"),
         "Xie et al. Table 4 (2x ResNet-101): ResNeXt-101 2x64d 20.7 vs 1x100d 21.3 vs ResNet-101 (1x) 22.0 % top-1 "
         "error.", analyse_resnext_looks, pilot=False, looks=2),
+    "efficientnet-looks": Experiment(
+        "efficientnet-looks", "EfficientNet (redesigned): compound vs each single dimension at equal MACs, planned "
+        "looks", tuple(f"spaces/efficientnet_look{k}.yaml" for k in (1, 2, 3, 4)),
+        "Tan & Le Table 3 (B0 scaled to ~1.8 B FLOPs): depth-only 79.0, width-only 78.9, resolution-only 79.1, "
+        "compound 81.1 % top-1.", analyse_efficientnet_looks, pilot=False, looks=4, not_run=_NOT_RUN_EFFICIENTNET),
     "efficientnet-step1": Experiment(
         "efficientnet-step1", "EfficientNet compound scaling, step 1 (grid over alpha, beta at phi = 1)",
         ("spaces/rediscover_efficientnet_step1.yaml",),
