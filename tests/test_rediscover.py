@@ -147,7 +147,7 @@ def test_summary_gathers_all_experiments(toy_db, tmp_path):
     # designs) or as having no outputs kept (withdrawn ones, under results/withdrawn/)
     current = [e for e in rd.EXPERIMENTS.values() if not e.withdrawn]
     assert text.count("Not run yet") == len([e for e in current if not e.not_run])
-    assert text.count("**Not run:** ") == len([e for e in current if e.not_run]) >= 1  # EfficientNet's, and why
+    assert text.count("**Status:** ") == len([e for e in current if e.not_run]) >= 1  # EfficientNet: where it is
     assert text.count("No outputs kept.") == len(rd.EXPERIMENTS) - len(current)
     for exp in rd.EXPERIMENTS.values():
         assert exp.title in text
@@ -170,9 +170,9 @@ def test_summary_shows_a_full_runs_notes_and_not_a_pilots_nor_a_withdrawn_runs(t
     assert "Read with:\n\n- full-run note" in text and "pilot note" not in text and "withdrawn note" not in text
     assert "(withdrawn/rediscover_degradation/rediscovery.md" in text
     assert f"**Why withdrawn:** {rd.EXPERIMENTS['degradation'].withdrawn}." in text
-    # every withdrawn design has its redesign; EfficientNet's was not run, and the summary says why
+    # every withdrawn design has its redesign; EfficientNet has no look complete yet, and the summary says where it is
     assert "## Not yet redesigned and rerun" not in text
-    assert f"**Not run:** {rd.EXPERIMENTS['efficientnet-looks'].not_run}." in text
+    assert f"**Status:** {rd.EXPERIMENTS['efficientnet-looks'].not_run}." in text
 
 
 def test_b0_b7_table_exact():

@@ -31,7 +31,7 @@ class Experiment:
     pilot: bool = True  # each spec has a `_pilot` twin
     looks: int = 1  # > 1: each spec is one planned look of the same design (analysed with looks= and complete=)
     withdrawn: str = ""  # why this design's verdicts are withdrawn (REDISCOVERY.md lists them apart)
-    not_run: str = ""  # why its full run was not made (a pilot's declared rule), shown until it has outputs
+    not_run: str = ""  # where it stands while it has no outputs (its pilots, why no look is complete yet)
 
     def studies(self, pilot: bool = False) -> tuple[str, ...]:
         """The study names (`<stem>` or `<stem>_pilot`)."""
@@ -81,13 +81,12 @@ _WITHDRAWN_DEGRADATION = (
     "added after looking; its raw per-trial data did not survive the first machine")
 
 _NOT_RUN_EFFICIENTNET = (
-    "not decidable at the 2-core CPU's budget, by the rule its pilot 2 declared before it ran. The positive control "
-    "the primary claim needs (every phi = 1 arm beats the base) fails on its hardest arm: depth-only scaling to the "
-    "compound model's 10.40M MACs against the 5.43M base, 2 seeds each, gives +0.38 pp at 235 SGD steps, +0.11 pp "
-    "at 470 (per seed +0.47, -0.25) and -0.14 pp at 940 (12,000 images x 10 epochs; per seed -0.73, +0.46), every "
-    "curve still rising (results/efficientnet_pilot/, results/efficientnet_pilot2/). The primary plan "
-    "(spaces/efficientnet_look1..4.yaml: compound vs depth, width and resolution at equal MACs, 4 looks of 2 seeds) "
-    "is committed and runnable where a longer training budget is available (e.g. an accelerator)")
+    "no look complete yet. Three pilots sized it (results/efficientnet_pilot, _pilot2, _pilot3): the positive "
+    "control's hardest arm, depth-only scaling to the compound model's 10.40M MACs against the 5.43M base, gave "
+    "+0.38, +0.11 and -0.14 pp at 235, 470 and 940 SGD steps with dropout 0.2 and random crops, every net "
+    "under-fitted; without them, at 940 steps, +0.29 pp (+0.42 and +0.16 in its 2 seeds), so by pilot 3's declared "
+    "rule the primary (spaces/efficientnet_look1..4.yaml, 4 looks of 2 seeds) was re-declared in that regime and "
+    "look 1 started; `scalesearch resume efficientnet_look1` continues it")
 
 EXPERIMENTS: dict[str, Experiment] = {
     "degradation-looks": Experiment(

@@ -153,7 +153,7 @@ def write_summary(out_root: str | Path = "results") -> Path:
     current = {n: e for n, e in EXPERIMENTS.items() if not e.withdrawn}
     for exp in current.values():
         out += [f"## {exp.title}", "", f"Paper: {exp.paper}", ""]
-        out += _section(root, exp, root) or ([f"**Not run:** {exp.not_run}.", ""] if exp.not_run else
+        out += _section(root, exp, root) or ([f"**Status:** {exp.not_run}.", ""] if exp.not_run else
                                              ["Not run yet: see docs/rediscovery.md for the command.", ""])
     redone = {n.split("-")[0] for n in current}
     not_redone = [e.title for n, e in EXPERIMENTS.items() if e.withdrawn and n.split("-")[0] not in redone]
