@@ -1,9 +1,9 @@
-"""Rung schedulers for Ray Tune on `Rungs` (shared with the simulator): ASHA (one objective: Ray's rule, see `rungs`),
-MO-ASHA (Schmucker et al. 2021,
-"Multi-objective Asynchronous Successive Halving"): ASHA's rungs, with the trials at a rung ranked by all of the
-search's objectives at once; and asynchronous Hyperband (Li et al. 2018) over several brackets, on one objective or
-several, the trials dealt to the brackets in a fixed order with Hyperband's shares (`rungs.hyperband_order`; Ray's
-own draws a bracket from the unseeded global numpy RNG).
+"""Rung schedulers for Ray Tune on `Rungs` (shared with the simulator, as is `rungs.rung_plan`): ASHA (one
+objective: Ray's rule, see `rungs`), MO-ASHA (Schmucker et al. 2021, "Multi-objective Asynchronous Successive
+Halving"): ASHA's rungs, with the trials at a rung ranked by all of the search's objectives at once; and
+asynchronous Hyperband (Li et al. 2018) over several brackets, on one objective or several, the trials dealt to
+the brackets in a fixed order with Hyperband's shares (`rungs.hyperband_order`; Ray's own draws a bracket from the
+unseeded global numpy RNG).
 
 The rung metric (`early_stopping.metric`, val_acc) is read from each epoch's result; the static costs among the
 objectives (macs, params) from the trial's config (`costs`, set by the driver from the counted candidate). A trial

@@ -231,19 +231,14 @@ def _scheduler(spec: SearchSpec) -> Any:
     if es is None:
         return None
     from scalesearch.search.moasha import RungScheduler
-    from scalesearch.search.rungs import Rungs, hyperband_brackets, hyperband_order, hyperband_shares
+    from scalesearch.search.rungs import rung_plan
 
     epochs = dict(spec.train).get("epochs", 10)
     max_t = epochs if isinstance(epochs, int) else 1000
-    if es.type == "hyperband":
-        brackets = hyperband_brackets(es.grace_epochs, es.reduction_factor, max_t, es.brackets)
-        return RungScheduler(brackets, es.metric, [("val_acc", "max")],
-                             deal=hyperband_order(hyperband_shares(brackets, es.reduction_factor)))
-    objectives = [(o.name, o.direction) for o in spec.search.objectives] if es.type == "moasha" else [("val_acc",
-                                                                                                       "max")]
-    return RungScheduler(Rungs(es.grace_epochs, es.reduction_factor, max_t), es.metric,
-                         objectives)
-
+    brackets, deal, objectives = rung_plan(es.type, es.grace_epochs, es.reduction_factor, max_t,
+                                           [(o.name, o.direction) for o in spec.search.objectives],
+                                           brackets=es.brackets)
+    return RungScheduler(brackets, es.metric, objectives, deal=deal)
 
 def _rung_history(store: Store, spec: SearchSpec) -> list[tuple[str, dict[str, Any], list[tuple[int, Any]]]]:
     """What a resumed search's scheduler restores: each finished trial (complete, stopped or failed, with epochs),

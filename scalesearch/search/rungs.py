@@ -15,7 +15,7 @@ inside a front, the new trial first among equal points.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,8 @@ import numpy as np
 from scalesearch.analysis.mosort import mo_order
 from scalesearch.errors import InputError
 
-__all__ = ["Decision", "Rungs", "hyperband_brackets", "hyperband_order", "hyperband_shares", "milestones"]
+__all__ = ["Decision", "Rungs", "hyperband_brackets", "hyperband_order", "hyperband_shares", "milestones",
+           "rung_plan"]
 
 
 def milestones(grace: int, eta: int, max_t: int) -> list[int]:
@@ -139,3 +140,22 @@ def hyperband_order(shares: Sequence[int]) -> list[int]:
         current[b] -= total
         out.append(b)
     return out
+
+
+def rung_plan(kind: str, grace: int, eta: int, max_t: int, objectives: Iterable[tuple[str, str]], *,
+              brackets: int | None = None) -> tuple[list[Rungs], list[int], tuple[tuple[str, str], ...]]:
+    """What early stopping of `kind` runs on, for the Ray Tune scheduler and the simulator alike: its brackets, the
+    order trials are dealt to them, and the objectives its rungs rank by. `asha`: one bracket on val_acc; `moasha`:
+    one bracket on the search's `objectives`; `hyperband`: its brackets (at most `brackets`) on val_acc, dealt in
+    Hyperband's shares.
+
+    Example:
+        >>> bs, deal, objs = rung_plan("hyperband", 1, 3, 9, [("val_acc", "max"), ("macs", "min")])
+        >>> [b.milestones for b in bs], deal, objs
+        ([[1, 3], [3], []], [0, 1, 0, 2, 0, 1, 0, 2, 0, 1, 0, 1, 0, 2, 0, 1, 0], (('val_acc', 'max'),))
+    """
+    one = (("val_acc", "max"),)
+    if kind == "hyperband":
+        bs = hyperband_brackets(grace, eta, max_t, brackets)
+        return bs, hyperband_order(hyperband_shares(bs, eta)), one
+    return [Rungs(grace, eta, max_t)], [0], tuple(objectives) if kind == "moasha" else one

@@ -38,7 +38,7 @@ import numpy as np
 
 from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
-from scalesearch.search.rungs import Rungs, hyperband_brackets, hyperband_order, hyperband_shares
+from scalesearch.search.rungs import Rungs, rung_plan
 
 __all__ = ["SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "simulate", "simulate_many", "simulate_study",
            "summarise"]
@@ -236,11 +236,10 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     replay = sorted(table.entries, key=lambda k: table.entries[k].orders[0]) if strategy == "replay" else None
     study = None if replay is not None else optuna.create_study(
         directions=directions, sampler=_sampler(table, strategy, trials, seed))
-    brackets = ([] if scheduler == "none" else hyperband_brackets(grace_epochs, reduction_factor, table.epochs)
-                if scheduler == "hyperband" else [Rungs(grace_epochs, reduction_factor, table.epochs)])
-    deal = hyperband_order(hyperband_shares(brackets, reduction_factor)) if brackets else []
+    brackets, deal, rung_objectives = (([], [], ()) if scheduler == "none" else
+                                       rung_plan(scheduler, grace_epochs, reduction_factor, table.epochs,
+                                                 table.objectives))
     bracket_of: dict[tuple[str, int], Rungs] = {}  # each job's bracket, dealt in `deal`'s order as jobs start
-    rung_objectives = table.objectives if scheduler == "moasha" else (("val_acc", "max"),)
     values: dict[str, list[float]] = {}  # configurations told so far in this run
     queue: list[tuple[float, int, str, int, int]] = []  # (time, tie, key, repeat, epoch): an epoch's end
     pending: list[tuple[str, int]] = []  # jobs waiting for a worker, in the order they were queued
