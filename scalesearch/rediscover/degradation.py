@@ -29,6 +29,7 @@ from scalesearch.rediscover.stats import (
     _power_by,
     complete_looks,
     epochs_of,
+    look_guards,
     look_pairs,
     one_sided_p,
     t_row,
@@ -156,11 +157,8 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
     look i's study has finished). The primary claim is decided at the last complete look against that look's
     boundary; the secondary claims are tested with Holm only once every planned look is complete."""
     from scalesearch.analysis.sequential import holm, sequential_test
-    from scalesearch.results.compare import compare_frames
-    from scalesearch.spec import parse_spec
 
     eff = MIN_EFFECT["train_error"]
-    guards_lines: list[str] = []
     names = list(data)
     done = complete_looks(data, complete, _train_error)
     if done.empty:
@@ -215,16 +213,11 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
         findings.append(Finding("secondary: " + claim, paper, ours, row["diff"], row["lo"], row["hi"], label,
                                 math.nan, row["n"]))
     # the regime guards of `scalesearch compare`, per look, on the primary pair
-    for i, (study, (record, trials, epochs)) in enumerate(data.items()):
-        if not complete[i]:
-            continue
-        spec = parse_spec(record.spec_text, f"<study {study}>")
-        t = _train_error(trials, epochs)
-        t = pd.concat([t, trials[trials["state"] != "COMPLETE"]], ignore_index=True)
-        cmp = compare_frames(t, epochs, spec, f"shortcut == 'none' and depth == {deep}",
-                             f"shortcut == 'none' and depth == {shallow}", study=study, metric="train_error",
-                             pair_by="repeat")
-        guards_lines += [f"{study} (look {i + 1}), plain-{deep} vs plain-{shallow}: {g.line()}" for g in cmp.guards]
+    guards_lines = look_guards(
+        data, complete, [(f"plain-{deep} vs plain-{shallow}", f"shortcut == 'none' and depth == {deep}",
+                          f"shortcut == 'none' and depth == {shallow}")], metric="train_error",
+        prepare=lambda trials, epochs: pd.concat([_train_error(trials, epochs), trials[trials["state"] != "COMPLETE"]],
+                                                 ignore_index=True))
     agg = _agg(done, ["net", "depth"], metric="train_error")
     agg["val_acc_mean"] = _agg(done, ["net", "depth"], metric="val_acc")["mean"].to_numpy()
     tables = {"final training error (1 - running train accuracy of the last epoch)": agg}

@@ -29,6 +29,7 @@ from scalesearch.rediscover.stats import (
     complete_looks,
     control_finding,
     epochs_of,
+    look_guards,
     look_pairs,
     t_row,
 )
@@ -53,8 +54,6 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
     """The redesigned EfficientNet experiment over its looks' studies (in look order; `complete[i]` says whether
     look i's study has finished). Returns (findings, tables, power lines, notes, figures)."""
     from scalesearch.analysis.sequential import omnibus, sequential_test
-    from scalesearch.results.compare import compare_frames
-    from scalesearch.spec import parse_spec
 
     eff = MIN_EFFECT["accuracy"]
     done = complete_looks(data, complete, lambda t, e: _complete(t))
@@ -107,15 +106,8 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
     else:
         findings.insert(0, Finding(PRIMARY_EFFICIENTNET, PAPER, "an arm has fewer than two paired seeds"))
     findings += components
-    guards_lines = []
-    for i, (study, (record, trials, epochs)) in enumerate(data.items()):
-        if not complete[i]:
-            continue
-        spec = parse_spec(record.spec_text, f"<study {study}>")
-        for arm in SINGLE:
-            cmp = compare_frames(trials, epochs, spec, _arm_expr("compound"), _arm_expr(arm), study=study,
-                                 pair_by="repeat")
-            guards_lines += [f"{study} (look {i + 1}), compound vs {arm}: {g.line()}" for g in cmp.guards]
+    guards_lines = look_guards(data, complete, [(f"compound vs {arm}", _arm_expr("compound"), _arm_expr(arm))
+                                                for arm in SINGLE])
     agg = _agg(done, ["arm"]).sort_values("mean", ascending=False)
     notes = [(f"Planned: {looks} looks of equal size (information fractions "
               f"{', '.join(f'{t:.2f}' for t in fractions)}); O'Brien-Fleming alpha spending (Lan-DeMets), one-sided "

@@ -33,6 +33,7 @@ from scalesearch.rediscover.stats import (
     complete_looks,
     control_finding,
     epochs_of,
+    look_guards,
     look_pairs,
     t_row,
 )
@@ -180,9 +181,6 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
     i's study has finished). The positive control (each 2x arm's interval over all complete looks above 0) gates
     the primary claim; the primary claim is tested at the last complete look against that look's boundary."""
     from scalesearch.analysis.sequential import sequential_test
-    from scalesearch.results.compare import compare_frames
-    from scalesearch.spec import parse_spec
-
     eff = MIN_EFFECT["accuracy"]
     done = complete_looks(data, complete, lambda t, e: _complete(t))
     if done.empty:
@@ -210,14 +208,7 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
         findings.insert(0, Finding(PRIMARY_RESNEXT, "Table 4 (2x ResNet-101): 2x64d 20.7 vs 1x100d 21.3 % top-1 err",
                                    ours, lt.diff, lt.lo, lt.hi, label, math.nan, lt.n,
                                    f"look {k} of {looks}: z boundary {lt.bound_z:.3f}"))
-    guards_lines = []
-    for i, (study, (record, trials, epochs)) in enumerate(data.items()):
-        if not complete[i]:
-            continue
-        spec = parse_spec(record.spec_text, f"<study {study}>")
-        cmp = compare_frames(trials, epochs, spec, _ARMS["cardinality"], _ARMS["width"], study=study,
-                             pair_by="repeat")
-        guards_lines += [f"{study} (look {i + 1}), cardinality vs width: {g.line()}" for g in cmp.guards]
+    guards_lines = look_guards(data, complete, [("cardinality vs width", _ARMS["cardinality"], _ARMS["width"])])
     agg = _agg(done, ["grow"]).sort_values("mean", ascending=False)
     pair = done[done["grow"].isin(["cardinality", "width"])].assign(seed=done["look"] * 1000 + done["repeat"])
     power = _power_lines(_paired_sd(pair, "grow", "val_acc"), _seed_sd(pair, ["grow"], "val_acc"),

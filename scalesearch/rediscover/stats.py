@@ -216,3 +216,24 @@ def control_finding(done: pd.DataFrame, column: str, arm: Any, base: Any, claim:
     ok = len(d) >= 2 and row["lo"] > 0
     return Finding(claim, paper, ours, row["diff"], row["lo"], row["hi"], "passed" if ok else "failed", math.nan,
                    row["n"], "passes only if the interval's lower end is above 0")
+
+
+def look_guards(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool],
+                pairs: Sequence[tuple[str, str, str]], *, metric: str = "val_acc",
+                prepare: Any = None) -> list[str]:
+    """The regime guards of `scalesearch compare` on each complete look's study (in look order), for each
+    (label, A, B) pair of filter expressions, paired by repeat: one line per guard, "<study> (look i), <label>:
+    <guard>". `prepare(trials, epochs)` gives the table compared (default: the trials as they are)."""
+    from scalesearch.results.compare import compare_frames
+    from scalesearch.spec import parse_spec
+
+    lines = []
+    for i, (study, (record, trials, epochs)) in enumerate(data.items()):
+        if not complete[i]:
+            continue
+        spec = parse_spec(record.spec_text, f"<study {study}>")
+        table = trials if prepare is None else prepare(trials, epochs)
+        for label, a, b in pairs:
+            cmp = compare_frames(table, epochs, spec, a, b, study=study, metric=metric, pair_by="repeat")
+            lines += [f"{study} (look {i + 1}), {label}: {g.line()}" for g in cmp.guards]
+    return lines
