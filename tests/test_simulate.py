@@ -16,8 +16,9 @@ pytest.importorskip("optuna")
 from _search_fixtures import REPO, cli
 
 from scalesearch.analysis import hypervolume
+from scalesearch.errors import InputError
 from scalesearch.search.rungs import Rungs
-from scalesearch.search.simulate import Table, simulate, simulate_many, simulate_study, summarise
+from scalesearch.search.simulate import Table, parse_prefilter, simulate, simulate_many, simulate_study, summarise
 from scalesearch.spec import parse_spec
 
 DUMP = REPO / "results" / "degradation_look1" / "study.jsonl.gz"  # a real run: 4 configurations x 4 seeds, 2 workers
@@ -89,7 +90,8 @@ search: {{sampler: grid, objectives: {objectives}, max_concurrency: 1}}
             state = "rejected" if (a, b) in rejected else "completed"
             trials.append(SimpleNamespace(number=n, parameters={"a": a, "b": b}, state=state, epochs_done=epochs,
                                           seconds=10.0 * epochs, finished=t0 + dt.timedelta(seconds=n),
-                                          macs=1e6 * a, params=1e3 * a, test_acc=None, val_acc=final))
+                                          macs=1e6 * a, params=1e3 * a, test_acc=None, val_acc=final,
+                                          scores={"naswot": final, "synflow": -final, "snip": None}))
             if state == "completed":
                 for e in range(1, epochs + 1):
                     eps.append(SimpleNamespace(number=n, epoch=e, val_acc=final * e / epochs, seconds=10.0))
@@ -140,6 +142,39 @@ def test_asha_in_the_simulator_stops_by_the_rung_rule_and_saves_epochs():
     assert 0 < hb.stopped < run.stopped and run.epochs < hb.epochs < 8 * 9
 
 
+def test_a_prefilter_trains_the_best_of_its_pool_by_the_stored_score_and_drops_the_rest():
+    table = _table()  # naswot stored = the final val_acc (an oracle), synflow = its negative, snip missing
+    best = max(table.entries, key=lambda k: table.vector(k)[0])
+    worst = min(table.entries, key=lambda k: table.vector(k)[0])
+    for seed in range(3):
+        # a pool of 64 random proposals over 8 configurations holds all 8 (checked: dropped == 7), so keep 1 of
+        # them trains the best by the oracle and the worst by its negative
+        oracle = simulate(table, "random", seed=seed, trials=1, prefilter=("naswot", 64, 1))
+        assert oracle.completed == [best] and oracle.dropped == 7 and oracle.trainings == 1
+        anti = simulate(table, "random", seed=seed, trials=1, prefilter=("synflow", 64, 1))
+        assert anti.completed == [worst] and anti.dropped == 7
+    for strategy in ("random", "tpe", "rea", "nsga2"):
+        run = simulate(table, strategy, seed=1, prefilter=("naswot", 4, 2))
+        # every configuration is trained once or dropped once; a dropped one is never trained after
+        assert len(run.completed) + run.dropped == 8 and len(set(run.completed)) == len(run.completed)
+        assert best in run.completed and run.dropped > 0
+        assert run.asks == len(run.completed) + run.stopped + run.misses + run.known + run.rejected + run.dropped
+    # a missing score ranks last: keep 7 of a pool holding all 8 drops one, by the earlier-proposal tie rule
+    nan = simulate(table, "random", seed=0, trials=7, prefilter=("snip", 64, 7))
+    assert len(nan.completed) == 7 and nan.dropped == 1
+    runs = simulate_many(table, ["random", "grid"], prefilters=[None, ("naswot", 64, 1)], seeds=3)
+    _, summary = summarise(table, runs)
+    assert sorted(summary.strategy) == ["grid", "random", "random [naswot 64->1]"]  # no prefilter for grid
+    row = summary.set_index("strategy").loc["random [naswot 64->1]"]
+    assert row["trainings_to_98"] == 1 and row["of_best"] == pytest.approx(1.0)
+    with pytest.raises(InputError, match="fixed order"):
+        simulate(table, "grid", prefilter=("naswot", 4, 2))
+    assert parse_prefilter("none") is None and parse_prefilter("macs:16:4") == ("macs", 16, 4)
+    for bad in ("naswot:4:8", "jacob:16:4", "naswot:16", "naswot:a:4"):
+        with pytest.raises(InputError, match="SCORE:POOL:KEEP"):
+            parse_prefilter(bad)
+
+
 def test_two_objectives_use_the_hypervolume_and_reach_the_tables():
     table = _table("{val_acc: max, macs: min}")
     pts = [[e.objective("val_acc"), e.macs] for e in table.entries.values()]
@@ -166,5 +201,11 @@ def test_simulate_study_and_the_command(recorded, tmp_path: Path):
         assert (tmp_path / "out" / name).stat().st_size > 0
     bad = cli("simulate", "degradation_look1", "--db", recorded, "--strategies", "random,evolve")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unknown strategy 'evolve'" in bad.stderr
+    pf = cli("simulate", "degradation_look1", "--db", recorded, "--strategies", "random", "--seeds", "2",
+             "--prefilter", "none,params:4:1")
+    assert pf.returncode == 0, pf.stderr
+    assert "random [params 4->1]" in pf.stdout and "dropped" in pf.stdout
+    badpf = cli("simulate", "degradation_look1", "--db", recorded, "--prefilter", "naswot:2:3")
+    assert badpf.returncode == 2 and badpf.stderr.count("\n") == 1 and "--prefilter" in badpf.stderr
     gone = cli("simulate", "nosuch", "--db", recorded)
     assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "nosuch" in gone.stderr

@@ -42,6 +42,10 @@ def add_simulate(sub: argparse._SubParsersAction, full: bool = True) -> None:
     p.add_argument("--budget-s", type=float, default=None, metavar="X",
                    help="simulated seconds after which nothing new starts")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="default: the study's max_concurrency")
+    p.add_argument("--prefilter", default="none", metavar="P,...",
+                   help="comma-separated, each none or SCORE:POOL:KEEP (e.g. naswot:16:4): the sampler proposes POOL "
+                        "candidates and the best KEEP by their stored score train, as the spec's search.prefilter; "
+                        "SCORE one of naswot, synflow, snip, grad_norm, params, macs (default none)")
     p.add_argument("--grace-epochs", type=int, default=1, metavar="N", help="the schedulers' first rung (default 1)")
     p.add_argument("--reduction-factor", type=int, default=3, metavar="N", help="the schedulers' eta (default 3)")
     p.add_argument("--out", default=None, metavar="DIR",
@@ -54,12 +58,13 @@ def run_simulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from scalesearch.errors import InputError
-    from scalesearch.search.simulate import simulate_study
+    from scalesearch.search.simulate import parse_prefilter, simulate_study
 
     if args.seeds < 1:
         raise InputError("--seeds: expected an integer >= 1")
     sim = simulate_study(args.study, db=args.db, strategies=_names(args.strategies),
-                         schedulers=_names(args.scheduler), seeds=args.seeds, trials=args.trials,
+                         schedulers=_names(args.scheduler), seeds=args.seeds,
+                         prefilters=[parse_prefilter(p) for p in _names(args.prefilter)], trials=args.trials,
                          budget_s=args.budget_s, workers=args.workers, grace_epochs=args.grace_epochs,
                          reduction_factor=args.reduction_factor)
     print(sim.text())

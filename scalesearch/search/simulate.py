@@ -20,6 +20,12 @@ beyond the table's worst value; the whole table's front has the largest volume a
 
 `replay` is a strategy of its own: the recorded configurations in the recorded order. With the recorded workers
 it reproduces the recorded run's completions, so its front after every completion is the recorded one.
+
+A prefilter (`prefilter=(score, pool, keep)`, the spec's `search.prefilter`) is replayed as the driver runs it: the
+sampler proposes `pool` candidates, the new recorded ones are ranked by the score stored with their record (a
+training-free score, or the counted `params` or `macs`; higher is better, a missing score ranks last), the best
+`keep` train and the others are told PRUNED and never trained in that run (`Run.dropped`). Scoring takes no
+simulated time (a few forward and backward passes of one mini-batch, small beside a training).
 """
 
 from __future__ import annotations
@@ -40,8 +46,8 @@ from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
 from scalesearch.search.rungs import Rungs, rung_plan
 
-__all__ = ["SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "simulate", "simulate_many", "simulate_study",
-           "summarise"]
+__all__ = ["PREFILTER_SCORES", "SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "parse_prefilter",
+           "simulate", "simulate_many", "simulate_study", "strategy_label", "summarise"]
 
 STRATEGIES = ("replay", "grid", "random", "tpe", "rea", "nsga2")
 SCHEDULERS = ("none", "asha", "moasha", "hyperband")
@@ -66,6 +72,11 @@ class Entry:
     n_params: float
     test_acc: float | None
     orders: tuple[int, ...]  # when the recorded study started each repeat (its trial number)
+    scores: Mapping[str, float] = field(default_factory=dict)  # training-free scores stored with the record
+
+    def score(self, name: str) -> float | None:
+        """A prefilter's ranking value: a stored training-free score or the counted params or MACs."""
+        return {"params": self.n_params, "macs": self.macs}.get(name, self.scores.get(name))
 
     def objective(self, name: str, epoch: int | None = None, repeat: int | None = None) -> float | None:
         """An objective's value after `epoch` epochs (default: all), of one repeat or their mean."""
@@ -130,7 +141,9 @@ class Table:
                     params={k: first.parameters[k] for k in sampled if k in first.parameters},
                     curves=tuple(curves), seconds=tuple(secs), macs=float(first.macs or 0),
                     n_params=float(first.params or 0), test_acc=float(np.mean(tests)) if tests else None,
-                    orders=tuple(t.number for t in group))
+                    orders=tuple(t.number for t in group),
+                    scores={k: float(v) for k, v in (first.scores or {}).items()
+                            if isinstance(v, (int, float)) and math.isfinite(v)})
                 ends = [t.finished for t in group if t.finished is not None]
                 finish.append((max(ends).timestamp() if ends else math.inf, first.number, key))
         if not entries:
@@ -184,7 +197,7 @@ class Run:
     """One simulated run: its anytime trace (after each completion: time, value, trainings started so far, epochs
     trained so far), what it trained, and what the strategy asked for."""
 
-    strategy: str
+    strategy: str  # with a prefilter: "<sampler> [<score> <pool>-><keep>]"
     scheduler: str
     seed: int
     trace: list[tuple[float, float, int, int]] = field(default_factory=list)
@@ -195,6 +208,7 @@ class Run:
     misses: int = 0
     rejected: int = 0
     known: int = 0
+    dropped: int = 0  # candidates a prefilter ranked out of its pool: told PRUNED, never trained
     wall_s: float = 0.0
 
     @property
@@ -213,17 +227,43 @@ def _sampler(table: Table, strategy: str, trials: int, seed: int) -> Any:
     return _make_sampler(dataclasses.replace(table.spec, search=search), seed)
 
 
+PREFILTER_SCORES = ("naswot", "synflow", "snip", "grad_norm", "params", "macs")  # scalesearch.scores.SCORES + costs
+
+
+def parse_prefilter(text: str) -> tuple[str, int, int] | None:
+    """`none` or `SCORE:POOL:KEEP` (e.g. `naswot:16:4`) as simulate's `prefilter`."""
+    if text.strip() == "none":
+        return None
+    parts = text.strip().split(":")
+    ok = len(parts) == 3 and parts[0] in PREFILTER_SCORES and all(p.isdigit() for p in parts[1:])
+    if not ok or not 1 <= int(parts[2]) <= int(parts[1]):
+        raise InputError(f"--prefilter: {text!r} is not none or SCORE:POOL:KEEP with SCORE one of "
+                         f"{', '.join(PREFILTER_SCORES)} and 1 <= KEEP <= POOL (e.g. naswot:16:4)")
+    return parts[0], int(parts[1]), int(parts[2])
+
+
+def strategy_label(strategy: str, prefilter: tuple[str, int, int] | None) -> str:
+    """A run's strategy as the summary names it: the sampler, and its prefilter if any."""
+    return strategy if prefilter is None else f"{strategy} [{prefilter[0]} {prefilter[1]}->{prefilter[2]}]"
+
+
 def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int = 0, trials: int | None = None,
              budget_s: float | None = None, workers: int | None = None, grace_epochs: int = 1,
-             reduction_factor: int = 3) -> Run:
+             reduction_factor: int = 3, prefilter: tuple[str, int, int] | None = None) -> Run:
     """One simulated run (see the module docstring). `trials`: configurations to start (default: as many as the
-    table holds); `budget_s`: simulated seconds after which nothing new starts."""
+    table holds); `budget_s`: simulated seconds after which nothing new starts; `prefilter`: (score, pool, keep)."""
     import optuna
 
     from scalesearch.spec import sample_params
 
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    if prefilter is not None:
+        if strategy in ("replay", "grid"):
+            raise InputError(f"a prefilter ranks a sampler's proposals; {strategy} proposes in a fixed order")
+        if prefilter[0] not in PREFILTER_SCORES or not 1 <= prefilter[2] <= prefilter[1]:
+            raise InputError(f"prefilter {prefilter!r}: expected (score, pool, keep) with score one of "
+                             f"{', '.join(PREFILTER_SCORES)} and 1 <= keep <= pool")
     if scheduler not in SCHEDULERS:
         raise InputError(f"unknown scheduler {scheduler!r}; expected one of {', '.join(SCHEDULERS)}")
     if scheduler == "moasha" and any(n not in ("val_acc", "macs", "params") for n, _ in table.objectives):
@@ -231,7 +271,7 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t0 = time.perf_counter()
     trials = trials or len(table.entries)
-    run = Run(strategy, scheduler, seed)
+    run = Run(strategy_label(strategy, prefilter), scheduler, seed)
     directions = ["maximize" if d == "max" else "minimize" for _, d in table.objectives]
     replay = sorted(table.entries, key=lambda k: table.entries[k].orders[0]) if strategy == "replay" else None
     study = None if replay is not None else optuna.create_study(
@@ -245,6 +285,7 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     pending: list[tuple[str, int]] = []  # jobs waiting for a worker, in the order they were queued
     waiting: dict[str, list[Any]] = {}  # key -> [optuna trials waiting for it, repeats left, stopped]
     stopped_keys: set[str] = set()
+    dropped_keys: set[str] = set()  # ranked out of a prefilter's pool: never trained in this run
     started_jobs = [0]  # configurations that started training (their first repeat), stopped ones included
     front: list[str] = []  # the completed configurations' Pareto front, kept as they complete
     current = [math.nan]
@@ -282,36 +323,78 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
                 return True
             if started >= trials:
                 return False
+            if prefilter is not None:
+                if claim_pool():
+                    return True
+                continue
             trial = study.ask()
             key = _key(sample_params(table.spec, trial))
             run.asks += 1
-            if key in table.rejected:
-                run.rejected += 1
-                in_a_row += 1
+            if not usual(trial, key):
+                start(trial, key)
+                return True
+
+    def usual(trial: Any, key: str) -> bool:
+        """Tell a proposal that starts nothing (rejected, not recorded, known, dropped) and count it; False for a
+        new recorded configuration, which the caller starts or ranks."""
+        nonlocal in_a_row
+        if key in table.rejected or key in dropped_keys:  # a prefilter's drop is stored as rejected too
+            run.rejected += 1
+            tell(trial, key, "PRUNED")
+        elif key not in table.entries:
+            run.misses += 1
+            tell(trial, key, "FAIL")
+        elif key in values:  # evaluated, or training: told its value now or when it ends (the driver's dedupe)
+            run.known += 1
+            if key in stopped_keys:
                 tell(trial, key, "PRUNED")
-                continue
-            if key not in table.entries:
-                run.misses += 1
-                in_a_row += 1
-                tell(trial, key, "FAIL")
-                continue
-            if key in values:  # evaluated, or training: told its value now or when it ends (the driver's dedupe)
-                run.known += 1
-                in_a_row += 1
-                if key in stopped_keys:
-                    tell(trial, key, "PRUNED")
-                elif key in waiting:
-                    waiting[key][0].append(trial)
-                else:
-                    tell(trial, key, "COMPLETE")
-                continue
-            in_a_row = 0
-            entry = table.entries[key]
-            values[key] = list(table.vector(key))
-            waiting[key] = [[trial], len(entry.curves), False]
-            pending.extend((key, r) for r in range(len(entry.curves)))
-            started += 1
-            return True
+            elif key in waiting:
+                waiting[key][0].append(trial)
+            else:
+                tell(trial, key, "COMPLETE")
+        else:
+            return False
+        in_a_row += 1
+        return True
+
+    def start(trial: Any, key: str) -> None:
+        """Claim a new recorded configuration: its repeats queued as jobs."""
+        nonlocal started, in_a_row
+        in_a_row = 0
+        entry = table.entries[key]
+        values[key] = list(table.vector(key))
+        waiting[key] = [[trial], len(entry.curves), False]
+        pending.extend((key, r) for r in range(len(entry.curves)))
+        started += 1
+
+    def claim_pool() -> bool:
+        """The prefilter: `pool` proposals, the best `keep` new ones by their recorded score start, the other new
+        ones are dropped (told PRUNED); a configuration proposed twice in one pool is told with its first copy."""
+        assert prefilter is not None
+        name, pool, keep = prefilter
+        ranked: list[tuple[float, int, str, Any]] = []
+        again: list[tuple[Any, str]] = []
+        for i in range(pool):
+            trial = study.ask()
+            key = _key(sample_params(table.spec, trial))
+            run.asks += 1
+            if any(k == key for _, _, k, _ in ranked):
+                again.append((trial, key))
+            elif not usual(trial, key):
+                value = table.entries[key].score(name)
+                ranked.append((-math.inf if value is None else value, -i, key, trial))
+        ranked.sort(key=lambda x: (x[0], x[1]), reverse=True)  # best first; ties: the earlier proposal
+        n_keep = min(keep, trials - started)
+        for rank, (_, _, key, trial) in enumerate(ranked):
+            if rank < n_keep:
+                start(trial, key)
+            else:
+                run.dropped += 1
+                dropped_keys.add(key)
+                tell(trial, key, "PRUNED")
+        for trial, key in again:
+            usual(trial, key)
+        return n_keep > 0 and bool(ranked)
 
     def job_ended(key: str, stopped: bool) -> None:
         w = waiting[key]
@@ -365,13 +448,18 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
 
 
 def simulate_many(table: Table, strategies: Sequence[str], schedulers: Sequence[str] = ("none",), *,
-                  seeds: int = 20, **kw: Any) -> list[Run]:
-    """Every strategy x scheduler x seed (`replay` and `grid` once per scheduler: they draw nothing at random)."""
+                  seeds: int = 20, prefilters: Sequence[tuple[str, int, int] | None] = (None,),
+                  **kw: Any) -> list[Run]:
+    """Every strategy x scheduler x prefilter x seed (`replay` and `grid` once per scheduler: they draw nothing at
+    random, and without a prefilter: they propose in a fixed order)."""
     out = []
     for strategy in strategies:
         for scheduler in schedulers:
-            for seed in range(1 if strategy in ("replay", "grid") else seeds):
-                out.append(simulate(table, strategy, scheduler=scheduler, seed=seed, **kw))
+            for prefilter in prefilters:
+                if prefilter is not None and strategy in ("replay", "grid"):
+                    continue
+                for seed in range(1 if strategy in ("replay", "grid") else seeds):
+                    out.append(simulate(table, strategy, scheduler=scheduler, seed=seed, prefilter=prefilter, **kw))
     return out
 
 
@@ -445,6 +533,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
                      "hours_to_98": _mean_ci(reached[:, 1], t_quantile)[0] / 3600,
                      "epochs": float(np.mean([r.epochs for r in group])),
                      "trainings": float(np.mean([r.trainings for r in group])),
+                     "dropped": float(np.mean([r.dropped for r in group])),
                      "asks": float(np.mean([r.asks for r in group])), "misses": int(sum(r.misses for r in group)),
                      "trainings_per_s": sum(r.trainings for r in group) / wall,
                      "asks_per_s": sum(r.asks for r in group) / wall})
@@ -469,14 +558,15 @@ class Simulation:
                 f" repeat(s), {t.epochs} epochs, {len(t.rejected)} rejected, {t.workers} worker(s); objectives {objs}; "
                 f"anytime value: {measure} (the whole table: {t.anytime(list(t.entries)):.6g})")
         cols = ["strategy", "scheduler", "seeds", "final", "final_ci", "of_best", "reached_98", "trainings_to_98",
-                "hours_to_98", "epochs", "trainings", "misses", "asks_per_s"]
+                "hours_to_98", "epochs", "trainings", "dropped", "misses", "asks_per_s"]
         return head + "\n" + self.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 
 def simulate_study(study: str, *, db: str | None = None, strategies: Sequence[str] = ("random", "tpe", "rea"),
-                   schedulers: Sequence[str] = ("none",), seeds: int = 20, **kw: Any) -> Simulation:
-    """Replay the recorded study `study` under each strategy x scheduler x seed (`simulate`'s keywords: trials,
-    budget_s, workers, grace_epochs, reduction_factor). The database is opened read-only."""
+                   schedulers: Sequence[str] = ("none",), seeds: int = 20,
+                   prefilters: Sequence[tuple[str, int, int] | None] = (None,), **kw: Any) -> Simulation:
+    """Replay the recorded study `study` under each strategy x scheduler x prefilter x seed (`simulate`'s
+    keywords: trials, budget_s, workers, grace_epochs, reduction_factor). The database is opened read-only."""
     from scalesearch.search.study import stored_spec
     from scalesearch.store import Reader
 
@@ -489,6 +579,6 @@ def simulate_study(study: str, *, db: str | None = None, strategies: Sequence[st
     with Reader(db) as reader:
         spec = stored_spec(reader.study(study))
         table = Table.from_records(spec, reader.trials(study), reader.epochs(study))
-    runs = simulate_many(table, strategies, schedulers, seeds=seeds, **kw)
+    runs = simulate_many(table, strategies, schedulers, seeds=seeds, prefilters=prefilters, **kw)
     curves, summary = summarise(table, runs)
     return Simulation(table, runs, curves, summary)
