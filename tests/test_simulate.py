@@ -166,7 +166,7 @@ def test_a_prefilter_trains_the_best_of_its_pool_by_the_stored_score_and_drops_t
     _, summary = summarise(table, runs)
     assert sorted(summary.strategy) == ["grid", "random", "random [naswot 64->1]"]  # no prefilter for grid
     row = summary.set_index("strategy").loc["random [naswot 64->1]"]
-    assert row["trainings_to_98"] == 1 and row["of_best"] == pytest.approx(1.0)
+    assert row["trainings_to_98"] == 1 and row["epochs_to_98"] == 4 and row["of_best"] == pytest.approx(1.0)
     with pytest.raises(InputError, match="fixed order"):
         simulate(table, "grid", prefilter=("naswot", 4, 2))
     assert parse_prefilter("none") is None and parse_prefilter("macs:16:4") == ("macs", 16, 4)

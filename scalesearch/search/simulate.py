@@ -494,7 +494,8 @@ def value_at(run: Run, t: float) -> float:
 def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[Any, Any]:
     """(curves, summary) DataFrames. curves: per strategy, scheduler and time on a common grid, the mean anytime
     value over seeds with a 95% t interval. summary: per strategy and scheduler, the final value, the fraction of
-    the table's best reached, trainings and simulated hours to reach 98% of the table's best, epochs trained,
+    the table's best reached, trainings, simulated hours and epochs to reach 98% of the table's best (the mean over
+    the seeds that reach it), epochs trained,
     asks, misses and simulated trials per second of wall time."""
     import pandas as pd
 
@@ -514,13 +515,13 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
             curves.append({"strategy": strategy, "scheduler": scheduler, "time_s": float(t), "mean": m,
                            "lo": m - h, "hi": m + h, "n": int(np.sum(~np.isnan(mat[:, j])))})
 
-        def reach(r: Run) -> tuple[float, float]:
-            """(trainings, seconds) until the anytime value is within 2% of the table's best."""
-            for t, v, trainings, _ in r.trace:  # trainings: every one started, stopped ones included
+        def reach(r: Run) -> tuple[float, float, float]:
+            """(trainings, seconds, epochs) until the anytime value is within 2% of the table's best."""
+            for t, v, trainings, epochs in r.trace:  # trainings: every one started, stopped ones included
                 ok = v >= 0.98 * best if (len(dirs) > 1 or dirs[0] == "max") else v <= best / 0.98
                 if ok:
-                    return float(trainings), t
-            return math.nan, math.nan
+                    return float(trainings), t, float(epochs)
+            return math.nan, math.nan, math.nan
 
         finals = np.array([r.trace[-1][1] if r.trace else math.nan for r in group])
         reached = np.array([reach(r) for r in group])
@@ -531,6 +532,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
                      "reached_98": int(np.sum(~np.isnan(reached[:, 0]))),
                      "trainings_to_98": _mean_ci(reached[:, 0], t_quantile)[0],
                      "hours_to_98": _mean_ci(reached[:, 1], t_quantile)[0] / 3600,
+                     "epochs_to_98": _mean_ci(reached[:, 2], t_quantile)[0],
                      "epochs": float(np.mean([r.epochs for r in group])),
                      "trainings": float(np.mean([r.trainings for r in group])),
                      "dropped": float(np.mean([r.dropped for r in group])),
@@ -558,7 +560,7 @@ class Simulation:
                 f" repeat(s), {t.epochs} epochs, {len(t.rejected)} rejected, {t.workers} worker(s); objectives {objs}; "
                 f"anytime value: {measure} (the whole table: {t.anytime(list(t.entries)):.6g})")
         cols = ["strategy", "scheduler", "seeds", "final", "final_ci", "of_best", "reached_98", "trainings_to_98",
-                "hours_to_98", "epochs", "trainings", "dropped", "misses", "asks_per_s"]
+                "hours_to_98", "epochs_to_98", "epochs", "trainings", "dropped", "misses", "asks_per_s"]
         return head + "\n" + self.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 
