@@ -117,6 +117,15 @@ def test_a_configuration_never_recorded_is_redrawn_and_counted():
     assert all(r.asks == len(r.completed) + r.misses + r.known + r.rejected for r in runs)
 
 
+def test_a_table_recorded_over_part_of_its_grid_is_sampled_over_that_part():
+    table = _table(missing=((4, "x"), (4, "y")))  # a = 4 never trained: a study stopped before its grid was done
+    assert table.narrowed == {"a": ((1, 2, 3), (1, 2, 3, 4))}
+    for strategy in ("random", "tpe", "rea", "nsga2", "grid"):
+        run = simulate(table, strategy, seed=2)
+        assert run.misses == 0 and sorted(run.completed) == sorted(table.entries)
+    assert not _table(missing=((4, "y"), (1, "x"))).narrowed  # every value of a and b recorded somewhere
+
+
 def test_rejected_configurations_take_no_time():
     table = _table(rejected=((1, "x"), (2, "x")))
     run = simulate(table, "grid")

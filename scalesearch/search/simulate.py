@@ -4,7 +4,8 @@ for tabular replays).
 
 The table: every configuration the study trained to its full number of epochs in every repeat, with each
 repeat's recorded per-epoch val_acc and time (the trial's seconds, spread over its epochs as the epochs' own
-seconds were), its costs; and the configurations a constraint rejected.
+seconds were), its costs; and the configurations a constraint rejected. A grid or choice parameter some of whose values no record
+holds (a study stopped before its grid was done) is sampled over the recorded values only (`Table.narrowed`).
 
 A run: an event queue with the recorded number of workers (`max_concurrency`). A free worker asks the strategy's
 Optuna sampler (the same classes `scalesearch run` builds, `study._make_sampler`) for a configuration through the
@@ -86,6 +87,23 @@ class Entry:
         return {"macs": self.macs, "params": self.n_params, "test_acc": self.test_acc}.get(name)
 
 
+def _narrowed(spec: Any, recorded: Sequence[Mapping[str, Any]]) -> tuple[Any, dict[str, Any]]:
+    """The spec with each grid or choice parameter narrowed to the values some record holds, and per narrowed
+    parameter (kept values, the spec's values). A table recorded over part of its space (a study stopped before
+    its grid was done) is then sampled over that part: every proposal of a value never recorded would be a miss."""
+    params, narrowed = [], {}
+    for p in spec.parameters:
+        values = getattr(p, "grid", None) if p.kind == "grid" else getattr(p, "choices", None) if p.kind == "choice" \
+            else None
+        seen = {r[p.name] for r in recorded if p.name in r}
+        kept = tuple(v for v in values or () if v in seen)
+        if values and kept and len(kept) < len(values):
+            p = dataclasses.replace(p, **{"grid" if p.kind == "grid" else "choices": kept})
+            narrowed[p.name] = (kept, tuple(values))
+        params.append(p)
+    return (dataclasses.replace(spec, parameters=tuple(params)) if narrowed else spec), narrowed
+
+
 @dataclass
 class Table:
     """A recorded study as a table (see the module docstring)."""
@@ -97,6 +115,7 @@ class Table:
     workers: int
     objectives: tuple[tuple[str, str], ...]
     recorded_finish: list[str] = field(default_factory=list)  # configuration keys in the order they finished
+    narrowed: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)  # see `_narrowed`
 
     @classmethod
     def from_records(cls, spec: Any, trials: Sequence[Any], epochs: Sequence[Any]) -> Table:
@@ -149,9 +168,10 @@ class Table:
         if not entries:
             raise InputError(f"study {spec.study}: no configuration completed all {n_epochs} epochs; nothing to "
                              "replay")
+        spec, narrowed = _narrowed(spec, [e.params for e in entries.values()] + [json.loads(k) for k in rejected])
         return cls(spec=spec, entries=entries, rejected=rejected, epochs=n_epochs,
                    workers=spec.search.max_concurrency, objectives=objectives,
-                   recorded_finish=[k for _, _, k in sorted(finish)])
+                   recorded_finish=[k for _, _, k in sorted(finish)], narrowed=narrowed)
 
     def vector(self, key: str) -> tuple[float, ...]:
         """A configuration's objective values, in the objectives' order (cached)."""
@@ -559,6 +579,9 @@ class Simulation:
         head = (f"study {t.spec.study}: {len(t.entries)} recorded configurations x {len(next(iter(t.entries.values())).curves)}"
                 f" repeat(s), {t.epochs} epochs, {len(t.rejected)} rejected, {t.workers} worker(s); objectives {objs}; "
                 f"anytime value: {measure} (the whole table: {t.anytime(list(t.entries)):.6g})")
+        for name, (kept, values) in t.narrowed.items():
+            head += (f"\nsampled over the recorded values only: {name} in {list(kept)} of the spec's {list(values)} "
+                     "(a partial table)")
         cols = ["strategy", "scheduler", "seeds", "final", "final_ci", "of_best", "reached_98", "trainings_to_98",
                 "hours_to_98", "epochs_to_98", "epochs", "trainings", "dropped", "misses", "asks_per_s"]
         return head + "\n" + self.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
