@@ -515,7 +515,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
     """(curves, summary) DataFrames. curves: per strategy, scheduler and time on a common grid, the mean anytime
     value over seeds with a 95% t interval. summary: per strategy and scheduler, the final value, the fraction of
     the table's best reached, trainings, simulated hours and epochs to reach 98% of the table's best (the mean over
-    the seeds that reach it), epochs trained,
+    the seeds that reach it, `reached_98` of them, with the half-width of its 95% interval in `*_ci`), epochs trained,
     asks, misses and simulated trials per second of wall time."""
     import pandas as pd
 
@@ -551,8 +551,10 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
                      "final": final, "final_ci": h, "of_best": final / best if best else math.nan,
                      "reached_98": int(np.sum(~np.isnan(reached[:, 0]))),
                      "trainings_to_98": _mean_ci(reached[:, 0], t_quantile)[0],
+                     "trainings_to_98_ci": _mean_ci(reached[:, 0], t_quantile)[1],
                      "hours_to_98": _mean_ci(reached[:, 1], t_quantile)[0] / 3600,
                      "epochs_to_98": _mean_ci(reached[:, 2], t_quantile)[0],
+                     "epochs_to_98_ci": _mean_ci(reached[:, 2], t_quantile)[1],
                      "epochs": float(np.mean([r.epochs for r in group])),
                      "trainings": float(np.mean([r.trainings for r in group])),
                      "dropped": float(np.mean([r.dropped for r in group])),
@@ -583,7 +585,8 @@ class Simulation:
             head += (f"\nsampled over the recorded values only: {name} in {list(kept)} of the spec's {list(values)} "
                      "(a partial table)")
         cols = ["strategy", "scheduler", "seeds", "final", "final_ci", "of_best", "reached_98", "trainings_to_98",
-                "hours_to_98", "epochs_to_98", "epochs", "trainings", "dropped", "misses", "asks_per_s"]
+                "trainings_to_98_ci", "hours_to_98", "epochs_to_98", "epochs_to_98_ci", "epochs", "trainings", "dropped",
+                "misses", "asks_per_s"]
         return head + "\n" + self.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 
