@@ -37,7 +37,7 @@ search: {{sampler: grid, objectives: {{val_acc: max, macs: min}}, max_concurrenc
         final = 0.5 + 0.3 * ((a * 7 + b * 3 + c) % 11) / 10
         trials.append(SimpleNamespace(number=n, parameters={"a": a, "b": b, "c": c}, state="completed",
                                       epochs_done=12, seconds=360.0, finished=t0 + dt.timedelta(seconds=n),
-                                      macs=1e6 * a * b, params=1e3 * a, test_acc=None, val_acc=final))
+                                      macs=1e6 * a * b, params=1e3 * a, test_acc=None, val_acc=final, scores=None))
         eps += [SimpleNamespace(number=n, epoch=e, val_acc=final * (1 - 0.5 ** e), seconds=30.0) for e in range(1, 13)]
     return Table.from_records(spec, trials, eps)
 
