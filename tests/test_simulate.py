@@ -218,3 +218,16 @@ def test_simulate_study_and_the_command(recorded, tmp_path: Path):
     assert badpf.returncode == 2 and badpf.stderr.count("\n") == 1 and "--prefilter" in badpf.stderr
     gone = cli("simulate", "nosuch", "--db", recorded)
     assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "nosuch" in gone.stderr
+
+
+def test_the_speed_benchmark_runs_on_a_small_table():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "simulate_speed.py"), "--configs", "8", "--seeds",
+                        "1", "--strategies", "replay,random"], check=False, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "table: 8 configurations x 12 epochs" in r.stdout
+    assert [line.split()[:2] for line in r.stdout.splitlines()[2:]] == [
+        ["replay", "none"], ["replay", "moasha"], ["random", "none"], ["random", "moasha"]]
