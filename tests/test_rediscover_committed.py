@@ -17,7 +17,7 @@ from scalesearch.results.raw import RAW_FILES
 ROOT = Path(__file__).resolve().parent.parent / "results"
 
 
-@pytest.mark.parametrize("experiment", ["degradation-looks", "resnext-looks"])
+@pytest.mark.parametrize("experiment", ["degradation-looks", "resnext-looks", "efficientnet-looks"])
 def test_the_committed_verdicts_follow_from_the_committed_csvs(tmp_path, experiment):
     studies = EXPERIMENTS[experiment].studies()
     stored = json.loads((ROOT / studies[0] / "rediscovery.json").read_text(encoding="utf-8"))
