@@ -4,8 +4,9 @@ for tabular replays).
 
 The table: every configuration the study trained to its full number of epochs in every repeat, with each
 repeat's recorded per-epoch val_acc and time (the trial's seconds, spread over its epochs as the epochs' own
-seconds were), its costs; and the configurations a constraint rejected. A grid or choice parameter some of whose values no record
-holds (a study stopped before its grid was done) is sampled over the recorded values only (`Table.narrowed`).
+seconds were), its costs; and the configurations a constraint rejected. A grid or choice parameter some of whose
+values no record holds (a study stopped before its grid was done) is sampled over the recorded values only
+(`Table.narrowed`).
 
 A run: an event queue with the recorded number of workers (`max_concurrency`). A free worker asks the strategy's
 Optuna sampler (the same classes `scalesearch run` builds, `study._make_sampler`) for a configuration through the
@@ -46,6 +47,7 @@ import numpy as np
 from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
 from scalesearch.search.rungs import Rungs, rung_plan
+from scalesearch.spec.schema import PREFILTER_SCORES
 
 __all__ = ["PREFILTER_SCORES", "SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "parse_prefilter",
            "simulate", "simulate_many", "simulate_study", "strategy_label", "summarise"]
@@ -245,9 +247,6 @@ def _sampler(table: Table, strategy: str, trials: int, seed: int) -> Any:
                                  population=s.population if s.sampler == "rea" else None,
                                  tournament=s.tournament if s.sampler == "rea" else None)
     return _make_sampler(dataclasses.replace(table.spec, search=search), seed)
-
-
-PREFILTER_SCORES = ("naswot", "synflow", "snip", "grad_norm", "params", "macs")  # scalesearch.scores.SCORES + costs
 
 
 def parse_prefilter(text: str) -> tuple[str, int, int] | None:
