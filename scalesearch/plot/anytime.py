@@ -16,7 +16,9 @@ __all__ = ["plot_anytime"]
 
 def plot_anytime(curves: pd.DataFrame, out: str | Path, *, ylabel: str, title: str = "") -> Path:
     """Write the figure of `curves` (columns strategy, scheduler, time_s, mean, lo, hi) to `out`."""
-    fig, axes = _figure((6.4, 4.2))
+    n = curves.groupby(["strategy", "scheduler"]).ngroups
+    outside = n > 6  # many lines: the legend beside the axes, where it hides no curve
+    fig, axes = _figure((6.4 + (3.4 if outside else 0.0), max(4.2, 0.2 * n + 0.8) if outside else 4.2))
     ax = axes[0][0]
     hours = curves["time_s"].max() > 3 * 3600
     scale, unit = (3600.0, "h") if hours else (60.0, "min")
@@ -29,6 +31,9 @@ def plot_anytime(curves: pd.DataFrame, out: str | Path, *, ylabel: str, title: s
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.legend(fontsize="small")
+    if outside:
+        fig.legend(loc="outside right upper", fontsize="x-small")
+    else:
+        ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return save(fig, out)
