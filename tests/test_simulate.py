@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -176,6 +177,25 @@ def test_a_prefilter_trains_the_best_of_its_pool_by_the_stored_score_and_drops_t
     assert sorted(summary.strategy) == ["grid", "random", "random [naswot 64->1]"]  # no prefilter for grid
     row = summary.set_index("strategy").loc["random [naswot 64->1]"]
     assert row["trainings_to_98"] == 1 and row["epochs_to_98"] == 4 and row["of_best"] == pytest.approx(1.0)
+    # each row against its baseline: the prefiltered sampler against the same sampler, any other against random,
+    # by Welch's interval over the seeds' trainings to 98% (checked against scipy's)
+    from scipy import stats
+
+    def to_98(label: str) -> list[float]:
+        best = table.anytime(list(table.entries))
+        return [next(n for _, v, n, _ in r.trace if v >= 0.98 * best) for r in runs if r.strategy == label]
+
+    rows = summary.set_index("strategy")
+    assert rows.loc["random", "vs"] == "" and math.isnan(rows.loc["random", "trainings_vs"])
+    assert rows.loc["random [naswot 64->1]", "vs"] == "random" and rows.loc["grid", "vs"] == "random"
+    a, b = to_98("random [naswot 64->1]"), to_98("random")
+    with warnings.catch_warnings():  # the oracle's trainings are all 1: scipy warns of their zero variance
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert rows.loc["random [naswot 64->1]", "trainings_vs"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert [rows.loc["random [naswot 64->1]", "trainings_vs_lo"], rows.loc["random [naswot 64->1]", "trainings_vs_hi"]] \
+        == pytest.approx([ci.low, ci.high])
+    assert math.isnan(rows.loc["grid", "trainings_vs"])  # one grid run: no interval
     with pytest.raises(InputError, match="fixed order"):
         simulate(table, "grid", prefilter=("naswot", 4, 2))
     assert parse_prefilter("none") is None and parse_prefilter("macs:16:4") == ("macs", 16, 4)

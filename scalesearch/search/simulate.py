@@ -45,7 +45,8 @@ from scalesearch.search.rungs import Rungs, rung_plan
 from scalesearch.search.simtable import Entry, Table, config_key
 from scalesearch.spec.schema import PREFILTER_SCORES
 
-__all__ = ["PREFILTER_SCORES", "SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "parse_prefilter",
+__all__ = ["PREFILTER_SCORES", "SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "baseline_of",
+           "parse_prefilter",
            "simulate", "simulate_many", "simulate_study", "strategy_label", "summarise"]
 
 STRATEGIES = ("replay", "grid", "random", "tpe", "rea", "nsga2")
@@ -343,6 +344,34 @@ def _mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
     return float(x.mean()), h
 
 
+def _welch(a: np.ndarray, b: np.ndarray, t_quantile: Any) -> tuple[float, float, float]:
+    """mean(a) - mean(b) over their non-NaN values with its 95% Welch interval; NaN where either has fewer than 2."""
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < 2 or len(b) < 2:
+        return math.nan, math.nan, math.nan
+    va, vb = float(a.var(ddof=1)) / len(a), float(b.var(ddof=1)) / len(b)
+    d = float(a.mean() - b.mean())
+    if va + vb == 0:
+        return d, d, d
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    h = float(t_quantile(0.975, df)) * math.sqrt(va + vb)
+    return d, d - h, d + h
+
+
+def baseline_of(strategy: str) -> str | None:
+    """What a summary row is compared with: a prefiltered sampler with the same sampler without its prefilter,
+    any other strategy with `random` (random itself with nothing).
+
+    Example:
+        >>> baseline_of("rea [naswot 16->4]"), baseline_of("tpe"), baseline_of("random")
+        ('rea', 'random', None)
+    """
+    sampler = strategy.split(" [")[0]
+    if sampler != strategy:
+        return sampler
+    return None if strategy == "random" else "random"
+
+
 def value_at(run: Run, t: float) -> float:
     """The run's anytime value at simulated time t (NaN before its first completion)."""
     times = [x[0] for x in run.trace]
@@ -354,8 +383,10 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
     """(curves, summary) DataFrames. curves: per strategy, scheduler and time on a common grid, the mean anytime
     value over seeds with a 95% t interval. summary: per strategy and scheduler, the final value, the fraction of
     the table's best reached, trainings, simulated hours and epochs to reach 98% of the table's best (the mean over
-    the seeds that reach it, `reached_98` of them, with the half-width of its 95% interval in `*_ci`), epochs trained,
-    asks, misses and simulated trials per second of wall time."""
+    the seeds that reach it, `reached_98` of them, with the half-width of its 95% interval in `*_ci`), the difference
+    in trainings to 98% from its baseline (`baseline_of`, same scheduler: `vs`, `trainings_vs` with its 95% Welch
+    interval `trainings_vs_lo`, `trainings_vs_hi`, over the seeds of each that reach 98%), epochs trained, asks,
+    misses and simulated trials per second of wall time."""
     import pandas as pd
 
     from scalesearch.analysis.stats import t_quantile
@@ -365,6 +396,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
     best = table.anytime(list(table.entries))
     dirs = [d for _, d in table.objectives]
     curves, rows = [], []
+    to_98: dict[tuple[str, str], np.ndarray] = {}
     for (strategy, scheduler), group in itertools.groupby(sorted(runs, key=lambda r: (r.strategy, r.scheduler)),
                                                           key=lambda r: (r.strategy, r.scheduler)):
         group = list(group)
@@ -384,6 +416,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
 
         finals = np.array([r.trace[-1][1] if r.trace else math.nan for r in group])
         reached = np.array([reach(r) for r in group])
+        to_98[(strategy, scheduler)] = reached[:, 0]
         final, h = _mean_ci(finals, t_quantile)
         wall = max(sum(r.wall_s for r in group), 1e-9)
         rows.append({"strategy": strategy, "scheduler": scheduler, "seeds": len(group),
@@ -400,6 +433,11 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
                      "asks": float(np.mean([r.asks for r in group])), "misses": int(sum(r.misses for r in group)),
                      "trainings_per_s": sum(r.trainings for r in group) / wall,
                      "asks_per_s": sum(r.asks for r in group) / wall})
+    for row in rows:
+        base = (baseline_of(row["strategy"]), row["scheduler"])
+        d, lo, hi = _welch(to_98[(row["strategy"], row["scheduler"])], to_98[base], t_quantile) if base in to_98 \
+            else (math.nan, math.nan, math.nan)
+        row.update(vs=base[0] if base in to_98 else "", trainings_vs=d, trainings_vs_lo=lo, trainings_vs_hi=hi)
     return pd.DataFrame(curves), pd.DataFrame(rows)
 
 
@@ -424,8 +462,8 @@ class Simulation:
             head += (f"\nsampled over the recorded values only: {name} in {list(kept)} of the spec's {list(values)} "
                      "(a partial table)")
         cols = ["strategy", "scheduler", "seeds", "final", "final_ci", "of_best", "reached_98", "trainings_to_98",
-                "trainings_to_98_ci", "hours_to_98", "epochs_to_98", "epochs_to_98_ci", "epochs", "trainings", "dropped",
-                "misses", "asks_per_s"]
+                "trainings_to_98_ci", "vs", "trainings_vs", "trainings_vs_lo", "trainings_vs_hi", "hours_to_98",
+                "epochs_to_98", "epochs_to_98_ci", "epochs", "trainings", "dropped", "misses", "asks_per_s"]
         return head + "\n" + self.summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 
