@@ -31,6 +31,25 @@ def t_quantile(p: float, df: float) -> float:
     return float(student_t.ppf(p, df))
 
 
+def welch(a: Any, b: Any) -> tuple[float, float, float]:
+    """mean(a) - mean(b) of two independent samples with Welch's standard error and degrees of freedom (with zero
+    variance in both, the pooled n_a + n_b - 2); NaN se and df where a side has fewer than two values.
+
+    Example:
+        >>> d, se, df = welch([1.0, 2.0, 3.0], [1.0, 1.0, 4.0])
+        >>> round(d, 3), round(se, 3), round(df, 2)
+        (0.0, 1.155, 3.2)
+    """
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(xa.mean() - xb.mean()) if len(xa) and len(xb) else math.nan
+    if len(xa) < 2 or len(xb) < 2:
+        return diff, math.nan, math.nan
+    va, vb = float(xa.var(ddof=1)) / len(xa), float(xb.var(ddof=1)) / len(xb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1)) if va + vb > 0 else \
+        float(len(xa) + len(xb) - 2)
+    return diff, math.sqrt(va + vb), float(df)
+
+
 def aggregate(df: pd.DataFrame, by: str | Sequence[str] = "config_key", metrics: Sequence[str] | None = None, *,
               level: float = 0.95, complete_only: bool = True) -> pd.DataFrame:
     """Collapse the repeats of each configuration: mean, standard error, n and a t interval per metric.

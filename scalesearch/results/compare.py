@@ -25,6 +25,7 @@ from scalesearch.analysis.guards import (
     trial_list,
     unequal_cost,
 )
+from scalesearch.analysis.stats import welch
 from scalesearch.errors import InputError
 from scalesearch.results.load import load_epochs, load_trials, open_reader
 from scalesearch.results.query import filter_rows
@@ -90,14 +91,9 @@ def difference(a: pd.Series, b: pd.Series, *, paired: bool, level: float = 0.95,
         se, dof = float(d.std(ddof=1) / math.sqrt(m)), float(m - 1)
         test, n_pairs = "paired t", m
     else:
-        xa, xb = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-        diff = float(xa.mean() - xb.mean()) if len(xa) and len(xb) else nan
-        if len(xa) < 2 or len(xb) < 2:
-            return Difference(diff, nan, nan, level, "Welch t", nan, nan, nan, len(xa), len(xb), 0, nan, power)
-        va, vb = xa.var(ddof=1) / len(xa), xb.var(ddof=1) / len(xb)
-        se = math.sqrt(va + vb)
-        dof = float((va + vb) ** 2 / (va ** 2 / (len(xa) - 1) + vb ** 2 / (len(xb) - 1))) if va + vb > 0 else \
-            float(len(xa) + len(xb) - 2)
+        diff, se, dof = welch(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
+        if math.isnan(se):
+            return Difference(diff, nan, nan, level, "Welch t", nan, nan, nan, len(a), len(b), 0, nan, power)
         test, n_pairs = "Welch t", 0
     q = float(stats.t.ppf((1 + level) / 2, dof))
     if se > 0:

@@ -90,13 +90,17 @@ def _sampler(table: Table, strategy: str, trials: int, seed: int) -> Any:
     return _make_sampler(dataclasses.replace(table.spec, search=search), seed)
 
 
+def _valid_prefilter(score: str, pool: int, keep: int) -> bool:
+    return score in PREFILTER_SCORES and 1 <= keep <= pool
+
+
 def parse_prefilter(text: str) -> tuple[str, int, int] | None:
     """`none` or `SCORE:POOL:KEEP` (e.g. `naswot:16:4`) as simulate's `prefilter`."""
     if text.strip() == "none":
         return None
     parts = text.strip().split(":")
-    ok = len(parts) == 3 and parts[0] in PREFILTER_SCORES and all(p.isdigit() for p in parts[1:])
-    if not ok or not 1 <= int(parts[2]) <= int(parts[1]):
+    ok = len(parts) == 3 and all(p.isdigit() for p in parts[1:])
+    if not ok or not _valid_prefilter(parts[0], int(parts[1]), int(parts[2])):
         raise InputError(f"--prefilter: {text!r} is not none or SCORE:POOL:KEEP with SCORE one of "
                          f"{', '.join(PREFILTER_SCORES)} and 1 <= KEEP <= POOL (e.g. naswot:16:4)")
     return parts[0], int(parts[1]), int(parts[2])
@@ -121,7 +125,7 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     if prefilter is not None:
         if strategy in ("replay", "grid"):
             raise InputError(f"a prefilter ranks a sampler's proposals; {strategy} proposes in a fixed order")
-        if prefilter[0] not in PREFILTER_SCORES or not 1 <= prefilter[2] <= prefilter[1]:
+        if not _valid_prefilter(*prefilter):
             raise InputError(f"prefilter {prefilter!r}: expected (score, pool, keep) with score one of "
                              f"{', '.join(PREFILTER_SCORES)} and 1 <= keep <= pool")
     if scheduler not in SCHEDULERS:
@@ -344,20 +348,6 @@ def _mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
     return float(x.mean()), h
 
 
-def _welch(a: np.ndarray, b: np.ndarray, t_quantile: Any) -> tuple[float, float, float]:
-    """mean(a) - mean(b) over their non-NaN values with its 95% Welch interval; NaN where either has fewer than 2."""
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    if len(a) < 2 or len(b) < 2:
-        return math.nan, math.nan, math.nan
-    va, vb = float(a.var(ddof=1)) / len(a), float(b.var(ddof=1)) / len(b)
-    d = float(a.mean() - b.mean())
-    if va + vb == 0:
-        return d, d, d
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    h = float(t_quantile(0.975, df)) * math.sqrt(va + vb)
-    return d, d - h, d + h
-
-
 def baseline_of(strategy: str) -> str | None:
     """What a summary row is compared with: a prefiltered sampler with the same sampler without its prefilter,
     any other strategy with `random` (random itself with nothing).
@@ -389,7 +379,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
     misses and simulated trials per second of wall time."""
     import pandas as pd
 
-    from scalesearch.analysis.stats import t_quantile
+    from scalesearch.analysis.stats import t_quantile, welch
 
     end = max((r.trace[-1][0] for r in runs if r.trace), default=1.0)
     grid = np.linspace(0, end, points)
@@ -435,8 +425,12 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
                      "asks_per_s": sum(r.asks for r in group) / wall})
     for row in rows:
         base = (baseline_of(row["strategy"]), row["scheduler"])
-        d, lo, hi = _welch(to_98[(row["strategy"], row["scheduler"])], to_98[base], t_quantile) if base in to_98 \
-            else (math.nan, math.nan, math.nan)
+        d, lo, hi = math.nan, math.nan, math.nan
+        if base in to_98:  # over the seeds of each that reach 98%; a side with fewer than two: no difference
+            diff, se, df = welch(*(x[~np.isnan(x)] for x in (to_98[(row["strategy"], row["scheduler"])], to_98[base])))
+            if not math.isnan(se):
+                h = se * t_quantile(0.975, df) if se > 0 else 0.0
+                d, lo, hi = diff, diff - h, diff + h
         row.update(vs=base[0] if base in to_98 else "", trainings_vs=d, trainings_vs_lo=lo, trainings_vs_hi=hi)
     return pd.DataFrame(curves), pd.DataFrame(rows)
 
