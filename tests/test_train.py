@@ -350,9 +350,11 @@ def test_fit_on_cuda_bf16_channels_last():
                         device="cuda")
     torch.manual_seed(0)
     model = build_model(preset("cifar_resnet20", in_channels=1, num_classes=10, resolution=16))
-    result = fit(model, data, TrainConfig(epochs=3, batch_size=128, device="cuda", bf16=True, channels_last=True,
+    # 8 epochs (48 steps): with 3, as first written, an H200 reached val_acc 0.28 and the CPU 0.24 on the same
+    # recipe (this test had never run before a GPU was lent); with 8 the CPU reaches 0.93.
+    result = fit(model, data, TrainConfig(epochs=8, batch_size=128, device="cuda", bf16=True, channels_last=True,
                                           eval_test=True))
-    assert result.device.startswith("cuda") and result.val_acc > 0.5 and result.test_acc > 0.5
+    assert result.device.startswith("cuda") and result.val_acc > 0.75 and result.test_acc > 0.75
     assert next(model.parameters()).is_cuda
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
