@@ -23,7 +23,6 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -55,18 +54,24 @@ def look_bounds(fractions: Sequence[float], alpha: float = 0.025) -> list[float]
     for k in range(1, len(ts)):
         cov = np.array([[math.sqrt(min(ti, tj) / max(ti, tj)) for tj in ts[:k + 1]] for ti in ts[:k + 1]])
         # P(no crossing before look k): the earlier looks' joint normal below their bounds
-        below = float(stats.multivariate_normal(mean=np.zeros(k), cov=cov[:k, :k]).cdf(np.array(bounds))) if k > 1 \
-            else float(stats.norm.cdf(bounds[0]))
+        below = _mvn_cdf(np.array(bounds), cov[:k, :k]) if k > 1 else float(stats.norm.cdf(bounds[0]))
         target = obf_spent(ts[k], alpha) - obf_spent(ts[k - 1], alpha)  # new crossings allowed at look k
         bounds.append(float(optimize.brentq(_new_crossings, 0.0, 10.0, xtol=1e-7,
-                                            args=(stats.multivariate_normal(mean=np.zeros(k + 1), cov=cov),
-                                                  np.array(bounds), below, target))))
+                                            args=(cov, np.array(bounds), below, target))))
     return bounds
 
 
-def _new_crossings(c: float, mvn: Any, upper: np.ndarray, below: float, target: float) -> float:
+def _mvn_cdf(x: np.ndarray, cov: np.ndarray) -> float:
+    """P(Z < x) for Z ~ N(0, cov). scipy integrates it by randomised quasi-Monte Carlo: a fixed generator makes the
+    boundaries, and so every verdict recomputed from committed files, the same on every run (with scipy's default
+    generator look 3's boundary moved by about 1e-7 between runs)."""
+    return float(stats.multivariate_normal.cdf(x, mean=np.zeros(len(x)), cov=cov,
+                                               rng=np.random.default_rng(0)))
+
+
+def _new_crossings(c: float, cov: np.ndarray, upper: np.ndarray, below: float, target: float) -> float:
     """P(no crossing before look k, Z_k >= c) - target, with P(...) = P(Z_<k < upper) - P(Z_<k < upper, Z_k < c)."""
-    return below - float(mvn.cdf(np.append(upper, c))) - target
+    return below - _mvn_cdf(np.append(upper, c), cov) - target
 
 
 @dataclass(frozen=True)
