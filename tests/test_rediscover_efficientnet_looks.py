@@ -100,6 +100,26 @@ def test_a_scaled_arm_below_the_base_makes_the_primary_claim_not_decidable(tmp_p
     primary, compound, depth, *_ = o.findings
     assert compound.verdict == "passed" and depth.verdict == "failed" and depth.hi < 0
     assert primary.verdict == "not decidable in this regime (the positive control failed)"
+    reading = [n for n in o.notes if n.startswith("How to read it")]
+    assert len(reading) == 1 and "with this recipe depth scaling does not show a gain over the base, while " \
+        "compound (" in reading[0] and "not decidable in this regime" in reading[0]
+    assert "Descriptively" not in reading[0]  # no single dimension beats compound here
+
+
+def test_a_single_dimension_clearly_above_compound_is_read_out_where_the_control_fails(tmp_path):
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    # the shape of the committed run: only resolution pays for its MACs, and it beats compound outright
+    look = {"compound": shifted(BASE, 0.001, (0.004, -0.004, 0.003, -0.003)),
+            "depth": shifted(BASE, -0.001, (0.003, -0.003, 0.002, -0.004)),
+            "width": shifted(BASE, 0.0005, (-0.004, 0.004, -0.003, 0.003)), "resolution": shifted(BASE, 0.03),
+            "base": BASE}
+    for k, name in enumerate(LOOKS, 1):
+        write_look(url, name, k, look)
+    o = analyse("efficientnet-looks", url, studies=LOOKS, out_root=tmp_path / "out")
+    assert o.findings[0].verdict == "not decidable in this regime (the positive control failed)"
+    (reading,) = [n for n in o.notes if n.startswith("How to read it")]
+    assert "compound, depth, width scaling do not show a gain" in reading and "while resolution (+" in reading
+    assert "Descriptively, resolution-only beats compound: compound - resolution -2.9" in reading
 
 
 def test_unequal_cost_fires_on_an_arm_off_the_compound_models_macs(tmp_path):

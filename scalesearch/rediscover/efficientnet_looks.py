@@ -64,10 +64,12 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
     mean = done.groupby("arm")["val_acc"].mean()
     findings: list[Finding] = []
     passed = True
+    controls: dict[str, Finding] = {}
     for arm in SCALED:
         findings.append(control_finding(done, "arm", arm, "base", CONTROL.format(arm=arm),
                                         "Tan & Le Fig. 3: every single dimension and compound scaling raise B0's "
                                         "accuracy"))
+        controls[arm] = findings[-1]
         passed &= findings[-1].verdict == "passed"
     parts = {}
     for arm in SINGLE:
@@ -123,6 +125,8 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
         notes.append(f"The single dimensions (secondary, descriptive): {om.text()}; "
                      + (f"ranked by mean: {order}." if om.p < 0.05 else
                         "no ranking of them is claimed (the omnibus test does not reject equal means)."))
+    if not passed:
+        notes.append(_reading(controls, {arm: lt for arm, (_, lt) in parts.items()}))
     notes += [("The guards (those of `scalesearch compare`, on the primary pairs): unequal cost must stay quiet "
                "(the arms are matched to the compound model's MACs within 5%); not converged says whether the curves "
                "had flattened."), *guards_lines]
@@ -136,3 +140,23 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
                                   f"accuracy, compound vs {arm}-only")
     figs = arm_curves(done, epochs_of(data, complete), folder, "arm", "rediscover_efficientnet_curves")
     return findings, {"final validation accuracy per arm": agg}, power, notes, figs
+
+
+def _reading(controls: dict[str, Finding], parts: dict[str, Any]) -> str:
+    """'How to read it' where a positive control failed: which arms pay for their MACs here, and any single
+    dimension that beats compound scaling outright (the reverse of the paper's claim)."""
+    def ci(f: Any) -> str:
+        return f"{f.diff * 100:+.2f} pp [{f.lo * 100:+.2f}, {f.hi * 100:+.2f}]"
+
+    bad = [a for a, f in controls.items() if f.verdict != "passed"]
+    ok = [a for a, f in controls.items() if f.verdict == "passed"]
+    text = (f"How to read it: with this recipe {', '.join(bad)} scaling {'does' if len(bad) == 1 else 'do'} not "
+            "show a gain over the base" + (f", while {' and '.join(f'{a} ({ci(controls[a])})' for a in ok)} "
+                                           f"{'does' if len(ok) == 1 else 'do'}" if ok else "")
+            + ". Ranking the ways to spend the added MACs needs every way to pay first, so the primary claim is not "
+            "decidable in this regime.")
+    reverse = [(a, lt) for a, lt in parts.items() if lt.hi < 0]
+    if reverse:
+        text += " Descriptively, " + "; ".join(f"{a}-only beats compound: compound - {a} {ci(lt)} (repeated CI)"
+                                               for a, lt in reverse) + ", the reverse of the paper's claim."
+    return text
