@@ -28,12 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-TRIAL_COLUMNS = ("study", "number", "state", "arch", "family", "point")
-RESULT_COLUMNS = ("macs", "params", "acts", "val_acc", "best_val_acc", "test_acc", "test_loss", "epochs", "seed",
-                  "repeat", "node", "device", "wall_s", "train_s", "total_s", "images_per_s", "steps",
-                  "config_key", "key", "netspec_hash", "error")
-EPOCH_COLUMNS = ("study", "number", "arch", "family", "config_key", "repeat", "state", "epoch", "steps", "lr",
-                 "train_loss", "train_acc", "val_loss", "val_acc", "epoch_s", "images_per_s", "eval_s")
+from scalesearch.analysis.columns import EPOCH_COLUMNS, TRIAL_HEAD, TRIAL_TAIL  # after the path: run from a checkout
+
+# `trial.run`'s result fields that are trials.csv columns under their own name.
+RESULT_FIELDS = ("val_acc", "best_val_acc", "test_acc", "test_loss", "seed", "repeat", "node", "device",
+                 "images_per_s", "steps", "key", "error")
 
 
 def plan(spec_file: str, device: str, repeats: int | None,
@@ -74,28 +73,28 @@ def rows(spec: Any, done: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], l
     for d in sorted(done, key=lambda d: d["number"]):
         res = d["result"]
         state = "COMPLETE" if res.get("state") == "completed" else "FAIL"
-        row = {"study": spec.study, "number": d["number"], "state": state, "arch": d["point"], "family": family,
-               "point": d["point"], **d["parameters"]}
-        row.update({k: res.get(k) for k in RESULT_COLUMNS})
-        row.update(macs=d["macs"], params=d["params"], acts=d["acts"], netspec_hash=d["netspec_hash"],
-                   config_key=d["config_key"], wall_s=d["wall_s"], train_s=res.get("train_seconds"),
-                   total_s=res.get("total_seconds"), epochs=len(res.get("epochs") or ()))
-        trials.append(row)
+        trials.append({"study": spec.study, "number": d["number"], "state": state, "arch": d["point"],
+                       "family": family, "point": d["point"], **d["parameters"],
+                       **{k: res.get(k) for k in RESULT_FIELDS}, "macs": d["macs"], "params": d["params"],
+                       "acts": d["acts"], "netspec_hash": d["netspec_hash"], "config_key": d["config_key"],
+                       "wall_s": d["wall_s"], "train_s": res.get("train_seconds"),
+                       "total_s": res.get("total_seconds"), "epochs": len(res.get("epochs") or ())})
         for m in res.get("epochs") or ():
-            e = {"study": spec.study, "number": d["number"], "arch": d["point"], "family": family,
-                 "config_key": d["config_key"], "repeat": res.get("repeat"), "state": state,
-                 **{k: m.get(k) for k in EPOCH_COLUMNS if k in m}}
-            e.update(epoch_s=m.get("seconds"), eval_s=m.get("eval_seconds"))
-            epochs.append(e)
+            epochs.append({"study": spec.study, "number": d["number"], "arch": d["point"], "family": family,
+                           "config_key": d["config_key"], "repeat": res.get("repeat"), "state": state,
+                           **{k: m.get(k) for k in EPOCH_COLUMNS if k in m}, "epoch_s": m.get("seconds"),
+                           "eval_s": m.get("eval_seconds")})
     return trials, epochs
 
 
-def write_csv(path: Path, records: list[dict[str, Any]], first: tuple[str, ...]) -> None:
+def write_csv(path: Path, records: list[dict[str, Any]], head: tuple[str, ...], tail: tuple[str, ...] = ()) -> None:
+    """The records as CSV: the `head` columns, any others (a trial's parameters), then the `tail` columns, each
+    group in its given order and only the columns some record has."""
     import pandas as pd
 
     df = pd.DataFrame.from_records(records)
-    cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
-    df.reindex(columns=cols).to_csv(path, index=False)
+    middle = [c for c in df.columns if c not in head and c not in tail]
+    df.reindex(columns=[c for c in (*head, *middle, *tail) if c in df.columns]).to_csv(path, index=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     pool.terminate()
     trials, epochs = rows(spec, done)
-    write_csv(out / "trials.csv", trials, TRIAL_COLUMNS)
+    write_csv(out / "trials.csv", trials, TRIAL_HEAD, TRIAL_TAIL)
     write_csv(out / "epochs.csv", epochs, EPOCH_COLUMNS)
     print(f"wrote {out}/results.jsonl, trials.csv, epochs.csv: {len(done)} trials in {time.time() - t0:.0f} s")
     return 0 if done else 1

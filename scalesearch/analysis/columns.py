@@ -17,6 +17,19 @@ COST_COLUMNS = ("macs", "params", "acts", "latency", "latency_ms")
 ID_COLUMNS = ("study", "number", "state", "seed", "repeat", "family", "arch", "config_key", "key", "hash",
               "spec_hash", "node", "error", "message", "epochs", "epoch", "duration", "wall_time")
 
+# Columns of a study's trials (`scalesearch.results.load_trials`, a committed trials.csv) around the parameters, in
+# order (parameters come after `point`), and of its per-epoch metrics (`load_epochs`, epochs.csv). Here, not in
+# scalesearch.results, so that what writes such files without a database (scripts/train_points.py) shares them.
+TRIAL_HEAD = ("study", "number", "state", "arch", "family", "point")
+TRIAL_TAIL = ("macs", "params", "acts", "latency_ms", "val_acc", "best_val_acc", "test_acc", "test_loss", "epochs",
+              "seed", "repeat", "node", "device", "wall_s", "train_s", "total_s", "images_per_s", "steps",
+              "started_at", "finished_at", "attempts", "config_key", "key", "netspec_hash", "optuna_trial", "error",
+              "rejected_by")
+TRIAL_COLUMNS: tuple[str, ...] = TRIAL_HEAD + TRIAL_TAIL
+EPOCH_COLUMNS: tuple[str, ...] = ("study", "number", "arch", "family", "config_key", "repeat", "state", "epoch",
+                                  "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_s",
+                                  "images_per_s", "eval_s")
+
 ArrayLike = np.ndarray | Sequence[Sequence[float]] | pd.DataFrame
 Objectives = Mapping[str, str] | Sequence[str] | None
 

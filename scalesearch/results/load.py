@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from scalesearch.analysis.columns import EPOCH_COLUMNS, TRIAL_COLUMNS
 from scalesearch.errors import InputError, NotFoundError
 from scalesearch.store import Reader, describe_url
 from scalesearch.store.models import EpochRow, StudyRow, TrialRow
@@ -24,15 +25,6 @@ STATES: Mapping[str, str] = {"completed": "COMPLETE", "failed": "FAILED", "stopp
                              "rejected": "REJECTED", "queued": "QUEUED", "running": "RUNNING",
                              "interrupted": "INTERRUPTED"}
 
-# Columns of `load_trials` around the parameters, in order (parameters come after `point`).
-_HEAD = ("study", "number", "state", "arch", "family", "point")
-_TAIL = ("macs", "params", "acts", "latency_ms", "val_acc", "best_val_acc", "test_acc", "test_loss", "epochs",
-         "seed", "repeat", "node", "device", "wall_s", "train_s", "total_s", "images_per_s", "steps", "started_at",
-         "finished_at", "attempts", "config_key", "key", "netspec_hash", "optuna_trial", "error", "rejected_by")
-TRIAL_COLUMNS: tuple[str, ...] = _HEAD + _TAIL
-EPOCH_COLUMNS: tuple[str, ...] = ("study", "number", "arch", "family", "config_key", "repeat", "state", "epoch",
-                                  "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "epoch_s",
-                                  "images_per_s", "eval_s")
 # The trial's `metrics` summary (see scalesearch.search.driver) -> column.
 _METRIC_KEYS = {"latency_ms": "latency_ms", "test_loss": "test_loss", "device": "device", "steps": "steps",
                 "train_seconds": "train_s", "total_seconds": "total_s", "images_per_s": "images_per_s"}
