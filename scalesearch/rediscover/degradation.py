@@ -32,6 +32,7 @@ from scalesearch.rediscover.stats import (
     look_guards,
     look_pairs,
     one_sided_p,
+    pp_interval,
     t_row,
 )
 from scalesearch.rediscover.studies import _complete
@@ -68,7 +69,7 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
                      f"{eff * 100:.1f} pp)", paper["residual"], shifted, 0.0, direction="less", what="train err",
                      note="non-inferiority: the interval of (deep - shallow) must lie below the margin")
         f.diff, f.lo, f.hi = row["diff"], row["lo"], row["hi"]
-        f.ours = f"deep - shallow {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]"
+        f.ours = f"deep - shallow {pp_interval(row['diff'], row['lo'], row['hi'])}"
         findings.append(f)
     # the interaction: (plain deep - shallow) - (residual deep - shallow), paired by seed
     w = done.pivot_table(index="seed", columns=["net", "depth"], values="train_error")
@@ -83,8 +84,7 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
                "mean_baseline": math.nan, "n": len(inter), "n_baseline": len(inter), "n_pairs": len(inter)}
         f = _finding("depth hurts plain training more than residual (interaction)", "Fig. 6 left vs middle", row,
                      eff)
-        f.ours = f"(plain gap) - (residual gap) = {inter.mean() * 100:+.2f} pp [{row['lo'] * 100:+.2f}, " \
-                 f"{row['hi'] * 100:+.2f}]"
+        f.ours = f"(plain gap) - (residual gap) = {pp_interval(inter.mean(), row['lo'], row['hi'])}"
         findings.append(f)
     power = _power_by(done, "depth", "train_error", "net", eff, "training error")
     notes = [("Training error is 1 - the running accuracy over the last epoch's augmented mini-batches (the paper's "
@@ -177,7 +177,7 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
         if lt.look == looks and not lt.crossed:
             label = "not reproduced" if t_row(plain)["hi"] < eff else "inconclusive"
         ours = (f"train err {mean[('plain', deep)] * 100:.2f} vs {mean[('plain', shallow)] * 100:.2f} %: diff "
-                f"{lt.diff * 100:+.2f} pp [{lt.lo * 100:+.2f}, {lt.hi * 100:+.2f}] (repeated CI at look {k} of "
+                f"{pp_interval(lt.diff, lt.lo, lt.hi)} (repeated CI at look {k} of "
                 f"{looks}); one-sided p = {lt.p:.2g} against the look's O'Brien-Fleming level {lt.nominal:.2g}")
         findings.append(Finding(PRIMARY.format(deep=deep, shallow=shallow), paper_plain, ours, lt.diff, lt.lo, lt.hi,
                                 label.replace("reproduced (stopped", "reproduced (decided"), math.nan, lt.n,
@@ -196,10 +196,8 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
     adjusted = holm([1.0 if math.isnan(p) else p for p in ps])
     for (claim, paper, oriented_diffs, shown, margin), p, q in zip(secondary, ps, adjusted, strict=True):
         row = t_row(shown)
-        ours = (f"deep - shallow {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]"
-                if shown is not inter else
-                f"(plain gap) - (residual gap) = {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
-                f"{row['hi'] * 100:+.2f}]")
+        ours = (f"deep - shallow {pp_interval(row['diff'], row['lo'], row['hi'])}" if shown is not inter else
+                f"(plain gap) - (residual gap) = {pp_interval(row['diff'], row['lo'], row['hi'])}")
         ours += f"; one-sided p = {p:.2g}, Holm-adjusted {q:.2g}"
         oriented = t_row(oriented_diffs)
         if not final:

@@ -24,6 +24,7 @@ from scalesearch.rediscover.stats import (
     _power_by,
     _power_lines,
     _seed_sd,
+    pp_interval,
 )
 from scalesearch.rediscover.studies import _complete
 
@@ -303,8 +304,7 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
             f = _finding(f"phi = {phi}: fast compound dWr is as accurate as compound (within "
                          f"{eff * 100:.1f} pp)", "Dollar et al.: dWr keeps dwr's accuracy", shifted, 0.0,
                          note="non-inferiority")
-            f.ours = (f"dWr - compound {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, "
-                      f"{row['hi'] * 100:+.2f}]")
+            f.ours = f"dWr - compound {pp_interval(row['diff'], row['lo'], row['hi'])}"
             f.diff, f.lo, f.hi = float(row["diff"]), float(row["lo"]), float(row["hi"])  # the JSON = the Markdown
             findings.append(f)
     notes = _step2_notes(agg, same, b0["val_acc"].mean() if len(b0) else math.nan, float(df["epochs"].max()))

@@ -31,6 +31,7 @@ from scalesearch.rediscover.stats import (
     epochs_of,
     look_guards,
     look_pairs,
+    pp_interval,
     t_row,
 )
 from scalesearch.rediscover.studies import _complete
@@ -98,8 +99,8 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
         if not passed:
             label = "not decidable in this regime (the positive control failed)"
         ours = (f"compound {mean['compound'] * 100:.2f} % vs the closest single dimension, {weakest_arm}-only "
-                f"{mean[weakest_arm] * 100:.2f} %: diff {weakest.diff * 100:+.2f} pp [{weakest.lo * 100:+.2f}, "
-                f"{weakest.hi * 100:+.2f}] (repeated CI at look {k} of {looks}); crossed "
+                f"{mean[weakest_arm] * 100:.2f} %: diff {pp_interval(weakest.diff, weakest.lo, weakest.hi)} "
+                f"(repeated CI at look {k} of {looks}); crossed "
                 f"{sum(lt.crossed for lt in tests)} of 3 at one-sided level {weakest.nominal:.2g}")
         findings.insert(0, Finding(PRIMARY_EFFICIENTNET, PAPER + " (compound +2.0 pp over the best single)", ours,
                                    weakest.diff, weakest.lo, weakest.hi, label, math.nan, weakest.n,
@@ -146,7 +147,7 @@ def _reading(controls: dict[str, Finding], parts: dict[str, Any]) -> str:
     """'How to read it' where a positive control failed: which arms pay for their MACs here, and any single
     dimension that beats compound scaling outright (the reverse of the paper's claim)."""
     def ci(f: Any) -> str:
-        return f"{f.diff * 100:+.2f} pp [{f.lo * 100:+.2f}, {f.hi * 100:+.2f}]"
+        return pp_interval(f.diff, f.lo, f.hi)
 
     bad = [a for a, f in controls.items() if f.verdict != "passed"]
     ok = [a for a, f in controls.items() if f.verdict == "passed"]

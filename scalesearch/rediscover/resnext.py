@@ -35,6 +35,7 @@ from scalesearch.rediscover.stats import (
     epochs_of,
     look_guards,
     look_pairs,
+    pp_interval,
     t_row,
 )
 from scalesearch.rediscover.studies import _complete
@@ -156,7 +157,7 @@ def _regime_findings(df: pd.DataFrame, eff: float) -> list[Finding]:
         out.append(Finding(f"the training length changes {a} - {b} (gap at {int(long_)} minus at {int(short)} "
                            f"epochs)", "ResNet-RS (Bello et al.): the best scaling strategy depends on the "
                            "training regime",
-                           f"{m * 100:+.2f} pp [{lo * 100:+.2f}, {hi * 100:+.2f}]", m, lo, hi, label,
+                           pp_interval(m, lo, hi), m, lo, hi, label,
                            n_seeds=len(x), note=f"'not reproduced' needs the interval within +-{eff * 100:.1f} pp"))
     return out
 

@@ -44,6 +44,11 @@ class Finding:
 # Power
 
 
+def pp_interval(diff: float, lo: float, hi: float) -> str:
+    """A difference of fractions and its interval in percentage points: "+0.38 pp [+0.05, +0.70]"."""
+    return f"{diff * 100:+.2f} pp [{lo * 100:+.2f}, {hi * 100:+.2f}]"
+
+
 def detectable_difference(sd: float, n: int, *, level: float = LEVEL, power: float = POWER) -> float:
     """The smallest true paired difference a t interval over n seeds detects with the given power.
 
@@ -130,7 +135,7 @@ def _finding(claim: str, paper: str, row: Mapping[str, Any] | None, effect: floa
         return Finding(claim, paper, "not run", note=note or "no completed trials for this comparison")
     v = verdict(row, effect, claim=direction, level=float(row.get("ci_level", LEVEL)), power=POWER)
     ours = (f"{what} {row['mean'] * 100:.2f} vs {row['mean_baseline'] * 100:.2f} %: "
-            f"diff {row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]")
+            f"diff {pp_interval(row['diff'], row['lo'], row['hi'])}")
     return Finding(claim, paper, ours, float(row["diff"]), float(row["lo"]), float(row["hi"]), v.label,
                    float(v.detectable), int(row.get("n_pairs") or min(row["n"], row["n_baseline"])), note)
 
@@ -211,7 +216,7 @@ def control_finding(done: pd.DataFrame, column: str, arm: Any, base: Any, claim:
     row = t_row(d)
     mean = done.groupby(column)["val_acc"].mean()
     ours = (f"val acc {mean.get(arm, math.nan) * 100:.2f} vs {mean.get(base, math.nan) * 100:.2f} %: diff "
-            f"{row['diff'] * 100:+.2f} pp [{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}] over {row['n']} seeds "
+            f"{pp_interval(row['diff'], row['lo'], row['hi'])} over {row['n']} seeds "
             "(95% paired t)")
     ok = len(d) >= 2 and row["lo"] > 0
     return Finding(claim, paper, ours, row["diff"], row["lo"], row["hi"], "passed" if ok else "failed", math.nan,
