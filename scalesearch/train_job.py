@@ -1,10 +1,12 @@
 """`train_job`: one network to train outside a study (what `scalesearch train` trains), as a checked `TrainJob`.
 
 The network is a preset name, a NetSpec `.json` file or a spec `.yaml` file. A spec file contributes its baseline,
-its `dataset:` and its `train:` sections; options override them. Input channels and classes come from the
-dataset; the resolution is the dataset's unless the `resolution` option (or a spec whose baseline scales the
-resolution) resizes the images. Unset training options take `TrainConfig`'s defaults, except `crop_padding`,
-which follows the resolution (the ResNet paper's 4 px at 32 px).
+its `dataset:` and its `train:` sections, and its study seed: with no option set, `train SPEC` trains exactly the
+job a search of that spec trains as the baseline's repeat 0 (`scalesearch.trial.build_job`, the one builder of a
+job: the same key, hence the same result on one thread). Options override the spec (`--seed` the training seed,
+`--test` the test evaluation). Input channels and classes come from the dataset; the resolution is the network's
+(`scalesearch.trial.data_config` decides where images are resized). Unset training options take `TrainConfig`'s
+defaults.
 
 Every value is checked before anything is loaded. An error about a value that an option set names the option as
 the command line spells it (`--lr`, `--train-size`); one that comes from a spec file names its field. Nothing
@@ -54,38 +56,43 @@ class TrainJob:
     """A network, its training recipe and its data, checked and ready to train.
 
     Attributes:
+        job: the `scalesearch.trial.Job` (its key identifies the trial as a search would).
         netspec: the network, with the dataset's input channels and classes and the resolution trained at.
-        config: the training recipe.
-        dataset: the dataset's name.
-        data_kwargs: keyword arguments of `scalesearch.data.load_dataset` besides the name and the seed.
-        data_seed: the seed of the subsets and the validation split.
         options: the fields that options set (errors about them name the option).
     """
 
+    job: Job
     netspec: NetSpec
-    config: TrainConfig
-    dataset: str
-    data_kwargs: dict[str, Any]
-    data_seed: int = 0
     options: frozenset[str] = frozenset()
 
     @property
-    def job(self) -> Job:
-        """The `scalesearch.trial.Job` (its key identifies the trial as a search would)."""
-        from scalesearch.trial import Job
+    def config(self) -> TrainConfig:
+        """The training recipe (its seed is the job's)."""
+        return self.job.train_config()
 
-        return Job(netspec=self.netspec.to_dict(), train=dataclasses.asdict(self.config),
-                   data={"name": self.dataset, **self.data_kwargs, "seed": self.data_seed}, seed=self.config.seed)
+    @property
+    def dataset(self) -> str:
+        """The dataset's name."""
+        return str(self.job.data["name"])
+
+    @property
+    def data_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `scalesearch.data.load_dataset` besides the name and the seed."""
+        return {k: v for k, v in self.job.data.items() if k not in ("name", "seed")}
+
+    @property
+    def data_seed(self) -> int:
+        """The seed of the subsets and the validation split."""
+        return int(self.job.data["seed"])
 
     def load_data(self, *, device: Any, data_dir: str | None = None) -> Any:
-        """The dataset on `device` (a `scalesearch.data.Dataset`); a size or resolution that does not fit it is
-        a FieldError naming the option when an option set it."""
+        """The dataset on `device` (a `scalesearch.data.Dataset`, `scalesearch.trial.load_job_data`); a size or
+        resolution that does not fit it is a FieldError naming the option when an option set it."""
         from scalesearch.checks import FieldError
-        from scalesearch.data import load_dataset
+        from scalesearch.trial import load_job_data
 
         try:
-            return load_dataset(self.dataset, data_dir=data_dir, seed=self.data_seed, device=device,
-                                **self.data_kwargs)
+            return load_job_data(self.job, device=str(device), data_dir=data_dir, test=self.config.eval_test)
         except FieldError as e:
             raise _option_error(e) if e.field in self.options else e from None
 
@@ -103,18 +110,21 @@ class TrainJob:
 
 
 def train_job(model: str, *, dataset: str | None = None, options: Mapping[str, Any] | None = None,
-              seed: int | None = None, data_seed: int = 0, device: str = "auto", eval_test: bool = True,
-              compile: bool = False) -> TrainJob:
+              seed: int | None = None, data_seed: int | None = None, device: str = "auto",
+              eval_test: bool | None = None, compile: bool = False) -> TrainJob:
     """The `TrainJob` of a network, a dataset and options, every value checked before anything is loaded.
 
     Args:
         model: a preset name, a NetSpec `.json` file or a spec `.yaml` file (its baseline, dataset and training).
         dataset: the dataset (default: a spec file's; required otherwise).
         options: values of `TRAIN_OPTIONS` and `DATA_OPTIONS` (None: not set) that override a spec's.
-        seed: the training seed (default TrainConfig's).
-        data_seed: the seed of the subsets and the validation split.
-        device: cpu, cuda or auto.
-        eval_test: evaluate the test set at the end.
+        seed: the training seed (default: a spec file's repeat-0 seed, `trial_seed(spec.seed, 0)`, as its search
+            trains; TrainConfig's otherwise).
+        data_seed: the seed of the subsets and the validation split (default `scalesearch.trial.DATA_SEED`, every
+            study's).
+        device: cpu, cuda or auto ("auto" is resolved here, as a search resolves it, so the job's key is the
+            search's).
+        eval_test: evaluate the test set at the end (default: a spec file's `train.eval_test`; True otherwise).
         compile: torch.compile the model.
 
     Raises:
@@ -122,19 +132,21 @@ def train_job(model: str, *, dataset: str | None = None, options: Mapping[str, A
         FieldError, SpecError: a value out of range (named as the option that set it), a bad file.
     """
     from scalesearch.checks import FieldError, check_int
-    from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION, dataset_info
+    from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
     from scalesearch.load import SPEC_SUFFIXES, load_netspec
     from scalesearch.recipe import MAX_SEED
+    from scalesearch.spec import DatasetSpec
+    from scalesearch.trial import DATA_SEED, build_job, trial_seed
 
     given = {k: v for k, v in (options or {}).items() if v is not None}
     unknown = sorted(set(given) - set(TRAIN_OPTIONS) - set(DATA_OPTIONS))
     if unknown:
         raise InputError(f"train_job: unknown option {unknown[0]!r}; expected some of "
                          f"{', '.join(TRAIN_OPTIONS + DATA_OPTIONS)}")
-    check_int("--data-seed", data_seed, 0, MAX_SEED)
+    data_seed = DATA_SEED if data_seed is None else check_int("--data-seed", data_seed, 0, MAX_SEED)
     overrides: dict[str, Any] = {}
-    data_kwargs: dict[str, Any] = {}
-    info = None
+    default_seed = TrainConfig.field_defaults()["seed"]
+    default_test = True
     if os.path.splitext(model)[1].lower() in SPEC_SUFFIXES:
         from scalesearch.spec import default_candidate, load_spec
 
@@ -142,41 +154,47 @@ def train_job(model: str, *, dataset: str | None = None, options: Mapping[str, A
         candidate = default_candidate(spec)
         overrides = dict(candidate.train)
         native = candidate.netspec
-        data_kwargs = {k: v for k, v in spec.dataset.load_kwargs().items() if v is not None}
         if dataset is None or dataset == spec.dataset.name:
-            dataset = spec.dataset.name
-            info = spec.dataset.info  # an image folder's or npz file's facts come from its files
-            if native.resolution != spec.dataset.input_resolution:  # the baseline scales the resolution
-                data_kwargs["resolution"] = native.resolution
+            ds = spec.dataset  # an image folder's or npz file's facts come from its files
+            default_seed = trial_seed(spec.seed, 0)  # the search's repeat 0
+            default_test = bool(overrides.get("eval_test", TrainConfig.field_defaults()["eval_test"]))
         else:  # another dataset: the spec's sizes and options were meant for its own
-            data_kwargs = {}
+            ds = DatasetSpec(name=dataset)
+            native = native.with_io(ds.in_channels, ds.num_classes, ds.input_resolution)
     elif dataset is None:
         raise InputError("--dataset: required unless the model is a spec file (which names its dataset); "
                          f"expected one of {', '.join(DATASETS)}")
     else:
-        native = load_netspec(model)
-    if info is None:
-        info = dataset_info(dataset)
-        if info.files:
+        if DATASETS[dataset].files:
             raise InputError(f"--dataset {dataset}: give a spec file whose dataset section names the path "
-                             f"({info.expects})")
-    data_kwargs.update({k: v for k, v in given.items() if k in DATA_OPTIONS})
+                             f"({DATASETS[dataset].expects})")
+        ds = DatasetSpec(name=dataset)
+        native = load_netspec(model).with_io(ds.in_channels, ds.num_classes, ds.input_resolution)
+    sizes = {k: v for k, v in given.items() if k in DATA_OPTIONS and k != "resolution"}
+    if sizes:
+        ds = dataclasses.replace(ds, **sizes)
+    if "resolution" in given:  # one range for the option: what the data and the network both accept
+        low = max(MIN_DATA_RESOLUTION, native.total_stride)
+        check_resolution("--resolution", given["resolution"], low, MAX_DATA_RESOLUTION, native.total_stride)
+        native = native.with_io(native.in_channels, native.num_classes, int(given["resolution"]))
     flags = {k: v for k, v in given.items() if k in TRAIN_OPTIONS}
-    settings = {"device": device, "eval_test": eval_test, "compile": compile}
-    if seed is not None:
-        settings["seed"] = seed
+    settings: dict[str, Any] = {"eval_test": default_test if eval_test is None else bool(eval_test)}
+    if compile:
+        settings["compile"] = True
+    if device != "auto":
+        settings["device"] = device
+    train = {**overrides, **flags, **settings}
     try:
-        cfg = TrainConfig(**{**overrides, **flags, **settings})
+        TrainConfig(**{**train, "seed": default_seed if seed is None else seed})
     except FieldError as e:
         raise _option_error(e) if e.field in flags or e.field == "seed" else e from None
-    if "resolution" in data_kwargs:  # one range for the option: what the data and the network both accept
-        low = max(MIN_DATA_RESOLUTION, native.total_stride)
-        name = "--resolution" if "resolution" in given else "dataset.resolution"
-        check_resolution(name, data_kwargs["resolution"], low, MAX_DATA_RESOLUTION, native.total_stride)
-    in_channels = int(data_kwargs.get("in_channels", info.in_channels))
-    num_classes = int(data_kwargs.get("num_classes", info.num_classes))
-    resolution = int(data_kwargs.get("resolution") or data_kwargs.get("image_size", info.resolution))
-    netspec = native.with_io(in_channels, num_classes, resolution)
-    if "crop_padding" not in flags and "crop_padding" not in overrides:  # the ResNet paper's 4 px at 32 px
-        cfg = dataclasses.replace(cfg, crop_padding=max(1, round(resolution / 8)))
-    return TrainJob(netspec, cfg, dataset, data_kwargs, data_seed, frozenset(given))
+    job = build_job(native, train, ds, seed=default_seed if seed is None else seed, device=_auto_device(),
+                    data_seed=data_seed)
+    return TrainJob(job, native, frozenset(given))
+
+
+def _auto_device() -> str:
+    """What "auto" trains on here: cuda where torch sees one, else cpu (as a search's driver decides)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -44,7 +44,8 @@ from scalesearch.errors import InputError
 from scalesearch.recipe import KEY_IF_SET, OUTCOME_NEUTRAL, TrainConfig
 from scalesearch.text import json_ready
 
-__all__ = ["DATA_SEED", "FORMAT", "Job", "job_for_candidate", "load_job_data", "run", "trial_seed"]
+__all__ = ["DATA_SEED", "FORMAT", "Job", "build_job", "data_config", "job_for_candidate", "load_data", "load_job_data",
+           "run", "trial_seed"]
 
 FORMAT = 1  # version of the job's JSON layout; part of every key, so a layout change never reuses old results
 DATA_SEED = 0  # the seed of the train/val carve and subsets, the same for every study (see the module docstring)
@@ -145,12 +146,53 @@ class Job:
         return TrainConfig(**kw)
 
 
+def data_config(dataset: Any, resolution: int | None = None, *, data_seed: int = DATA_SEED) -> dict[str, Any]:
+    """A job's `data`: the keyword arguments of `scalesearch.data.load_dataset` for a spec's `DatasetSpec`, with its
+    name and the data seed.
+
+    This is the one place that decides the resolution a trial trains at: the network's input `resolution`; where it
+    differs from the dataset's (resolution scaling, e.g. EfficientNet's gamma, or `train --resolution`) the images
+    are resized to it, and `data["resolution"]` says so.
+    """
+    data = {"name": dataset.name, **dict(dataset.load_kwargs()), "seed": int(data_seed)}
+    if resolution is not None and int(resolution) != dataset.input_resolution:
+        data["resolution"] = int(resolution)
+    return data
+
+
+def build_job(netspec: Any, train: Mapping[str, Any], dataset: Any, *, seed: int, repeat: int = 0,
+              device: str | None = None, latency: bool = False, data_seed: int = DATA_SEED) -> Job:
+    """The one builder of a `Job`: a network, its training settings and a spec's dataset.
+
+    `scalesearch train`, every search trial (`job_for_candidate`), `scripts/train_points.py` and export all get
+    their jobs here, so that one network with one recipe, dataset and seed has one key wherever it is trained.
+
+    Args:
+        netspec: the network (a `NetSpec`, with the dataset's channels and classes); its resolution decides the
+            images' (`data_config`).
+        train: `TrainConfig` fields that differ from the defaults (a spec's evaluated `train:` section).
+        dataset: the spec's `DatasetSpec`.
+        seed: the training seed.
+        repeat: the repeat (0-based).
+        device: replaces a training device of "auto" (the driver knows whether a trial gets a GPU).
+        latency: measure the forward latency after training.
+        data_seed: the seed of the subsets and the validation split.
+
+    Raises:
+        ValueError: the training settings fail TrainConfig's checks.
+    """
+    cfg = TrainConfig(**{**dict(train), "seed": int(seed)})
+    if device is not None and cfg.device == "auto":
+        cfg = dataclasses.replace(cfg, device=device)
+    data = data_config(dataset, int(netspec.resolution), data_seed=data_seed)
+    return Job(netspec=_plain(netspec.to_dict()), train=_plain(dataclasses.asdict(cfg)), data=_plain(data),
+               seed=int(seed), repeat=int(repeat), latency=latency)
+
+
 def job_for_candidate(candidate: Any, dataset: Any, *, study_seed: int, repeat: int = 0, device: str | None = None,
                       latency: bool = False) -> Job:
-    """The job of repeat `repeat` of a resolved spec candidate.
-
-    The images are given at the candidate network's input resolution: a candidate whose `resolution` differs from
-    the dataset's (resolution scaling, e.g. EfficientNet's gamma) trains and evaluates on images resized to it.
+    """The job of repeat `repeat` of a resolved spec candidate (`build_job` with the candidate's network and
+    training overrides, seeded `trial_seed(study_seed, repeat)`).
 
     Args:
         candidate: a `scalesearch.spec` candidate (its `netspec` and evaluated `train` overrides are used).
@@ -163,17 +205,8 @@ def job_for_candidate(candidate: Any, dataset: Any, *, study_seed: int, repeat: 
     Raises:
         ValueError: the training settings fail TrainConfig's checks.
     """
-    seed = trial_seed(study_seed, repeat)
-    overrides = dict(candidate.train)
-    cfg = TrainConfig(**{**overrides, "seed": seed})
-    if device is not None and cfg.device == "auto":
-        cfg = dataclasses.replace(cfg, device=device)
-    data = {"name": dataset.name, **dict(dataset.load_kwargs()), "seed": DATA_SEED}
-    resolution = int(candidate.netspec.resolution)
-    if resolution != dataset.input_resolution:  # a scaled resolution: the images are resized to what the net takes
-        data["resolution"] = resolution
-    return Job(netspec=_plain(candidate.netspec.to_dict()), train=_plain(dataclasses.asdict(cfg)), data=_plain(data),
-               seed=seed, repeat=repeat, latency=latency)
+    return build_job(candidate.netspec, candidate.train, dataset, seed=trial_seed(study_seed, repeat), repeat=repeat,
+                     device=device, latency=latency)
 
 
 @functools.lru_cache(maxsize=2)
@@ -185,18 +218,25 @@ def _cached_dataset(data_json: str, device: str, data_dir: str | None) -> Any:
     return load_dataset(name, data_dir=data_dir, device=device, **kw)
 
 
-def load_job_data(job: Job, *, device: str = "cpu", data_dir: str | None = None, test: bool = True) -> Any:
-    """The dataset a job trains on (cached: the last two distinct datasets stay loaded).
+def load_data(data: Mapping[str, Any], *, device: str = "cpu", data_dir: str | None = None,
+              test: bool = True) -> Any:
+    """The one loader of a job's data (`Job.data`, or `data_config(...)`): a `scalesearch.data.Dataset`, cached
+    (the last two distinct datasets stay loaded).
 
     With `test=False` the test split is left empty, for jobs that never evaluate it (it is only read with
     `train.eval_test`), so that a dataset passed to many workers stays small.
     """
-    data = _cached_dataset(_canonical(_plain(job.data)), str(device), data_dir)
-    if test or not len(data.test):
-        return data
+    loaded = _cached_dataset(_canonical(_plain(dict(data))), str(device), data_dir)
+    if test or not len(loaded.test):
+        return loaded
     from scalesearch.data import Split
 
-    return dataclasses.replace(data, test=Split(data.test.x[:0], data.test.y[:0]))
+    return dataclasses.replace(loaded, test=Split(loaded.test.x[:0], loaded.test.y[:0]))
+
+
+def load_job_data(job: Job, *, device: str = "cpu", data_dir: str | None = None, test: bool = True) -> Any:
+    """The dataset a job trains on: `load_data(job.data, ...)`."""
+    return load_data(job.data, device=device, data_dir=data_dir, test=test)
 
 
 def _error_text(e: BaseException) -> str:

@@ -80,19 +80,21 @@ def test_train_a_spec_uses_its_dataset_and_train_sections(tmp_path):
         "parameters: {n: {grid: [1, 2]}}\n"
         "baseline: {n: 2}\n"
         "search: {sampler: grid}\n")
-    r = run_cli("train", str(spec), "--device", "cpu", "--json")
+    r = run_cli("train", str(spec), "--device", "cpu", "--json", "--test")  # the search's eval_test is off
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     cfg = out["config"]
+    assert cfg["eval_test"] is True and out["test_acc"] is not None
     assert (cfg["epochs"], cfg["batch_size"], cfg["weight_decay"], cfg["warmup_epochs"], cfg["label_smoothing"]) \
         == (1, 50, 0.001, 0.5, 0.1)
     assert cfg["lr"] == pytest.approx(0.1)  # the expression at the baseline n = 2
     assert out["dataset"]["train"] == 200 and out["dataset"]["val"] == 100 and out["dataset"]["test"] == 50
     assert out["dataset"]["resolution"] == 8 and out["dataset"]["in_channels"] == 3
     # a command-line option overrides the spec's section
-    r = run_cli("train", str(spec), "--device", "cpu", "--json", "--batch-size", "25", "--no-test")
+    r = run_cli("train", str(spec), "--device", "cpu", "--json", "--batch-size", "25")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["config"]["batch_size"] == 25
+    out = json.loads(r.stdout)
+    assert out["config"]["batch_size"] == 25 and out["config"]["eval_test"] is False and out["test_acc"] is None
 
 
 @pytest.mark.parametrize("text, needle", [

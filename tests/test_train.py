@@ -307,7 +307,7 @@ def test_cli_train_json(capsys):
                                   "in_channels": 3, "num_classes": 10}
     assert 0 <= summary["val_acc"] <= 1 and 0 <= summary["test_acc"] <= 1
     assert summary["train_seconds"] > 0 and summary["images_per_s"] > 0 and len(summary["epochs"]) == 1
-    assert summary["config"]["crop_padding"] == 1  # resolution / 8
+    assert summary["config"]["crop_padding"] == 4  # TrainConfig's, as a search trains (no rescaling in train)
     assert "epoch" in captured.err and "val_acc" in captured.err  # the table went to stderr
 
 

@@ -100,7 +100,8 @@ def add_train(sub: argparse._SubParsersAction, full: bool = True) -> None:
         "train", help="train one network and print per-epoch metrics",
         description="Train one network on a dataset and print per-epoch metrics. Input channels and classes "
                     "come from the dataset; the resolution is the dataset's unless --resolution resizes it. "
-                    "A spec file trains its baseline with its own `dataset:` and `train:` sections; options "
+                    "A spec file trains its baseline with its own `dataset:` and `train:` sections and its study "
+                    "seed, exactly as its search trains the baseline's repeat 0 (the same trial key); options "
                     "given here override them. Unset training options take scalesearch.recipe.TrainConfig's "
                     "defaults.")
     if not full:
@@ -130,17 +131,19 @@ def add_train(sub: argparse._SubParsersAction, full: bool = True) -> None:
     p.add_argument("--label-smoothing", type=float, default=None,
                    help=f"label smoothing (default {d['label_smoothing']})")
     p.add_argument("--crop-padding", type=int, default=None,
-                   help="random-crop padding in pixels (default: resolution/8, i.e. 4 at 32px)")
+                   help=f"random-crop padding in pixels (default {d['crop_padding']}, or the spec file's)")
     p.add_argument("--no-augment", action="store_true", help="no random crop and flip")
-    p.add_argument("--seed", type=int, default=d["seed"], help="training seed: initial weights, shuffling, "
-                   f"augmentation (default {d['seed']})")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the subsets and the validation split, "
+    p.add_argument("--seed", type=int, default=None, help="training seed: initial weights, shuffling, "
+                   "augmentation (default: a spec file's repeat-0 seed, as its search trains it; "
+                   f"{d['seed']} otherwise)")
+    p.add_argument("--data-seed", type=int, default=None, help="seed of the subsets and the validation split, "
                    "kept apart from --seed so that runs with different seeds are scored on the same images "
-                   "(default 0)")
+                   "(default 0, every study's)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto", help="default auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (pays off on long runs)")
-    p.add_argument("--test", action=argparse.BooleanOptionalAction, default=True,
-                   help="report accuracy on the test set at the end (default; --no-test skips it)")
+    p.add_argument("--test", action=argparse.BooleanOptionalAction, default=None,
+                   help="report accuracy on the test set at the end (default: a spec file's train.eval_test, as "
+                   "its search does; on for a preset or NetSpec file; --no-test skips it)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object on stdout at the end (the tables go to stderr)")
     p.set_defaults(func=_cmd_train)

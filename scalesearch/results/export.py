@@ -112,12 +112,10 @@ def _plain(o: Any) -> Any:
 
 def _data_facts(t: Any) -> dict[str, Any]:
     """The dataset as the trial trained on it: name, sizes, resolution, channels, classes, mean and std."""
-    from scalesearch.data import load_dataset
+    from scalesearch.trial import load_data
 
-    kw = dict(t.data or {})
-    name = kw.pop("name")
-    data = load_dataset(name, **{k: v for k, v in kw.items() if v is not None})
-    return {"name": name, "train": len(data.train), "val": len(data.val), "test": len(data.test),
+    data = load_data(dict(t.data or {}))
+    return {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test),
             "resolution": data.resolution, "channels": data.in_channels, "mean": list(data.mean),
             "std": list(data.std)}
 

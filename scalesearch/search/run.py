@@ -6,7 +6,6 @@ refuses writes or whose file was deleted (one-line error; resume continues), or 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import shutil
@@ -211,17 +210,11 @@ def _storage_error(e: BaseException, url: str) -> StoreWriteError | None:
 
 
 def _load_data(spec: SearchSpec, driver: Driver) -> Any:
-    """The study's dataset, loaded once in the driver and handed to every trial through Ray's object store."""
-    from scalesearch.trial import DATA_SEED, _cached_dataset, _canonical, _plain
+    """The study's dataset, loaded once in the driver and handed to every trial through Ray's object store (a
+    trial at a scaled resolution loads its own: `trial.run`)."""
+    from scalesearch.trial import data_config, load_data
 
-    ds = spec.dataset
-    data_cfg = {"name": ds.name, **dict(ds.load_kwargs()), "seed": DATA_SEED}
-    data = _cached_dataset(_canonical(_plain(data_cfg)), "cpu", None)
-    if dict(spec.train).get("eval_test", False) is False and len(data.test):  # no trial reads the test split
-        from scalesearch.data import Split
-
-        data = dataclasses.replace(data, test=Split(data.test.x[:0], data.test.y[:0]))
-    return data
+    return load_data(data_config(spec.dataset), device="cpu", test=bool(dict(spec.train).get("eval_test", False)))
 
 
 def _scheduler(spec: SearchSpec) -> Any:
