@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -36,8 +37,9 @@ import json
 import socket
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from scalesearch.errors import InputError
@@ -45,7 +47,7 @@ from scalesearch.recipe import KEY_IF_SET, OUTCOME_NEUTRAL, TrainConfig
 from scalesearch.text import json_ready
 
 __all__ = ["DATA_SEED", "FORMAT", "Job", "build_job", "data_config", "job_for_candidate", "load_data", "load_job_data",
-           "run", "trial_seed"]
+           "memory_limit", "run", "trial_seed"]
 
 FORMAT = 1  # version of the job's JSON layout; part of every key, so a layout change never reuses old results
 DATA_SEED = 0  # the seed of the train/val carve and subsets, the same for every study (see the module docstring)
@@ -247,7 +249,8 @@ def _error_text(e: BaseException) -> str:
 def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallback | None = None,
         threads: int | None = None, data_dir: str | None = None, catch: bool = True,
         progress: Callable[[int, int], None] | None = None, weights: bool = False,
-        on_checkpoint: Callable[[int, str], None] | None = None, resume: str | None = None) -> dict[str, Any]:
+        on_checkpoint: Callable[[int, str], None] | None = None, resume: str | None = None,
+        memory_limit_bytes: int | None = None) -> dict[str, Any]:
     """Run one job: seed, build, fit with a per-epoch callback, and return its result as JSON-able data.
 
     Args:
@@ -269,6 +272,9 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         resume: such a state (of this job): training goes on after its epoch; its epochs are passed to `on_epoch`
             again first and are part of the result, with `resumed_from_epoch` set. On CPU the metrics equal an
             uninterrupted run's exactly.
+        memory_limit_bytes: bytes of address space the job may add to what this process holds when it starts (a spec's
+            `resources.memory_gb`; `memory_limit`): beyond it an allocation fails and the job ends "failed" with
+            "out of memory: ..." instead of exhausting the machine. None: no limit.
 
     Returns:
         A dict with `key`, `state` ("completed" or "failed"), `epochs` (a list of per-epoch metric dicts),
@@ -322,7 +328,8 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         save = None
         if on_checkpoint is not None and cfg.checkpoint_every:
             save = lambda st: on_checkpoint(int(st["epoch"]), _encode_state(st))
-        result = fit(model, data, cfg, on_epoch=epoch_done, progress=progress, checkpoint=save, resume=state)
+        with memory_limit(memory_limit_bytes):
+            result = fit(model, data, cfg, on_epoch=epoch_done, progress=progress, checkpoint=save, resume=state)
         out.update({k: v for k, v in result.to_dict().items() if k != "epochs"})
         if job.latency:
             from scalesearch.cost import measure_latency
@@ -343,6 +350,44 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
             _free_memory()
     out["total_seconds"] = time.perf_counter() - t0
     return json_ready(out)
+
+
+@contextlib.contextmanager
+def memory_limit(extra: int | None) -> Iterator[None]:
+    """A context in which this process may map at most `extra` more bytes of address space than it maps on entry
+    (RLIMIT_AS's soft limit, Linux; restored on exit, so a reused Ray worker goes on unlimited). None, or a
+    platform without RLIMIT_AS or /proc: no limit.
+
+    The address space, not the resident set: an allocation beyond it fails at once (mmap refuses it) rather than
+    after the machine has swapped, which is what a search needs from a trial that asks for too much. The margin is
+    over what the process already maps (a Ray worker maps gigabytes it never touches), so it measures what the
+    trial itself adds.
+
+    Example:
+        >>> with memory_limit(None):
+        ...     pass
+    """
+    saved = None
+    if extra is not None:
+        try:
+            import resource
+
+            mapped = int(Path("/proc/self/statm").read_text().split()[0]) * resource.getpagesize()
+            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            want = mapped + int(extra)
+            if hard != resource.RLIM_INFINITY:
+                want = min(want, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+            saved = (soft, hard)
+        except (ImportError, OSError, ValueError, AttributeError):  # not Linux: the budget cannot be enforced
+            saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, saved)
 
 
 def _encode_state(obj: Any) -> str:

@@ -286,7 +286,7 @@ search:
   repeats: 3
   objectives: {val_acc: max, macs: min, latency: min}
   early_stopping: {type: asha, grace_epochs: 1, reduction_factor: 2, metric: val_acc}
-  resources: {cpus: 2, gpus: 0.5}
+  resources: {cpus: 2, gpus: 0.5, memory_gb: 3.5}
   max_concurrency: 4
   time_budget_s: 600
   points_only: false

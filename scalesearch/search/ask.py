@@ -414,6 +414,8 @@ class Claims:
         """The Tune config of a job."""
         cfg = {"job": job.to_dict(), "key": job.key, "threads": self.threads,
                "weights": self.spec.search.keep != "none"}
+        if self.spec.search.resources.memory_gb is not None:  # the trial's memory budget (`trial.memory_limit`)
+            cfg["memory_limit"] = int(self.spec.search.resources.memory_gb * 2 ** 30)
         if job.key not in self._scored:  # the worker scores the candidate before training (`trainable`)
             cfg["score_seed"] = self.spec.seed
         claimed = self.run.configs.get(job.config_key)

@@ -82,7 +82,7 @@ def train_job(config: dict[str, Any], data: Any = None) -> None:
             pending.clear()
 
     result = run(job, data, on_epoch=on_epoch, threads=config.get("threads"), weights=bool(config.get("weights")),
-                 on_checkpoint=on_checkpoint, resume=config.get("resume"))
+                 on_checkpoint=on_checkpoint, resume=config.get("resume"), memory_limit_bytes=config.get("memory_limit"))
     final: dict[str, Any] = {"final": True}
     epochs = result.get("epochs") or []
     if epochs:

@@ -363,9 +363,11 @@ def _parse_search(n: Node) -> SearchConfig:
                                          "type: hyperband, or no brackets")
     res = Resources()
     if "resources" in m:
-        rm = check_keys(m["resources"], ("cpus", "gpus"), what="per-trial resources")
+        rm = check_keys(m["resources"], ("cpus", "gpus", "memory_gb"), what="per-trial resources")
         res = Resources(cpus=read_num(rm["cpus"], 0.0, 1024, low_open=True) if "cpus" in rm else 1.0,
-                        gpus=read_num(rm["gpus"], 0.0, 64) if "gpus" in rm else 0.0)
+                        gpus=read_num(rm["gpus"], 0.0, 64) if "gpus" in rm else 0.0,
+                        memory_gb=read_num(rm["memory_gb"], 0.0, 2 ** 20, low_open=True, null=True)
+                        if "memory_gb" in rm else None)
     trials = read_int(m["trials"], 1, 10 ** 7, null=True) if "trials" in m else None
     points_only = read_bool(m["points_only"]) if "points_only" in m else False
     if trials is None and sampler != "grid" and not points_only:

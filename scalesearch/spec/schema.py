@@ -251,10 +251,14 @@ class Prefilter:
 
 @dataclass(frozen=True)
 class Resources:
-    """Per trial: CPU cores and GPU fraction."""
+    """Per trial: CPU cores, GPU fraction and, optionally, a memory budget in GiB (`memory_gb`): the address space
+    a trial may add to what its worker process held when the trial started, enforced on Linux (RLIMIT_AS, see
+    `scalesearch.trial.memory_limit`), so that a trial that would exhaust the machine fails at once as "out of
+    memory" and the search goes on, instead of swapping the machine to a halt. None: no limit."""
 
     cpus: float = 1.0
     gpus: float = 0.0
+    memory_gb: float | None = None
 
 
 def rea_sizes(trials: int | None, population: int | None = None, tournament: int | None = None) -> tuple[int, int]:

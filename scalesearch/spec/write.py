@@ -66,6 +66,8 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         if es.brackets is not None:
             sd["early_stopping"]["brackets"] = es.brackets
     sd["resources"] = Flow(cpus=s.resources.cpus, gpus=s.resources.gpus)
+    if s.resources.memory_gb is not None:  # written only when set: older studies' canonical text is unchanged
+        sd["resources"]["memory_gb"] = s.resources.memory_gb
     sd["max_concurrency"] = s.max_concurrency
     if s.time_budget_s is not None:
         sd["time_budget_s"] = s.time_budget_s
