@@ -14,19 +14,23 @@ npz          one file with x_train, y_train, x_test, y_test (uint8 images NHW or
 a `FileInfo`: what `validate` prints and what the spec's sizes are checked against. `decode(...)` returns uint8
 NCHW arrays, cached on disk (`$SCALESEARCH_CACHE`, default ~/.cache/scalesearch/decoded) under a key of every
 file's name, size and modification time plus the channels and resolution, so trials never decode again and a file
-overwritten in place is noticed. Every bad input is an `InputError` of one line naming the file. Nothing is
-fetched from the network.
+overwritten in place is noticed. Every bad input is an `InputError` of one line naming the file, an image of more
+than `MAX_IMAGE_PIXELS` pixels too (probed or decoded). Nothing is fetched from the network.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +39,17 @@ import numpy as np
 
 from scalesearch.errors import InputError, MissingFileError
 
-__all__ = ["CACHE_ENV", "FILE_KINDS", "FLAT_TEST_FRACTION", "IMAGE_SUFFIXES", "FileInfo", "cache_dir", "decode",
-           "probe"]
+__all__ = ["CACHE_ENV", "FILE_KINDS", "FLAT_TEST_FRACTION", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "FileInfo",
+           "cache_dir", "decode", "probe"]
 
 FILE_KINDS = ("imagefolder", "npz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FLAT_TEST_FRACTION = 1 / 7  # a flat folder's test split: Fashion-MNIST's 10,000 of 70,000
 CACHE_ENV = "SCALESEARCH_CACHE"
+# The most pixels (width x height) an image may have: Pillow's default decompression-bomb limit, where it starts to
+# warn (it refuses only at twice this). Every image above it is refused, warned-about or not, so the rule is one
+# number whatever Pillow's own setting; a network's input is far smaller (an ImageNet-sized image is 0.2 MP).
+MAX_IMAGE_PIXELS = 89_478_485
 _NPZ_KEYS = {"plain": ("x_train", "y_train", "x_test", "y_test"),
              "medmnist": ("train_images", "train_labels", "test_images", "test_labels")}
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
@@ -117,14 +125,40 @@ def _signature(files: list[Path]) -> list[tuple[str, int, int]]:
     return out
 
 
+def _too_large(f: Path, pixels: str) -> InputError:
+    """The error of an image over MAX_IMAGE_PIXELS."""
+    return InputError(f"{f}: image of {pixels} pixels; expected at most {MAX_IMAGE_PIXELS:,} pixels (width x "
+                      "height; Pillow's decompression-bomb limit)")
+
+
+@contextlib.contextmanager
+def _open_image(f: Path) -> Iterator[Any]:
+    """`PIL.Image.open(f)`, refusing an image of more than MAX_IMAGE_PIXELS pixels with an InputError (instead of
+    Pillow's DecompressionBombWarning below twice its limit and DecompressionBombError above)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below, at the same limit
+        try:
+            im = Image.open(f)
+        except Image.DecompressionBombError as e:
+            n = re.search(r"\((\d+) pixels\)", str(e))  # Pillow says "Image size (N pixels) exceeds ..."
+            raise _too_large(f, f"{int(n[1]):,}" if n else f"more than {MAX_IMAGE_PIXELS:,}") from None
+    with im:
+        w, h = im.size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise _too_large(f, f"{w}x{h} = {w * h:,}")
+        yield im
+
+
 def _headers(files: list[Path]) -> tuple[set[tuple[int, int]], bool]:
     """The image sizes seen and whether every image is grey, from headers only."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     sizes, grey = set(), True
     for f in files:
         try:
-            with Image.open(f) as im:
+            with _open_image(f) as im:
                 sizes.add(im.size)
                 grey = grey and im.mode in _GREY_MODES
         except (UnidentifiedImageError, OSError) as e:
@@ -341,7 +375,7 @@ def _load_image(f: Path, channels: int, resolution: int) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(f) as im:
+        with _open_image(f) as im:
             im = im.convert("L" if channels == 1 else "RGB")
             if im.size != (resolution, resolution):
                 im = im.resize((resolution, resolution), Image.Resampling.BILINEAR)

@@ -43,6 +43,16 @@ _COMMANDS: tuple[tuple[str, Callable[[argparse._SubParsersAction, bool], None]],
     ("rediscover", rediscover.add_rediscover), ("simulate", simulate.add_simulate),
 )
 
+# What to do when a command runs out of memory, by command: the remedy of the command that ran (the training
+# options are `train`'s; a search's are its spec's fields). A command not named gets the general advice.
+_OUT_OF_MEMORY = {
+    "train": "try a smaller --batch-size, --resolution or model",
+    "run": "try a smaller train.batch_size, dataset.resolution or search.max_concurrency in the spec",
+    "resume": "free memory, or join a larger cluster with --address",
+    "load": "the dump's records are held until they are written: free memory, or load it on a larger machine",
+}
+_OUT_OF_MEMORY_DEFAULT = "free memory, or run it on a larger machine"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit 2), like every other scalesearch error."""
@@ -94,8 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise  # a bug: keep the traceback
         if os.environ.get("SCALESEARCH_DEBUG"):
             raise
-        print(f"scalesearch: error: out of memory ({' '.join(str(e).split())[:200] or 'MemoryError'}); "
-              "try a smaller --batch-size, --resolution or model", file=sys.stderr)
+        remedy = _OUT_OF_MEMORY.get(args.command, _OUT_OF_MEMORY_DEFAULT)
+        print(f"scalesearch: error: out of memory ({' '.join(str(e).split())[:200] or 'MemoryError'}); {remedy}",
+              file=sys.stderr)
         return 2
     except (ValueError, OSError, LookupError) as e:
         return _one_line(e)

@@ -6,8 +6,9 @@ The file: a header line ({"format": "scalesearch-dump", "version": 1, "study": N
 attributes) and each Optuna trial in number order (state, values, params with their distributions, attributes,
 intermediate values, times). Loading recreates both halves under the dumped name or `as_name`, Optuna's trials
 added in order so that their numbers (which our trials point to) are the same; loading over an existing study is
-refused before anything is written. A study moved from one database to another and back reads the same: the same
-`query --format csv` and the same Optuna trials.
+refused before anything is written, and so is a file that is not a dump (each line is checked as it is read; a
+line of more than `MAX_RECORD_BYTES` is refused without reading the rest of it). A study moved from one database
+to another and back reads the same: the same `query --format csv` and the same Optuna trials.
 """
 
 from __future__ import annotations
@@ -15,16 +16,27 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from scalesearch.errors import ConflictError, InputError, MissingFileError
+from scalesearch.text import short
 
-__all__ = ["DUMP_FORMAT", "dump_study", "load_study"]
+__all__ = ["DUMP_FORMAT", "MAX_RECORD_BYTES", "dump_study", "load_study"]
 
 DUMP_FORMAT = "scalesearch-dump"
 _VERSION = 1
+# The most bytes one line (one record) of a dump may hold, its newline included. The largest record of the committed
+# dumps (results/*/study.jsonl.gz) is 7,220 bytes: a study record, which carries the spec's text twice (spec_text
+# and spec_canonical). A spec file is at most 1 MiB (scalesearch.files.MAX_FILE_BYTES) and JSON's escapes at most
+# sextuple a byte (\u001f), so a real study record stays near 12 MiB at worst, and trial and epoch records far
+# below. 32 MiB is well above every real record and bounds what reading a line holds: a file that inflates to one
+# huge line is refused once 32 MiB of it is read, however far it would inflate.
+MAX_RECORD_BYTES = 32 << 20
+_CHUNK = 1 << 20  # a line is read a chunk at a time: reading one holds at most MAX_RECORD_BYTES + _CHUNK bytes
+_RECORD_TABLES = ("study", "trial", "epoch", "optuna_study", "optuna_trial")
 
 
 def _dt(v: Any) -> Any:
@@ -80,20 +92,108 @@ def dump_study(db: str | None, study: str, out: str | os.PathLike[str]) -> tuple
     return path, sum(1 for r in records if r["table"] == "trial")
 
 
+def _lines(f: BinaryIO, path: Path) -> Iterator[tuple[int, bytearray]]:
+    """(line number, line) of a dump opened in binary mode, blank lines skipped; a line of more than
+    MAX_RECORD_BYTES is refused as soon as that much of it has been read (never more than the bound plus one chunk
+    is held)."""
+    n = 0
+    while True:
+        n += 1
+        line = bytearray()
+        while True:
+            chunk = f.readline(_CHUNK)
+            line += chunk
+            if len(line) > MAX_RECORD_BYTES:
+                raise InputError(f"{path}:{n}: a line longer than {MAX_RECORD_BYTES:,} bytes; expected a dump's "
+                                 f"records, one JSON object a line, each at most {MAX_RECORD_BYTES:,} bytes")
+            if not chunk or chunk.endswith(b"\n"):
+                break
+        if not line:
+            return
+        if not line.isspace():
+            yield n, line
+
+
+def _records(f: BinaryIO, path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded JSON) of each line of a dump opened in binary mode."""
+    for n, line in _lines(f, path):
+        try:
+            yield n, json.loads(line)
+        except (ValueError, RecursionError) as e:  # RecursionError: JSON nested too deep
+            raise InputError(f"{path}:{n}: not JSON ({short(e, 80)}); expected a file written by `scalesearch "
+                             "dump`, one JSON object a line") from None
+
+
 def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the records of a dump, each checked as it is read (before anything is written): a file that
+    is not a dump is refused at its first line that is wrong."""
+    from scalesearch.store.transfer import record_problem
+
     if not path.is_file():
         raise MissingFileError(f"{path}: no such file; expected a file written by `scalesearch dump`")
+    header, records, trials, optuna_study = None, [], None, False
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            lines = [json.loads(line) for line in f if line.strip()]
-    except (OSError, EOFError, ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: not a scalesearch dump ({type(e).__name__}: {' '.join(str(e).split())[:120]})") \
-            from None
-    if not lines or not isinstance(lines[0], dict) or lines[0].get("format") != DUMP_FORMAT:
-        raise InputError(f"{path}: not a scalesearch dump (no '{DUMP_FORMAT}' header)")
-    if lines[0].get("version") != _VERSION:
-        raise InputError(f"{path}: dump format version {lines[0].get('version')}; this scalesearch reads {_VERSION}")
-    return lines[0], lines[1:]
+        with gzip.open(path, "rb") as f:
+            for n, rec in _records(f, path):
+                if header is None:
+                    header = _header(rec, path, n)
+                    continue
+                if not isinstance(rec, dict) or rec.get("table") not in _RECORD_TABLES:
+                    raise InputError(f"{path}:{n}: unexpected record {short(repr(rec), 60)}; expected a JSON object "
+                                     f"whose table is one of {', '.join(_RECORD_TABLES)}")
+                if rec["table"].startswith("optuna_"):
+                    problem = _optuna_problem(rec, optuna_study)
+                    optuna_study = True
+                else:
+                    problem = record_problem(rec, trials)
+                    trials = set() if trials is None else trials  # the study record is the first of ours
+                if problem:
+                    raise InputError(f"{path}:{n}: {problem}; expected a file written by `scalesearch dump`")
+                records.append(rec)
+    except (OSError, EOFError, zlib.error) as e:  # not gzip (BadGzipFile), truncated (EOFError), corrupt (zlib)
+        kind = "zlib.error" if isinstance(e, zlib.error) else type(e).__name__
+        raise InputError(f"{path}: not a scalesearch dump ({kind}: {short(e, 80)}); expected a gzip-compressed "
+                         "JSON-lines file written by `scalesearch dump`") from None
+    if header is None:
+        raise InputError(f"{path}: empty; expected a file written by `scalesearch dump`")
+    if trials is None:
+        raise InputError(f"{path}: no study record; expected a file written by `scalesearch dump`")
+    return header, records
+
+
+# The fields of Optuna's records and their JSON types (None where a field may be null).
+_OPTUNA_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "optuna_study": {"directions": (list,), "user_attrs": (dict,), "system_attrs": (dict,)},
+    "optuna_trial": {"number": (int,), "state": (str,), "values": (list, type(None)), "params": (dict,),
+                     "distributions": (dict,), "user_attrs": (dict,), "system_attrs": (dict,),
+                     "intermediate_values": (list,), "datetime_start": (str, type(None)),
+                     "datetime_complete": (str, type(None))},
+}
+
+
+def _optuna_problem(rec: dict[str, Any], after_study: bool) -> str:
+    """What is wrong with one of Optuna's records ('' when nothing): its fields, its place (the study first)."""
+    table = rec["table"]
+    if (table == "optuna_study") == after_study:
+        return "a second optuna_study record" if after_study else "an optuna_trial record before the optuna_study"
+    for key, types in _OPTUNA_FIELDS[table].items():
+        if key not in rec:
+            return f"an {table} record without its {key}"
+        if not isinstance(rec[key], types):
+            return f"an {table} record whose {key} is {short(repr(rec[key]), 30)}"
+    return ""
+
+
+def _header(rec: Any, path: Path, n: int) -> dict[str, Any]:
+    """The dump's first record, checked: format, version and study name."""
+    if not isinstance(rec, dict) or rec.get("format") != DUMP_FORMAT:
+        raise InputError(f"{path}:{n}: not a scalesearch dump (no '{DUMP_FORMAT}' header); expected a file written "
+                         "by `scalesearch dump`")
+    if rec.get("version") != _VERSION:
+        raise InputError(f"{path}: dump format version {rec.get('version')}; this scalesearch reads {_VERSION}")
+    if not isinstance(rec.get("study"), str):
+        raise InputError(f"{path}:{n}: the header names no study; expected a file written by `scalesearch dump`")
+    return rec
 
 
 def load_study(path: str | os.PathLike[str], db: str | None, *, as_name: str | None = None) -> tuple[str, int]:

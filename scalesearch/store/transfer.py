@@ -5,8 +5,9 @@ databases (the Optuna half is `scalesearch.search.transfer`).
 trial (with its old id as `ref`), then each epoch (with its trial's `ref`). Column values are JSON-able: datetimes
 as {"$dt": ISO text}, everything else as stored (JSON columns as they are, floats exactly). `insert_rows(store,
 records, name)` writes them in one transaction under study `name`, new ids assigned; it refuses a name that
-exists. The driver's claim (host, PID) is cleared and a study that was running when it was dumped is loaded as
-interrupted: `scalesearch resume` continues it where it now lives.
+exists; `record_problem(record, trials)` checks one record before anything is written (a dump's reader calls it
+on each line). The driver's claim (host, PID) is cleared and a study that was running when it was dumped is loaded
+as interrupted: `scalesearch resume` continues it where it now lives.
 """
 
 from __future__ import annotations
@@ -22,10 +23,49 @@ from scalesearch.store.models import SCHEMA_VERSION, EpochRow, StudyRow, TrialRo
 from scalesearch.store.reader import Reader
 from scalesearch.store.writer import Store
 
-__all__ = ["insert_rows", "study_rows"]
+__all__ = ["insert_rows", "record_problem", "study_rows"]
 
 _TABLES = {"study": StudyRow, "trial": TrialRow, "epoch": EpochRow}
 _SKIP = {"study": ("id",), "trial": ("id", "study_id"), "epoch": ("id", "trial_id")}
+
+
+def _version_problem(version: Any) -> str:
+    """What is wrong with a study record's schema version ('' when nothing)."""
+    if isinstance(version, int) and 1 <= version <= SCHEMA_VERSION:
+        return ""
+    return (f"written by scalesearch schema version {version}, this is version {SCHEMA_VERSION} (it reads dumps of "
+            f"versions 1 to {SCHEMA_VERSION})")
+
+
+def record_problem(rec: dict[str, Any], trials: set[int] | None) -> str:
+    """What is wrong with one record of our tables, read in a dump's order ('' when nothing), before anything is
+    written: its table, its row's columns, its place (the study record first and once, an epoch after its trial).
+
+    Args:
+        rec: the record (a JSON object with `table` one of study, trial, epoch).
+        trials: None before the study record, else the trial refs read so far; a trial record's ref is added.
+    """
+    table, row = rec.get("table"), rec.get("row")
+    if table not in _TABLES:
+        return f"a record of table {str(table)[:40]!r}; expected one of {', '.join(_TABLES)}"
+    what = f"an {table} record" if table == "epoch" else f"a {table} record"
+    if (table == "study") != (trials is None):
+        return "a second study record" if table == "study" else f"{what} before the study record"
+    if not isinstance(row, dict):
+        return f"{what} without its row; expected a JSON object of the {table} table's columns"
+    columns = {c.key for c in _TABLES[table].__table__.columns} - set(_SKIP[table])
+    unknown = sorted(set(row) - columns)
+    if unknown:
+        return f"{what} with unknown columns {', '.join(unknown[:5])}; expected the {table} table's columns"
+    if table == "study":
+        return _version_problem(rec.get("schema_version"))
+    if table == "trial":
+        if not isinstance(rec.get("ref"), int) or rec["ref"] in trials:
+            return "a trial record without a ref of its own; expected an integer id, once"
+        trials.add(rec["ref"])
+    elif rec.get("trial") not in trials:
+        return f"an epoch record of trial ref {str(rec.get('trial'))[:20]}, not a trial before it in the dump"
+    return ""
 
 
 def _out(v: Any) -> Any:
@@ -77,11 +117,9 @@ def insert_rows(store: Store, records: Iterable[dict[str, Any]], name: str, *, s
             table, row = rec.get("table"), {k: _in(v) for k, v in (rec.get("row") or {}).items()}
             try:
                 if table == "study":
-                    version = rec.get("schema_version")
-                    if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
-                        raise InputError(f"{source}: written by scalesearch schema version {version}, this is "
-                                         f"version {SCHEMA_VERSION} (it reads dumps of versions 1 to "
-                                         f"{SCHEMA_VERSION})")
+                    problem = _version_problem(rec.get("schema_version"))
+                    if problem:
+                        raise InputError(f"{source}: {problem}")
                     # an older dump lacks the columns added since; they stay NULL (see store.migrate)
                     row.update(name=name, driver_host=None, driver_pid=None, ray_address=None)
                     if row.get("state") == "running":
