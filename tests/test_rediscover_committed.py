@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from scalesearch.files import output_folder
 from scalesearch.rediscover import EXPERIMENTS, analyse
 from scalesearch.results.raw import RAW_FILES
 
@@ -24,7 +25,7 @@ def test_the_committed_verdicts_follow_from_the_committed_csvs(tmp_path, experim
     for s in stored["studies"]:  # only the raw files are copied: nothing else could feed the analysis
         if not (ROOT / s / RAW_FILES[0]).exists():
             continue
-        (tmp_path / s).mkdir()
+        output_folder(tmp_path / s)  # a folder as scalesearch makes it (marked): the analysis draws its figures there
         for name in RAW_FILES:
             shutil.copyfile(ROOT / s / name, tmp_path / s / name)
     again = analyse(experiment, None, out_root=tmp_path, raw=True)

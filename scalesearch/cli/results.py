@@ -190,7 +190,8 @@ def add_plot(sub: argparse._SubParsersAction, full: bool = True) -> None:
     p.add_argument("--aggregate", action="store_true",
                    help="pareto and scaling: one point per configuration, the mean over its repeats")
     p.add_argument("--out", metavar="FILE",
-                   help="the image file (.png, .svg or .pdf; default results/<study>/<kind>.png)")
+                   help="the image file (.png, .svg or .pdf; default results/<study>/<kind>.png, in a folder "
+                        "scalesearch made)")
     p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
     p.set_defaults(func=run_plot)
 
@@ -219,7 +220,8 @@ def add_report(sub: argparse._SubParsersAction, full: bool = True) -> None:
     if not full:
         return
     p.add_argument("study", metavar="STUDY", help="the study")
-    p.add_argument("--out", metavar="DIR", help="the folder (default results/<study>)")
+    p.add_argument("--out", metavar="DIR", help="the folder (default results/<study>, which scalesearch creates and "
+                                                "marks with a .scalesearch file; an existing one without it is refused)")
     p.add_argument("--top", metavar="N", type=int, default=25, help="leaderboard rows (default 25)")
     p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
     p.add_argument("--plotly-js", metavar="PATH", default="inline",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalesearch.errors import InputError
+from scalesearch.files import check_output_folder, output_folder
 from scalesearch.plot.figures import plot_curves, plot_edf, plot_params, plot_scaling
 from scalesearch.plot.pareto import plot_pareto
 
@@ -23,6 +24,7 @@ __all__ = ["PLOT_KINDS", "X_AXES", "default_color", "default_out", "mean_rows", 
 
 PLOT_KINDS = ("pareto", "scaling", "edf", "curves", "params")
 X_AXES = ("macs", "params", "acts", "latency")  # latency: the `latency_ms` column
+_REMEDY = "write the figure elsewhere with --out FILE"
 
 
 def default_out(studies: Sequence[str], kind: str) -> Path:
@@ -75,13 +77,15 @@ def plot_studies(studies: Sequence[str], *, db: str | None = None, kind: str = "
             parameter that varies (for edf and curves: the study when several, else the family or the arch).
         where: keep only the trials where this query-language condition holds.
         aggregate: pareto and scaling: one point per configuration, the mean over its repeats.
-        out: the image file (default `default_out(studies, kind)`: results/<study>/<kind>.png).
+        out: the image file (default `default_out(studies, kind)`: results/<study>/<kind>.png, in a folder
+            created and marked, or used when it is marked, else refused: `files.output_folder`).
 
     Returns:
         The path written.
 
     Raises:
         InputError: an unknown kind, axis or column, a bad `where`, or no COMPLETE trial with a value to plot.
+        OutputFolderError: without `out`, a results/<study> folder that exists and is not scalesearch's.
     """
     from scalesearch import results
 
@@ -93,6 +97,8 @@ def plot_studies(studies: Sequence[str], *, db: str | None = None, kind: str = "
     path = Path(out) if out else default_out(studies, kind)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"--out {path}: expected a .png, .svg or .pdf file name")
+    if not out:  # the default folder: scalesearch's own or absent, checked before anything is read or written
+        check_output_folder(path.parent, remedy=_REMEDY)
     x = "latency_ms" if x == "latency" else x
     if aggregate and kind not in ("pareto", "scaling"):
         raise InputError(f"--aggregate: only for --kind pareto or scaling, not {kind}")
@@ -112,6 +118,8 @@ def plot_studies(studies: Sequence[str], *, db: str | None = None, kind: str = "
         raise InputError(f"{', '.join(studies)}: no COMPLETE trial with a {y} value to plot"
                          + (" (after --where)" if where else ""))
     several = len(studies) > 1
+    if not out:
+        output_folder(path.parent, remedy=_REMEDY)
     if kind == "pareto":
         d = mean_rows(df, y) if aggregate else df
         plot_pareto(d, x=x, y=y, color=color if color else default_color(df), label="arch", out=path)

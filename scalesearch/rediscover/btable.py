@@ -11,9 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalesearch.files import output_folder
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS
 from scalesearch.rediscover.figures import _save
+from scalesearch.rediscover.studies import OUT_REMEDY
 from scalesearch.text import md_table
+
+B_TABLE_FOLDER = "efficientnet_b0_b7"  # the table's folder under a results root
 
 
 def efficientnet_b_table(coefficients: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
@@ -67,12 +71,13 @@ def _b_table_markdown(tab: pd.DataFrame) -> str:
     return md_table(head, rows)
 
 
-def write_b_table(out: str | Path = "results/efficientnet_b0_b7", coefficients: Mapping[str, Sequence[float]]
-                  | None = None, *, found_note: str = "") -> Path:
-    """Write the B0 -> B7 analysis (markdown + CSV + figure) into `out`; returns the markdown path."""
+def write_b_table(out: str | Path | None = None, coefficients: Mapping[str, Sequence[float]] | None = None, *,
+                  found_note: str = "") -> Path:
+    """Write the B0 -> B7 analysis (markdown + CSV + figure) into `out` (default results/efficientnet_b0_b7, created
+    and marked, or used when it is marked, else refused: `files.output_folder`); returns the markdown path."""
     tab = efficientnet_b_table(coefficients)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
+    named = out is not None
+    folder = output_folder(out if named else Path("results") / B_TABLE_FOLDER, named=named, remedy=OUT_REMEDY)
     tab.to_csv(folder / "b0_b7.csv", index=False, float_format="%.6g")
     paper = tab[tab["coefficients"] == "paper"]
     rest = paper.iloc[1:]

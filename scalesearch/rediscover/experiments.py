@@ -11,12 +11,13 @@ from typing import Any
 import pandas as pd
 
 from scalesearch.errors import InputError, NotFoundError
+from scalesearch.files import check_output_folder, output_folder
 from scalesearch.rediscover.degradation import _analyse_degradation, analyse_degradation_looks
 from scalesearch.rediscover.efficientnet import _analyse_step1, _analyse_step2
 from scalesearch.rediscover.efficientnet_looks import analyse_efficientnet_looks
 from scalesearch.rediscover.resnext import _analyse_resnext, analyse_resnext_looks
 from scalesearch.rediscover.stats import Finding
-from scalesearch.rediscover.studies import DEFAULT_DB, _load, _provenance, _status
+from scalesearch.rediscover.studies import DEFAULT_DB, OUT_REMEDY, _load, _provenance, _status
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
     Raises:
         InputError: an unknown experiment.
         NotFoundError: a study that is in neither the database nor its raw files.
+        OutputFolderError: a <out_root>/<study> folder that exists and is not scalesearch's (`files.output_folder`).
     """
     from scalesearch.results.raw import read_raw
 
@@ -166,6 +168,8 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
     if pilot:
         exp.spec_files(pilot)  # an experiment without a pilot says so
     studies = tuple(studies) if studies is not None else exp.studies(pilot)
+    for s in studies:  # the folders written below and by `write`: scalesearch's or absent, before anything is written
+        check_output_folder(Path(out_root) / s, remedy=OUT_REMEDY)
     data = {}
     for s in studies:
         folder = Path(out_root) / s
@@ -181,7 +185,7 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
                 raise
     if not data:
         raise NotFoundError(f"none of the studies {', '.join(studies)} is in {db} or under {out_root}")
-    folder = Path(out_root) / next(iter(data))
+    folder = output_folder(Path(out_root) / next(iter(data)), remedy=OUT_REMEDY)
     statuses = [_status(r, t, pilot) for r, t, _ in data.values()]
     if exp.looks > 1:
         done = [st == "full" for st in statuses]

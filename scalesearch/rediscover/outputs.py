@@ -10,8 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from scalesearch.files import check_output_folder, output_folder
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER
+from scalesearch.rediscover.studies import OUT_REMEDY
 from scalesearch.text import fmt_duration, md_table
 
 
@@ -78,26 +80,32 @@ def render(outcome: Outcome) -> str:
 def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None = None,
           report: bool = True) -> list[Path]:
     """Write results/<study>/rediscovery.md and .json (and each study's report with `report`), then rebuild
-    results/REDISCOVERY.md. Returns the paths written."""
+    results/REDISCOVERY.md. Returns the paths written. Each results/<study>/ and results/_assets/ is created and
+    marked, or used when it is marked; one that exists unmarked is refused before anything is written
+    (`files.output_folder`)."""
     root = Path(out_root)
-    folder = root / outcome.studies[0]
-    folder.mkdir(parents=True, exist_ok=True)
+    shared = root / "_assets"
+    for f in [root / s for s in outcome.studies] + ([shared] if report and db is not None else []):
+        check_output_folder(f, remedy=OUT_REMEDY)
+    folder = output_folder(root / outcome.studies[0], remedy=OUT_REMEDY)
     paths = []
     if db is not None:  # the raw data beside the verdicts: anyone can recompute them without the database
         from scalesearch.results.raw import write_raw
 
         for s in outcome.studies:
             try:
-                paths += write_raw(db, s, root / s)
+                paths += write_raw(db, s, output_folder(root / s, remedy=OUT_REMEDY))
             except (LookupError, FileNotFoundError):
                 pass  # read from its committed raw files already
     if report and db is not None:
         from scalesearch.plot import plotly_asset
         from scalesearch.results.report import write_report
 
+        output_folder(shared, remedy=OUT_REMEDY)
         for s in outcome.studies:  # the reports share one copy of plotly's JavaScript, results/_assets/
             try:
-                paths.append(write_report(db, s, root / s, plotly_js=f"../_assets/{plotly_asset()}").markdown)
+                paths.append(write_report(db, s, output_folder(root / s, remedy=OUT_REMEDY),
+                                          plotly_js=f"../{shared.name}/{plotly_asset()}").markdown)
             except (LookupError, FileNotFoundError):
                 pass
     md = folder / "rediscovery.md"

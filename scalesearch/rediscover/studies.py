@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 DEFAULT_DB = "results/rediscover.db"
+OUT_REMEDY = "write elsewhere with --out DIR"  # what an OutputFolderError of results/<study>/ suggests
 
 
 def _status(record: Any, trials: pd.DataFrame, pilot: bool) -> str:

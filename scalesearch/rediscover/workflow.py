@@ -10,10 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scalesearch.rediscover.btable import write_b_table
+from scalesearch.files import check_output_folder, output_folder
+from scalesearch.rediscover.btable import B_TABLE_FOLDER, write_b_table
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS, step2_spec_text
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome, analyse
 from scalesearch.rediscover.outputs import write, write_summary
+from scalesearch.rediscover.studies import OUT_REMEDY
 
 __all__ = ["analyse_and_write", "found_coefficients", "run_specs", "write_b0_b7", "write_step2_specs"]
 
@@ -53,14 +55,17 @@ def found_coefficients(db: str) -> tuple[float, float, float] | None:
 
 def write_b0_b7(db: str, out: str | Path = "results") -> Path:
     """Write the B0 -> B7 analysis into <out>/efficientnet_b0_b7 (the paper's coefficients, and experiment 1's
-    found ones when `db` holds a full run of it), then rebuild <out>/REDISCOVERY.md; returns the markdown path."""
+    found ones when `db` holds a full run of it), then rebuild <out>/REDISCOVERY.md; returns the markdown path.
+    The folder is created and marked, or used when it is marked; one that exists unmarked is refused before
+    anything is read or written (`files.output_folder`)."""
+    folder = check_output_folder(Path(out) / B_TABLE_FOLDER, remedy=OUT_REMEDY)
     coefs: dict[str, Sequence[float]] = {"paper": PAPER_COEFFICIENTS}
     found = found_coefficients(db)
     note = "Found coefficients: not available yet (experiment 1 has no full run); only the paper's are used."
     if found:
         coefs["found"] = found
         note = f"Found coefficients (experiment 1, full run): {found[0]:g}, {found[1]:g}, {found[2]:.3f}."
-    path = write_b_table(Path(out) / "efficientnet_b0_b7", coefs, found_note=note)
+    path = write_b_table(output_folder(folder, remedy=OUT_REMEDY), coefs, found_note=note)
     write_summary(out)
     return path
 

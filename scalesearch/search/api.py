@@ -39,8 +39,10 @@ def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, ad
         first trial and mean val_acc, and the accuracy-vs-MACs front.
 
     Raises:
-        ScalesearchError: a bad spec (SpecError), study name, database URL or address, or a study that exists
-            with another spec or that another process is running; nothing is written then.
+        ScalesearchError: a bad spec (SpecError), study name, database URL or address, a study that exists
+            with another spec or that another process is running, or a study's output folder (the folder of its
+            name beside the database) that exists and is not scalesearch's (`files.OutputFolderError`); nothing
+            is written then.
 
     Example:
         >>> import scalesearch  # doctest: +SKIP
@@ -58,8 +60,21 @@ def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, ad
                              "with a letter or digit)")
         loaded = dataclasses.replace(loaded, study=study)
     check_space(loaded)  # the same checks as `scalesearch validate`: an infeasible space fails here, untrained
+    _check_outputs(db, loaded.study)
     _decode_files(loaded.dataset)
     return _search(loaded, text, file, db, address, progress)
+
+
+def _check_outputs(db: str | None, study: str) -> None:
+    """The study's output folder (kept weights, checkpoints) is scalesearch's or absent: else one line, before the
+    database is opened for writing."""
+    from scalesearch.search.weights import check_study_folder
+    from scalesearch.store import normalize_url
+    from scalesearch.store.engine import check_driver
+
+    url = normalize_url(db)
+    check_driver(url)  # a URL that cannot be opened is named first, as the store would
+    check_study_folder(url, study)
 
 
 def _decode_files(ds: Any) -> None:
@@ -87,6 +102,7 @@ def resume(study: str, *, db: str | None = None, address: str | None = None,
         upgrade_database(db)
         with Reader(db) as reader:
             rec = reader.study(study)
+    _check_outputs(db, rec.name)
     return _search(stored_spec(rec), rec.spec_text, rec.spec_file, db, address, progress)
 
 

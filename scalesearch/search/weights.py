@@ -2,7 +2,9 @@
 
 A completed trial's worker sends its state_dict with its final result (`trial.run(weights=True)`); the driver
 writes it, never a worker (a cluster has many disks), to `checkpoint_dir(db, study)/trial_<number>.pt`, mode 0600,
-and records the file with the trial (`metrics["checkpoint"]`, relative to that folder). After each trial it keeps:
+and records the file with the trial (`metrics["checkpoint"]`, relative to that folder). That folder lies in the
+study's output folder (`store.study_dir`), created and marked by `files.output_folder` (which `scalesearch.run`
+has checked before anything was written). After each trial it keeps:
 
     pareto  the trials on the Pareto front of the study's objectives (plus macs: min when it has one metric), as
             `scalesearch query --pareto` computes it over COMPLETE trials
@@ -25,9 +27,10 @@ import base64
 import os
 from typing import Any
 
-from scalesearch.store import CHECKPOINT_KEY, checkpoint_dir
+from scalesearch.files import check_output_folder, output_folder
+from scalesearch.store import CHECKPOINT_KEY, checkpoint_dir, study_dir
 
-__all__ = ["TrainingCheckpoints", "Weights", "kept_numbers"]
+__all__ = ["TrainingCheckpoints", "Weights", "check_study_folder", "kept_numbers"]
 
 def _value(rec: Any, name: str) -> float | None:
     if name == "latency":
@@ -70,17 +73,34 @@ def _write_private(path: Any, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _remedy(study: str) -> str:
+    return f"study {study!r} keeps its weights there: pass another --study or --db"
+
+
+def check_study_folder(url: str, study: str) -> None:
+    """Raise `files.OutputFolderError` (one line) when the study's output folder exists and is not scalesearch's;
+    writes nothing (a run calls it before the database is opened for writing)."""
+    check_output_folder(study_dir(url, study), remedy=_remedy(study))
+
+
+def _make_checkpoints(folder: Any, study: str) -> None:
+    """Create a `checkpoint_dir`, its study's output folder created and marked (or refused) first."""
+    output_folder(folder.parent, remedy=_remedy(study))
+    folder.mkdir(exist_ok=True)
+
+
 class TrainingCheckpoints:
     """The driver's keeper of running trials' last training checkpoints (one file per trial key)."""
 
     def __init__(self, run: Any) -> None:
+        self.study = run.name
         self.folder = checkpoint_dir(run.store.url, run.name)
 
     def path(self, key: str) -> Any:
         return self.folder / f"resume_{key}.pt"
 
     def save(self, key: str, data_b64: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        _make_checkpoints(self.folder, self.study)
         _write_private(self.path(key), base64.b64decode(data_b64))
 
     def load(self, key: str) -> str | None:
@@ -110,7 +130,7 @@ class Weights:
         """Write a completed trial's weights (if the policy can keep it), then keep what the policy keeps."""
         if self.policy == "none" or not data_b64:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
+        _make_checkpoints(self.folder, self.run.name)
         name = f"trial_{number}.pt"
         _write_private(self.folder / name, base64.b64decode(data_b64))
         self.run.store.set_trial_metric(self.run.name, number, CHECKPOINT_KEY, name)

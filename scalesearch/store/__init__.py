@@ -16,6 +16,7 @@ from scalesearch.store.engine import (
     describe_url,
     normalize_url,
     sqlite_path,
+    study_dir,
 )
 from scalesearch.store.migrate import OutdatedSchema
 from scalesearch.store.models import FINISHED_STATES, SCHEMA_VERSION, STUDY_STATES, TRIAL_STATES
@@ -43,4 +44,5 @@ __all__ = [
     "normalize_url",
     "now",
     "sqlite_path",
+    "study_dir",
 ]

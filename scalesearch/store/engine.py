@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine, make_url
 from scalesearch.errors import FileError, InputError, MissingFileError
 
 __all__ = ["BUSY_TIMEOUT_S", "DEFAULT_DB", "DatabaseURLError", "check_driver", "describe_url", "make_engine",
-           "normalize_url", "prepare_sqlite_file", "sqlite_path", "sqlite_pragmas"]
+           "normalize_url", "prepare_sqlite_file", "sqlite_path", "sqlite_pragmas", "study_dir"]
 
 DEFAULT_DB = "results/scalesearch.db"
 BUSY_TIMEOUT_S = 60.0
@@ -209,9 +209,14 @@ def _install_sqlite_listeners(engine: Engine, *, readonly: bool) -> None:
 CHECKPOINT_KEY = "checkpoint"  # a trial's metrics entry naming its kept weights file (search.keep)
 
 
-def checkpoint_dir(url: str, study: str) -> Path:
-    """Where a study's kept weights go: beside a SQLite database, <its folder>/<study>/checkpoints (the default
-    database results/scalesearch.db gives results/<study>/checkpoints); for a server database,
-    results/<study>/checkpoints under the working directory."""
+def study_dir(url: str, study: str) -> Path:
+    """A study's output folder: beside a SQLite database, <its folder>/<study> (the default database
+    results/scalesearch.db gives results/<study>); for a server database, results/<study> under the working
+    directory. Where it may be written: `scalesearch.files.output_folder` (created and marked, or refused)."""
     path = sqlite_path(url)
-    return (path.parent if path is not None else Path("results")) / study / "checkpoints"
+    return (path.parent if path is not None else Path("results")) / study
+
+
+def checkpoint_dir(url: str, study: str) -> Path:
+    """Where a study's kept weights go: <its output folder (`study_dir`)>/checkpoints."""
+    return study_dir(url, study) / "checkpoints"

@@ -26,15 +26,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scalesearch.errors import FileError
+from scalesearch.files import check_output_folder, output_folder
 from scalesearch.plot.interactive import check_plotly_js, write_plotly_js
-from scalesearch.results.report.build import Figure, Report, ReportPaths, build_report
+from scalesearch.results.report.build import (
+    REPORT_REMEDY,
+    Figure,
+    Report,
+    ReportPaths,
+    build_report,
+    default_folder,
+)
 from scalesearch.results.report.render import render_html, render_markdown
 
 if TYPE_CHECKING:
     from scalesearch.results import DB
 
-__all__ = ["Figure", "Report", "ReportPaths", "build_report", "render_html", "render_markdown", "write_report"]
+__all__ = ["REPORT_REMEDY", "Figure", "Report", "ReportPaths", "build_report", "default_folder", "render_html",
+           "render_markdown", "write_report"]
 
 
 def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: int = 25,
@@ -44,7 +52,8 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
     Args:
         db: a SQLAlchemy URL or SQLite path (default results/scalesearch.db), or a `Reader`; read-only.
         study: the study's name.
-        out_dir: the folder (default results/<study>), created if needed.
+        out_dir: the folder, created (and marked as scalesearch's) if needed. Default results/<study>: created
+            and marked, or used when it is marked, else refused (`files.output_folder`).
         top: leaderboard rows.
         plotly_js: "inline" (default: one self-contained page), or a path relative to the folder, ending in .js,
             where plotly's JavaScript is written (unless that file already holds it) and loaded from, so that
@@ -56,13 +65,14 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
     Raises:
         LookupError: no such study.
         FileNotFoundError: no database there.
+        OutputFolderError: `out_dir` is a file, or the default folder exists and is not scalesearch's (before
+            anything is read or written).
     """
     shared_js = None if check_plotly_js(plotly_js) == "inline" else plotly_js
-    folder = Path(out_dir) if out_dir is not None else Path("results") / study
-    if folder.exists() and not folder.is_dir():
-        raise FileError(f"--out {folder}: is a file; expected a folder")
-    rep = build_report(db, study, folder, top=top)
-    folder.mkdir(parents=True, exist_ok=True)
+    named = out_dir is not None
+    folder = check_output_folder(out_dir if named else default_folder(study), named=named, remedy=REPORT_REMEDY)
+    rep = build_report(db, study, folder if named else None, top=top)
+    folder = output_folder(folder, named=named, remedy=REPORT_REMEDY)
     md, page = folder / "report.md", folder / "report.html"
     md.write_text(render_markdown(rep, folder), encoding="utf-8")
     if shared_js is not None:

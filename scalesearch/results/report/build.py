@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scalesearch.files import output_folder
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from scalesearch.results import DB
     from scalesearch.store import StudyRecord
 
-__all__ = ["Figure", "Report", "ReportPaths", "build_report"]
+__all__ = ["REPORT_REMEDY", "Figure", "Report", "ReportPaths", "build_report", "default_folder"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,15 @@ def _varying(df: pd.DataFrame, params: Sequence[str]) -> list[str]:
     return [p for p in params if p in df.columns and df[p].nunique(dropna=True) > 1]
 
 
+REPORT_REMEDY = "write the report elsewhere with --out DIR"
+
+
+def default_folder(study: str) -> Path:
+    """results/<study>: where a study's report goes unless a folder is named (`files.output_folder` decides
+    whether it may be written)."""
+    return Path("results") / study
+
+
 def build_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: int = 25,
                  figures: bool = True) -> Report:
     """Read a study and compute what its report shows; with `figures`, draw them into `out_dir`.
@@ -113,7 +124,8 @@ def build_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
     Args:
         db: a SQLAlchemy URL or SQLite path (default results/scalesearch.db) or a `Reader`.
         study: the study's name.
-        out_dir: the folder of the figures (default results/<study>).
+        out_dir: the folder of the figures, created (and marked) if needed; default results/<study>, created and
+            marked, or used when it is marked, else refused (`files.output_folder`), once the study is read.
         top: leaderboard rows.
         figures: draw the figures (PNG and SVG files; plotly figures for the HTML).
 
@@ -155,9 +167,10 @@ def build_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
                 .rename("trials").reset_index().sort_values("trials", ascending=False, kind="stable")
                 if len(rej) else pd.DataFrame(columns=["rejected_by", "trials"]))
     counts = trials["state"].value_counts().to_dict() if len(trials) else {}
-    folder = Path(out_dir) if out_dir is not None else Path("results") / study
     figs: tuple[Figure, ...] = ()
     if figures:
+        named = out_dir is not None
+        folder = output_folder(out_dir if named else default_folder(study), named=named, remedy=REPORT_REMEDY)
         figs = tuple(_draw(folder, study, trials, trained, epochs, metric, direction, front_obj, params))
     return Report(study=record, db=url, trials=trials, leaderboard=board.head(top), front=front, metric=metric,
                   metric_direction=direction, objectives=declared, parameters=params, figures=figs,
@@ -187,7 +200,6 @@ def _draw(folder: Path, study: str, trials: pd.DataFrame, agg: pd.DataFrame, epo
     """Draw the figures the data allow, as PNG + SVG (and plotly for the interactive ones)."""
     from scalesearch import plot
 
-    folder.mkdir(parents=True, exist_ok=True)
     figs: list[Figure] = []
     if agg.empty:
         return figs
@@ -258,7 +270,7 @@ def _curves_plotly(epochs: pd.DataFrame, max_trials: int = 200) -> Any:
         label = str(t["arch"].iloc[0])
         text = [f"<b>{html.escape(label)}</b><br>trial {n} (repeat {r})<br>epoch {e}<br>val_acc: {_num(v)}"
                 f"<br>train_loss: {_num(tl)}" for r, e, v, tl in zip(t["repeat"], t["epoch"], t["val_acc"],
-                                                                       t["train_loss"])]
+                                                                       t["train_loss"], strict=True)]
         for col, y in ((1, "val_acc"), (2, "train_loss")):
             fig.add_trace(go.Scatter(x=t["epoch"], y=t[y], mode="lines+markers", name=label, legendgroup=label,
                                      showlegend=col == 1 and label not in shown,
