@@ -90,7 +90,7 @@ def test_each_guard_fires_alone_on_the_study_built_to_trip_it(tmp_path, case):
     numbers = write(url, "s", arms, baseline=BASE)
     c = compare_arms(url, "s", "width == 16", "width == 24", pair_by="repeat")
     assert {g.name for g in c.fired} == expected, c.text()
-    assert [g.name for g in c.guards] == ["positive control", "not converged", "failed start", "unequal cost"]
+    assert [g.name for g in c.guards] == ["positive control", "not converged", "failed start", "unequal cost", "memorising"]
     assert all(g.applicable for g in c.guards)
     assert c.a_trials == tuple(numbers[16]) and c.b_trials == tuple(numbers[24])
     if case == "not converged":
@@ -206,7 +206,7 @@ def test_the_compare_command_prints_the_difference_and_every_guard_and_exits_0_w
     assert lines[0] == "compare s: val_acc, A - B, paired by repeat (4 pairs)"
     assert any(line.startswith("difference +0.06") for line in lines)
     assert "  positive control: FIRED: B not shown to beat the baseline" in out.stdout
-    assert sum(line.startswith("  ") and ": ok: " in line for line in lines) == 3
+    assert sum(line.startswith("  ") and ": ok: " in line for line in lines) == 4
     assert (tmp_path / "r.db").read_bytes() == before  # read-only
     bad = _cli("compare", "s", "--a", "width == 16", "--b", "width = 24", "--db", url, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.splitlines()) == 1

@@ -72,7 +72,7 @@ def test_the_primary_claim_needs_compound_to_beat_every_single_dimension(tmp_pat
     assert [p.verdict for p in parts] == ["crossed" if tests[a].crossed else "not crossed"
                                           for a in ("depth", "width", "resolution")]
     guards = [n for n in o.notes if n.startswith("ef1 (look 1), compound vs ")]
-    assert len(guards) == 3 * 4 and all("unequal cost: ok" in g for g in guards if "unequal cost" in g)
+    assert len(guards) == 3 * 5 and all("unequal cost: ok" in g for g in guards if "unequal cost" in g)
     assert any(n.startswith("The single dimensions (secondary, descriptive): one-way ANOVA over 3 arms")
                for n in o.notes)
 

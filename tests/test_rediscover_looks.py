@@ -79,7 +79,7 @@ def test_look_one_decides_the_primary_claim_and_holds_back_the_secondary_ones(tw
     assert (primary.diff, primary.lo, primary.hi) == pytest.approx((expected.diff, expected.lo, expected.hi))
     assert [f.verdict for f in o.findings[1:]] == ["not tested before look 2"] * 3
     guards = [n for n in o.notes if n.startswith("deg_look1 (look 1), plain-56 vs plain-20")]
-    assert len(guards) == 4 and any("unequal cost: FIRED" in g for g in guards)
+    assert len(guards) == 5 and any("unequal cost: FIRED" in g for g in guards)
     assert "INTERIM LOOK" in render(o)
 
 

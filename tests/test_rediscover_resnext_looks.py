@@ -60,7 +60,7 @@ def test_the_primary_claim_is_decided_only_after_the_positive_control_passes(tmp
     assert [f.verdict for f in controls] == ["passed", "passed"]
     assert controls[0].diff == pytest.approx(np.mean(card) - np.mean(BASE), abs=1e-12)
     guards = [n for n in o.notes if n.startswith("rx1 (look 1), cardinality vs width")]
-    assert len(guards) == 4 and any("unequal cost: ok" in g for g in guards)
+    assert len(guards) == 5 and any("unequal cost: ok" in g for g in guards)
 
 
 def test_a_failed_positive_control_makes_the_primary_claim_not_decidable(tmp_path):

@@ -12,6 +12,10 @@ names the trials it is about:
     failed start       a trial at chance level after its first quarter of epochs: val_acc at epoch ceil(E/4)
                        within 2 binomial standard errors of 1/K on the validation size
     unequal cost       the arms' counted MACs (median per arm) differ by more than 5%
+    memorising         a scaled arm whose training accuracy (the last epoch's train_acc) rises over the spec's
+                       baseline (the interval of the difference lies above 0) while its validation accuracy
+                       (val_acc) does not (that interval reaches 0 or below): the added capacity is spent on
+                       memorising the training set, which may be why a positive control fails
 
 Guards never change a number; they say when a number should not be read as a verdict. Pure functions of
 DataFrames (`scalesearch.results.load_trials` / `load_epochs` columns).
@@ -35,12 +39,13 @@ __all__ = [
     "Guard",
     "chance_band",
     "failed_start",
+    "memorising",
     "not_converged",
     "positive_control",
     "unequal_cost",
 ]
 
-GUARD_NAMES = ("positive control", "not converged", "failed start", "unequal cost")
+GUARD_NAMES = ("positive control", "not converged", "failed start", "unequal cost", "memorising")
 COST_TOLERANCE = 0.05
 DEFAULT_MARGIN = 0.005  # 0.5 percentage points of accuracy
 
@@ -207,3 +212,56 @@ def positive_control(controls: Mapping[str, tuple[float, float, float]], *, has_
         return Guard("positive control", True, f"{', '.join(failing)} not shown to beat the baseline ({shown}): "
                      "scaling verdicts are not decidable in this regime")
     return Guard("positive control", False, f"every arm beats the baseline ({shown})")
+
+
+Interval = tuple[float, float, float]  # (diff, lo, hi)
+
+
+def _pp(d: Interval) -> str:
+    """(diff, lo, hi) of fractions in percentage points: `+0.81 pp [+0.57, +1.05]`."""
+    diff, lo, hi = d
+    return f"{diff * 100:+.2f} pp [{lo * 100:+.2f}, {hi * 100:+.2f}]"
+
+
+def memorising(gains: Mapping[str, tuple[Interval, Interval]],
+               trials: Mapping[str, Sequence[int] | str] | None = None, *, has_baseline: bool = True,
+               train: str = "train_acc", val: str = "val_acc") -> Guard:
+    """Scaled arms that gain training accuracy over the baseline but not validation accuracy.
+
+    `gains` maps an arm's label to ((diff, lo, hi) of `train`, (diff, lo, hi) of `val`), each the arm minus the
+    spec's baseline (accuracies as fractions; printed in percentage points). An arm fires when the training
+    interval lies above 0 (lo > 0) while the validation interval reaches 0 or below (lo <= 0). A diagnostic beside
+    a verdict, never a gate. `trials` names each arm's trials: trial numbers (kept in `Guard.trials`) or a phrase
+    printed as it is (e.g. for trials pooled over several studies, whose numbers repeat).
+
+    Example:
+        >>> g = memorising({"A": ((0.008, 0.006, 0.010), (0.001, -0.002, 0.003))}, {"A": [3, 7]})
+        >>> g.fired, g.trials
+        (True, (3, 7))
+        >>> memorising({"A": ((0.008, 0.006, 0.010), (0.006, 0.002, 0.010))}).fired
+        False
+    """
+    if not has_baseline:
+        return Guard("memorising", False, "the spec has no baseline point to compare the training gain with",
+                     applicable=False)
+    known = {k: v for k, v in gains.items() if not any(math.isnan(x) for x in (v[0][1], v[1][1]))}
+    if not known:
+        return Guard("memorising", False, f"cannot tell: no arm has two {train} and {val} values (or pairs) beside "
+                     "the baseline's", applicable=False)
+    trials = trials or {}
+
+    def named(k: str) -> str:
+        ns = trials.get(k)
+        if ns is None:
+            return k
+        return f"{k} (trials {ns if isinstance(ns, str) else trial_list(ns)})"
+
+    firing = [k for k, (tr, va) in known.items() if tr[1] > 0 and not (va[1] > 0)]
+    if firing:
+        shown = "; ".join(f"{named(k)} vs baseline: {train} {_pp(known[k][0])} but {val} {_pp(known[k][1])}"
+                          for k in firing)
+        numbers = sorted({int(n) for k in firing if not isinstance(trials.get(k, ""), str) for n in trials[k]})
+        return Guard("memorising", True, f"{shown}: added capacity is spent on memorising; a failed positive "
+                     "control may mean this", tuple(numbers))
+    shown = "; ".join(f"{k} - baseline {train} {_pp(tr)}, {val} {_pp(va)}" for k, (tr, va) in known.items())
+    return Guard("memorising", False, f"no arm gains {train} over the baseline without {val} ({shown})")

@@ -132,7 +132,9 @@ def add_compare(sub: argparse._SubParsersAction, full: bool = True) -> None:
                     "here), not converged (the metric still improving over the last quarter of the epochs by more "
                     "than the margin: last epoch vs epoch floor(3E/4)), failed start (val_acc at chance, within 2 "
                     "binomial standard errors of 1/K on the validation size, at epoch ceil(E/4)), unequal cost (the "
-                    "arms' counted MACs differ by more than 5%%). Exit 0 whenever the difference is computed, guards "
+                    "arms' counted MACs differ by more than 5%%), memorising (an arm whose last-epoch train_acc "
+                    "beats the baseline's, interval above 0, while its val_acc interval reaches 0: a diagnostic, "
+                    "never a gate). Exit 0 whenever the difference is computed, guards "
                     "or not. The database is opened read-only.")
     if not full:
         return

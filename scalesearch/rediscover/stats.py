@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import t_quantile, verdict
+from scalesearch.analysis.guards import Guard
 
 # The smallest difference that matters, declared before any data (accuracy or error, absolute).
 MIN_EFFECT: Mapping[str, float] = {"accuracy": 0.005, "train_error": 0.01}
@@ -242,3 +243,24 @@ def look_guards(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], comp
             cmp = compare_frames(table, epochs, spec, a, b, study=study, metric=metric, pair_by="repeat")
             lines += [f"{study} (look {i + 1}), {label}: {g.line()}" for g in cmp.guards]
     return lines
+
+
+def look_memorising(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], complete: Sequence[bool],
+                    column: str, arms: Sequence[Any], base: Any) -> Guard:
+    """The memorising guard of `scalesearch compare` over the complete looks pooled: each arm (`column` == arm)
+    minus `base` in the last epoch's train_acc and in val_acc, paired by (look, repeat) as `look_pairs` pairs
+    them (95% paired t); the trials named per look. A diagnostic printed beside the verdicts, never a gate.
+
+    Returns:
+        The Guard (`.line()` is the line to print).
+    """
+    from scalesearch.results.compare import last_epoch, memorising_guard
+
+    done = complete_looks(data, complete, lambda t, e: t[t["state"] == "COMPLETE"])
+    if done.empty:
+        return memorising_guard({}, done)
+    train = last_epoch(epochs_of(data, complete), keys=("look", "number"))
+    done = done.assign(train_acc=[train.get((lk, n), math.nan) for lk, n in zip(done["look"], done["number"],
+                                                                                strict=True)])
+    return memorising_guard({str(a): done[done[column] == a] for a in arms}, done[done[column] == base],
+                            pair_by=["look", "repeat"], level=LEVEL, group="look")

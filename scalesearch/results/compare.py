@@ -6,11 +6,16 @@ values (COMPLETE trials only). With `pair_by` (e.g. "repeat") the trials of A an
 are paired: the interval is a paired Student t interval over the pairs, the test a paired t-test. Without it the
 arms are independent samples: Welch's interval and test. The smallest detectable difference is
 (t_{1-alpha/2} + t_{power}) x se, on the same degrees of freedom.
+
+The memorising guard reads each trial's training accuracy at its last epoch (`train_acc` of `load_epochs`) and its
+validation accuracy (`val_acc`), each arm against the spec's baseline with the same pairing and the same interval as
+the difference (`memorising_guard`, also what the rediscovery verdicts use on trials pooled over looks).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +25,7 @@ from scalesearch.analysis.guards import (
     DEFAULT_MARGIN,
     Guard,
     failed_start,
+    memorising,
     not_converged,
     positive_control,
     trial_list,
@@ -33,7 +39,8 @@ from scalesearch.results.query import filter_rows
 if TYPE_CHECKING:
     from scalesearch.results.load import DB
 
-__all__ = ["ArmComparison", "Difference", "compare_arms", "compare_frames", "difference"]
+__all__ = ["ArmComparison", "Difference", "compare_arms", "compare_frames", "difference", "last_epoch",
+           "memorising_guard"]
 
 EPOCH_METRICS = ("val_acc", "train_acc", "val_loss", "train_loss")
 LOWER_IS_BETTER = ("val_loss", "train_loss", "train_error", "test_loss", "macs", "params", "acts", "latency_ms")
@@ -240,7 +247,8 @@ def compare_frames(trials: pd.DataFrame, epochs: pd.DataFrame, spec: Any, a: str
               _converged(epochs[epochs["number"].isin(arms)], metric, margin),
               failed_start(epochs[epochs["number"].isin(arms)], num_classes=spec.dataset.num_classes,
                            val_size=spec.dataset.val_size),
-              unequal_cost({"A": arm_a["macs"].dropna().tolist(), "B": arm_b["macs"].dropna().tolist()})]
+              unequal_cost({"A": arm_a["macs"].dropna().tolist(), "B": arm_b["macs"].dropna().tolist()}),
+              _memorising(trials, epochs, arm_a, arm_b, pair_by, level, has_baseline=spec.baseline is not None)]
     return ArmComparison(study, metric, a, b, tuple(int(n) for n in arm_a["number"]),
                          tuple(int(n) for n in arm_b["number"]), float(va.mean()), float(vb.mean()), result,
                          float(margin), pair_by, tuple(guards))
@@ -271,3 +279,86 @@ def _positive_control(done: pd.DataFrame, arm_a: pd.DataFrame, arm_b: pd.DataFra
 def _converged(epochs: pd.DataFrame, metric: str, margin: float) -> Guard:
     curve = "train_acc" if metric == "train_error" else metric if metric in EPOCH_METRICS else "val_acc"
     return not_converged(epochs, curve, margin=margin, direction="min" if curve.endswith("loss") else "max")
+
+
+def last_epoch(epochs: pd.DataFrame, metric: str = "train_acc", keys: Sequence[str] = ("number",)) -> pd.Series:
+    """Each trial's `metric` at its last epoch that has a value, indexed by `keys` (add e.g. "look" where trials
+    of several studies are pooled, since their numbers repeat).
+
+    Example:
+        >>> e = pd.DataFrame({"number": [0, 0, 1], "epoch": [1, 2, 1], "train_acc": [0.5, 0.7, 0.6]})
+        >>> last_epoch(e).to_dict()
+        {0: 0.7, 1: 0.6}
+    """
+    keys = list(keys)
+    if metric not in epochs.columns:
+        return pd.Series(dtype=float, name=metric)
+    e = epochs[epochs[metric].notna()].sort_values([*keys, "epoch"])
+    return e.groupby(keys)[metric].last().astype(float)
+
+
+def memorising_guard(arms: Mapping[str, pd.DataFrame], base: pd.DataFrame, *,
+                     pair_by: str | Sequence[str] | None = None, level: float = 0.95, group: str | None = None,
+                     has_baseline: bool = True) -> Guard:
+    """The memorising guard (`scalesearch.analysis.guards.memorising`): each arm's completed trials minus the
+    baseline's, in `train_acc` (the last epoch's: `last_epoch`) and in `val_acc`, with `difference`: paired over
+    the values of `pair_by` (the mean of an arm's trials at each value) where at least two are shared, else
+    Welch's. Only trials with both accuracies count, so both differences use the same trials and pairs.
+
+    Args:
+        arms: an arm's label -> its trials (`number`, `train_acc`, `val_acc` and the `pair_by` columns); the
+            baseline's own trials must not be among them.
+        base: the baseline's trials, with the same columns.
+        pair_by: the column(s) whose equal values pair an arm's trials with the baseline's, or None.
+        level: the intervals' coverage.
+        group: a column that tells apart trials pooled from several studies (e.g. "look"); the guard then names
+            the trials per group, as `look 1 #2, #3; look 2 #2, #3`.
+        has_baseline: False when the spec declares no baseline point.
+
+    Returns:
+        The Guard (applicable only where an arm and the baseline have two values or pairs each).
+    """
+    keys = None if pair_by is None else [pair_by] if isinstance(pair_by, str) else list(pair_by)
+
+    def usable(rows: pd.DataFrame) -> pd.DataFrame:
+        if "train_acc" not in rows.columns or "val_acc" not in rows.columns:
+            return rows.iloc[0:0]
+        return rows[rows["train_acc"].notna() & rows["val_acc"].notna()]
+
+    def values(rows: pd.DataFrame, metric: str) -> pd.Series:
+        if keys is None:
+            return rows[metric].astype(float).reset_index(drop=True)
+        return rows.groupby(keys)[metric].mean().astype(float)
+
+    def names(rows: pd.DataFrame) -> Sequence[int] | str:
+        if group is None:
+            return [int(n) for n in rows["number"]]
+        return "; ".join(f"{group} {g} {trial_list(r['number'].tolist())}"
+                         for g, r in rows.groupby(group, sort=True))
+
+    b = usable(base)
+    gains, trials = {}, {}
+    for label, rows in arms.items():
+        rows = usable(rows)
+        if rows.empty or b.empty:
+            continue
+        diffs = []
+        for metric in ("train_acc", "val_acc"):
+            va, vb = values(rows, metric), values(b, metric)
+            paired = keys is not None and len(va.index.intersection(vb.index)) >= 2
+            d = difference(va, vb, paired=paired, level=level)
+            diffs.append((d.diff, d.lo, d.hi))
+        gains[label] = (diffs[0], diffs[1])
+        trials[label] = names(rows)
+    return memorising(gains, trials, has_baseline=has_baseline)
+
+
+def _memorising(trials: pd.DataFrame, epochs: pd.DataFrame, arm_a: pd.DataFrame, arm_b: pd.DataFrame,
+                pair_by: str | None, level: float, *, has_baseline: bool) -> Guard:
+    """Each compared arm against the spec's baseline trials, in the last epoch's train_acc and in val_acc."""
+    done = trials[trials["state"] == "COMPLETE"]
+    done = done.assign(train_acc=done["number"].map(last_epoch(epochs)))
+    base = done[done["point"] == "baseline"]
+    arms = {label: done[done["number"].isin(rows["number"]) & ~done["number"].isin(base["number"])]
+            for label, rows in (("A", arm_a), ("B", arm_b))}
+    return memorising_guard(arms, base, pair_by=pair_by, level=level, has_baseline=has_baseline)
