@@ -40,7 +40,7 @@ import numpy as np
 from scalesearch.errors import InputError, MissingFileError
 
 __all__ = ["CACHE_ENV", "FILE_KINDS", "FLAT_TEST_FRACTION", "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "FileInfo",
-           "cache_dir", "decode", "probe"]
+           "cache_dir", "content_id", "decode", "probe"]
 
 FILE_KINDS = ("imagefolder", "npz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -337,6 +337,62 @@ def _probe_files(kind: str, path: str, channels: int | None, resolution: int | N
             raise InputError(f"{path}: images have {info.in_channels} channel(s) but dataset.channels is {channels}")
         return info
     return _probe_npz(Path(path), resolution)
+
+
+def content_id(kind: str, path: str | os.PathLike[str]) -> str:
+    """The identity of a dataset's files by their content: sha256 (hex) of the class names, the labels and the
+    image bytes in the order the files are read (imagefolder), or of the arrays' `.npy` members (npz, so that the
+    zip's own time stamps do not count), independent of where the files are and of their modification times.
+
+    The same images copied or moved to another path have the same identity, which is what a trial key holds for
+    own data (`scalesearch.trial.data_config`), the path being provenance only. Cached per file signature (names,
+    sizes, times: `probe`'s), so the bytes are read once per change.
+
+    Raises:
+        MissingFileError, InputError: as `probe`.
+    """
+    if kind not in FILE_KINDS:
+        raise InputError(f"dataset {kind!r}: expected one of {', '.join(FILE_KINDS)}")
+    p = _exists(path, "folder" if kind == "imagefolder" else "file").resolve()
+    return _content_cached(kind, str(p), _tree_stamp(p))
+
+
+@functools.lru_cache(maxsize=32)
+def _content_cached(kind: str, path: str, stamp: tuple[Any, ...]) -> str:
+    key = hashlib.sha256(json.dumps(["content", kind, path, stamp]).encode()).hexdigest()[:32]
+    saved = cache_dir() / f"content-{key}.txt"
+    try:
+        text = saved.read_text(encoding="ascii").strip()
+        if re.fullmatch(r"[0-9a-f]{64}", text):
+            return text
+    except (OSError, UnicodeDecodeError):
+        pass
+    h = hashlib.sha256(f"scalesearch-content:{kind}\n".encode())
+    if kind == "imagefolder":
+        train, test = _layout(Path(path))
+        for split, groups in (("train", train), ("test", test)):
+            if groups is None:
+                h.update(b"split:none\n")
+                continue
+            names = sorted(train)  # labels follow the training classes' sorted names
+            h.update(json.dumps([split, names]).encode())
+            for c, files in groups.items():
+                for f in files:
+                    h.update(json.dumps([names.index(c), f.stat().st_size]).encode())
+                    with open(f, "rb") as fh:
+                        for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                            h.update(chunk)
+    else:
+        _, _, zf = _npz_keys(Path(path))
+        with zf:
+            for member in sorted(n for n in zf.namelist() if n.endswith(".npy")):  # MedMNIST's val_* too
+                h.update(json.dumps(member).encode())
+                with zf.open(member) as fh:
+                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                        h.update(chunk)
+    digest = h.hexdigest()
+    _write_atomic(saved, digest.encode("ascii"))
+    return digest
 
 
 def decode(kind: str, path: str | os.PathLike[str], *, channels: int | None = None,

@@ -104,7 +104,10 @@ class Job:
         defaults = TrainConfig.field_defaults()
         train = {k: v for k, v in _plain(self.train).items() if k != "seed" and k not in OUTCOME_NEUTRAL
                  and not (k in KEY_IF_SET and v == defaults[k])}
-        out = {"format": FORMAT, "netspec": _plain(self.netspec), "train": train, "data": _plain(self.data)}
+        data = _plain(self.data)
+        if "content" in data:  # own data by its content: the same images at another path are the same trial
+            data = {k: v for k, v in data.items() if k != "path"}
+        out = {"format": FORMAT, "netspec": _plain(self.netspec), "train": train, "data": data}
         if with_seed:
             out.update(seed=int(self.seed), repeat=int(self.repeat))
         return out
@@ -159,6 +162,10 @@ def data_config(dataset: Any, resolution: int | None = None, *, data_seed: int =
     data = {"name": dataset.name, **dict(dataset.load_kwargs()), "seed": int(data_seed)}
     if resolution is not None and int(resolution) != dataset.input_resolution:
         data["resolution"] = int(resolution)
+    if data.get("path") is not None:  # own data: identified by its content, the path is provenance only
+        from scalesearch.filedata import content_id
+
+        data["content"] = content_id(dataset.name, data["path"])
     return data
 
 
@@ -217,6 +224,14 @@ def _cached_dataset(data_json: str, device: str, data_dir: str | None) -> Any:
 
     kw = json.loads(data_json)
     name = kw.pop("name")
+    content = kw.pop("content", None)
+    if content is not None:  # the files at the path must still be the ones the job was made for
+        from scalesearch.filedata import content_id
+
+        found = content_id(name, kw["path"])
+        if found != content:
+            raise InputError(f"dataset.path {kw['path']}: its files are not the data this job was made for (content "
+                             f"{found[:12]}, expected {content[:12]}); expected the same images, labels and classes")
     return load_dataset(name, data_dir=data_dir, device=device, **kw)
 
 

@@ -192,9 +192,13 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
     def vet(rec: StudyRecord) -> bool:
         try:
             same = stored_spec(rec) == spec
-        except ValueError:
+        except ValueError:  # e.g. its own data's old path is gone
             same = False
-        if not same:
+        if same and seen and seen != {content}:
+            raise ConflictError(f"study {name!r} in {where} was trained on other images than {spec.dataset.path} "
+                                f"now holds (content {content[:12]}, its trials' {min(seen)[:12]}); expected the "
+                                "same images, labels and classes, or run this data as another study with --study NAME")
+        if not same and not _moved_data(rec, spec, seen):
             raise ConflictError(f"study {name!r} already exists in {where} with another spec (stored from "
                                 f"{rec.spec_file or 'a spec'}); run this spec under another name with --study NAME, "
                                 "or use another --db")
@@ -204,6 +208,14 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
         return rec.state != "finished"
 
     canonical = format_spec(spec)
+    # the contents an existing study's trials on own data were made for (read before the claim's transaction)
+    seen: set[str] = set()
+    content = None
+    if spec.dataset.path is not None and store.find_study(name) is not None:
+        from scalesearch.filedata import content_id
+
+        content = content_id(spec.dataset.name, spec.dataset.path)
+        seen = {(t.data or {}).get("content") for t in store.trials(name)} - {None}
     # provenance (which imports torch) outside the claim's transaction, and only for a study that looks new
     versions, hardware = provenance() if store.find_study(name) is None else ({}, {})
     s = spec.search
@@ -215,7 +227,86 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
         "runs": 0, "classes": list(spec.dataset.classes),
     }
     record, _created = store.claim_study(name, host=host, pid=pid, fields=fields, vet=vet)
+    if spec.dataset.path is not None and not _created:
+        record = _adopt_content(store, record, spec, spec_text=spec_text, spec_file=spec_file, canonical=canonical)
     return record
+
+
+def _stored_dataset(rec: StudyRecord) -> dict[str, Any] | None:
+    """The dataset section of a study's stored canonical spec (plain YAML data, nothing probed)."""
+    import yaml
+
+    try:
+        d = yaml.safe_load(rec.spec_canonical or "")
+    except yaml.YAMLError:
+        return None
+    return d.get("dataset") if isinstance(d, dict) and isinstance(d.get("dataset"), dict) else None
+
+
+def _moved_data(rec: StudyRecord, spec: Any, seen: set[str]) -> bool:
+    """Whether `spec` is the study's stored spec with only its own data's path changed, and the files at the new
+    path hold the study's data: the same content as its trials were made for (or, for trials stored before
+    content identity, as the old path holds where it still exists; where it is gone, the data is taken to be
+    found at the new path)."""
+    import yaml
+
+    from scalesearch.filedata import content_id
+    from scalesearch.spec import format_spec
+
+    old = _stored_dataset(rec)
+    if spec.dataset.path is None or old is None or old.get("path") in (None, spec.dataset.path):
+        return False
+    stored = yaml.safe_load(rec.spec_canonical)
+    stored["dataset"]["path"] = spec.dataset.path
+    stored["study"] = spec.study
+    mine = yaml.safe_load(format_spec(spec))
+    if stored != mine:
+        return False
+    content = content_id(spec.dataset.name, spec.dataset.path)
+    if seen:
+        return seen == {content}
+    if os.path.exists(str(old["path"])):
+        try:
+            return content_id(spec.dataset.name, str(old["path"])) == content
+        except ValueError:
+            return False
+    return True
+
+
+def _adopt_content(store: Store, rec: StudyRecord, spec: Any, *, spec_text: str, spec_file: str | None,
+                   canonical: str) -> StudyRecord:
+    """Bring a study on own data to content identity and to the spec's path, in one transaction: each trial made
+    with a path alone (before content identity) or at another path gets `content` and the spec's path in its data
+    and the key that gives (`Job.key`, the path not in it), so a resumed study trains nothing it has; where the
+    path moved, the study's stored spec becomes this one. A row whose stored fields do not give back its key is
+    left as it is."""
+    import json
+
+    from scalesearch.trial import Job, data_config
+
+    want = data_config(spec.dataset)
+    content, path = want["content"], want["path"]
+
+    def rekey(row: dict[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+        data = dict(row["data"] or {})
+        if not data.get("path") or (data.get("content") == content and data["path"] == path):
+            return None
+        if row["netspec"] is None or row["train"] is None:
+            return None
+        job = Job(netspec=json.loads(row["netspec"]), train=dict(row["train"]), data=data, seed=int(row["seed"] or 0),
+                  repeat=int(row["repeat"] or 0))
+        if job.key != row["key"]:  # not reconstructible from the stored fields: leave it
+            return None
+        moved = Job(netspec=job.netspec, train=job.train, data={**data, "path": path, "content": content},
+                    seed=job.seed, repeat=job.repeat)
+        return moved.key, moved.config_key, moved.data
+
+    fields: dict[str, Any] = {}
+    if rec.spec_canonical != canonical:  # the path moved: the stored spec becomes this one
+        fields = {"spec_text": spec_text, "spec_file": spec_file, "spec_canonical": canonical,
+                  "spec_hash": hashlib.sha256(canonical.encode()).hexdigest()}
+    store.rekey_trials(rec.name, rekey, **fields)
+    return store.find_study(rec.name) or rec
 
 
 def release_study(store: Store, name: str) -> None:

@@ -309,6 +309,37 @@ class Store(_Base):
 
     # trials
 
+    def rekey_trials(self, name: str, rekey: Callable[[dict[str, Any]], tuple[str, str, dict[str, Any]] | None],
+                     **study_fields: Any) -> int:
+        """Give a study's trials new keys, in one transaction with `study_fields` (e.g. the spec text a migration
+        moves to): `rekey(row)` gets each trial's columns (`key`, `config_key`, `netspec`, `train`, `data`, `seed`,
+        `repeat`) and returns (key, config_key, data) or None to leave it. Results and epochs stay with their rows,
+        so a resumed study finds them under the new keys. Returns how many rows changed.
+
+        Raises:
+            ConflictError: two rows would share a key.
+        """
+        with self._write() as s:
+            sid = self._sid(s, name)
+            rows = list(s.scalars(select(TrialRow).where(TrialRow.study_id == sid)))
+            changes = []
+            for row in rows:
+                new = rekey({"key": row.key, "config_key": row.config_key, "netspec": row.netspec,
+                             "train": row.train, "data": row.data, "seed": row.seed, "repeat": row.repeat})
+                if new is not None and (new[0], new[1], new[2]) != (row.key, row.config_key, row.data):
+                    changes.append((row, new))
+            keys = [new[0] for _, new in changes] + [r.key for r in rows if r not in {c[0] for c in changes}]
+            if len(set(keys)) != len(keys):
+                raise ConflictError(f"study {name!r}: rekeying its trials would give two of them one key")
+            for row, (key, config_key, data) in changes:
+                row.key, row.config_key, row.data = key, config_key, data
+            if study_fields:
+                study_fields.setdefault("updated", now())
+                row_s = s.get(StudyRow, sid)
+                for k, v in study_fields.items():
+                    setattr(row_s, k, v)
+            return len(changes)
+
     def queue_trial(self, name: str, fields: dict[str, Any]) -> TrialRecord:
         """Store a job the driver has claimed (state queued): a new row, or the row of the same key again (a rerun
         after an interruption: its old epochs and results are cleared). `fields` are TrialRow columns; `key` and
