@@ -1,7 +1,9 @@
 """Datasets held on the device as uint8 tensors, and batched augmentation.
 
-Three datasets: Fashion-MNIST (read from its idx files), CIFAR-10 (from the official `cifar-10-batches-py`
-pickle batches; no torchvision) and `synthetic` (seeded, learnable class patterns for fast tests). Every split
+The datasets (`scalesearch.datasets.DATASETS`): Fashion-MNIST (read from its idx files), CIFAR-10 and CIFAR-100
+(from the official python pickle batches; no torchvision), `cluttered` (Fashion-MNIST's items at random scales and
+positions on a larger canvas with clutter: `scalesearch.cluttered`), `synthetic` (seeded, learnable class patterns
+for fast tests) and a researcher's own files (`imagefolder`, `npz`: `scalesearch.filedata`). Every split
 is stored as uint8 `[N, C, H, W]` images and int64 labels on the training device; the training loop normalises
 each batch with the per-channel `mean`/`std` of the train split, so a whole dataset costs one byte per pixel
 of device memory and no host-to-device copy per step.
@@ -138,12 +140,13 @@ def load_dataset(
     device: str | torch.device = "cpu",
     path: str | os.PathLike[str] | None = None,
     channels: int | None = None,
-    **synthetic_kwargs: Any,
+    **options: Any,
 ) -> Dataset:
     """Load a dataset onto `device` as uint8 tensors, with a validation split carved from the training set.
 
     Args:
-        name: one of `DATASETS`: "fashion-mnist", "cifar10" or "synthetic".
+        name: one of `DATASETS`: "fashion-mnist", "cifar10", "cifar100", "cluttered", "synthetic", "imagefolder"
+            or "npz".
         data_dir: root folder of the files (default: $SCALESEARCH_DATA, else /usr/share/datasets); see the
             module docstring for the sub-folders searched. Unused by "synthetic".
         train_size: number of training images, drawn (by `seed`) from what is left after the validation
@@ -152,14 +155,17 @@ def load_dataset(
             none. The same `seed` and `val_size` give the same validation set whatever `train_size` is.
         test_size: number of test images, a seeded subset of the official test set; default: all.
         resolution: resize every split to `resolution` x `resolution` once (bilinear, antialiased when
-            downsampling); default: the native resolution (28 for Fashion-MNIST, 32 for CIFAR-10).
+            downsampling); default: the native resolution (28 for Fashion-MNIST, 32 for CIFAR-10, the canvas of
+            "cluttered").
         seed: seed of the subsets and of the train/val carve.
         device: where the tensors live (the training device, so that batches are never copied per step).
         path: only for "imagefolder" (a folder of class folders) and "npz" (a file): the data
             (`scalesearch.filedata`; decoded once into its cache).
         channels: only for "imagefolder" and "npz": 1 or 3 (default: detected from the images).
-        **synthetic_kwargs: only for "synthetic": num_classes (10), in_channels (3), image_size (32),
-            num_train (10000), num_test (2000), noise (0.5), max_shift (3), pattern_seed (0).
+        **options: for "synthetic" its generator's: num_classes (10), in_channels (3), image_size (32),
+            num_train (10000), num_test (2000), noise (0.5), max_shift (3), pattern_seed (0); for "cluttered" its
+            construction's (`scalesearch.cluttered`): source ("fashion-mnist"), canvas (56), scale ((0.6, 1.4)),
+            clutter (4), clutter_size (8), build_seed (0); none for the others.
 
     Returns:
         A `Dataset` whose splits are uint8 `[N, C, H, W]` / int64 `[N]` tensors on `device` and whose
@@ -182,9 +188,9 @@ def load_dataset(
             check_int(arg, value, 1)
     if resolution is not None:
         check_int("resolution", resolution, MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION)
-    if name != "synthetic" and synthetic_kwargs:
-        raise InputError(f"unexpected argument(s) {', '.join(sorted(synthetic_kwargs))} for dataset {name!r}: "
-                         "they apply to 'synthetic' only")
+    if name not in ("synthetic", "cluttered") and options:
+        raise InputError(f"unexpected argument(s) {', '.join(sorted(options))} for dataset {name!r}: "
+                         "they apply to 'cluttered' and 'synthetic' only")
     if not info.files and (path is not None or channels is not None):
         raise InputError(f"path and channels apply to the imagefolder and npz datasets, not to {name!r}")
     device = torch.device(device)
@@ -206,8 +212,13 @@ def load_dataset(
     elif name == "cifar10":
         train_x, train_y, test_x, test_y = read_cifar10(data_dir)
         num_classes = info.num_classes
+    elif name == "cluttered":
+        from scalesearch.cluttered import make_cluttered
+
+        train_x, train_y, test_x, test_y = make_cluttered(data_dir, options)
+        num_classes = info.num_classes
     else:
-        params = synthetic_params(synthetic_kwargs)
+        params = synthetic_params(options)
         train_x, train_y, test_x, test_y = make_synthetic(**params)
         num_classes = params["num_classes"]
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from scalesearch.errors import InputError
 
-__all__ = ["CLASS_NAMES", "DATASETS", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION", "SYNTHETIC_DEFAULTS", "DatasetInfo", "dataset_info"]
+__all__ = ["CLASS_NAMES", "CLUTTERED_DEFAULTS", "CLUTTER_SOURCES", "DATASETS", "MAX_DATA_RESOLUTION", "MIN_DATA_RESOLUTION",
+           "SYNTHETIC_DEFAULTS", "DatasetInfo", "dataset_info"]
 
 MIN_DATA_RESOLUTION = 4  # resizing a dataset below this leaves nothing to crop or pool
 MAX_DATA_RESOLUTION = 1024  # a dataset is held resized in memory: 70k images at 1024 px are 73 GB of uint8 already
@@ -55,6 +56,19 @@ SYNTHETIC_DEFAULTS: dict[str, Any] = {
     "pattern_seed": 0,  # fixes the class patterns and the samples; `seed` only picks subsets, as for real data
 }
 
+# Parameters of the `cluttered` task (scalesearch.cluttered: each item at a random scale and position on a larger
+# canvas, with clutter cut from other items of its split); its module docstring says why each default is what it is.
+# In a spec's `dataset:` section; every one of them is part of a trial's key.
+CLUTTERED_DEFAULTS: dict[str, Any] = {
+    "source": "fashion-mnist",  # the built-in dataset whose items are pasted (CLUTTER_SOURCES)
+    "canvas": 56,  # the side of the canvas in pixels: the task's native resolution
+    "scale": (0.6, 1.4),  # [low, high] of the uniform random scale of an item (1: its native 28 px)
+    "clutter": 4,  # pieces of clutter per image
+    "clutter_size": 8,  # the side of a piece in pixels
+    "build_seed": 0,  # fixes every position, scale and piece; the data seed only picks subsets
+}
+CLUTTER_SOURCES = ("fashion-mnist",)
+
 DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("fashion-mnist", 1, 10, 28, 60_000, 10_000,
                 "Zalando's Fashion-MNIST, 28x28 grey (Debian package dataset-fashion-mnist)",
@@ -79,6 +93,13 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in (
                 "seeded learnable class patterns, for tests (no files)",
                 expects="nothing: num_classes, in_channels, image_size, num_train, num_test, noise, max_shift, "
                         "pattern_seed are spec settings"),
+    DatasetInfo("cluttered", 1, 10, CLUTTERED_DEFAULTS["canvas"], 60_000, 10_000,
+                "a source's items at random scales and positions on a larger canvas, with clutter cut from other "
+                "items of the same split (cluttered MNIST, Mnih et al. 2014), built once into the decode cache",
+                expects="the source's files (fashion-mnist: its idx files); source, canvas, scale, clutter, "
+                        "clutter_size, build_seed are spec settings (default: "
+                        + ", ".join(f"{k} {list(v) if isinstance(v, tuple) else v}"
+                                    for k, v in CLUTTERED_DEFAULTS.items()) + ")"),
 )}
 
 

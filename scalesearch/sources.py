@@ -24,7 +24,7 @@ from scalesearch.datasets import SYNTHETIC_DEFAULTS
 from scalesearch.errors import InputError, ScalesearchError
 from scalesearch.recipe import MAX_SEED
 
-__all__ = ["DEFAULT_DATA_ROOT", "ENV_DATA", "DatasetNotFoundError", "make_synthetic", "read_cifar10",
+__all__ = ["DEFAULT_DATA_ROOT", "ENV_DATA", "DatasetNotFoundError", "fashion_mnist_files", "make_synthetic", "read_cifar10",
            "read_cifar100", "read_fashion_mnist", "synthetic_params"]
 
 DEFAULT_DATA_ROOT = "/usr/share/datasets"
@@ -65,19 +65,27 @@ def _find_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_fashion_mnist(data_dir: str | os.PathLike[str] | None) -> tuple[torch.Tensor, ...]:
-    """Raw (train_x, train_y, test_x, test_y) of Fashion-MNIST; x uint8 [N, 1, 28, 28], y int64."""
+def fashion_mnist_files(data_dir: str | os.PathLike[str] | None) -> dict[str, Path]:
+    """The paths of Fashion-MNIST's four idx files (keys train_x, train_y, test_x, test_y), as they are found.
+
+    Raises:
+        DatasetNotFoundError: naming the folders searched.
+    """
     root, origin = _data_roots(data_dir)
     searched = [root, root / "fashion-mnist"]
     for folder in searched:
         paths = {k: _find_file(folder, stem) for k, stem in _FASHION_FILES.items()}
         if all(paths.values()):
-            break
-    else:
-        raise DatasetNotFoundError(
-            f"Fashion-MNIST idx files ({', '.join(s + '[.gz]' for s in _FASHION_FILES.values())}) not found in "
-            f"{' or '.join(str(f) for f in searched)} (searched {origin}); install them with "
-            f"`apt-get install dataset-fashion-mnist`, or set {ENV_DATA} or --data-dir to a folder holding them")
+            return {k: p for k, p in paths.items() if p is not None}
+    raise DatasetNotFoundError(
+        f"Fashion-MNIST idx files ({', '.join(s + '[.gz]' for s in _FASHION_FILES.values())}) not found in "
+        f"{' or '.join(str(f) for f in searched)} (searched {origin}); install them with "
+        f"`apt-get install dataset-fashion-mnist`, or set {ENV_DATA} or --data-dir to a folder holding them")
+
+
+def read_fashion_mnist(data_dir: str | os.PathLike[str] | None) -> tuple[torch.Tensor, ...]:
+    """Raw (train_x, train_y, test_x, test_y) of Fashion-MNIST; x uint8 [N, 1, 28, 28], y int64."""
+    paths = fashion_mnist_files(data_dir)
     train_x, train_y = _read_idx(paths["train_x"]), _read_idx(paths["train_y"])
     test_x, test_y = _read_idx(paths["test_x"]), _read_idx(paths["test_y"])
     for x, y, px, py in ((train_x, train_y, paths["train_x"], paths["train_y"]),

@@ -173,7 +173,7 @@ def _data_line(ds: Any) -> str:
     test = ds.test_size if ds.test_size is not None else info.test_size
     classes = ds.classes
     names = ", ".join(classes[:8]) + (f", ... ({len(classes)})" if len(classes) > 8 else "")
-    where = f"{ds.path}: " if ds.path else ""
+    where = f"{ds.origin}: " if ds.origin else ""
     return (f"{where}{info.train_size} training-pool images -> train {train}, val {ds.val_size}; test {test}; "
             f"{info.in_channels} channel{'s' * (info.in_channels > 1)}; {len(classes)} classes: {names}")
 

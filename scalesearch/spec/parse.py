@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from scalesearch.arch import GENERATORS
-from scalesearch.datasets import DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
+from scalesearch.checks import FieldError
+from scalesearch.datasets import CLUTTER_SOURCES, DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
 from scalesearch.errors import InputError
 from scalesearch.expr import NAME_RE, Expr, parse_expr
 from scalesearch.files import read_text
@@ -17,6 +18,7 @@ from scalesearch.spec.errors import NOLOC, Loc
 from scalesearch.spec.params import Parameter, parse_parameter, point_value
 from scalesearch.spec.schema import (
     BASE_NAMES,
+    CLUTTERED_OPTIONS,
     COST_NAMES,
     DIRECTIONS,
     EARLY_STOPPING,
@@ -59,6 +61,7 @@ from scalesearch.spec.yamlnodes import (
     read_list,
     read_mapping,
     read_num,
+    read_pair,
     read_str,
 )
 from scalesearch.text import short, type_name
@@ -139,7 +142,7 @@ def _parse_dataset(n: Node) -> DatasetSpec:
     sizes. The files of `imagefolder` and `npz` are probed here (names and headers), so a bad path or file is an
     error at the spec's line, before anything runs."""
     m = check_keys(n, ("name", "train_size", "val_size", "test_size", "resolution", "path", "channels",
-                       *SYNTHETIC_OPTIONS), required=("name",), what="dataset settings")
+                       *SYNTHETIC_OPTIONS, *CLUTTERED_OPTIONS), required=("name",), what="dataset settings")
     name = read_str(m["name"], list(DATASETS))
     files = DATASETS[name].files
     options = []
@@ -150,6 +153,12 @@ def _parse_dataset(n: Node) -> DatasetSpec:
                                    "name, train_size, val_size, test_size, resolution")
             v = read_int(m[k], 0 if k in ("max_shift", "pattern_seed") else 1) if t is int else read_num(m[k], 0.0)
             options.append((k, v))
+    for k in CLUTTERED_OPTIONS:
+        if k in m and name != "cluttered":
+            raise m[k].key_err(f"{k!r} applies to the cluttered dataset only",
+                               "name, train_size, val_size, test_size, resolution")
+    if name == "cluttered":
+        options = _parse_cluttered(n, m)
     for k in ("path", "channels"):
         if k in m and not files:
             raise m[k].key_err(f"{k!r} applies to the imagefolder and npz datasets only",
@@ -173,6 +182,27 @@ def _parse_dataset(n: Node) -> DatasetSpec:
         name=name, train_size=train_size, val_size=val_size,
         test_size=read_int(m["test_size"], 1, info.test_size, null=True) if "test_size" in m else None,
         resolution=resolution, options=tuple(options), loc=n.loc, path=path, channels=channels)
+
+
+def _parse_cluttered(n: Node, m: dict[str, Node]) -> list[tuple[str, Any]]:
+    """The cluttered task's construction (`scalesearch.cluttered`): every option, the defaults filled in (so that the
+    spec, its canonical text and every trial's key hold them all), each checked at its own line."""
+    from scalesearch.cluttered import cluttered_params
+
+    raw: dict[str, Any] = {}
+    for k, t in CLUTTERED_OPTIONS.items():
+        if k not in m:
+            continue
+        if t is str:
+            raw[k] = read_str(m[k], CLUTTER_SOURCES)
+        elif t is int:
+            raw[k] = read_int(m[k])
+        else:  # scale: [low, high]
+            raw[k] = tuple(read_num(v, 0.0, low_open=True) for v in read_pair(m[k], "numbers > 0"))
+    try:
+        return list(cluttered_params(raw).items())
+    except FieldError as e:
+        raise m.get(e.field, n).err(e.problem or got(e.got), e.expected) from None
 
 
 def parse_parameters(n: Node) -> tuple[Parameter, ...]:

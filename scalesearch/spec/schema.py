@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from scalesearch.arch import GENERATORS
-from scalesearch.datasets import DATASETS, SYNTHETIC_DEFAULTS, DatasetInfo
+from scalesearch.datasets import CLUTTERED_DEFAULTS, DATASETS, SYNTHETIC_DEFAULTS, DatasetInfo
 from scalesearch.expr import FUNCTIONS, Expr
 from scalesearch.recipe import TrainConfig
 from scalesearch.spec.errors import Loc
@@ -40,6 +40,9 @@ DATASET_INFO: dict[str, tuple[int, int, int]] = {
     name: (d.in_channels, d.num_classes, d.resolution) for name, d in DATASETS.items()}
 # Options of the synthetic generator a spec may set under `dataset`, with their types.
 SYNTHETIC_OPTIONS: dict[str, type] = {k: type(v) for k, v in SYNTHETIC_DEFAULTS.items()}
+# Options of the cluttered task's construction (scalesearch.cluttered) a spec may set under `dataset`, with their
+# types; a parsed spec holds every one of them (defaults filled in), so each is part of a trial's key.
+CLUTTERED_OPTIONS: dict[str, type] = {k: type(v) for k, v in CLUTTERED_DEFAULTS.items()}
 # Train keys a spec may not set: the driver derives each trial's seed from the study seed and the repeat.
 TRAIN_FORBIDDEN = {"seed": "each trial's training seed is derived from the study `seed` and the repeat"}
 IO_ARGS = ("in_channels", "num_classes")  # generator arguments the dataset sets
@@ -111,7 +114,8 @@ def train_fields() -> dict[str, ArgType]:
 class DatasetSpec:
     """The dataset: `name` (one of `scalesearch.datasets.DATASETS`), split sizes (None = all; val carved from
     train), the input resolution (None = native), for `imagefolder` and `npz` the `path` of the files (absolute)
-    and the declared `channels`, and for `synthetic` only, generator options."""
+    and the declared `channels`, for `synthetic` its generator's options and for `cluttered` its construction's
+    (`scalesearch.cluttered`: source, canvas, scale, clutter, clutter_size, build_seed)."""
 
     name: str
     train_size: int | None = None
@@ -126,9 +130,15 @@ class DatasetSpec:
     @property
     def info(self) -> DatasetInfo:
         """The dataset's facts (`scalesearch.datasets.DATASETS`) with the synthetic generator's options applied;
-        for `imagefolder` and `npz`, probed from the files (`scalesearch.filedata.probe`, names and headers only).
+        for `cluttered`, its source's with the canvas as the resolution; for `imagefolder` and `npz`, probed from
+        the files (`scalesearch.filedata.probe`, names and headers only).
         """
         d, o = DATASETS[self.name], dict(self.options)
+        if self.name == "cluttered":
+            src = DATASETS[o.get("source", CLUTTERED_DEFAULTS["source"])]
+            return dataclasses.replace(d, in_channels=src.in_channels, num_classes=src.num_classes,
+                                       resolution=o.get("canvas", CLUTTERED_DEFAULTS["canvas"]),
+                                       train_size=src.train_size, test_size=src.test_size)
         if d.files:
             from scalesearch.filedata import probe
 
@@ -151,7 +161,18 @@ class DatasetSpec:
             from scalesearch.filedata import probe
 
             return probe(self.name, self.path or "", channels=self.channels, resolution=self.resolution).classes
-        return CLASS_NAMES.get(self.name) or tuple(str(i) for i in range(self.num_classes))
+        name = dict(self.options).get("source", CLUTTERED_DEFAULTS["source"]) if self.name == "cluttered" else self.name
+        return CLASS_NAMES.get(name) or tuple(str(i) for i in range(self.num_classes))
+
+    @property
+    def origin(self) -> str:
+        """Where the images come from, for `validate`: the files' path, how a cluttered task is built, else ""."""
+        if self.name == "cluttered":
+            o = {**CLUTTERED_DEFAULTS, **dict(self.options)}
+            lo, hi = o["scale"]
+            return (f"{o['source']} items on a {o['canvas']} px canvas at scale {lo:g}..{hi:g} with {o['clutter']} "
+                    f"clutter piece{'s' * (o['clutter'] != 1)} of {o['clutter_size']} px, build_seed {o['build_seed']}")
+        return self.path or ""
 
     @property
     def in_channels(self) -> int:
@@ -174,6 +195,11 @@ class DatasetSpec:
                               "resolution": self.resolution}
         if DATASETS[self.name].files:
             kw.update(path=self.path, channels=self.channels)
+        if self.name == "cluttered":  # every construction parameter, set or default, canonical: each is in the key
+            from scalesearch.cluttered import cluttered_params
+
+            kw.update(cluttered_params(dict(self.options)))
+            return kw
         kw.update(self.options)
         return kw
 

@@ -36,7 +36,7 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         dd["path"] = ds.path
     if ds.channels is not None:
         dd["channels"] = ds.channels
-    dd.update(ds.options)
+    dd.update((k, out_value(v)) for k, v in ds.options)  # cluttered's scale range as a flow list
     d: dict[str, Any] = {"study": spec.study, "seed": spec.seed, "dataset": Flow(dd) if len(dd) <= 5 else dd}
     if spec.train:
         train = {k: out_value(v) for k, v in spec.train}
