@@ -127,6 +127,22 @@ def test_efficientnet_presets_follow_the_rounding(b, stem, head, repeats):
     assert spec.resolution == arch.EFFICIENTNET_COEFFICIENTS[b][2]
 
 
+def test_a_smaller_channel_divisor_lets_every_phi_change_the_widths():
+    """At a quarter of B0's width the divisor 8 holds the first stages at its floor, so phi = 1's width coefficient
+    (1.1) changes only the last three widths; with divisor 2 every phi changes at least five of the nine (stem,
+    seven stages, head), each stage's width never falls, and 8 stays B0's rule."""
+    def widths(phi: float, divisor: int) -> list[int]:
+        s = arch.efficientnet(0.25 * 1.1 ** phi, 1.0, resolution=36, divisor=divisor)
+        return [s.stem.width, *(st.width for st in s.stages), s.head.width]
+
+    assert arch.efficientnet(0.25, 1.0, resolution=36, divisor=8) == arch.efficientnet(0.25, 1.0, resolution=36)
+    assert sum(a != b for a, b in zip(widths(0, 8), widths(1, 8), strict=True)) == 3
+    for phi in (1, 2, 3):
+        before, after = widths(phi - 1, 2), widths(phi, 2)
+        assert all(a <= b for a, b in zip(before, after, strict=True))
+        assert sum(a < b for a, b in zip(before, after, strict=True)) >= 5, (phi, before, after)
+
+
 def test_compound_scaling():
     d, w, r = compound_multipliers(2.0, 1.2, 1.1, 1.15)
     assert (d, w, r) == pytest.approx((1.44, 1.21, 1.3225))

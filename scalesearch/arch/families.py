@@ -24,7 +24,7 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, rou
 
 
 def round_filters(channels: int, width_mult: float, divisor: int = 8) -> int:
-    """EfficientNet's channel rule: make_divisible(channels * width_mult, 8) with the 90% floor."""
+    """EfficientNet's channel rule: make_divisible(channels * width_mult, divisor) with the 90% floor (B0: 8)."""
     return make_divisible(channels * width_mult, divisor)
 
 
@@ -242,7 +242,7 @@ def mobilenet_v2(width_mult: float = 1.0, *, dropout: float = 0.2, in_channels: 
 
 def efficientnet(width_mult: float = 1.0, depth_mult: float = 1.0, *, resolution: int = 224, dropout: float = 0.2,
                  drop_path: float = 0.2, se: float = 0.25, stem_stride: int = 2, stage_strides: str = "1222121",
-                 in_channels: int = 3, num_classes: int = 1000) -> NetSpec:
+                 divisor: int = 8, in_channels: int = 3, num_classes: int = 1000) -> NetSpec:
     """EfficientNet-B0 scaled by width and depth multipliers (Tan & Le): MBConv stages of the B0 table with SE
     (ratio `se` of each block's input channels) and swish; channels round_filters(c, width_mult) (divisor 8, never
     below 90%), stem 32 and head 1280 included; repeats ceil(n * depth_mult); stochastic depth `drop_path`.
@@ -250,34 +250,36 @@ def efficientnet(width_mult: float = 1.0, depth_mult: float = 1.0, *, resolution
     inputs: at 16 px it costs what B0's layout costs at 32 px. `stage_strides`, one digit (1 or 2) per stage of the
     B0 table, is B0's "1222121" by default; a proxy at a few tens of pixels drops one 2 (e.g. "1221121": total
     stride 8 with the stride-1 stem) so that no stage runs on a 2x2 or 1x1 map, where 3x3 and 5x5 depthwise
-    kernels degenerate (`scalesearch count` shows each stage's resolution)."""
+    kernels degenerate (`scalesearch count` shows each stage's resolution). `divisor` is the channel rounding's
+    multiple, B0's 8 by default; a proxy a quarter of B0's width has most stages at that floor, where a width
+    coefficient of 1.1 changes no channel count: a smaller divisor (2) lets every phi change the widths."""
     wm = check_float("width_mult", width_mult, 1e-3, 16.0, high_open=True)
     dm = check_float("depth_mult", depth_mult, 1e-3, 16.0, high_open=True)
+    divisor = check_int("divisor", divisor, 1, 64)
     if not (isinstance(stage_strides, str) and len(stage_strides) == len(EFFICIENTNET_B0)
             and set(stage_strides) <= {"1", "2"}):
         raise FieldError("stage_strides", f"{len(EFFICIENTNET_B0)} digits, each 1 or 2 (B0: '1222121')",
                          stage_strides)
-    stages = tuple(StageSpec("mbconv", round_repeats(n, dm), round_filters(c, wm), int(s), kernel=k, expand=e,
-                             se=se, shortcut="id", act="silu")
+    stages = tuple(StageSpec("mbconv", round_repeats(n, dm), round_filters(c, wm, divisor), int(s), kernel=k,
+                             expand=e, se=se, shortcut="id", act="silu")
                    for (e, k, _, c, n), s in zip(EFFICIENTNET_B0, stage_strides, strict=True))
-    head = HeadSpec(width=round_filters(1280, wm), dropout=dropout, act="silu")
+    head = HeadSpec(width=round_filters(1280, wm, divisor), dropout=dropout, act="silu")
     stem_stride = check_int("stem_stride", stem_stride, 1, 2)
-    return NetSpec(StemSpec(round_filters(32, wm), stride=stem_stride, act="silu"), stages, head, in_channels,
+    return NetSpec(StemSpec(round_filters(32, wm, divisor), stride=stem_stride, act="silu"), stages, head, in_channels,
                    num_classes, resolution, drop_path=drop_path)
 
 
 def efficientnet_compound(phi: float = 1.0, *, alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15,
                           base_resolution: int = 224, dropout: float = 0.2, drop_path: float = 0.2,
-                          stem_stride: int = 2, stage_strides: str = "1222121", in_channels: int = 3,
-                          num_classes: int = 1000) -> NetSpec:
+                          stem_stride: int = 2, stage_strides: str = "1222121", divisor: int = 8,
+                          in_channels: int = 3, num_classes: int = 1000) -> NetSpec:
     """EfficientNet-B0 compound-scaled by phi: depth alpha**phi, width beta**phi, resolution
     round(base_resolution * gamma**phi) (Tan & Le eq. 3; the paper's alpha, beta, gamma = 1.2, 1.1, 1.15)."""
     d, w, r = compound_multipliers(phi, alpha, beta, gamma)
     base_resolution = check_int("base_resolution", base_resolution, 1)
     return efficientnet(w, d, resolution=max(1, round(float(base_resolution * r))), dropout=dropout,
                         drop_path=drop_path, stem_stride=stem_stride, stage_strides=stage_strides,
-                        in_channels=in_channels,
-                        num_classes=num_classes)
+                        divisor=divisor, in_channels=in_channels, num_classes=num_classes)
 
 
 def anynet(stages: tuple[str, ...] = ("basic_d2_w64",), *, stem_width: int = 32, stem_kernel: int = 3,
