@@ -110,7 +110,8 @@ def count_model(model: Any, input_shape: tuple[int, ...]) -> dict[str, int]:
     """Params, conv+linear MACs and activations of a built module, counted with forward hooks on one sample.
 
     Args:
-        model: an nn.Module.
+        model: an nn.Module (on any device, "meta" included: the sample is made where its parameters are, so a
+            network built under `torch.device("meta")` is counted without allocating its weights).
         input_shape: (C, H, W) of one input.
     Returns:
         {"params", "macs", "acts"}.
@@ -132,8 +133,9 @@ def count_model(model: Any, input_shape: tuple[int, ...]) -> dict[str, int]:
     was_training = model.training
     try:
         model.eval()
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
+            model(torch.zeros(1, *input_shape, device=device))
     finally:
         model.train(was_training)
         for h in handles:
