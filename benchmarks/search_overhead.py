@@ -45,7 +45,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import scalesearch.search  # noqa: F401 - sets Ray's environment before Ray is imported
+from scalesearch.search.cluster import set_ray_environment
+
+set_ray_environment()  # before Ray is imported
 
 SPEC = """\
 study: {study}

@@ -17,6 +17,12 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("thorough", max_examples=1500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
+# Ray's environment (loopback only, no usage statistics, ...), set as scalesearch sets it before Ray is first
+# imported: some tests import Ray themselves before any scalesearch code connects.
+from scalesearch.search.cluster import set_ray_environment
+
+set_ray_environment()
+
 
 @pytest.fixture(scope="session")
 def tv_models():

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 
-import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
 from scalesearch.errors import ConflictError
 from scalesearch.store import Reader, Store
 

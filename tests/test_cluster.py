@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
-
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 

@@ -119,3 +119,24 @@ def test_ray_and_optuna_are_imported_only_by_the_search_engine_and_the_cli():
 def test_no_module_is_longer_than_about_500_lines():
     long = {n: len(p.read_text(encoding="utf-8").splitlines()) for n, p in _modules().items()}
     assert not {n: k for n, k in long.items() if k > MAX_LINES}
+
+
+def test_importing_the_package_changes_no_environment_variable():
+    """Importing any scalesearch module sets none of the variables scalesearch gives Ray (they are set where Ray is
+    started: `cluster.connect`, `run.run_study`); Ray's own import may set its own."""
+    import subprocess
+
+    code = ("import os, pkgutil, importlib, scalesearch\n"
+            "before = dict(os.environ)\n"
+            "for m in pkgutil.walk_packages(scalesearch.__path__, 'scalesearch.'):\n"
+            "    if not m.name.endswith('__main__'):\n"
+            "        importlib.import_module(m.name)\n"
+            "from scalesearch.search.cluster import set_ray_environment\n"
+            "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
+            "after = dict(os.environ)\n"
+            "set_ray_environment()\n"
+            "ours = sorted(k for k in os.environ if after.get(k) != os.environ.get(k))\n"
+            "print(sorted(set(changed) & set(ours)), len(ours))\n")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("RAY_", "TUNE_"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split()[0] == "[]" and int(out.split()[-1]) >= 5, out

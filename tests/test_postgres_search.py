@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
-
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 

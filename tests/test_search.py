@@ -9,8 +9,6 @@ import itertools
 
 import pytest
 
-import scalesearch.search  # noqa: F401  - sets Ray's environment before anything imports Ray
-
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 

@@ -9,10 +9,7 @@ Searcher asking the driver), `trainable` (the Ray adapter around `scalesearch.tr
 bound to 127.0.0.1, or an existing cluster), `constraints` (spec constraints as Optuna constraint values),
 `progress` (the live display), `study` (opening, claiming and deleting a study) and `summary` (the texts
 `scalesearch run`, `status` and `studies` print). With `scalesearch.cli`, the only package that imports Ray and
-Optuna, always inside functions: importing this package imports neither, but sets the environment Ray reads when it
-is first imported (see `cluster.set_ray_environment`).
+Optuna, always inside functions: importing this package imports neither and changes nothing (no environment
+variable): `cluster.connect` and `run.run_study` set the environment Ray reads (`cluster.set_ray_environment`) just
+before they import it.
 """
-
-from scalesearch.search.cluster import set_ray_environment
-
-set_ray_environment()

@@ -40,6 +40,9 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
         progress: receives the driver's events.
         on_start: called with the driver before Tune starts (tests use it).
     """
+    from scalesearch.search.cluster import set_ray_environment
+
+    set_ray_environment()  # before Tune is first imported: it reads some of it then
     import optuna
     from ray import tune
 
