@@ -203,3 +203,34 @@ def test_delete_refuses_a_study_whose_driver_runs(url):
                        capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 2 and f"pid {os.getpid()}) is still running" in r.stderr
     assert Reader(url).find_study("live") is not None
+
+
+def test_opening_a_database_another_connection_is_writing_waits_instead_of_failing(tmp_path):
+    """Switching a new database to WAL needs it to itself, and SQLite refuses at once ("database is locked", no
+    busy timeout: its deadlock avoidance) while another connection holds its write lock: the store waits, as two
+    drivers opening one new database together need (seen as a failed start of the test of two runs of one new
+    study on a loaded machine)."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "r.db"
+    reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    reader.execute("CREATE TABLE t (x)")
+    reader.execute("BEGIN IMMEDIATE")  # a write lock on the rollback-journal file: SQLite's deadlock avoidance
+    reader.execute("INSERT INTO t VALUES (1)")  # then answers the switch "locked" at once
+    released = threading.Event()
+
+    def release() -> None:
+        released.wait(30)
+        reader.execute("COMMIT")
+
+    threading.Thread(target=release, daemon=True).start()
+    threading.Timer(0.3, released.set).start()
+    store = Store(f"sqlite:///{path}")  # waits for the reader, then switches and creates its tables
+    try:
+        assert released.is_set()
+        mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+    finally:
+        store.close()
+        reader.close()
