@@ -9,8 +9,8 @@ job: the same key, hence the same result on one thread). Options override the sp
 defaults.
 
 Every value is checked before anything is loaded. An error about a value that an option set names the option as
-the command line spells it (`--lr`, `--train-size`); one that comes from a spec file names its field. Nothing
-here imports torch until data is loaded or a job runs.
+the command line spells it (`--lr`, `--train-size`); one that comes from a spec file names its field. Torch is
+imported only once every value has passed, to resolve the device "auto" as a search's driver does.
 
 Example:
     >>> tj = train_job("cifar_resnet20", dataset="synthetic", options={"epochs": 1, "train_size": 64})

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from scipy import stats
+from test_compare import EPOCHS, NOISE, SPEC  # the same studies: one spec, its epochs and per-repeat noise
 
 from scalesearch.analysis.guards import GUARD_NAMES, memorising
 from scalesearch.results.compare import compare_arms, compare_frames
@@ -18,16 +19,6 @@ from scalesearch.results.raw import read_raw, write_raw
 from scalesearch.spec import format_spec, parse_spec
 from scalesearch.store import Store
 
-SPEC = """study: {name}
-seed: 0
-dataset: {{name: synthetic, num_classes: 10, val_size: 1000, num_train: 2000}}
-train: {{epochs: 8, batch_size: 32}}
-architecture: {{family: cifar_resnet, args: {{depth: 8, width: width}}}}
-parameters: {{width: {{grid: [8, 16, 24]}}}}
-{baseline}search: {{sampler: grid, repeats: 4}}
-"""
-EPOCHS = 8
-NOISE = (0.0, 0.004, -0.003, 0.002)  # the baseline's, per repeat
 OTHER = (0.003, -0.002, 0.001, -0.002)  # another arm's: paired differences that scatter around the arms' gap
 PEAKED = (0.5, 0.7, 0.78, 0.81, 0.83, 0.82, 0.81, 0.80)  # val_acc that peaks at epoch 5 and falls back to 0.80
 

@@ -140,3 +140,64 @@ def test_importing_the_package_changes_no_environment_variable():
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("RAY_", "TUNE_"))}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
     assert out.split()[0] == "[]" and int(out.split()[-1]) >= 5, out
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _private_uses(name: str, path: Path, modules: dict[str, Path]) -> list[str]:
+    """Every place module `name` takes another scalesearch module's `_name`: `from scalesearch.X import _name`
+    (relative imports resolved, at any nesting level) and `mod._name` where `mod` is bound to a scalesearch module by
+    `import scalesearch.X as mod` or `from scalesearch import X`; dunder names are not private."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    bound: dict[str, str] = {}  # local name -> the scalesearch module it is bound to
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:  # `import scalesearch.x.y` binds `scalesearch`; `... as m` binds `m` to the module
+                if a.name.split(".")[0] == "scalesearch":
+                    bound[a.asname or "scalesearch"] = a.name if a.asname else "scalesearch"
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            if not base.startswith("scalesearch"):
+                continue
+            for a in node.names:
+                if f"{base}.{a.name}" in modules:
+                    bound[a.asname or a.name] = f"{base}.{a.name}"
+                elif _private(a.name) and base != name:
+                    out.append(f"{name}:{node.lineno}: from {base} import {a.name}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            chain, value = [], node.value  # `scalesearch.search.state._x` or `mod._x`
+            while isinstance(value, ast.Attribute):
+                chain.insert(0, value.attr)
+                value = value.value
+            if isinstance(value, ast.Name) and value.id in bound:
+                owner = ".".join([bound[value.id], *chain])
+                if owner in modules and owner != name:
+                    out.append(f"{name}:{node.lineno}: {owner}.{node.attr}")
+    return out
+
+
+def test_no_module_uses_another_modules_private_names():
+    """A name another module needs is public where it is defined (or moves there): no `_name` crosses a module."""
+    modules = _modules()
+    uses = [u for m, p in sorted(modules.items()) for u in _private_uses(m, p, modules)]
+    assert not uses, f"{len(uses)} uses of another module's private name:\n" + "\n".join(uses)
+
+
+def test_the_private_name_check_sees_relative_function_level_and_attribute_uses(tmp_path):
+    modules = {m: tmp_path / f"{m.rsplit('.', 1)[1]}.py" for m in ("scalesearch.p.a", "scalesearch.p.b")}
+    modules["scalesearch.p.a"].write_text("_x = 1\n__all__ = []\nprint(_x)\n")
+    modules["scalesearch.p.b"].write_text(
+        "from . import a\nimport scalesearch.p.a as m\nfrom .a import __all__\n"
+        "def f(store):\n    from .a import _x\n    return a._x, m._x, store._x, a.__all__\n")
+    assert _private_uses("scalesearch.p.a", modules["scalesearch.p.a"], modules) == []
+    assert _private_uses("scalesearch.p.b", modules["scalesearch.p.b"], modules) == [
+        "scalesearch.p.b:5: from scalesearch.p.a import _x", "scalesearch.p.b:6: scalesearch.p.a._x",
+        "scalesearch.p.b:6: scalesearch.p.a._x"]

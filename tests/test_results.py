@@ -13,6 +13,7 @@ from results_db import write_study
 
 from scalesearch import analysis as an
 from scalesearch import results
+from scalesearch.results.load import snapshot
 from scalesearch.store import Store
 from scalesearch.store.models import TrialRow
 
@@ -124,7 +125,7 @@ def test_the_read_path_is_read_only(db):
         with pytest.raises(sa.exc.OperationalError) as e, reader.engine.connect() as conn, conn.begin():
             conn.execute(sa.update(TrialRow).values(val_acc=1.0))
         assert e.value.orig.sqlite_errorcode == sqlite3.SQLITE_READONLY, e.value
-        with pytest.raises(sa.exc.OperationalError) as e, results._snapshot(reader) as (_, conn):
+        with pytest.raises(sa.exc.OperationalError) as e, snapshot(reader) as (_, conn):
             conn.exec_driver_sql("DELETE FROM scalesearch_trials")
         assert e.value.orig.sqlite_errorcode == sqlite3.SQLITE_READONLY, e.value
     finally:
@@ -229,7 +230,7 @@ def test_postgres_read_side_is_read_only(postgres):
     write_study(url, "pg", repeats=1, fail=None)
     df = results.load_trials(url, "pg")
     assert len(df) == 9 and set(df["family"]) == {"cifar_resnet"} and set(df["state"]) == {"COMPLETE", "REJECTED"}
-    with pytest.raises(sa.exc.DBAPIError) as e, results._snapshot(url) as (_, conn):
+    with pytest.raises(sa.exc.DBAPIError) as e, snapshot(url) as (_, conn):
         conn.exec_driver_sql("DELETE FROM scalesearch_trials")
     # refused as PostgreSQL's read_only_sql_transaction, told by its SQLSTATE (its wording is PostgreSQL's)
     assert getattr(e.value.orig, "sqlstate", None) == "25006", e.value

@@ -228,7 +228,7 @@ def test_a_new_driver_fails_the_optuna_trials_a_killed_run_left_running_or_waiti
     import optuna
 
     from scalesearch.search.driver import Driver
-    from scalesearch.search.study import _make_sampler, open_optuna_storage, prepare_study
+    from scalesearch.search.study import make_sampler, open_optuna_storage, prepare_study
     from scalesearch.spec import sample_params
     from scalesearch.store import Store
 
@@ -245,7 +245,7 @@ search: {sampler: random, trials: 3}
     try:
         prepare_study(store, spec, spec_text=text, spec_file="t.yaml")
         study = optuna.create_study(storage=open_optuna_storage(db), study_name="killed", direction="maximize",
-                                    sampler=_make_sampler(spec, 0))
+                                    sampler=make_sampler(spec, 0))
         sample_params(spec, study.ask())  # the killed run's trial in training: RUNNING
         study.enqueue_trial({"n": 2, "w": 6}, user_attrs={"scalesearch_point": "p"})  # killed before its ask
         assert [t.state.name for t in study.get_trials()] == ["RUNNING", "WAITING"]

@@ -29,8 +29,6 @@ Example:
     6.0
 """
 
-# Private names other modules and tests use (_check_columns, _complete) are re-exported too (the redundant alias
-# marks a re-export).
 from scalesearch.analysis.columns import (
     COMPLETE,
     COST_COLUMNS,
@@ -40,8 +38,6 @@ from scalesearch.analysis.columns import (
     parameter_columns,
     to_error,
 )
-from scalesearch.analysis.columns import _check_columns as _check_columns
-from scalesearch.analysis.columns import _complete as _complete
 from scalesearch.analysis.compare import Verdict, compare, match_pairs, verdict, verdicts
 from scalesearch.analysis.edf import complexity_weights, edf, error_edf
 from scalesearch.analysis.fits import PowerLaw, ScalingFit, fit_power_law, fit_scaling

@@ -70,7 +70,8 @@ def to_error(values: Any, metric: str) -> np.ndarray:
     return 1.0 - v if "acc" in metric else v
 
 
-def _signs(directions: Iterable[str]) -> np.ndarray:
+def direction_signs(directions: Iterable[str]) -> np.ndarray:
+    """+1 for each direction to minimise, -1 for each to maximise; InputError naming a bad one."""
     out = []
     for d in directions:
         if not isinstance(d, str) or d.lower() not in _DIRECTIONS:
@@ -79,29 +80,31 @@ def _signs(directions: Iterable[str]) -> np.ndarray:
     return np.asarray(out, dtype=float)
 
 
-def _check_columns(df: pd.DataFrame, cols: Iterable[str], what: str = "column") -> None:
+def check_columns(df: pd.DataFrame, cols: Iterable[str], what: str = "column") -> None:
+    """InputError naming the first of `cols` that is not a column of `df` (a `what`: column, metric, ...)."""
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise InputError(f"unknown {what} {missing[0]!r}: the DataFrame has {', '.join(map(str, df.columns))}")
 
 
-def _complete(df: pd.DataFrame, complete_only: bool) -> pd.DataFrame:
+def complete_rows(df: pd.DataFrame, complete_only: bool) -> pd.DataFrame:
+    """The COMPLETE rows of `df` when `complete_only` (and `df` has a `state` column), else `df`."""
     if complete_only and "state" in df.columns:
         return df[df["state"].astype(str) == COMPLETE]
     return df
 
 
-def _objective_matrix(data: ArrayLike, objectives: Objectives,
-                      complete_only: bool) -> tuple[np.ndarray, np.ndarray]:
+def objective_matrix(data: ArrayLike, objectives: Objectives,
+                     complete_only: bool) -> tuple[np.ndarray, np.ndarray]:
     """(values as minimisation, candidate mask) for a DataFrame and a mapping, or an array and directions."""
     if isinstance(data, pd.DataFrame):
         objectives = DEFAULT_OBJECTIVES if objectives is None else objectives
         if not isinstance(objectives, Mapping):
             raise InputError("objectives: expected a mapping column -> 'min'|'max' for a DataFrame")
         cols = list(objectives)
-        _check_columns(data, cols, "objective")
+        check_columns(data, cols, "objective")
         values = data[cols].to_numpy(dtype=float)
-        signs = _signs(objectives.values())
+        signs = direction_signs(objectives.values())
         ok = np.ones(len(data), dtype=bool)
         if complete_only and "state" in data.columns:
             ok &= (data["state"].astype(str) == COMPLETE).to_numpy()
@@ -113,7 +116,7 @@ def _objective_matrix(data: ArrayLike, objectives: Objectives,
                 else ["min"] * values.shape[1] if objectives is None else list(objectives))
         if len(dirs) != values.shape[1]:
             raise InputError(f"directions: {len(dirs)} given for {values.shape[1]} objectives")
-        signs = _signs(dirs)
+        signs = direction_signs(dirs)
         ok = np.ones(len(values), dtype=bool)
     if values.shape[1] < 1:
         raise InputError("objectives: at least one is needed")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from scalesearch.analysis.columns import _check_columns, _complete
+from scalesearch.analysis.columns import check_columns, complete_rows
 from scalesearch.analysis.stats import t_quantile
 from scalesearch.errors import InputError
 
@@ -43,7 +43,7 @@ def match_pairs(df: pd.DataFrame, arm: str, baseline: Any, *, on: str = "macs", 
         >>> match_pairs(t, "strategy", "base").tolist()
         ['b1', 'b2', 'b2', 'b1', nan]
     """
-    _check_columns(df, [arm, on, key])
+    check_columns(df, [arm, on, key])
     if rtol < 0:
         raise InputError(f"rtol: expected >= 0, got {rtol}")
     is_base = (df[arm] == baseline).to_numpy()
@@ -116,7 +116,7 @@ def compare(df: pd.DataFrame, arm: str, metric: str = "val_acc", *, baseline: An
         raise InputError(f"method {method!r}: expected 'bootstrap' or 't'")
     if not 0.0 < level < 1.0:
         raise InputError(f"level: expected 0 < level < 1, got {level}")
-    _check_columns(df, [arm, metric])
+    check_columns(df, [arm, metric])
     d = df.copy()
     group_cols: list[str]
     if by is None:
@@ -127,11 +127,11 @@ def compare(df: pd.DataFrame, arm: str, metric: str = "val_acc", *, baseline: An
         group_cols = [name]
     else:
         group_cols = [by] if isinstance(by, str) else list(by)
-        _check_columns(d, group_cols, "group column")
+        check_columns(d, group_cols, "group column")
     clash = [c for c in group_cols if c in _COMPARE_COLUMNS]
     if clash:
         raise InputError(f"by: group column {clash[0]!r} clashes with a result column; rename it")
-    d = _complete(d, complete_only)
+    d = complete_rows(d, complete_only)
     d = d[d[metric].notna()]
     has_seed = seed_col in d.columns
     rng = np.random.default_rng(seed)

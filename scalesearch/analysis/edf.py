@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from scalesearch.analysis.columns import _check_columns, _complete, to_error
+from scalesearch.analysis.columns import check_columns, complete_rows, to_error
 from scalesearch.analysis.stats import complexity_bins
 from scalesearch.errors import InputError
 
@@ -90,10 +90,10 @@ def error_edf(data: pd.DataFrame | Any, metric: str = "val_acc", *,
         [0.25, 0.75, 1.0]
     """
     if isinstance(data, pd.DataFrame):
-        d = _complete(data, complete_only)
-        _check_columns(d, [metric])
+        d = complete_rows(data, complete_only)
+        check_columns(d, [metric])
         if complexity_range is not None or (isinstance(weights, str) and weights == "complexity"):
-            _check_columns(d, [complexity], "complexity column")
+            check_columns(d, [complexity], "complexity column")
         if complexity_range is not None:
             c = d[complexity].astype(float)
             d = d[(c >= complexity_range[0]) & (c <= complexity_range[1])]

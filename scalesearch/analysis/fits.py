@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalesearch.analysis.columns import _check_columns, _complete, to_error
+from scalesearch.analysis.columns import check_columns, complete_rows, to_error
 from scalesearch.errors import InputError
 
 
@@ -188,10 +188,10 @@ def fit_scaling(df: pd.DataFrame, metric: str = "val_acc", *, x: str = "macs", b
         (-0.2, 3, 1, 0.0)
     """
     if by is not None:
-        _check_columns(df, [by], "group column")
-    _check_columns(df, [x, metric])
+        check_columns(df, [by], "group column")
+    check_columns(df, [x, metric])
     if isinstance(fit_on, str):
-        _check_columns(df, [fit_on], "fit_on column")
+        check_columns(df, [fit_on], "fit_on column")
         mask_all = df[fit_on].astype(bool)
     elif fit_on is None or isinstance(fit_on, (int, float)) and not isinstance(fit_on, bool):
         mask_all = None
@@ -200,7 +200,7 @@ def fit_scaling(df: pd.DataFrame, metric: str = "val_acc", *, x: str = "macs", b
             if not isinstance(fit_on, pd.Series) else fit_on.reindex(df.index).fillna(False).astype(bool)
     if isinstance(fit_on, float) and not 0 < fit_on <= 1:
         raise InputError(f"fit_on: a fraction must be in (0, 1], got {fit_on}")
-    d = _complete(df, complete_only)
+    d = complete_rows(df, complete_only)
     xs = d[x].astype(float)
     err = pd.Series(to_error(d[metric], metric), index=d.index)
     ok = xs.notna() & err.notna()

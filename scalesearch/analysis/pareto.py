@@ -12,8 +12,8 @@ import pandas as pd
 from scalesearch.analysis.columns import (
     ArrayLike,
     Objectives,
-    _objective_matrix,
-    _signs,
+    direction_signs,
+    objective_matrix,
 )
 from scalesearch.errors import InputError
 
@@ -99,7 +99,7 @@ def pareto_mask(data: ArrayLike, objectives: Objectives = None, *, complete_only
         >>> pareto_mask([[1, 5], [2, 3], [2, 3], [3, 3], [4, 1]], ["min", "min"]).tolist()
         [True, True, True, False, True]
     """
-    values, ok = _objective_matrix(data, objectives, complete_only)
+    values, ok = objective_matrix(data, objectives, complete_only)
     mask = np.zeros(len(values), dtype=bool)
     mask[ok] = _front_mask_min(values[ok])
     return mask
@@ -135,7 +135,7 @@ def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[str])
         >>> dominates([0.9, 1e6], [0.9, 2e6], ["max", "min"]), dominates([0.9, 1e6], [0.9, 1e6], ["max", "min"])
         (True, False)
     """
-    s = _signs(directions)
+    s = direction_signs(directions)
     x, y = np.asarray(a, dtype=float) * s, np.asarray(b, dtype=float) * s
     return bool(np.all(x <= y) and np.any(x < y))
 
@@ -170,7 +170,7 @@ def is_dominated(points: ArrayLike, by: ArrayLike | None = None, directions: Seq
     q = np.asarray(by, dtype=float)
     if q.ndim != 2 or q.shape[1] != p.shape[1]:
         raise InputError(f"by: expected shape (m, {p.shape[1]}), got {q.shape}")
-    s = _signs(dirs)
+    s = direction_signs(dirs)
     front = np.unique(q[pareto_mask(q, dirs)] * s, axis=0)
     p = p * s
     out = np.zeros(len(p), dtype=bool)
@@ -241,7 +241,7 @@ def hypervolume(points: ArrayLike, reference: Sequence[float], directions: Seque
         raise InputError("reference: must be finite")
     if k > 3:
         raise InputError(f"hypervolume: {k} objectives, supported are 1, 2 or 3")
-    s = _signs(["min"] * k if directions is None else directions)
+    s = direction_signs(["min"] * k if directions is None else directions)
     if len(s) != k:
         raise InputError(f"directions: {len(s)} given for {k} objectives")
     p, r = p * s, r * s

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalesearch.analysis.columns import METRIC_COLUMNS, _check_columns, _complete
+from scalesearch.analysis.columns import METRIC_COLUMNS, check_columns, complete_rows
 from scalesearch.errors import InputError
 
 
@@ -80,12 +80,12 @@ def aggregate(df: pd.DataFrame, by: str | Sequence[str] = "config_key", metrics:
         [0.82, 0.0115, 3.0, 0.8697]
     """
     by = [by] if isinstance(by, str) else list(by)
-    _check_columns(df, by, "group column")
+    check_columns(df, by, "group column")
     metrics = [m for m in METRIC_COLUMNS if m in df.columns] if metrics is None else list(metrics)
-    _check_columns(df, metrics, "metric")
+    check_columns(df, metrics, "metric")
     if not 0.0 < level < 1.0:
         raise InputError(f"level: expected 0 < level < 1, got {level}")
-    done = _complete(df, complete_only)
+    done = complete_rows(df, complete_only)
     keys = df[by].drop_duplicates()
     out = keys.reset_index(drop=True)
     g_all = df.groupby(by, sort=False, dropna=False)

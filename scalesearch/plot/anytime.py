@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scalesearch.plot.common import LINESTYLES, _figure, save
+from scalesearch.plot.common import LINESTYLES, new_figure, save
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,7 +18,7 @@ def plot_anytime(curves: pd.DataFrame, out: str | Path, *, ylabel: str, title: s
     """Write the figure of `curves` (columns strategy, scheduler, time_s, mean, lo, hi) to `out`."""
     n = curves.groupby(["strategy", "scheduler"]).ngroups
     outside = n > 6  # many lines: the legend beside the axes, where it hides no curve
-    fig, axes = _figure((6.4 + (3.4 if outside else 0.0), max(4.2, 0.2 * n + 0.8) if outside else 4.2))
+    fig, axes = new_figure((6.4 + (3.4 if outside else 0.0), max(4.2, 0.2 * n + 0.8) if outside else 4.2))
     ax = axes[0][0]
     hours = curves["time_s"].max() > 3 * 3600
     scale, unit = (3600.0, "h") if hours else (60.0, "min")

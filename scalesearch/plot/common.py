@@ -73,7 +73,8 @@ def save(fig: Figure, out: str | Path, *, dpi: int = 150) -> Path:
 # Helpers
 
 
-def _figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1) -> tuple[Figure, Any]:
+def new_figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1) -> tuple[Figure, Any]:
+    """A constrained-layout Figure (no pyplot) and its `nrows` x `ncols` axes as a 2-D array."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize, layout="constrained")
@@ -81,12 +82,12 @@ def _figure(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1) -> tup
     return fig, axes
 
 
-def _gid(*parts: Any) -> str:
+def gid(*parts: Any) -> str:
     """An SVG-safe id from parts joined by "-": characters other than letters, digits, "_", "." and "-" become "_"."""
     return "-".join(re.sub(r"[^A-Za-z0-9_.-]", "_", str(p)) for p in parts)
 
 
-def _combine(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame]) -> pd.DataFrame:
+def combine_studies(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataFrame]) -> pd.DataFrame:
     """One DataFrame with a `study` column from a DataFrame, {study: DataFrame} or a list of DataFrames."""
     import pandas as pd
 
@@ -101,19 +102,22 @@ def _combine(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def _resolve_x(df: pd.DataFrame, x: str) -> str:
+def resolve_x(df: pd.DataFrame, x: str) -> str:
+    """The column an x axis names: `latency` is read from `latency_ms` when only that exists."""
     if x == "latency" and "latency" not in df.columns and "latency_ms" in df.columns:
         return "latency_ms"
     return x
 
 
-def _check(df: pd.DataFrame, cols: Sequence[str | None], what: str = "column") -> None:
-    from scalesearch.analysis import _check_columns
+def check_plot_columns(df: pd.DataFrame, cols: Sequence[str | None], what: str = "column") -> None:
+    """InputError naming the first of `cols` (None: not asked for) that is not a column of `df`."""
+    from scalesearch.analysis.columns import check_columns
 
-    _check_columns(df, [c for c in cols if c is not None], what)
+    check_columns(df, [c for c in cols if c is not None], what)
 
 
-def _direction(y: str) -> str:
+def metric_direction(y: str) -> str:
+    """The better direction of a metric by its name: "min" for a loss, error or latency, else "max"."""
     return "min" if any(t in y for t in ("loss", "err", "latency")) else "max"
 
 
@@ -133,7 +137,7 @@ def _si_log_formatter() -> Any:
     return _si_log_formatter_class()(labelOnlyBase=False)
 
 
-def _log_axis(ax: Axes, which: str = "x") -> None:
+def log_axis(ax: Axes, which: str = "x") -> None:
     """A log scale whose major and minor labels share one style: SI suffixes (300k, 3M, 10M), never "3x10^6"."""
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
     axis = ax.xaxis if which == "x" else ax.yaxis
@@ -141,7 +145,7 @@ def _log_axis(ax: Axes, which: str = "x") -> None:
     axis.set_minor_formatter(_si_log_formatter())
 
 
-def _colours(df: pd.DataFrame, color: str | None) -> tuple[list[Any], Any, Any]:
+def colour_groups(df: pd.DataFrame, color: str | None) -> tuple[list[Any], Any, Any]:
     """(groups, per-row group codes or values, colour of a group / colormap) for a colour column."""
     import numpy as np
     from matplotlib import colormaps
@@ -163,7 +167,7 @@ def _colours(df: pd.DataFrame, color: str | None) -> tuple[list[Any], Any, Any]:
     return groups, codes, lambda i: cmap(i % cmap.N)
 
 
-def _row_ids(df: pd.DataFrame) -> list[Any]:
+def row_ids(df: pd.DataFrame) -> list[Any]:
     """The trials' numbers (the row index labels without a `number` column); integral floats as ints."""
     ids = df["number"].tolist() if "number" in df.columns else df.index.tolist()
     return [int(v) if isinstance(v, float) and v.is_integer() else v for v in ids]

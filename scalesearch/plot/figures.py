@@ -16,13 +16,13 @@ if TYPE_CHECKING:
 from scalesearch.errors import InputError
 from scalesearch.plot.common import (
     LOG_AXES,
-    _check,
-    _colours,
-    _figure,
-    _gid,
-    _log_axis,
-    _resolve_x,
     axis_label,
+    check_plot_columns,
+    colour_groups,
+    gid,
+    log_axis,
+    new_figure,
+    resolve_x,
     save,
 )
 
@@ -55,10 +55,11 @@ def plot_scaling(df: pd.DataFrame, *, x: str = "macs", y: str = "val_acc", by: s
     import numpy as np
 
     from scalesearch import analysis as an
+    from scalesearch.analysis.columns import complete_rows
 
-    x = _resolve_x(df, x)
-    _check(df, [x, y, by])
-    d = an._complete(df, True)
+    x = resolve_x(df, x)
+    check_plot_columns(df, [x, y, by])
+    d = complete_rows(df, True)
     d = d[d[x].notna() & d[y].notna()]
     group_col = by or "_all"
     if by is None:
@@ -68,7 +69,7 @@ def plot_scaling(df: pd.DataFrame, *, x: str = "macs", y: str = "val_acc", by: s
     held = result.points["held_out"].reindex(d.index).fillna(False).astype(bool) if result is not None else \
         np.zeros(len(d), dtype=bool)
     d = d.assign(_held=np.asarray(held))
-    fig, axes = _figure(figsize)
+    fig, axes = new_figure(figsize)
     ax = axes[0, 0]
     groups = list(dict.fromkeys(d[group_col].tolist()))
     from matplotlib import colormaps
@@ -94,19 +95,19 @@ def plot_scaling(df: pd.DataFrame, *, x: str = "macs", y: str = "val_acc", by: s
             container = ax.errorbar(a[x], a[f"{y}_mean"], yerr=np.nan_to_num(err), fmt="o", color=colour,
                                     markerfacecolor="none" if held_out else colour, capsize=2, ms=6,
                                     label=None if held_out else label, zorder=3)
-            container.lines[0].set_gid(_gid("scaling-held-out" if held_out else "scaling-points", gi))
+            container.lines[0].set_gid(gid("scaling-held-out" if held_out else "scaling-points", gi))
         if law is not None:
             xs_fit = d.loc[(d[group_col] == g) & ~d["_held"], x]
             grid = np.geomspace(d[x].min(), d[x].max(), 200)
             pred = law.predict(grid)
             curve = 1.0 - pred if "acc" in y else pred
             inside = grid <= xs_fit.max() * (1 + 1e-9)
-            ax.plot(grid[inside], curve[inside], "-", color=colour, lw=1.3, gid=_gid("scaling-fit", gi), zorder=2)
+            ax.plot(grid[inside], curve[inside], "-", color=colour, lw=1.3, gid=gid("scaling-fit", gi), zorder=2)
             if (~inside).any():
                 ax.plot(grid[~inside], curve[~inside], "--", color=colour, lw=1.3,
-                        gid=_gid("scaling-fit-extrapolated", gi), zorder=2)
+                        gid=gid("scaling-fit-extrapolated", gi), zorder=2)
     if x in LOG_AXES:
-        _log_axis(ax, "x")
+        log_axis(ax, "x")
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.grid(True, alpha=0.3)
@@ -151,8 +152,8 @@ def plot_edf(df: pd.DataFrame, *, metric: str = "val_acc", by: str | None = "stu
 
     from scalesearch import analysis as an
 
-    _check(df, [metric, by])
-    fig, axes = _figure(figsize)
+    check_plot_columns(df, [metric, by])
+    fig, axes = new_figure(figsize)
     ax = axes[0, 0]
     cmap = colormaps["tab10"]
     groups = list(dict.fromkeys(df[by].tolist())) if by else [None]
@@ -164,11 +165,11 @@ def plot_edf(df: pd.DataFrame, *, metric: str = "val_acc", by: str | None = "stu
             continue
         colour = cmap(gi % 10)
         name = "all" if g is None else str(g)
-        ax.step(e["error"], e["edf"], where="post", color=colour, lw=1.5, gid=_gid("edf", gi),
+        ax.step(e["error"], e["edf"], where="post", color=colour, lw=1.5, gid=gid("edf", gi),
                 label=f"{name} (n={e.attrs['n']})")
         if "lo" in e.columns:
             ax.fill_between(e["error"], e["lo"], e["hi"], step="post", color=colour, alpha=0.2, linewidth=0,
-                            gid=_gid("edf-band", gi))
+                            gid=gid("edf-band", gi))
     what = "error" if "acc" not in metric else f"error (1 - {axis_label(metric).lower()})"
     ax.set_xlabel(what[0].upper() + what[1:])
     ax.set_ylabel("Cumulative fraction of models" + (" (complexity-weighted)" if weights else ""))
@@ -207,9 +208,9 @@ def plot_curves(epochs: pd.DataFrame, *, metrics: Sequence[str] = ("val_acc", "t
     """
     from matplotlib import colormaps
 
-    _check(epochs, ["study", "number", "epoch", by, *metrics])
+    check_plot_columns(epochs, ["study", "number", "epoch", by, *metrics])
     metrics = list(metrics)
-    fig, axes = _figure(figsize or (5.0 * len(metrics), 4.0), 1, len(metrics))
+    fig, axes = new_figure(figsize or (5.0 * len(metrics), 4.0), 1, len(metrics))
     cmap = colormaps["tab10"]
     keys = epochs[["study", "number"]].drop_duplicates().sort_values(["study", "number"]).head(max_trials)
     shown = epochs.merge(keys, on=["study", "number"])
@@ -221,7 +222,7 @@ def plot_curves(epochs: pd.DataFrame, *, metrics: Sequence[str] = ("val_acc", "t
             t = t.sort_values("epoch")
             colour = cmap(groups.index(t[by].iloc[0]) % 10)
             ax.plot(t["epoch"], t[m], color=colour, alpha=0.6, lw=1,
-                    gid=_gid("curve", m, studies.index(study), number))
+                    gid=gid("curve", m, studies.index(study), number))
         ax.set_xlabel(axis_label("epoch"))
         ax.set_ylabel(axis_label(m))
         if "loss" in m:
@@ -260,17 +261,18 @@ def plot_params(df: pd.DataFrame, *, params: Sequence[str] | None = None, metric
     import numpy as np
 
     from scalesearch import analysis as an
+    from scalesearch.analysis.columns import complete_rows
 
     params = an.parameter_columns(df) if params is None else list(params)
     if not params:
         raise InputError("params: no parameter columns found; name them with params=[...]")
-    _check(df, [metric, color, *params])
-    d = an._complete(df, True)
+    check_plot_columns(df, [metric, color, *params])
+    d = complete_rows(df, True)
     d = d[d[metric].notna()]
     ncols = max(1, min(ncols, len(params)))
     nrows = math.ceil(len(params) / ncols)
-    fig, axes = _figure((4.0 * ncols, 3.2 * nrows), nrows, ncols)
-    groups, codes, colour_of = _colours(d, color if color in d.columns else None)
+    fig, axes = new_figure((4.0 * ncols, 3.2 * nrows), nrows, ncols)
+    groups, codes, colour_of = colour_groups(d, color if color in d.columns else None)
     rng = np.random.default_rng(0)
     for i, p in enumerate(params):
         ax = axes[i // ncols, i % ncols]
@@ -283,7 +285,7 @@ def plot_params(df: pd.DataFrame, *, params: Sequence[str] | None = None, metric
             xs = np.array([cats.index(s) for s in v.astype(str)], dtype=float) + rng.uniform(-0.15, 0.15, len(v))
             ax.set_xticks(range(len(cats)), cats, rotation=30 if len(cats) > 4 else 0, fontsize=8)
         colours = [colour_of(c) for c in codes] if groups else codes
-        ax.scatter(xs, d[metric], c=colours, s=14, alpha=0.7, linewidths=0, gid=_gid("params", p))
+        ax.scatter(xs, d[metric], c=colours, s=14, alpha=0.7, linewidths=0, gid=gid("params", p))
         ax.set_xlabel(axis_label(p))
         ax.set_ylabel(axis_label(metric))
         ax.grid(True, alpha=0.3)

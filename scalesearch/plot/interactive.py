@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 from scalesearch.errors import InputError
 from scalesearch.plot.common import (
     LOG_AXES,
-    _check,
-    _combine,
-    _direction,
-    _resolve_x,
-    _row_ids,
     axis_label,
+    check_plot_columns,
+    combine_studies,
+    metric_direction,
+    resolve_x,
+    row_ids,
 )
 from scalesearch.text import human
 
@@ -84,13 +84,14 @@ def pareto_figure_plotly(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Seque
     import plotly.graph_objects as go
 
     from scalesearch import analysis as an
+    from scalesearch.analysis.columns import complete_rows
 
-    df = _combine(data)
-    x = _resolve_x(df, x)
-    _check(df, [x, y, color, label])
-    df = an._complete(df, True)
+    df = combine_studies(data)
+    x = resolve_x(df, x)
+    check_plot_columns(df, [x, y, color, label])
+    df = complete_rows(df, True)
     df = df[df[x].notna() & df[y].notna()]
-    direction = y_direction or _direction(y)
+    direction = y_direction or metric_direction(y)
     symbols = ("circle", "square", "triangle-up", "diamond", "triangle-down", "cross", "x", "star")
     fig = go.Figure()
     studies = list(dict.fromkeys(df["study"].tolist()))
@@ -106,7 +107,7 @@ def pareto_figure_plotly(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Seque
                 x=dg[x], y=dg[y], mode="markers", name=name, legendgroup=str(g),
                 marker={"symbol": symbols[s % len(symbols)], "size": 7, "opacity": 0.75},
                 text=hover_text(dg, y=y, params=params), hovertemplate="%{text}<extra></extra>",
-                customdata=_row_ids(dg), meta={"kind": "points", "study": str(study)}))
+                customdata=row_ids(dg), meta={"kind": "points", "study": str(study)}))
         f = an.pareto_front(ds, {y: direction, x: "min"}).sort_values([x, y], ascending=[True, direction == "min"])
         if len(f):
             fig.add_trace(go.Scatter(
@@ -116,7 +117,7 @@ def pareto_figure_plotly(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Seque
                 textfont={"size": 9}, hovertext=hover_text(f, y=y, params=params), hoverinfo="text",
                 marker={"symbol": symbols[s % len(symbols)], "size": 10, "color": "rgba(0,0,0,0)",
                         "line": {"width": 1.5, "color": "black"}},
-                line={"color": "black", "width": 1.2}, customdata=_row_ids(f),
+                line={"color": "black", "width": 1.2}, customdata=row_ids(f),
                 meta={"kind": "front", "study": str(study)}))
     fig.update_xaxes(type="log" if x in LOG_AXES else "linear", title_text=axis_label(x))
     _readable_log_axis(fig, df[x], x)

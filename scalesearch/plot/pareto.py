@@ -16,16 +16,16 @@ from scalesearch.plot.common import (
     LOG_AXES,
     MARKERS,
     RASTERIZE_ABOVE,
-    _check,
-    _colours,
-    _combine,
-    _direction,
-    _figure,
-    _gid,
-    _log_axis,
-    _resolve_x,
-    _row_ids,
     axis_label,
+    check_plot_columns,
+    colour_groups,
+    combine_studies,
+    gid,
+    log_axis,
+    metric_direction,
+    new_figure,
+    resolve_x,
+    row_ids,
     save,
 )
 
@@ -71,20 +71,21 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
     import numpy as np
 
     from scalesearch import analysis as an
+    from scalesearch.analysis.columns import complete_rows
 
-    df = _combine(data)
-    x = _resolve_x(df, x)
-    _check(df, [x, y, color, label])
-    df = an._complete(df, True)
+    df = combine_studies(data)
+    x = resolve_x(df, x)
+    check_plot_columns(df, [x, y, color, label])
+    df = complete_rows(df, True)
     df = df[df[x].notna() & df[y].notna()]
     if x in LOG_AXES:
         df = df[df[x] > 0]
-    fig, axes = _figure(figsize)
+    fig, axes = new_figure(figsize)
     ax = axes[0, 0]
-    groups, codes, colour_of = _colours(df, color)
+    groups, codes, colour_of = colour_groups(df, color)
     studies = list(dict.fromkeys(df["study"].tolist()))
     rasterize = len(df) > RASTERIZE_ABOVE
-    direction = y_direction or _direction(y)
+    direction = y_direction or metric_direction(y)
     mappable = None
     for s, study in enumerate(studies):
         in_study = (df["study"] == study).to_numpy()
@@ -95,12 +96,12 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
                 if sel.any():
                     ax.scatter(df[x].to_numpy()[sel], df[y].to_numpy()[sel], s=22, marker=marker,
                                color=colour_of(c), alpha=0.7, linewidths=0, rasterized=rasterize,
-                               gid=_gid("points", s, c), zorder=2)
+                               gid=gid("points", s, c), zorder=2)
         else:
             sel = in_study
             mappable = ax.scatter(df[x].to_numpy()[sel], df[y].to_numpy()[sel], s=22, marker=marker,
                                   c=codes[sel], cmap=colour_of, vmin=np.nanmin(codes), vmax=np.nanmax(codes),
-                                  alpha=0.8, linewidths=0, rasterized=rasterize, gid=_gid("points", s, 0), zorder=2)
+                                  alpha=0.8, linewidths=0, rasterized=rasterize, gid=gid("points", s, 0), zorder=2)
         if not front:
             continue
         f = an.pareto_front(df[in_study], {y: direction, x: "min"})
@@ -109,16 +110,16 @@ def plot_pareto(data: pd.DataFrame | Mapping[str, pd.DataFrame] | Sequence[pd.Da
         if len(f) == 0:
             continue
         ax.step(xs, ys, where="post", color="0.15", lw=1.2, linestyle=LINESTYLES[s % len(LINESTYLES)],
-                gid=_gid("front-line", s), zorder=3, label=f"front ({study})" if len(studies) > 1 else "front")
-        for i, (rid, xv, yv) in enumerate(zip(_row_ids(f), xs, ys, strict=True)):
+                gid=gid("front-line", s), zorder=3, label=f"front ({study})" if len(studies) > 1 else "front")
+        for i, (rid, xv, yv) in enumerate(zip(row_ids(f), xs, ys, strict=True)):
             ax.plot([xv], [yv], linestyle="none", marker=marker, markersize=8, markerfacecolor="none",
-                    markeredgecolor="0.05", markeredgewidth=1.4, gid=_gid("front-point", s, rid), zorder=4)
+                    markeredgecolor="0.05", markeredgewidth=1.4, gid=gid("front-point", s, rid), zorder=4)
             if label is not None and i < max_labels:
                 ax.annotate(str(f[label].iloc[i]), (xv, yv), xytext=(4, 5 if i % 2 == 0 else -10),
-                            textcoords="offset points", fontsize=7, color="0.1", gid=_gid("front-label", s, rid),
+                            textcoords="offset points", fontsize=7, color="0.1", gid=gid("front-label", s, rid),
                             zorder=5)
     if x in LOG_AXES:
-        _log_axis(ax, "x")
+        log_axis(ax, "x")
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.grid(True, which="major", alpha=0.3)

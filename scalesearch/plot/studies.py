@@ -88,6 +88,7 @@ def plot_studies(studies: Sequence[str], *, db: str | None = None, kind: str = "
         OutputFolderError: without `out`, a results/<study> folder that exists and is not scalesearch's.
     """
     from scalesearch import results
+    from scalesearch.results.query import unknown_column
 
     studies = list(dict.fromkeys(studies))
     if kind not in PLOT_KINDS:
@@ -109,7 +110,7 @@ def plot_studies(studies: Sequence[str], *, db: str | None = None, kind: str = "
         df = results.filter_rows(df, where)
     for col, option in ((x, "--x"), (y, "--y"), (color, "--color")):
         if col is not None and col not in df.columns:
-            raise results._unknown_column(option, col, df)
+            raise unknown_column(option, col, df)
     if kind in ("pareto", "scaling") and x == "latency_ms" and df["latency_ms"].isna().all():
         raise InputError("--x latency: no trial of these studies has a measured latency (set search.latency in "
                          "the spec); use --x macs, params or acts")

@@ -13,7 +13,7 @@ import pandas as pd
 
 from scalesearch.files import output_folder
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS
-from scalesearch.rediscover.figures import _save
+from scalesearch.rediscover.figures import save_figure
 from scalesearch.rediscover.studies import OUT_REMEDY
 from scalesearch.text import md_table
 
@@ -125,7 +125,7 @@ def write_b_table(out: str | Path | None = None, coefficients: Mapping[str, Sequ
         ax.set_ylabel("implied phi")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        _save(fig, folder, "b0_b7_phi")
+        save_figure(fig, folder, "b0_b7_phi")
     except ImportError:
         pass
     return md

@@ -3,7 +3,7 @@ shallow per net, and the interaction (depth hurts plain training more than resid
 
 `analyse_degradation_looks` is the redesigned experiment (issue 21): one study per planned look, all four nets at
 the same number of steps, one primary claim with O'Brien-Fleming looks, Holm over the secondary claims, and the
-regime guards beside the verdicts. `_analyse_degradation` is the first design's analysis (its verdicts withdrawn:
+regime guards beside the verdicts. `analyse_degradation` is the first design's analysis (its verdicts withdrawn:
 the residual pair trained twice the plain pair's steps in a separate study)."""
 
 from __future__ import annotations
@@ -17,37 +17,38 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
-from scalesearch.rediscover.figures import _save
+from scalesearch.rediscover.figures import save_figure
 from scalesearch.rediscover.stats import (
     ALPHA_ONE_SIDED,
     LEVEL,
     MIN_EFFECT,
     Finding,
-    _agg,
-    _finding,
-    _one,
-    _power_by,
+    aggregate_by,
     complete_looks,
     epochs_of,
+    finding,
     look_guards,
     look_pairs,
     one_sided_p,
+    power_by,
     pp_interval,
+    row_where,
     t_row,
 )
-from scalesearch.rediscover.studies import _complete
+from scalesearch.rediscover.studies import completed_trials
 
 
-def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
-                         ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+def analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
+                        ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+    """The first design's degradation analysis (verdicts withdrawn): (findings, tables, figures, power, notes)."""
     (_, trials, epochs), = data.values()
     eff = MIN_EFFECT["train_error"]
     done = _train_error(trials, epochs)
     if done.empty:
         return [Finding("deeper plain net trains worse", "Fig. 1", "not run")], {}, [], ["no completed trials"], []
     shallow, deep = int(done["depth"].min()), int(done["depth"].max())
-    agg = _agg(done, ["net", "depth"], metric="train_error")
-    agg_val = _agg(done, ["net", "depth"], metric="val_acc")
+    agg = aggregate_by(done, ["net", "depth"], metric="train_error")
+    agg_val = aggregate_by(done, ["net", "depth"], metric="val_acc")
     agg["val_acc_mean"] = agg_val["mean"].to_numpy()
     tables = {"final training error (1 - running train accuracy of the last epoch)": agg}
     cmp = compare(done, "depth", "train_error", baseline=shallow, by="net", method="t", seed_col="seed")
@@ -56,18 +57,18 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
     nets = set(done["net"])  # the follow-up study trains only the residual pair
     findings = []
     if "plain" in nets:
-        findings.append(_finding(f"plain-{deep} has a HIGHER training error than plain-{shallow}", paper["plain"],
-                                 _one(cmp, net="plain", arm=deep), eff, what="train err"))
+        findings.append(finding(f"plain-{deep} has a HIGHER training error than plain-{shallow}", paper["plain"],
+                                row_where(cmp, net="plain", arm=deep), eff, what="train err"))
     if "residual" in nets:
-        findings.append(_finding(f"residual-{deep} has a LOWER training error than residual-{shallow}",
-                                 paper["residual"], _one(cmp, net="residual", arm=deep), eff, direction="less",
-                                 what="train err"))
-    row = _one(cmp, net="residual", arm=deep) if "residual" in nets else None
+        findings.append(finding(f"residual-{deep} has a LOWER training error than residual-{shallow}",
+                                paper["residual"], row_where(cmp, net="residual", arm=deep), eff, direction="less",
+                                what="train err"))
+    row = row_where(cmp, net="residual", arm=deep) if "residual" in nets else None
     if row is not None:  # the issue's weaker statement: not higher by more than the smallest effect that matters
         shifted = {**row, "diff": row["diff"] - eff, "lo": row["lo"] - eff, "hi": row["hi"] - eff}
-        f = _finding(f"residual-{deep}'s training error is NOT higher than residual-{shallow}'s (by more than "
-                     f"{eff * 100:.1f} pp)", paper["residual"], shifted, 0.0, direction="less", what="train err",
-                     note="non-inferiority: the interval of (deep - shallow) must lie below the margin")
+        f = finding(f"residual-{deep}'s training error is NOT higher than residual-{shallow}'s (by more than "
+                    f"{eff * 100:.1f} pp)", paper["residual"], shifted, 0.0, direction="less", what="train err",
+                    note="non-inferiority: the interval of (deep - shallow) must lie below the margin")
         f.diff, f.lo, f.hi = row["diff"], row["lo"], row["hi"]
         f.ours = f"deep - shallow {pp_interval(row['diff'], row['lo'], row['hi'])}"
         findings.append(f)
@@ -82,11 +83,11 @@ def _analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFram
         h = t_quantile((1 + LEVEL) / 2, len(inter) - 1) * inter.std(ddof=1) / math.sqrt(len(inter))
         row = {"diff": inter.mean(), "lo": inter.mean() - h, "hi": inter.mean() + h, "mean": math.nan,
                "mean_baseline": math.nan, "n": len(inter), "n_baseline": len(inter), "n_pairs": len(inter)}
-        f = _finding("depth hurts plain training more than residual (interaction)", "Fig. 6 left vs middle", row,
-                     eff)
+        f = finding("depth hurts plain training more than residual (interaction)", "Fig. 6 left vs middle", row,
+                    eff)
         f.ours = f"(plain gap) - (residual gap) = {pp_interval(inter.mean(), row['lo'], row['hi'])}"
         findings.append(f)
-    power = _power_by(done, "depth", "train_error", "net", eff, "training error")
+    power = power_by(done, "depth", "train_error", "net", eff, "training error")
     notes = [("Training error is 1 - the running accuracy over the last epoch's augmented mini-batches (the paper's "
               "thin curves are the same kind of number); validation accuracy is in the table for reference.")]
     steps = pd.to_numeric(done["steps"], errors="coerce").median() if "steps" in done.columns else math.nan
@@ -130,7 +131,7 @@ def _figure(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> list[str]
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("training error (%)")
-    return _save(fig, folder, "rediscover_training_error")
+    return save_figure(fig, folder, "rediscover_training_error")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ PRIMARY = "PRIMARY: plain-{deep} has a HIGHER training error than plain-{shallow
 
 def _train_error(trials: pd.DataFrame, epochs: pd.DataFrame) -> pd.DataFrame:
     """The completed trials with `train_error` (1 - running train accuracy of the last epoch) and `net`."""
-    done = _complete(trials)
+    done = completed_trials(trials)
     last = epochs[epochs["state"] == "COMPLETE"].sort_values("epoch").groupby("number").tail(1)
     done["train_error"] = done["number"].map(last.set_index("number")["train_acc"].rsub(1.0))
     done["net"] = np.where(done["shortcut"] == "none", "plain", "residual")
@@ -216,11 +217,11 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
                           f"shortcut == 'none' and depth == {shallow}")], metric="train_error",
         prepare=lambda trials, epochs: pd.concat([_train_error(trials, epochs), trials[trials["state"] != "COMPLETE"]],
                                                  ignore_index=True))
-    agg = _agg(done, ["net", "depth"], metric="train_error")
-    agg["val_acc_mean"] = _agg(done, ["net", "depth"], metric="val_acc")["mean"].to_numpy()
+    agg = aggregate_by(done, ["net", "depth"], metric="train_error")
+    agg["val_acc_mean"] = aggregate_by(done, ["net", "depth"], metric="val_acc")["mean"].to_numpy()
     tables = {"final training error (1 - running train accuracy of the last epoch)": agg}
-    power = _power_by(done.assign(seed=done["look"] * 1000 + done["repeat"]), "depth", "train_error", "net", eff,
-                      "training error")
+    power = power_by(done.assign(seed=done["look"] * 1000 + done["repeat"]), "depth", "train_error", "net", eff,
+                     "training error")
     steps = epochs_of(data, complete).groupby(["look", "number"])["steps"].max()
     notes = [(f"Planned: {looks} looks of equal size (information fractions "
               f"{', '.join(f'{t:.2f}' for t in fractions)}); O'Brien-Fleming alpha spending (Lan-DeMets), one-sided "

@@ -13,20 +13,20 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare
-from scalesearch.rediscover.figures import _errorbar_plot, _save
+from scalesearch.rediscover.figures import errorbar_plot, save_figure
 from scalesearch.rediscover.stats import (
     MIN_EFFECT,
     Finding,
-    _agg,
-    _finding,
-    _one,
-    _paired_sd,
-    _power_by,
-    _power_lines,
-    _seed_sd,
+    aggregate_by,
+    finding,
+    paired_sd,
+    power_by,
+    power_lines,
     pp_interval,
+    row_where,
+    seed_sd,
 )
-from scalesearch.rediscover.studies import _complete
+from scalesearch.rediscover.studies import completed_trials
 
 PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)
 # The proxy B0 of experiments 1 and 2: B0's layout at width 0.5, depth 0.5, with a stride-1 stem, at 16 px.
@@ -40,10 +40,11 @@ DWR_ALPHA = 0.8
 # Experiment 1: EfficientNet step 1
 
 
-def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
-                   ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+def analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
+                  ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+    """Step 1's analysis, the alpha, beta grid at phi = 1: (findings, tables, figures, power, notes)."""
     (_, trials, _), = data.values()
-    df = _complete(trials)
+    df = completed_trials(trials)
     df = df[df["phi"] == 1] if "phi" in df.columns else df
     eff = MIN_EFFECT["accuracy"]
     if df.empty:
@@ -52,7 +53,7 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
     df["coef"] = [f"{a:g}, {b:g}, {g:.3f}" for a, b, g in zip(df["alpha"], df["beta"], df["gamma"], strict=True)]
     base_macs = float(trials.loc[trials["point"] == "baseline", "macs"].iloc[0]) \
         if (trials["point"] == "baseline").any() else math.nan
-    agg = _agg(df, ["coef", "alpha", "beta", "gamma"]).sort_values("mean", ascending=False, kind="stable")
+    agg = aggregate_by(df, ["coef", "alpha", "beta", "gamma"]).sort_values("mean", ascending=False, kind="stable")
     agg["macs_x_b0"] = agg["macs"] / base_macs
     agg["rank"] = np.arange(1, len(agg) + 1)
     best = agg.iloc[0]["coef"]
@@ -68,7 +69,7 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                                 "ImageNet", "paper point not trained"))
     else:
         p = paper.iloc[0]
-        row = _one(cmp, arm=p["coef"])
+        row = row_where(cmp, arm=p["coef"])
         if row is None:  # the paper's point is the best
             f = Finding("the paper's (1.2, 1.1, 1.15) is among the best (within the smallest effect that matters)",
                         "1.2, 1.1, 1.15 chosen by grid search on B0 (ImageNet)",
@@ -77,9 +78,9 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
         else:
             # non-inferiority: paper - best > -eff ; written as verdict on (paper - best + eff) with effect eff
             shifted = {**row, "diff": row["diff"] + eff, "lo": row["lo"] + eff, "hi": row["hi"] + eff}
-            f = _finding("the paper's (1.2, 1.1, 1.15) is among the best (within the smallest effect that matters)",
-                         "1.2, 1.1, 1.15 chosen by grid search on B0 (ImageNet)", shifted, 0.0,
-                         note="non-inferiority: the interval of (paper - best) must lie above "
+            f = finding("the paper's (1.2, 1.1, 1.15) is among the best (within the smallest effect that matters)",
+                        "1.2, 1.1, 1.15 chosen by grid search on B0 (ImageNet)", shifted, 0.0,
+                        note="non-inferiority: the interval of (paper - best) must lie above "
                               f"-{eff * 100:.1f} pp; the best is selected on the same data, so this favours the best")
             f.ours = (f"ranked {int(p['rank'])} of {len(agg)}; paper - best ({best}) = {row['diff'] * 100:+.2f} pp "
                       f"[{row['lo'] * 100:+.2f}, {row['hi'] * 100:+.2f}]")
@@ -99,8 +100,8 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
         notes.append(f"The 'paper' point trains alpha, beta = 1.2, 1.1 with gamma derived for a product of exactly 2 "
                      f"(gamma = {float(paper.iloc[0]['gamma']):.3f}); the paper's own gamma 1.15 gives a product of "
                      "1.92 and lies off this grid's constraint surface.")
-    sd_d = _paired_sd(df, "coef", "val_acc")
-    power = _power_lines(sd_d, _seed_sd(df, ["coef"], "val_acc"), int(agg["n"].max()), eff, "accuracy")
+    sd_d = paired_sd(df, "coef", "val_acc")
+    power = power_lines(sd_d, seed_sd(df, ["coef"], "val_acc"), int(agg["n"].max()), eff, "accuracy")
     figs: list[str] = []
     try:
         import matplotlib
@@ -122,7 +123,7 @@ def _analyse_step1(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                 if not math.isnan(v):
                     ax.text(j, i, f"{v * 100:.1f}", ha="center", va="center", color="w", fontsize=8)
         fig.colorbar(im, ax=ax)
-        figs += _save(fig, folder, "rediscover_grid")
+        figs += save_figure(fig, folder, "rediscover_grid")
     except (ValueError, KeyError):
         pass
     return findings, {"grid (ranked)": agg}, power, notes, figs
@@ -261,12 +262,13 @@ def _step2_notes(agg: pd.DataFrame, same: set[tuple[str, int]], b0_acc: float, e
     return notes
 
 
-def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
-                   ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+def analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
+                  ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+    """Step 2's analysis, compound vs the other arms per phi: (findings, tables, figures, power, notes)."""
     from scalesearch.analysis import fit_power_law
 
     (record, trials, _), = data.values()
-    df = _complete(trials)
+    df = completed_trials(trials)
     eff = MIN_EFFECT["accuracy"]
     if df.empty:
         return [Finding("compound beats single-dimension scaling at equal MACs", "Table 3", "not run")], {}, [], \
@@ -277,7 +279,7 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
     if len(b0):  # B0 belongs to the curve of every strategy that was trained
         present = set(scaled["strategy"])
         scaled = pd.concat([scaled] + [b0.assign(strategy=s) for s in STEP2_STRATEGIES if s in present])
-    agg = _agg(scaled, ["strategy", "phi"]).sort_values(["strategy", "phi"])
+    agg = aggregate_by(scaled, ["strategy", "phi"]).sort_values(["strategy", "phi"])
     findings = []
     cmp = compare(df[df["phi"] > 0], "strategy", baseline="compound", by="phi", method="t", seed_col="seed")
     for phi in sorted(df.loc[df["phi"] > 0, "phi"].unique()):
@@ -291,19 +293,19 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                     f"the same network as compound at phi = {phi}, trained once: with the found coefficients "
                     f"compound scaling is {s}-only scaling", verdict="not testable"))
                 continue
-            row = _one(cmp, phi=phi, arm=s)
+            row = row_where(cmp, phi=phi, arm=s)
             if row is not None:
                 row = {**row, "diff": -row["diff"], "lo": -row["hi"], "hi": -row["lo"],
                        "mean": row["mean_baseline"], "mean_baseline": row["mean"]}
-            findings.append(_finding(f"phi = {phi}: compound beats {s}-only at the same MACs",
-                                     "Table 3 (B0 at ~1.8 B): compound 81.1 vs depth 79.0 / width 78.9 / "
-                                     "resolution 79.1", row, eff))
-        row = _one(cmp, phi=phi, arm="dwr")
+            findings.append(finding(f"phi = {phi}: compound beats {s}-only at the same MACs",
+                                    "Table 3 (B0 at ~1.8 B): compound 81.1 vs depth 79.0 / width 78.9 / "
+                                    "resolution 79.1", row, eff))
+        row = row_where(cmp, phi=phi, arm="dwr")
         if row is not None:
             shifted = {**row, "diff": row["diff"] + eff, "lo": row["lo"] + eff, "hi": row["hi"] + eff}
-            f = _finding(f"phi = {phi}: fast compound dWr is as accurate as compound (within "
-                         f"{eff * 100:.1f} pp)", "Dollar et al.: dWr keeps dwr's accuracy", shifted, 0.0,
-                         note="non-inferiority")
+            f = finding(f"phi = {phi}: fast compound dWr is as accurate as compound (within "
+                        f"{eff * 100:.1f} pp)", "Dollar et al.: dWr keeps dwr's accuracy", shifted, 0.0,
+                        note="non-inferiority")
             f.ours = f"dWr - compound {pp_interval(row['diff'], row['lo'], row['hi'])}"
             f.diff, f.lo, f.hi = float(row["diff"]), float(row["lo"]), float(row["hi"])  # the JSON = the Markdown
             findings.append(f)
@@ -350,13 +352,13 @@ def _analyse_step2(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], f
                                                            for s in macs.columns if s != "compound"
                                                            and macs.loc[p, s] == macs.loc[p, s])
                                for p in macs.index if macs.loc[p].drop("compound").notna().any()))
-    power = _power_by(df[df["phi"] > 0], "strategy", "val_acc", "phi", eff, "accuracy")
+    power = power_by(df[df["phi"] > 0], "strategy", "val_acc", "phi", eff, "accuracy")
     is_also = sorted({s for s, _ in same})
     shown = agg.replace({"strategy": {"compound": f"compound (= {' = '.join(is_also)} only)"}}) if is_also else agg
-    figs = _save(_errorbar_plot(shown, "macs", "strategy", "accuracy vs MACs per strategy"), folder,
-                 "rediscover_acc_vs_macs")
-    figs += _save(_errorbar_plot(shown, "acts", "strategy", "accuracy vs activations per strategy"), folder,
-                  "rediscover_acc_vs_acts")
+    figs = save_figure(errorbar_plot(shown, "macs", "strategy", "accuracy vs MACs per strategy"), folder,
+                       "rediscover_acc_vs_macs")
+    figs += save_figure(errorbar_plot(shown, "acts", "strategy", "accuracy vs activations per strategy"), folder,
+                        "rediscover_acc_vs_acts")
     tables = {"strategies": agg}
     if len(fit_tab):
         tables["scaling fit (phi <= 2 -> phi = 3)"] = fit_tab

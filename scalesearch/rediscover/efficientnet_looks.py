@@ -22,19 +22,19 @@ from scalesearch.rediscover.stats import (
     ALPHA_ONE_SIDED,
     MIN_EFFECT,
     Finding,
-    _agg,
-    _paired_sd,
-    _power_lines,
-    _seed_sd,
+    aggregate_by,
     complete_looks,
     control_finding,
     epochs_of,
     look_guards,
     look_pairs,
+    paired_sd,
+    power_lines,
     pp_interval,
+    seed_sd,
     t_row,
 )
-from scalesearch.rediscover.studies import _complete
+from scalesearch.rediscover.studies import completed_trials
 
 PRIMARY_EFFICIENTNET = ("PRIMARY: at phi = 1, compound scaling beats the best single dimension at equal MACs "
                         "(val acc; compound beats depth, width and resolution)")
@@ -57,7 +57,7 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
     from scalesearch.analysis.sequential import omnibus, sequential_test
 
     eff = MIN_EFFECT["accuracy"]
-    done = complete_looks(data, complete, lambda t, e: _complete(t))
+    done = complete_looks(data, complete, lambda t, e: completed_trials(t))
     if done.empty:
         return [Finding(PRIMARY_EFFICIENTNET, PAPER, "no look complete yet")], {}, [], [], []
     k = int(done["look"].nunique())
@@ -111,7 +111,7 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
     findings += components
     guards_lines = look_guards(data, complete, [(f"compound vs {arm}", _arm_expr("compound"), _arm_expr(arm))
                                                 for arm in SINGLE])
-    agg = _agg(done, ["arm"]).sort_values("mean", ascending=False)
+    agg = aggregate_by(done, ["arm"]).sort_values("mean", ascending=False)
     notes = [(f"Planned: {looks} looks of equal size (information fractions "
               f"{', '.join(f'{t:.2f}' for t in fractions)}); O'Brien-Fleming alpha spending (Lan-DeMets), one-sided "
               f"alpha {ALPHA_ONE_SIDED:g} for each part of the primary claim (an intersection-union test needs no "
@@ -136,9 +136,9 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
     for arm in SINGLE:
         two = pair[pair["arm"].isin(["compound", arm])]
         if two["arm"].nunique() == 2:
-            power += _power_lines(_paired_sd(two, "arm", "val_acc"), _seed_sd(two, ["arm"], "val_acc"),
-                                  int(two.groupby("arm")["seed"].nunique().max()), eff,
-                                  f"accuracy, compound vs {arm}-only")
+            power += power_lines(paired_sd(two, "arm", "val_acc"), seed_sd(two, ["arm"], "val_acc"),
+                                 int(two.groupby("arm")["seed"].nunique().max()), eff,
+                                 f"accuracy, compound vs {arm}-only")
     figs = arm_curves(done, epochs_of(data, complete), folder, "arm", "rediscover_efficientnet_curves")
     return findings, {"final validation accuracy per arm": agg}, power, notes, figs
 

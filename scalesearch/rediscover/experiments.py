@@ -12,12 +12,12 @@ import pandas as pd
 
 from scalesearch.errors import InputError, NotFoundError
 from scalesearch.files import check_output_folder, output_folder
-from scalesearch.rediscover.degradation import _analyse_degradation, analyse_degradation_looks
-from scalesearch.rediscover.efficientnet import _analyse_step1, _analyse_step2
+from scalesearch.rediscover.degradation import analyse_degradation, analyse_degradation_looks
+from scalesearch.rediscover.efficientnet import analyse_step1, analyse_step2
 from scalesearch.rediscover.efficientnet_looks import analyse_efficientnet_looks
-from scalesearch.rediscover.resnext import _analyse_resnext, analyse_resnext_looks
+from scalesearch.rediscover.resnext import analyse_resnext, analyse_resnext_looks
 from scalesearch.rediscover.stats import Finding
-from scalesearch.rediscover.studies import DEFAULT_DB, OUT_REMEDY, _load, _provenance, _status
+from scalesearch.rediscover.studies import DEFAULT_DB, OUT_REMEDY, read_study, study_provenance, study_status
 
 
 @dataclass(frozen=True)
@@ -109,36 +109,36 @@ EXPERIMENTS: dict[str, Experiment] = {
         "efficientnet-step1", "EfficientNet compound scaling, step 1 (grid over alpha, beta at phi = 1)",
         ("spaces/rediscover_efficientnet_step1.yaml",),
         "Tan & Le Sec. 3.3: on ImageNet B0, alpha, beta, gamma = 1.2, 1.1, 1.15 (alpha * beta^2 * gamma^2 = 1.92).",
-        _analyse_step1, withdrawn=_WITHDRAWN_EFFICIENTNET),
+        analyse_step1, withdrawn=_WITHDRAWN_EFFICIENTNET),
     "efficientnet-step2": Experiment(
         "efficientnet-step2", "EfficientNet compound scaling, step 2 (compound vs single-dimension vs dWr)",
         ("spaces/rediscover_efficientnet_step2.yaml",),
         "Tan & Le Table 3 (B0 scaled to ~1.8 B FLOPs): depth-only 79.0, width-only 78.9, resolution-only 79.1, "
         "compound 81.1 % top-1. Dollar et al.: dWr (alpha = 0.8) matches dwr's accuracy with fewer activations.",
-        _analyse_step2, withdrawn=_WITHDRAWN_EFFICIENTNET),
+        analyse_step2, withdrawn=_WITHDRAWN_EFFICIENTNET),
     "resnext": Experiment(
         "resnext", "ResNeXt: cardinality > width > depth, and the cardinality sweep",
         ("spaces/rediscover_resnext_cwd.yaml", "spaces/rediscover_resnext_cardinality.yaml"),
         "Xie et al. Table 4 (2x ResNet-101): ResNet-200 21.7, 1x100d 21.3, 2x64d 20.7, 64x4d 20.4 % top-1 error; "
         "Table 3 (~4.1 GFLOPs): 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, 32x4d 22.2.",
-        _analyse_resnext, withdrawn=_WITHDRAWN_RESNEXT),
+        analyse_resnext, withdrawn=_WITHDRAWN_RESNEXT),
     "resnext-seeds": Experiment(
         "resnext-seeds", "ResNeXt follow-up: cardinality vs width at 2x with 22 seeds",
         ("spaces/rediscover_resnext_seeds.yaml",),
         "Xie et al. Table 4 (2x ResNet-101): ResNeXt-101 2x64d 20.7 vs 1x100d 21.3 % top-1 error.",
-        _analyse_resnext, pilot=False, withdrawn=_WITHDRAWN_RESNEXT),
+        analyse_resnext, pilot=False, withdrawn=_WITHDRAWN_RESNEXT),
     "degradation": Experiment(
         "degradation", "Degradation: plain vs residual at two depths (training error)",
         ("spaces/rediscover_degradation.yaml",),
         "He et al. Fig. 1/6: on CIFAR-10 plain-56 has higher training (and test) error than plain-20; ResNet-56 "
         "lower than ResNet-20. ImageNet: plain-34 28.54 vs ResNet-34 25.03 % top-1 err (10-crop).",
-        _analyse_degradation, withdrawn=_WITHDRAWN_DEGRADATION),
+        analyse_degradation, withdrawn=_WITHDRAWN_DEGRADATION),
     "degradation-residual": Experiment(
         "degradation-residual", "Degradation follow-up: the residual pair with 16 seeds and a longer schedule",
         ("spaces/rediscover_degradation_residual.yaml",),
         "He et al. Fig. 6 (CIFAR-10): ResNet-56 has a lower training error than ResNet-20 (and 6.97 vs 8.75 % test "
         "error, Table 6).",
-        _analyse_degradation, pilot=False, withdrawn=_WITHDRAWN_DEGRADATION),
+        analyse_degradation, pilot=False, withdrawn=_WITHDRAWN_DEGRADATION),
 }
 
 
@@ -177,7 +177,7 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
             if raw or db is None:
                 data[s] = read_raw(folder)
             else:
-                data[s] = _load(db, s)
+                data[s] = read_study(db, s)
         except (LookupError, FileNotFoundError):
             if not raw and db is not None and (folder / "study.json").exists():
                 data[s] = read_raw(folder)
@@ -186,7 +186,7 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
     if not data:
         raise NotFoundError(f"none of the studies {', '.join(studies)} is in {db} or under {out_root}")
     folder = output_folder(Path(out_root) / next(iter(data)), remedy=OUT_REMEDY)
-    statuses = [_status(r, t, pilot) for r, t, _ in data.values()]
+    statuses = [study_status(r, t, pilot) for r, t, _ in data.values()]
     if exp.looks > 1:
         done = [st == "full" for st in statuses]
         done += [False] * (len(studies) - len(done))
@@ -198,6 +198,6 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
         findings, tables, power, notes, figs = exp.analyse(data, folder)
         complete = all(s in ("full", "pilot") for s in statuses) and len(data) == len(studies)
         status = ("pilot" if complete else "pilot-partial") if pilot else ("full" if complete else "partial")
-    prov = {s: _provenance(r, t) for s, (r, t, _) in data.items()}
+    prov = {s: study_provenance(r, t) for s, (r, t, _) in data.items()}
     return Outcome(experiment, tuple(data), status, findings, tables, prov, power, notes, figs,
                    missing=tuple(s for s in studies if s not in data))

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 
-def _save(fig: Any, folder: Path, name: str) -> list[str]:
+def save_figure(fig: Any, folder: Path, name: str) -> list[str]:
+    """Save `fig` as `folder`/`name`.png and .svg, close it; the paths written."""
     from scalesearch.plot import save
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -24,8 +25,9 @@ def _save(fig: Any, folder: Path, name: str) -> list[str]:
     return out
 
 
-def _errorbar_plot(agg: pd.DataFrame, x: str, group: str, title: str, *, logx: bool = True,
-                   ylabel: str = "validation accuracy") -> Any:
+def errorbar_plot(agg: pd.DataFrame, x: str, group: str, title: str, *, logx: bool = True,
+                  ylabel: str = "validation accuracy") -> Any:
+    """A figure of each group's mean and interval of the metric (`agg` as `aggregate_by` gives it) against `x`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,4 +74,4 @@ def arm_curves(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path, column: s
     ax.set_ylim(bottom=max(0.0, float(ep["val_acc"].quantile(0.1)) * 100 - 5))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, folder, name)
+    return save_figure(fig, folder, name)

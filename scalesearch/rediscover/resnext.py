@@ -3,7 +3,7 @@
 `analyse_resnext_looks` is the redesigned experiment (issue 21): the 1x control and 2x by cardinality or by width in
 one study per planned look; a positive control (each 2x arm beats 1x) that must pass before the primary claim
 (cardinality beats width at 2x, O'Brien-Fleming looks) can be decided; the regime guards beside the verdicts.
-`_analyse_resnext` is the first design's analysis (verdicts withdrawn: no positive control, 33 claims, no primary):
+`analyse_resnext` is the first design's analysis (verdicts withdrawn: no positive control, 33 claims, no primary):
 twice the complexity by cardinality, width or depth ranked per training length, and the cardinality sweep."""
 
 from __future__ import annotations
@@ -17,32 +17,33 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
-from scalesearch.rediscover.figures import _errorbar_plot, _save, arm_curves
+from scalesearch.rediscover.figures import arm_curves, errorbar_plot, save_figure
 from scalesearch.rediscover.stats import (
     ALPHA_ONE_SIDED,
     LEVEL,
     MIN_EFFECT,
     Finding,
-    _agg,
-    _finding,
-    _one,
-    _paired_sd,
-    _power_by,
-    _power_lines,
-    _seed_sd,
+    aggregate_by,
     complete_looks,
     control_finding,
     epochs_of,
+    finding,
     look_guards,
     look_pairs,
+    paired_sd,
+    power_by,
+    power_lines,
     pp_interval,
+    row_where,
+    seed_sd,
     t_row,
 )
-from scalesearch.rediscover.studies import _complete
+from scalesearch.rediscover.studies import completed_trials
 
 
-def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
-                     ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+def analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,
+                    ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
+    """The first design's ResNeXt analysis (verdicts withdrawn): (findings, tables, figures, power, notes)."""
     eff = MIN_EFFECT["accuracy"]
     findings: list[Finding] = []
     tables: dict[str, pd.DataFrame] = {}
@@ -52,9 +53,9 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
     cwd = next((v for v in data.values() if "grow" in v[1].columns), None)
     card = next((v for v in data.values() if "grow" not in v[1].columns and "C" in v[1].columns), None)
     if cwd is not None:
-        df = _complete(cwd[1])
+        df = completed_trials(cwd[1])
         if len(df):
-            agg = _agg(df, ["epochs", "grow"]).sort_values(["epochs", "mean"], ascending=[True, False])
+            agg = aggregate_by(df, ["epochs", "grow"]).sort_values(["epochs", "mean"], ascending=[True, False])
             agg["rank"] = agg.groupby("epochs")["mean"].rank(ascending=False, method="first").astype(int)
             tables["2x complexity: ranking per training length"] = agg
             cmp = compare(df, "grow", by="epochs", method="t", seed_col="seed")
@@ -66,14 +67,14 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                                     ("cardinality", "none", "2x complexity beats 1x")):
                     if not {a, b} <= trained:
                         continue
-                    row = _one(cmp, epochs=ep, arm=a, baseline=b)
+                    row = row_where(cmp, epochs=ep, arm=a, baseline=b)
                     if row is None:
-                        row = _one(cmp, epochs=ep, arm=b, baseline=a)
+                        row = row_where(cmp, epochs=ep, arm=b, baseline=a)
                         if row is not None:
                             row = {**row, "diff": -row["diff"], "lo": -row["hi"], "hi": -row["lo"],
                                    "mean": row["mean_baseline"], "mean_baseline": row["mean"]}
-                    findings.append(_finding(f"{ep} epochs: {a} > {b} at {'2x' if b != 'none' else '2x vs 1x'}",
-                                             paper, row, eff))
+                    findings.append(finding(f"{ep} epochs: {a} > {b} at {'2x' if b != 'none' else '2x vs 1x'}",
+                                            paper, row, eff))
             findings += _regime_findings(df, eff)
             ranks = agg.pivot_table(index="grow", columns="epochs", values="rank")
             if ranks.shape[1] >= 2:
@@ -83,25 +84,25 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                     for c in ranks.columns) + (" (the same order)" if same else " (the order changes; see the "
                                                                                    "pairwise intervals before "
                                                                                    "reading anything into it)"))
-            power += _power_by(df, "grow", "val_acc", "epochs", eff, "accuracy, 2x complexity")
+            power += power_by(df, "grow", "val_acc", "epochs", eff, "accuracy, 2x complexity")
             series = agg.assign(series=[f"{g}, {int(e)} epochs"
                                         for g, e in zip(agg["grow"], agg["epochs"], strict=True)])
-            figs += _save(_errorbar_plot(series, "macs", "series", "ResNeXt: 1x (none) and 2x complexity"),
-                          folder, "rediscover_cwd")
+            figs += save_figure(errorbar_plot(series, "macs", "series", "ResNeXt: 1x (none) and 2x complexity"),
+                                folder, "rediscover_cwd")
     if card is not None:
-        df = _complete(card[1])
+        df = completed_trials(card[1])
         if len(df):
-            agg = _agg(df, ["epochs", "C", "d"]).sort_values(["epochs", "C"])
+            agg = aggregate_by(df, ["epochs", "C", "d"]).sort_values(["epochs", "C"])
             tables["cardinality sweep at fixed complexity"] = agg
             cmp = compare(df, "C", baseline=1, by="epochs", method="t", seed_col="seed")
             for ep in sorted(df["epochs"].unique()):
                 for c in sorted(df["C"].unique()):
                     if c == 1:
                         continue
-                    findings.append(_finding(f"{ep} epochs: C = {c} beats C = 1 at the same MACs",
-                                             "Table 3: 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, "
-                                             "32x4d 22.2 % err",
-                                             _one(cmp, epochs=ep, arm=c), eff))
+                    findings.append(finding(f"{ep} epochs: C = {c} beats C = 1 at the same MACs",
+                                            "Table 3: 1x64d 23.9, 2x40d 23.0, 4x24d 22.6, 8x14d 22.3, "
+                                            "32x4d 22.2 % err",
+                                            row_where(cmp, epochs=ep, arm=c), eff))
                 # trend: per-seed slope of accuracy on log2 C, t interval over seeds
                 g = df[df["epochs"] == ep]
                 slopes = []
@@ -113,19 +114,19 @@ def _analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]],
                     h = t_quantile((1 + LEVEL) / 2, len(s) - 1) * s.std(ddof=1) / math.sqrt(len(s))
                     row = {"diff": s.mean(), "lo": s.mean() - h, "hi": s.mean() + h, "mean": math.nan,
                            "mean_baseline": math.nan, "n": len(s), "n_baseline": len(s), "n_pairs": len(s)}
-                    f = _finding(f"{ep} epochs: accuracy rises with cardinality (slope per doubling of C)",
-                                 "Table 3: error falls monotonically from C = 1 to 32", row, eff / 3,
-                                 note=f"smallest slope that matters {eff / 3 * 100:.2f} pp per doubling")
+                    f = finding(f"{ep} epochs: accuracy rises with cardinality (slope per doubling of C)",
+                                "Table 3: error falls monotonically from C = 1 to 32", row, eff / 3,
+                                note=f"smallest slope that matters {eff / 3 * 100:.2f} pp per doubling")
                     f.ours = f"slope {s.mean() * 100:+.2f} pp per doubling of C [{f.lo * 100:+.2f}, {f.hi * 100:+.2f}]"
                     findings.append(f)
             rej = card[1][card[1]["state"] == "REJECTED"]
             if len(rej):
                 notes.append("Rejected by the iso-complexity constraint (the proxy cannot build them within 10% of "
                              "the MACs): " + ", ".join(sorted({f"C = {int(c)}" for c in rej["C"]})))
-            power += _power_by(df, "C", "val_acc", "epochs", eff, "accuracy, cardinality sweep")
+            power += power_by(df, "C", "val_acc", "epochs", eff, "accuracy, cardinality sweep")
             agg2 = agg.assign(series=[f"{int(e)} epochs" for e in agg["epochs"]])
-            figs += _save(_errorbar_plot(agg2, "C", "series", "ResNeXt: cardinality at fixed MACs", logx=True),
-                          folder, "rediscover_cardinality")
+            figs += save_figure(errorbar_plot(agg2, "C", "series", "ResNeXt: cardinality at fixed MACs", logx=True),
+                                folder, "rediscover_cardinality")
     if cwd is not None and cwd[1]["epochs"].nunique() >= 2:
         notes.append("ResNet-RS (Bello et al.) report that the best scaling strategy depends on the training regime; "
                      "both lengths here are short (proxy regime, little overfitting).")
@@ -183,7 +184,7 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
     the primary claim; the primary claim is tested at the last complete look against that look's boundary."""
     from scalesearch.analysis.sequential import sequential_test
     eff = MIN_EFFECT["accuracy"]
-    done = complete_looks(data, complete, lambda t, e: _complete(t))
+    done = complete_looks(data, complete, lambda t, e: completed_trials(t))
     if done.empty:
         return [Finding(PRIMARY_RESNEXT, "Table 4", "no look complete yet")], {}, [], [], []
     k = int(done["look"].nunique())
@@ -210,11 +211,11 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
                                    ours, lt.diff, lt.lo, lt.hi, label, math.nan, lt.n,
                                    f"look {k} of {looks}: z boundary {lt.bound_z:.3f}"))
     guards_lines = look_guards(data, complete, [("cardinality vs width", _ARMS["cardinality"], _ARMS["width"])])
-    agg = _agg(done, ["grow"]).sort_values("mean", ascending=False)
+    agg = aggregate_by(done, ["grow"]).sort_values("mean", ascending=False)
     pair = done[done["grow"].isin(["cardinality", "width"])].assign(seed=done["look"] * 1000 + done["repeat"])
-    power = _power_lines(_paired_sd(pair, "grow", "val_acc"), _seed_sd(pair, ["grow"], "val_acc"),
-                         int(pair.groupby("grow")["seed"].nunique().max()) if len(pair) else 0, eff,
-                         "accuracy, cardinality vs width at 2x")
+    power = power_lines(paired_sd(pair, "grow", "val_acc"), seed_sd(pair, ["grow"], "val_acc"),
+                        int(pair.groupby("grow")["seed"].nunique().max()) if len(pair) else 0, eff,
+                        "accuracy, cardinality vs width at 2x")
     names = list(data)
     notes = [(f"Planned: {looks} looks of equal size (information fractions "
               f"{', '.join(f'{t:.2f}' for t in fractions)}); O'Brien-Fleming alpha spending (Lan-DeMets), one-sided "

@@ -78,7 +78,7 @@ def seeds_needed(sd: float, effect: float, *, level: float = LEVEL, power: float
     return most + 1
 
 
-def _paired_sd(df: pd.DataFrame, arm: str, metric: str, by: Sequence[str] = ()) -> float:
+def paired_sd(df: pd.DataFrame, arm: str, metric: str, by: Sequence[str] = ()) -> float:
     """The pooled SD of per-seed differences between arms (within each `by` group), from every pair of arms."""
     sds = []
     groups = df.groupby(list(by), observed=True) if by else [((), df)]
@@ -95,7 +95,7 @@ def _paired_sd(df: pd.DataFrame, arm: str, metric: str, by: Sequence[str] = ()) 
     return math.sqrt(sum(v * k for v, k in sds) / sum(k for _, k in sds))
 
 
-def _seed_sd(df: pd.DataFrame, cols: Sequence[str], metric: str) -> float:
+def seed_sd(df: pd.DataFrame, cols: Sequence[str], metric: str) -> float:
     """The pooled within-configuration SD of `metric` over seeds."""
     parts = [(float(g[metric].var(ddof=1)), len(g) - 1) for _, g in df.groupby(list(cols), observed=True)
              if g[metric].notna().sum() >= 2]
@@ -104,7 +104,8 @@ def _seed_sd(df: pd.DataFrame, cols: Sequence[str], metric: str) -> float:
     return math.sqrt(sum(v * k for v, k in parts) / sum(k for _, k in parts))
 
 
-def _power_lines(sd_diff: float, sd_seed: float, n: int, effect: float, what: str) -> list[str]:
+def power_lines(sd_diff: float, sd_seed: float, n: int, effect: float, what: str) -> list[str]:
+    """The sentence on the noise and the power of `n` seeds to detect `effect` (or why it cannot be measured)."""
     if math.isnan(sd_diff):
         return [f"{what}: not enough seeds to measure the noise (need two per arm)."]
     det = detectable_difference(sd_diff, n)
@@ -119,18 +120,18 @@ def _power_lines(sd_diff: float, sd_seed: float, n: int, effect: float, what: st
 # From `compare` rows and trials to findings and tables
 
 
-def _power_by(df: pd.DataFrame, arm: str, metric: str, by: str, effect: float, what: str) -> list[str]:
-    """`_power_lines` for each level of `by` (the noise differs between, e.g., plain and residual nets)."""
+def power_by(df: pd.DataFrame, arm: str, metric: str, by: str, effect: float, what: str) -> list[str]:
+    """`power_lines` for each level of `by` (the noise differs between, e.g., plain and residual nets)."""
     out = []
     for level, g in df.groupby(by, sort=False, observed=True):
         n = int(g.groupby(arm, observed=True)["seed"].nunique().max())
-        out += _power_lines(_paired_sd(g, arm, metric), _seed_sd(g, [arm], metric), n, effect,
-                            f"{what}, {by} = {level}")
+        out += power_lines(paired_sd(g, arm, metric), seed_sd(g, [arm], metric), n, effect,
+                           f"{what}, {by} = {level}")
     return out
 
 
-def _finding(claim: str, paper: str, row: Mapping[str, Any] | None, effect: float, *,
-             direction: str = "greater", what: str = "val acc", note: str = "") -> Finding:
+def finding(claim: str, paper: str, row: Mapping[str, Any] | None, effect: float, *,
+            direction: str = "greater", what: str = "val acc", note: str = "") -> Finding:
     """A Finding from one `compare` row (diff = arm - baseline), tested in the claimed direction."""
     if row is None:
         return Finding(claim, paper, "not run", note=note or "no completed trials for this comparison")
@@ -141,14 +142,15 @@ def _finding(claim: str, paper: str, row: Mapping[str, Any] | None, effect: floa
                    float(v.detectable), int(row.get("n_pairs") or min(row["n"], row["n_baseline"])), note)
 
 
-def _one(cmp: pd.DataFrame, **eq: Any) -> Mapping[str, Any] | None:
+def row_where(cmp: pd.DataFrame, **eq: Any) -> Mapping[str, Any] | None:
+    """The first `compare` row whose columns equal `eq` (as a mapping), None when none does."""
     m = np.ones(len(cmp), dtype=bool)
     for k, v in eq.items():
         m &= (cmp[k] == v).to_numpy()
     return None if not m.any() else cmp[m].iloc[0].to_dict()
 
 
-def _agg(df: pd.DataFrame, by: Sequence[str], metric: str = "val_acc") -> pd.DataFrame:
+def aggregate_by(df: pd.DataFrame, by: Sequence[str], metric: str = "val_acc") -> pd.DataFrame:
     """Mean, SD, n and t interval of `metric` per group, and the group's mean MACs/acts."""
     rows = []
     for key, g in df.groupby(list(by), sort=False, observed=True):

@@ -11,7 +11,8 @@ DEFAULT_DB = "results/rediscover.db"
 OUT_REMEDY = "write elsewhere with --out DIR"  # what an OutputFolderError of results/<study>/ suggests
 
 
-def _status(record: Any, trials: pd.DataFrame, pilot: bool) -> str:
+def study_status(record: Any, trials: pd.DataFrame, pilot: bool) -> str:
+    """pilot, partial or full (pilot-partial for an unfinished pilot) from the record and its trials."""
     planned = getattr(record, "planned", None)
     done = int((trials["state"] == "COMPLETE").sum())
     unfinished = int(trials["state"].isin(["QUEUED", "RUNNING", "INTERRUPTED"]).sum())
@@ -21,7 +22,8 @@ def _status(record: Any, trials: pd.DataFrame, pilot: bool) -> str:
     return "pilot" if pilot else "full"
 
 
-def _provenance(record: Any, trials: pd.DataFrame) -> dict[str, Any]:
+def study_provenance(record: Any, trials: pd.DataFrame) -> dict[str, Any]:
+    """A study's spec, seeds, trials by state, wall and training time, hardware and times."""
     import yaml
 
     spec = yaml.safe_load(record.spec_text) or {}
@@ -37,7 +39,8 @@ def _provenance(record: Any, trials: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _load(db: str, study: str) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+def read_study(db: str, study: str) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    """(record, trials, epochs) of `study` in database `db`, read-only."""
     from scalesearch import results
 
     reader = results.open_reader(db)
@@ -50,5 +53,6 @@ def _load(db: str, study: str) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     return record, trials, epochs
 
 
-def _complete(trials: pd.DataFrame) -> pd.DataFrame:
+def completed_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The COMPLETE trials with a val_acc (a copy)."""
     return trials[(trials["state"] == "COMPLETE") & trials["val_acc"].notna()].copy()

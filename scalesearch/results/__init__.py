@@ -46,12 +46,11 @@ Example:
 """
 
 from scalesearch.analysis import aggregate
-# Private names other modules and tests use (_snapshot, _unknown_column) and the store's Reader are re-exported too.
-from scalesearch.results.load import (DB, EPOCH_COLUMNS, STATES, TRIAL_COLUMNS, _snapshot, arch_label, load_epochs,
-                                      load_studies, load_trials, open_reader, parameter_names, study_family,
-                                      study_objectives)
-from scalesearch.results.query import (_unknown_column, aggregate_configs, filter_rows, front_objectives,
-                                       pareto_rows, parse_objectives, query, select_columns, sort_rows)
+# The store's Reader is re-exported too.
+from scalesearch.results.load import (DB, EPOCH_COLUMNS, STATES, TRIAL_COLUMNS, arch_label, load_epochs, load_studies,
+                                      load_trials, open_reader, parameter_names, study_family, study_objectives)
+from scalesearch.results.query import (aggregate_configs, filter_rows, front_objectives, pareto_rows, parse_objectives,
+                                       query, select_columns, sort_rows)
 from scalesearch.store import Reader
 
 __all__ = ["EPOCH_COLUMNS", "STATES", "TRIAL_COLUMNS", "aggregate", "aggregate_configs", "arch_label", "filter_rows",

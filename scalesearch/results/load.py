@@ -49,7 +49,7 @@ def open_reader(db: DB = None) -> Reader:
 
 
 @contextlib.contextmanager
-def _snapshot(db: DB) -> Iterator[tuple[Reader, sa.Connection]]:
+def snapshot(db: DB) -> Iterator[tuple[Reader, sa.Connection]]:
     """A connection inside one read transaction (one consistent snapshot), READ ONLY on PostgreSQL too."""
     owned = not isinstance(db, Reader)
     reader = open_reader(db)
@@ -67,7 +67,8 @@ def _has_tables(conn: sa.Connection) -> bool:
     return sa.inspect(conn).has_table(StudyRow.__tablename__)
 
 
-def _names(study: str | Sequence[str] | None) -> list[str] | None:
+def study_names(study: str | Sequence[str] | None) -> list[str] | None:
+    """The study names asked for, each once in order (None: every study); InputError for a non-name."""
     if study is None:
         return None
     names = [study] if isinstance(study, str) else list(study)
@@ -154,7 +155,7 @@ def arch_label(parameters: Mapping[str, Any] | None, point: str | None = None, n
 
 def study_objectives(db: DB, study: str) -> dict[str, str]:
     """A study's objectives, {name: "max"|"min"}, as its spec declares them (`latency` is `latency_ms`)."""
-    with _snapshot(db) as (reader, conn):
+    with snapshot(db) as (reader, conn):
         (row,) = _study_rows(reader, conn, [study])
     return {("latency_ms" if n == "latency" else str(n)): str(d) for n, d in row.objectives}
 
@@ -200,13 +201,13 @@ def load_trials(db: DB = None, study: str | Sequence[str] | None = None, *,
         FileNotFoundError: no database file there.
         LookupError: a study that is not in the database (the message names those that are).
     """
-    names = _names(study)
+    names = study_names(study)
     keep = None if states is None else {s.upper() for s in states}
     if keep is not None:
         unknown = sorted(keep - set(STATES.values()))
         if unknown:
             raise InputError(f"states: unknown state {unknown[0]!r}; expected some of {', '.join(STATES.values())}")
-    with _snapshot(db) as (reader, conn):
+    with snapshot(db) as (reader, conn):
         studies = _study_rows(reader, conn, names)
         if not studies:
             return _empty_trials()
@@ -307,8 +308,8 @@ def load_epochs(db: DB = None, study: str | Sequence[str] | None = None, number:
         then the epoch's `epoch`, `steps`, `lr`, `train_loss`, `train_acc`, `val_loss`, `val_acc`, `epoch_s`,
         `images_per_s` and `eval_s` (seconds of the epoch and of its evaluation).
     """
-    names = _names(study)
-    with _snapshot(db) as (reader, conn):
+    names = study_names(study)
+    with snapshot(db) as (reader, conn):
         studies = _study_rows(reader, conn, names)
         if not studies:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in EPOCH_COLUMNS})
@@ -347,7 +348,7 @@ def load_studies(db: DB = None) -> pd.DataFrame:
     updated, finished, message."""
     cols = ["study", "state", "sampler", "seed", "repeats", "objectives", "family", "trials", "completed", "failed",
             "stopped", "rejected", "other", "planned", "runs", "wall_s", "created", "updated", "finished", "message"]
-    with _snapshot(db) as (reader, conn):
+    with snapshot(db) as (reader, conn):
         if not _has_tables(conn):
             return pd.DataFrame(columns=cols)
         s = StudyRow

@@ -13,7 +13,7 @@ from scalesearch.analysis import aggregate
 from scalesearch.errors import InputError
 from scalesearch.results.load import (
     DB,
-    _names,
+    study_names,
     load_trials,
     open_reader,
     study_objectives,
@@ -80,7 +80,8 @@ def _python_values(col: pd.Series) -> list[Any]:
     return out
 
 
-def _unknown_column(option: str, name: str, df: pd.DataFrame) -> InputError:
+def unknown_column(option: str, name: str, df: pd.DataFrame) -> InputError:
+    """The InputError for an option naming a column `df` lacks (it lists the columns)."""
     return InputError(f"{option}: unknown column {name!r}; the columns are {', '.join(map(str, df.columns))}")
 
 
@@ -121,7 +122,7 @@ def filter_rows(df: pd.DataFrame, where: str, *, option: str = "--where") -> pd.
     names = sorted(e.names)
     for n in names:
         if n not in df.columns:
-            raise _unknown_column(option, n, df)
+            raise unknown_column(option, n, df)
     columns = [_python_values(df[n]) for n in names]
     mask = np.zeros(len(df), dtype=bool)
     env: dict[str, Any] = {}
@@ -202,7 +203,7 @@ def pareto_rows(df: pd.DataFrame, objectives: Mapping[str, str], *, by: str | No
 
     for c in objectives:
         if c not in df.columns:
-            raise _unknown_column(option, c, df)
+            raise unknown_column(option, c, df)
     if df.empty:
         return df
     mask = np.zeros(len(df), dtype=bool)
@@ -235,7 +236,7 @@ def sort_rows(df: pd.DataFrame, sort: str | Sequence[str], *, option: str = "--s
         name, sep, direction = p.partition(":")
         name, direction = name.strip(), direction.strip().lower()
         if name not in df.columns:
-            raise _unknown_column(option, name, df)
+            raise unknown_column(option, name, df)
         if sep and direction not in ("asc", "desc"):
             raise InputError(f"{option}: {p!r}: the direction must be asc or desc")
         cols.append(name)
@@ -252,7 +253,7 @@ def select_columns(df: pd.DataFrame, columns: str | Sequence[str], *, option: st
         raise InputError(f"{option}: expected column names separated by commas")
     for n in names:
         if n not in df.columns:
-            raise _unknown_column(option, n, df)
+            raise unknown_column(option, n, df)
     out = df[list(dict.fromkeys(names))]
     out.attrs = dict(df.attrs)
     return out
@@ -285,7 +286,7 @@ def query(db: DB = None, study: str | Sequence[str] | None = None, *, where: str
         The DataFrame (`attrs["parameters"]` names the parameter columns, `attrs["total"]` the rows before
         filtering).
     """
-    names = _names(study)
+    names = study_names(study)
     reader = open_reader(db)
     try:
         df = load_trials(reader, names)

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scalesearch.search.constraints import set_constraints
-from scalesearch.search.state import RunState, _Config, _label, _Running, _state
+from scalesearch.search.state import ClaimedConfig, RunningJob, RunState, params_label, trial_state
 from scalesearch.search.study import spec_fits
 from scalesearch.search.tell import Results
 from scalesearch.spec import Candidate, InvalidArchitecture, SpecError, grid_space, resolve_candidate, sample_params
@@ -78,8 +78,8 @@ class Claims:
         self._reruns = collections.deque((dict(r.parameters), r.point) for r in rerun.values())
         # Finished configurations whose Optuna trial never got their result (a write error between our row and
         # Optuna's tell, e.g. a full disk): Optuna is told the stored result again on a new trial, not retrained.
-        told = {t.number for t in run.study.get_trials(deepcopy=False, states=(_state("COMPLETE"),
-                                                                                _state("PRUNED")))}
+        told = {t.number for t in run.study.get_trials(deepcopy=False, states=(trial_state("COMPLETE"),
+                                                                                trial_state("PRUNED")))}
         ended: dict[str, list[TrialRecord]] = {}
         for r in rows:
             if r.state in ("completed", "stopped", "failed") and r.config_key not in rerun:
@@ -189,7 +189,7 @@ class Claims:
         try:
             params = sample_params(self.spec, trial)
         except Exception as e:  # noqa: BLE001 - a sampler error ends the search, it does not crash the driver
-            self.run.study.tell(trial, state=_state("FAIL"))
+            self.run.study.tell(trial, state=trial_state("FAIL"))
             self.note = f"the sampler failed: {e}"
             return False
         outcome = self._handle(params, None, trial=trial)
@@ -212,7 +212,7 @@ class Claims:
                 params = sample_params(self.spec, trial)
             except Exception as e:  # noqa: BLE001 - as in _claim_next; the pool's open trials are told FAIL
                 for t in [trial, *(x[3] for x in scored), *(x[1] for x in again)]:
-                    self.run.study.tell(t, state=_state("FAIL"))
+                    self.run.study.tell(t, state=trial_state("FAIL"))
                 self.note = f"the sampler failed: {e}"
                 return False
             try:
@@ -249,7 +249,8 @@ class Claims:
                                                "scores": self._pool_scores.pop(self._config_key(cand), None)})
             self._rejected.add(key)
             self.run.counts.rejected += 1
-            self.run.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.run.counts)
+            self.run.progress.event("rejected", f"#{rec.number} rejected ({params_label(params)}): {why}",
+                                    self.run.counts)
         for params, trial in again:  # now claimed (told with it) or dropped (told rejected), as its first copy
             self._handle(params, None, trial=trial)
             self._idle += 1
@@ -286,8 +287,8 @@ class Claims:
             return
         run = self.run
         rows = run.store.link_optuna_trial(run.name, keys, trial.number)
-        run.progress.event("note", f"told Optuna again the stored result of {_label(params)} ({rows} row(s)): its "
-                                   "trial had lost it", run.counts)
+        run.progress.event("note", f"told Optuna again the stored result of {params_label(params)} ({rows} row(s)): "
+                                   "its trial had lost it", run.counts)
 
     def _ask_fixed(self, params: Mapping[str, Any], point: str | None) -> Any | None:
         """An Optuna trial with exactly these parameter values (enqueued, then asked), or None when the values are
@@ -328,7 +329,8 @@ class Claims:
                                                   cand.rejected_by if cand is not None else (why,))})
             self._rejected.add(key)
             self.run.counts.rejected += 1
-            self.run.progress.event("rejected", f"#{rec.number} rejected ({_label(params)}): {why}", self.run.counts)
+            self.run.progress.event("rejected", f"#{rec.number} rejected ({params_label(params)}): {why}",
+                                    self.run.counts)
             return "rejected"
         assert cand is not None
         if jobs[0].key in self._rejected and not fixed:  # feasible, but a prefilter dropped it: again, untrained
@@ -346,13 +348,13 @@ class Claims:
             if fixed:
                 return "skipped"
             set_constraints(trial, self.spec, cand, self.run.base)
-            self.results.tell(_Config(ck, dict(params), cand, point, jobs, [trial]))
+            self.results.tell(ClaimedConfig(ck, dict(params), cand, point, jobs, [trial]))
             return "known"
         if fixed:
             trial = self._ask_fixed(params, point)
         if trial is not None:
             set_constraints(trial, self.spec, cand, self.run.base)
-        cfg = _Config(ck, dict(params), cand, point, jobs, [trial] if trial is not None else [])
+        cfg = ClaimedConfig(ck, dict(params), cand, point, jobs, [trial] if trial is not None else [])
         self.run.configs[ck] = cfg
         todo = [j for j in jobs if j.key not in self.run.finished]
         stored = [r.scores for j in jobs if (r := self._known_rows.get(j.key)) is not None and r.scores]
@@ -400,11 +402,11 @@ class Claims:
         job = self.run.queue.popleft()
         cfg_key = job.config_key
         rec = self.run.store.start_trial(self.run.name, job.key)
-        self.run.inflight[job.key] = _Running(job, cfg_key, number=rec.number, attempt=rec.attempts)
+        self.run.inflight[job.key] = RunningJob(job, cfg_key, number=rec.number, attempt=rec.attempts)
         self.run.counts.queued -= 1
         self.run.counts.running += 1
         cfg = self.run.configs.get(cfg_key)
-        label = _label(cfg.params) if cfg is not None else ""
+        label = params_label(cfg.params) if cfg is not None else ""
         point = f" [{cfg.point}]" if cfg is not None and cfg.point else ""
         rep = f" repeat {job.repeat}" if self.repeats > 1 else ""
         self.run.progress.event("started", f"#{rec.number} started{point}{rep}: {label}", self.run.counts)

@@ -47,7 +47,7 @@ from typing import Any
 
 from scalesearch.search.ask import Claims
 from scalesearch.search.progress import Counts, Progress
-from scalesearch.search.state import RunState, _state
+from scalesearch.search.state import RunState, trial_state
 from scalesearch.search.tell import Results
 from scalesearch.spec import SearchSpec, resolve_point
 from scalesearch.store import Store, StudyRecord
@@ -167,5 +167,5 @@ class Driver:
             for trial in cfg.trials:
                 with contextlib.suppress(Exception):  # best effort; the next run reconciles anyway
                     trial.set_user_attr("scalesearch_state", "interrupted")
-                    run.study.tell(trial, state=_state("FAIL"))
+                    run.study.tell(trial, state=trial_state("FAIL"))
         run.configs.clear()

@@ -21,7 +21,7 @@ from typing import Any
 from scalesearch.search.driver import Driver
 from scalesearch.search.progress import Progress
 from scalesearch.search.state import Outcome
-from scalesearch.search.study import _SAMPLER_SEED_SALT, _make_sampler, open_optuna_storage
+from scalesearch.search.study import SAMPLER_SEED_SALT, make_sampler, open_optuna_storage
 from scalesearch.spec import SearchSpec
 from scalesearch.store import DatabaseFileLost, Store, StoreWriteError, StudyRecord, describe_url, now, sqlite_path
 
@@ -55,10 +55,10 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
     t_start = time.monotonic()
     storage = open_optuna_storage(store.url)
     sampler_seed = spec.seed if record.runs == 0 else int(hashlib.sha256(
-        f"{_SAMPLER_SEED_SALT}:{spec.seed}:{record.runs}".encode()).hexdigest()[:8], 16)
+        f"{SAMPLER_SEED_SALT}:{spec.seed}:{record.runs}".encode()).hexdigest()[:8], 16)
     directions = ["maximize" if o.direction == "max" else "minimize" for o in s.objectives]
     study = optuna.create_study(storage=storage, study_name=spec.study, directions=directions,
-                                sampler=_make_sampler(spec, sampler_seed), load_if_exists=True)
+                                sampler=make_sampler(spec, sampler_seed), load_if_exists=True)
     if record.runs == 0:
         study.set_user_attr("scalesearch", {"objectives": [[o.name, o.direction] for o in s.objectives],
                                             "spec_hash": record.spec_hash})
@@ -302,10 +302,10 @@ def _callbacks(source_id: int) -> Any:
 
     class _DriverCallback(Callback):
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            from scalesearch.search.searcher import _REGISTRY
+            from scalesearch.search.searcher import JOB_SOURCES
 
             _trim(trial)
-            driver = _REGISTRY.get(source_id)
+            driver = JOB_SOURCES.get(source_id)
             key = (trial.config or {}).get("key")
             if driver is None or key is None:
                 return

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ray.tune.search import Searcher
 
-__all__ = ["DriverSearcher", "JobSource", "register", "unregister"]
+__all__ = ["JOB_SOURCES", "DriverSearcher", "JobSource", "register", "unregister"]
 
 
 class JobSource(Protocol):
@@ -38,20 +38,20 @@ class JobSource(Protocol):
     def waiting(self) -> bool: ...  # jobs are in flight (one whose worker dies is queued again)
 
 
-_REGISTRY: dict[int, JobSource] = {}
+JOB_SOURCES: dict[int, JobSource] = {}
 _IDS = itertools.count(1)
 
 
 def register(source: JobSource) -> int:
     """Make `source` reachable by id from searchers of this process."""
     i = next(_IDS)
-    _REGISTRY[i] = source
+    JOB_SOURCES[i] = source
     return i
 
 
 def unregister(i: int) -> None:
     """Forget a registered source."""
-    _REGISTRY.pop(i, None)
+    JOB_SOURCES.pop(i, None)
 
 
 class DriverSearcher(Searcher):
@@ -71,7 +71,7 @@ class DriverSearcher(Searcher):
 
     @property
     def _source(self) -> JobSource:
-        return _REGISTRY[self._source_id]
+        return JOB_SOURCES[self._source_id]
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True

@@ -81,13 +81,13 @@ class Run:
 
 
 def _sampler(table: Table, strategy: str, trials: int, seed: int) -> Any:
-    from scalesearch.search.study import _make_sampler
+    from scalesearch.search.study import make_sampler
 
     s = table.spec.search
     search = dataclasses.replace(s, sampler=strategy, trials=trials,
                                  population=s.population if s.sampler == "rea" else None,
                                  tournament=s.tournament if s.sampler == "rea" else None)
-    return _make_sampler(dataclasses.replace(table.spec, search=search), seed)
+    return make_sampler(dataclasses.replace(table.spec, search=search), seed)
 
 
 def _valid_prefilter(score: str, pool: int, keep: int) -> bool:

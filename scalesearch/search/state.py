@@ -16,11 +16,12 @@ from scalesearch.spec import Candidate, SearchSpec
 from scalesearch.store import Store, TrialRecord
 from scalesearch.trial import Job
 
-__all__ = ["Outcome", "RunState"]
+__all__ = ["ClaimedConfig", "Incident", "JobResult", "Outcome", "RunState", "RunningJob", "epoch_of", "params_label",
+           "result_of", "trial_state"]
 
 
 @dataclass
-class _Result:
+class JobResult:
     """A finished job, as far as telling Optuna needs it."""
 
     state: str
@@ -32,7 +33,7 @@ class _Result:
 
 
 @dataclass
-class _Config:
+class ClaimedConfig:
     """A configuration claimed in this run: its repeats' jobs and the Optuna trials waiting for it."""
 
     config_key: str
@@ -44,7 +45,9 @@ class _Config:
 
 
 @dataclass
-class _Running:
+class RunningJob:
+    """A job started in this run: its configuration, epochs and last report so far, trial number, attempt."""
+
     job: Job
     config_key: str
     epochs: dict[int, float] = field(default_factory=dict)
@@ -55,7 +58,7 @@ class _Running:
 
 
 @dataclass
-class _Incident:
+class Incident:
     """A job whose Ray worker was lost (its node died, or the process was killed) and that was queued again."""
 
     number: int
@@ -90,9 +93,9 @@ class RunState:
     counts: Counts
     base: tuple[int, int, int] | None = None
     queue: collections.deque[Job] = field(default_factory=collections.deque)
-    inflight: dict[str, _Running] = field(default_factory=dict)
-    configs: dict[str, _Config] = field(default_factory=dict)
-    finished: dict[str, _Result] = field(default_factory=dict)
+    inflight: dict[str, RunningJob] = field(default_factory=dict)
+    configs: dict[str, ClaimedConfig] = field(default_factory=dict)
+    finished: dict[str, JobResult] = field(default_factory=dict)
     _beat: float = field(default_factory=time.monotonic, init=False, repr=False)
 
     @property
@@ -138,19 +141,22 @@ class Outcome:
     front: list[TrialRecord] = field(default_factory=list)
 
 
-def _result_of(rec: TrialRecord) -> _Result:
+def result_of(rec: TrialRecord) -> JobResult:
+    """A stored trial's result as far as telling Optuna needs it."""
     metrics = rec.metrics or {}
-    return _Result(rec.state, rec.val_acc, rec.test_acc, metrics.get("latency_ms"), rec.error)
+    return JobResult(rec.state, rec.val_acc, rec.test_acc, metrics.get("latency_ms"), rec.error)
 
 
-def _label(values: Mapping[str, Any], limit: int = 5) -> str:
+def params_label(values: Mapping[str, Any], limit: int = 5) -> str:
+    """The first `limit` parameter values as `k=v, ...` text."""
     items = []
     for k, v in list(values.items())[:limit]:
         items.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
     return ", ".join(items) + (", ..." if len(values) > limit else "")
 
 
-def _state(name: str) -> Any:
+def trial_state(name: str) -> Any:
+    """Optuna's TrialState of that name (optuna imported here, not at module import)."""
     from optuna.trial import TrialState
 
     return getattr(TrialState, name)
@@ -160,7 +166,7 @@ _EPOCH_KEYS = ("epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "v
                "eval_seconds")
 
 
-def _epoch_of(result: Mapping[str, Any]) -> dict[str, Any]:
+def epoch_of(result: Mapping[str, Any]) -> dict[str, Any]:
     """The epoch record in a Tune result (a failed trial's final report names them last_epoch, last_val_acc)."""
     if "epoch" in result:
         return {k: result[k] for k in _EPOCH_KEYS if result.get(k) is not None}

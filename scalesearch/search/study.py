@@ -17,11 +17,11 @@ from typing import Any
 from scalesearch.errors import ConflictError, InputError
 from scalesearch.store import Store, StudyRecord, describe_url
 
-__all__ = ["delete_study", "open_optuna_storage", "prepare_study", "provenance", "release_study", "spec_fits",
-           "stored_spec"]
+__all__ = ["SAMPLER_SEED_SALT", "delete_study", "make_sampler", "open_optuna_storage", "prepare_study", "provenance",
+           "release_study", "spec_fits", "stored_spec"]
 
 
-_SAMPLER_SEED_SALT = "scalesearch-sampler"
+SAMPLER_SEED_SALT = "scalesearch-sampler"
 _STARTING = "starting"  # the message of a study created by a driver that has not started its run yet
 
 
@@ -61,7 +61,8 @@ def open_optuna_storage(url: str) -> Any:
     return storage
 
 
-def _make_sampler(spec: Any, seed: int) -> Any:
+def make_sampler(spec: Any, seed: int) -> Any:
+    """The Optuna sampler the spec names (grid, random, tpe, nsga2, rea), seeded with `seed`."""
     import optuna
 
     from scalesearch.spec import grid_space

@@ -14,15 +14,15 @@ from typing import Any
 
 from scalesearch.search.constraints import set_constraints
 from scalesearch.search.state import (
+    ClaimedConfig,
+    Incident,
+    JobResult,
+    RunningJob,
     RunState,
-    _Config,
-    _epoch_of,
-    _Incident,
-    _label,
-    _Result,
-    _result_of,
-    _Running,
-    _state,
+    epoch_of,
+    params_label,
+    result_of,
+    trial_state,
 )
 from scalesearch.search.weights import TrainingCheckpoints, Weights
 from scalesearch.spec import Candidate
@@ -60,15 +60,15 @@ class Results:
         self.objectives = run.spec.search.objectives
         self.weights = Weights(run)  # the kept trials' final weights (search.keep)
         self.checkpoints = TrainingCheckpoints(run)  # running trials' last training states (checkpoint_every)
-        self.incidents: list[_Incident] = []  # each lost start of this run, in order
-        self._lost: dict[str, _Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
+        self.incidents: list[Incident] = []  # each lost start of this run, in order
+        self._lost: dict[str, Incident] = {}  # requeued jobs whose Tune error text has not arrived yet
 
     def load(self, rows: Sequence[TrialRecord]) -> None:
         """Take the study's stored rows: the finished jobs, the counters by state, the best so far."""
         run = self.run
         for r in rows:
             if r.state in ("completed", "failed", "stopped"):
-                run.finished[r.key] = _result_of(r)
+                run.finished[r.key] = result_of(r)
         for r in rows:
             run.count_row(r.state, +1)
             self.update_best(r)
@@ -86,7 +86,7 @@ class Results:
         better = counts.best is None or (v > counts.best if o.direction == "max" else v < counts.best)
         if better:
             counts.best = float(v)
-            counts.best_label = f"#{r.number} {_label(r.parameters)}"
+            counts.best_label = f"#{r.number} {params_label(r.parameters)}"
 
     def tell_rejected(self, trial: Any | None, cand: Candidate | None, why: str) -> None:
         """Tell the Optuna trial of a rejected candidate (None: it has none) PRUNED, with its constraint values."""
@@ -96,9 +96,9 @@ class Results:
             set_constraints(trial, self.run.spec, cand, self.run.base)
         trial.set_user_attr("scalesearch_state", "rejected")
         trial.set_user_attr("scalesearch_rejected_by", why[:500])
-        self.run.study.tell(trial, state=_state("PRUNED"))
+        self.run.study.tell(trial, state=trial_state("PRUNED"))
 
-    def tell(self, cfg: _Config) -> None:
+    def tell(self, cfg: ClaimedConfig) -> None:
         """All repeats of `cfg` ended: tell each Optuna trial waiting for it, once."""
         run = self.run
         results = [run.finished[j.key] for j in cfg.jobs]
@@ -124,12 +124,12 @@ class Results:
                 if values is not None:
                     run.study.tell(trial, values)
                 else:
-                    run.study.tell(trial, state=_state(state))
+                    run.study.tell(trial, state=trial_state(state))
             except Exception as e:  # noqa: BLE001 - a bad value must not stop the search
                 run.progress.event("note", f"Optuna refused trial {trial.number}'s result: {e}", run.counts)
         run.configs.pop(cfg.config_key, None)
 
-    def _values(self, cfg: _Config, results: list[_Result]) -> list[float] | None:
+    def _values(self, cfg: ClaimedConfig, results: list[JobResult]) -> list[float] | None:
         out = []
         for o in self.objectives:
             if o.name in ("macs", "params"):
@@ -144,7 +144,7 @@ class Results:
         return out
 
     @staticmethod
-    def _report_curve(trial: Any, results: list[_Result]) -> None:
+    def _report_curve(trial: Any, results: list[JobResult]) -> None:
         curves = [r.epochs for r in results]
         if any(c is None or not c for c in curves):
             return
@@ -167,7 +167,7 @@ class Results:
                                                 "interrupted it starts again from epoch 1", self.run.counts)
         if job is None or "epoch" not in result:
             return
-        rec = _epoch_of(result)
+        rec = epoch_of(result)
         job.epochs[rec["epoch"]] = rec.get("val_acc")
         job.last = rec
         self.run.store.add_epoch(self.run.name, key, rec)
@@ -186,7 +186,7 @@ class Results:
         fields: dict[str, Any] = {}
         if result.get("final"):
             state = "completed" if result.get("state", "completed") == "completed" else "failed"
-            last = _epoch_of(result)
+            last = epoch_of(result)
             if last:
                 epochs.append(last)
                 job.epochs[last["epoch"]] = last.get("val_acc")
@@ -206,7 +206,7 @@ class Results:
                                              "outside training)")
         elif "epoch" in result:
             state = "stopped"  # the scheduler (ASHA) stopped it on this result
-            last = _epoch_of(result)
+            last = epoch_of(result)
             epochs.append(last)
             job.epochs[last["epoch"]] = last.get("val_acc")
             fields["node"] = result.get("node")
@@ -224,8 +224,8 @@ class Results:
         run.count_row(state, +1)
         run.counts.done_this_run += 1
         self.update_best(rec)
-        run.finished[key] = _Result(state, rec.val_acc, rec.test_acc, (rec.metrics or {}).get("latency_ms"),
-                                    rec.error, dict(job.epochs))
+        run.finished[key] = JobResult(state, rec.val_acc, rec.test_acc, (rec.metrics or {}).get("latency_ms"),
+                                      rec.error, dict(job.epochs))
         acc = f" val_acc {rec.val_acc:.4f}" if rec.val_acc is not None else ""
         why = f": {rec.error}" if rec.error else ""
         run.progress.event(state, f"#{rec.number} {state}{acc} after {rec.epochs_done} epochs{why}", run.counts)
@@ -234,7 +234,7 @@ class Results:
             self.tell(cfg)
         run.heartbeat()
 
-    def _requeue(self, job: _Running) -> None:
+    def _requeue(self, job: RunningJob) -> None:
         """A job's Ray worker was lost (Tune reports the trial as errored: our trainable returns every training
         error as a result, so only a dead worker or node gets here): queue it to run again, first in line."""
         run = self.run
@@ -242,7 +242,7 @@ class Results:
         run.store.queue_trial(run.name, {"key": key, "config_key": job.config_key})
         run.queue.appendleft(job.job)
         run.counts.queued += 1
-        incident = _Incident(job.number, job.node, job.attempt)
+        incident = Incident(job.number, job.node, job.attempt)
         self.incidents.append(incident)
         self._lost[key] = incident
         where = f" on {job.node}" if job.node else ""

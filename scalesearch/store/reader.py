@@ -32,16 +32,17 @@ from scalesearch.store.records import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["Reader", "now"]
+__all__ = ["DatabaseBase", "Reader", "db_error", "now"]
 
 
-def _db_error(url: str, e: Exception) -> InputError:
+def db_error(url: str, e: Exception) -> InputError:
+    """The InputError for a database URL that cannot be used (the driver's message, one line, 200 characters)."""
     orig = getattr(e, "orig", None) or e
     msg = " ".join(str(orig).split())[:200]
     return InputError(f"--db {describe_url(url)}: not a usable database ({msg})")
 
 
-class _Base:
+class DatabaseBase:
     """Engine, sessions and the schema-version check shared by the writer and the reader."""
 
     def __init__(self, url: str | None, *, readonly: bool) -> None:
@@ -158,7 +159,7 @@ class _Base:
         return sid
 
 
-class Reader(_Base):
+class Reader(DatabaseBase):
     """Read-only access (SQLite opened with mode=ro): for status, query, plots and reports.
 
     Args:
@@ -176,4 +177,4 @@ class Reader(_Base):
                 self._check_schema(s)
         except sa.exc.DBAPIError as e:
             self.engine.dispose()
-            raise _db_error(self.url, e) from None
+            raise db_error(self.url, e) from None

@@ -108,7 +108,7 @@ def insert_rows(store: Store, records: Iterable[dict[str, Any]], name: str, *, s
         ConflictError: a study called `name` exists (nothing is written).
         InputError: records that are not a study's (a broken or foreign file; nothing is written).
     """
-    with store._write() as s:
+    with store.write_transaction() as s:
         if s.scalar(select(StudyRow.id).where(StudyRow.name == name)) is not None:
             raise ConflictError(f"study {name!r} already exists in the database; load it under a new name with "
                                 "--as NAME")

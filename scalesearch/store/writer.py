@@ -40,7 +40,7 @@ from scalesearch.errors import ConflictError, NotFoundError, ScalesearchError
 from scalesearch.store.engine import describe_url, make_engine, sqlite_path
 from scalesearch.store.migrate import OutdatedSchema, upgrade
 from scalesearch.store.models import EPOCH_FIELDS, SCHEMA_VERSION, Base, EpochRow, SchemaRow, StudyRow, TrialRow
-from scalesearch.store.reader import _Base, _db_error
+from scalesearch.store.reader import DatabaseBase, db_error
 from scalesearch.store.records import StudyRecord, TrialRecord, now, study_record, trial_record
 
 __all__ = ["DatabaseFileLost", "Store", "StoreWriteError"]
@@ -62,7 +62,7 @@ def _optuna_has_study(s: Session, name: str) -> bool:
     return s.scalar(select(studies.c.study_name).where(studies.c.study_name == name)) is not None
 
 
-class Store(_Base):
+class Store(DatabaseBase):
     """The driver's writer: creates the tables, writes studies, trials and epochs, one transaction per change.
 
     Args:
@@ -98,7 +98,7 @@ class Store(_Base):
                             raise
         except sa.exc.DBAPIError as e:
             self.engine.dispose()
-            raise _db_error(self.url, e) from None
+            raise db_error(self.url, e) from None
         self._hold_file()
 
     def _upgrade(self) -> list[str]:
@@ -140,7 +140,7 @@ class Store(_Base):
             raise StoreWriteError(f"--db {self._path}: the database file was made read-only while the search ran")
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
+    def write_transaction(self) -> Iterator[Session]:
         """One write transaction; a refused write rolls back and raises StoreWriteError (one line)."""
         self.check_file()
         try:
@@ -200,7 +200,7 @@ class Store(_Base):
         fields.setdefault("hardware", {})
         for k in ("created", "started", "updated"):
             fields.setdefault(k, t)
-        with self._write() as s:
+        with self.write_transaction() as s:
             row = StudyRow(**fields)
             s.add(row)
             s.flush()
@@ -226,7 +226,7 @@ class Store(_Base):
         """
         for attempt in range(2):
             try:
-                with self._write() as s:
+                with self.write_transaction() as s:
                     row = s.scalar(select(StudyRow).where(StudyRow.name == name).with_for_update())
                     created = row is None
                     if row is not None:
@@ -255,7 +255,7 @@ class Store(_Base):
     def release_study(self, name: str, *, host: str, pid: int, **fields: Any) -> bool:
         """Drop the claim of driver (`host`, `pid`) on study `name` (a run that ended before it started), setting
         `fields` too; a claim held by another driver is left alone. Returns whether the claim was ours."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             row = s.scalar(select(StudyRow).where(StudyRow.name == name).with_for_update())
             if row is None or row.driver_host != host or row.driver_pid != pid:
                 return False
@@ -270,7 +270,7 @@ class Store(_Base):
         Raises:
             LookupError: no such study.
         """
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             trials = select(TrialRow.id).where(TrialRow.study_id == sid)
             n_epochs = s.execute(sa.delete(EpochRow).where(EpochRow.trial_id.in_(trials))).rowcount
@@ -281,7 +281,7 @@ class Store(_Base):
 
     def set_trial_metric(self, name: str, number: int, key: str, value: Any) -> None:
         """Set (or with None remove) one entry of trial `number`'s metrics (e.g. its kept checkpoint file)."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             row = s.scalar(select(TrialRow).where(TrialRow.study_id == sid, TrialRow.number == number))
             if row is None:
@@ -301,7 +301,7 @@ class Store(_Base):
     def update_study(self, name: str, **fields: Any) -> StudyRecord:
         """Set columns of a study (and its `updated` time)."""
         fields.setdefault("updated", now())
-        with self._write() as s:
+        with self.write_transaction() as s:
             row = s.get(StudyRow, self._sid(s, name))
             for k, v in fields.items():
                 setattr(row, k, v)
@@ -319,7 +319,7 @@ class Store(_Base):
         Raises:
             ConflictError: two rows would share a key.
         """
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             rows = list(s.scalars(select(TrialRow).where(TrialRow.study_id == sid)))
             changes = []
@@ -344,7 +344,7 @@ class Store(_Base):
         """Store a job the driver has claimed (state queued): a new row, or the row of the same key again (a rerun
         after an interruption: its old epochs and results are cleared). `fields` are TrialRow columns; `key` and
         `config_key` are required."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             row = _trial_row(s, sid, fields["key"])
             if row is None:
@@ -365,7 +365,7 @@ class Store(_Base):
 
     def start_trial(self, name: str, key: str) -> TrialRecord:
         """Mark a queued job running (its start time, one more attempt)."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             row = _trial_row(s, sid, key)
             if row is None:
@@ -378,7 +378,7 @@ class Store(_Base):
     def add_rejected(self, name: str, fields: dict[str, Any]) -> TrialRecord:
         """Store a candidate that a constraint rejected (or whose architecture is invalid); never trained.
         A second rejection with the same key returns the first row."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             row = _trial_row(s, sid, fields["key"])
             if row is None:
@@ -392,7 +392,7 @@ class Store(_Base):
 
     def set_scores(self, name: str, key: str, scores: dict[str, Any]) -> None:
         """Store a trial's training-free scores (sent by its worker before training)."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             row = _trial_row(s, self._sid(s, name), key)
             if row is None:
                 raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
@@ -400,7 +400,7 @@ class Store(_Base):
 
     def add_epoch(self, name: str, key: str, epoch: dict[str, Any]) -> None:
         """Store one epoch's metrics of a running trial (again for the same epoch: ignored)."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             self._add_epochs(s, name, key, [epoch])
 
     def _add_epochs(self, s: Session, name: str, key: str, epochs: Sequence[dict[str, Any]]) -> TrialRow:
@@ -427,7 +427,7 @@ class Store(_Base):
         """Set a trial's final state with its result in one transaction: the epochs not stored yet, metrics,
         error. `fields` are TrialRow columns (val_acc, best_val_acc, test_acc, metrics, error, traceback, node)."""
         t = now()
-        with self._write() as s:
+        with self.write_transaction() as s:
             row = self._add_epochs(s, name, key, epochs)
             for k, v in fields.items():
                 setattr(row, k, v)
@@ -440,7 +440,7 @@ class Store(_Base):
     def link_optuna_trial(self, name: str, keys: Iterable[str], number: int) -> int:
         """Point the trials with `keys` at Optuna trial `number` (their result was told to it again); returns how
         many rows changed."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             res = s.execute(sa.update(TrialRow).where(TrialRow.study_id == sid, TrialRow.key.in_(list(keys)))
                             .values(optuna_trial=int(number)))
@@ -448,7 +448,7 @@ class Store(_Base):
 
     def interrupt_running(self, name: str, keys: Iterable[str] | None = None) -> int:
         """Mark running trials (all, or those with `keys`) interrupted; returns how many."""
-        with self._write() as s:
+        with self.write_transaction() as s:
             sid = self._sid(s, name)
             q = sa.update(TrialRow).where(TrialRow.study_id == sid, TrialRow.state == "running")
             if keys is not None:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from scalesearch.results import DB
     from scalesearch.store import StudyRecord
 
-__all__ = ["REPORT_REMEDY", "Figure", "Report", "ReportPaths", "build_report", "default_folder"]
+__all__ = ["REPORT_REMEDY", "Figure", "Report", "ReportPaths", "build_report", "default_folder", "format_number",
+           "format_time", "varying_params"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class Report:
 # Numbers as text
 
 
-def _num(v: Any, digits: int = 4) -> str:
+def format_number(v: Any, digits: int = 4) -> str:
+    """A number as report text: "-" for None or NaN, integers whole, others to `digits` decimals."""
     if v is None:
         return "-"
     if isinstance(v, str):
@@ -86,7 +88,8 @@ def _num(v: Any, digits: int = 4) -> str:
     return f"{f:.{digits}f}" if abs(f) < 10 else f"{f:.4g}"
 
 
-def _when(t: dt.datetime | None) -> str:
+def format_time(t: dt.datetime | None) -> str:
+    """A UTC time as report text ("-" for None)."""
     return "-" if t is None else t.isoformat(sep=" ", timespec="seconds") + " UTC"
 
 
@@ -104,7 +107,8 @@ def _primary(objectives: Mapping[str, str]) -> tuple[str, str]:
     return "val_acc", "max"
 
 
-def _varying(df: pd.DataFrame, params: Sequence[str]) -> list[str]:
+def varying_params(df: pd.DataFrame, params: Sequence[str]) -> list[str]:
+    """The parameters among `params` that take more than one value in `df`."""
     return [p for p in params if p in df.columns and df[p].nunique(dropna=True) > 1]
 
 
@@ -204,7 +208,7 @@ def _draw(folder: Path, study: str, trials: pd.DataFrame, agg: pd.DataFrame, epo
     if agg.empty:
         return figs
     pts = _config_points(trials, agg, metric)
-    varying = _varying(trials, params)
+    varying = varying_params(trials, params)
     color = "family" if pts["family"].nunique() > 1 else (varying[0] if varying else None)
     x = next((c for c in front_obj if c in ("macs", "params", "acts", "latency_ms")), "macs")
     repeats = int(trials.loc[trials["state"] == "COMPLETE", "config_key"].value_counts().max()) \
@@ -268,8 +272,8 @@ def _curves_plotly(epochs: pd.DataFrame, max_trials: int = 200) -> Any:
     for n in numbers:
         t = epochs[epochs["number"] == n].sort_values("epoch")
         label = str(t["arch"].iloc[0])
-        text = [f"<b>{html.escape(label)}</b><br>trial {n} (repeat {r})<br>epoch {e}<br>val_acc: {_num(v)}"
-                f"<br>train_loss: {_num(tl)}" for r, e, v, tl in zip(t["repeat"], t["epoch"], t["val_acc"],
+        text = [f"<b>{html.escape(label)}</b><br>trial {n} (repeat {r})<br>epoch {e}<br>val_acc: {format_number(v)}"
+                f"<br>train_loss: {format_number(tl)}" for r, e, v, tl in zip(t["repeat"], t["epoch"], t["val_acc"],
                                                                        t["train_loss"], strict=True)]
         for col, y in ((1, "val_acc"), (2, "train_loss")):
             fig.add_trace(go.Scatter(x=t["epoch"], y=t[y], mode="lines+markers", name=label, legendgroup=label,

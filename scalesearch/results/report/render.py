@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.results.report.build import Report, _num, _varying, _when
+from scalesearch.results.report.build import Report, format_number, format_time, varying_params
 from scalesearch.text import fmt_duration, human, md_table
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ __all__ = ["render_html", "render_markdown"]
 
 def _leaderboard_rows(rep: Report, frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     m = rep.metric
-    params = _varying(rep.trials, rep.parameters)
+    params = varying_params(rep.trials, rep.parameters)
     head = ["#", "configuration", *params, "MACs", "params", "repeats", f"{m} mean", "± se", "95% interval"]
     has_test = m != "test_acc" and "test_acc_mean" in frame.columns and frame["test_acc_mean"].notna().any()
     if has_test:
@@ -36,12 +36,13 @@ def _leaderboard_rows(rep: Report, frame: pd.DataFrame) -> tuple[list[str], list
     for i, r in enumerate(frame.to_dict("records"), 1):
         n_inc = int(r.get("n_incomplete", 0) or 0)
         lo, hi = r.get(f"{m}_lo"), r.get(f"{m}_hi")
-        ci = "-" if lo is None or (isinstance(lo, float) and math.isnan(lo)) else f"[{_num(lo)}, {_num(hi)}]"
-        row = [str(i), str(r["arch"]), *[_num(r[p]) for p in params], human(r.get("macs")),
+        ci = ("-" if lo is None or (isinstance(lo, float) and math.isnan(lo))
+              else f"[{format_number(lo)}, {format_number(hi)}]")
+        row = [str(i), str(r["arch"]), *[format_number(r[p]) for p in params], human(r.get("macs")),
                human(r.get("params")), f"{int(r[f'{m}_n'])}" + (f" (+{n_inc} failed or stopped)" if n_inc else ""),
-               _num(r[f"{m}_mean"]), _num(r[f"{m}_se"]), ci]
+               format_number(r[f"{m}_mean"]), format_number(r[f"{m}_se"]), ci]
         if has_test:
-            row.append(_num(r.get("test_acc_mean")))
+            row.append(format_number(r.get("test_acc_mean")))
         row.append(numbers.get(r["config_key"], "-"))
         rows.append(row)
     return head, rows
@@ -49,7 +50,7 @@ def _leaderboard_rows(rep: Report, frame: pd.DataFrame) -> tuple[list[str], list
 
 def _failure_rows(rep: Report) -> tuple[list[str], list[list[str]]]:
     head = ["trial", "configuration", "repeat", "node", "error"]
-    rows = [[str(r["number"]), str(r["arch"]), _num(r["repeat"]), str(r["node"] or "-"),
+    rows = [[str(r["number"]), str(r["arch"]), format_number(r["repeat"]), str(r["node"] or "-"),
              " ".join(str(r["error"] or "-").split())[:200]] for r in rep.failures.head(50).to_dict("records")]
     return head, rows
 
@@ -67,7 +68,7 @@ def _summary_rows(rep: Report) -> list[tuple[str, str]]:
              + (f" of {s.planned} planned" if s.planned else "")),
             ("wall time", f"{fmt_duration(s.wall_seconds, 'decimal')} over {s.runs} run{'s' if s.runs != 1 else ''}; "
                           f"{fmt_duration(compute, 'decimal')} of trial time"),
-            ("created", _when(s.created)), ("finished", _when(s.finished)), ("database", rep.db),
+            ("created", format_time(s.created)), ("finished", format_time(s.finished)), ("database", rep.db),
             ("spec", f"{s.spec_file or '(text)'}, hash {s.spec_hash[:16]}")]
 
 
