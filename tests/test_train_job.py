@@ -90,3 +90,32 @@ def test_train_gives_the_search_trials_val_acc(tmp_path, capsys):
     assert searched["state"] == "completed"
     assert trained["key"] == searched["key"]
     assert trained["val_acc"] == searched["val_acc"] and trained["test_acc"] == searched["test_acc"]
+
+
+DUMPS = sorted(str(p.relative_to(REPO)) for p in (REPO / "results").glob("*/study.jsonl.gz"))
+
+
+@pytest.mark.parametrize("dump", DUMPS)
+def test_every_committed_trial_gets_its_stored_key_from_the_one_builder(dump):
+    """A database written before resumes without retraining: for every trial of every committed dump, the job the
+    one builder makes from the stored spec and the trial's values, seed and repeat has the stored key (what a
+    resumed study looks its finished trials up by)."""
+    import gzip
+
+    from scalesearch.spec import parse_spec, resolve_candidate
+
+    study, trials = None, []
+    with gzip.open(REPO / dump, "rt", encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("table") == "study":
+                study = rec["row"]
+            elif rec.get("table") == "trial" and rec["row"].get("data"):
+                trials.append(rec["row"])
+    assert study is not None and trials
+    spec = parse_spec(study["spec_text"], study.get("spec_file") or dump)
+    device = "cuda" if spec.search.resources.gpus > 0 else "cpu"
+    for t in trials:
+        cand = resolve_candidate(spec, t["parameters"])
+        job = job_for_candidate(cand, spec.dataset, study_seed=spec.seed, repeat=t["repeat"], device=device)
+        assert (job.key, job.config_key) == (t["key"], t["config_key"]), (dump, t["number"])
