@@ -163,9 +163,7 @@ def data_config(dataset: Any, resolution: int | None = None, *, data_seed: int =
     if resolution is not None and int(resolution) != dataset.input_resolution:
         data["resolution"] = int(resolution)
     if data.get("path") is not None:  # own data: identified by its content, the path is provenance only
-        from scalesearch.filedata import content_id
-
-        data["content"] = content_id(dataset.name, data["path"])
+        data["content"] = dataset.content
     return data
 
 

@@ -199,7 +199,7 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
             raise ConflictError(f"study {name!r} in {where} was trained on other images than {spec.dataset.path} "
                                 f"now holds (content {content[:12]}, its trials' {min(seen)[:12]}); expected the "
                                 "same images, labels and classes, or run this data as another study with --study NAME")
-        if not same and not _moved_data(rec, spec, seen):
+        if not same and not _moved_data(rec, spec, content, seen):
             raise ConflictError(f"study {name!r} already exists in {where} with another spec (stored from "
                                 f"{rec.spec_file or 'a spec'}); run this spec under another name with --study NAME, "
                                 "or use another --db")
@@ -210,15 +210,13 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
 
     canonical = format_spec(spec)
     # the contents an existing study's trials on own data were made for (read before the claim's transaction)
+    existing = store.find_study(name)
+    content = spec.dataset.content
     seen: set[str] = set()
-    content = None
-    if spec.dataset.path is not None and store.find_study(name) is not None:
-        from scalesearch.filedata import content_id
-
-        content = content_id(spec.dataset.name, spec.dataset.path)
+    if content is not None and existing is not None:
         seen = {(t.data or {}).get("content") for t in store.trials(name)} - {None}
     # provenance (which imports torch) outside the claim's transaction, and only for a study that looks new
-    versions, hardware = provenance() if store.find_study(name) is None else ({}, {})
+    versions, hardware = provenance() if existing is None else ({}, {})
     s = spec.search
     fields = {
         "spec_text": spec_text, "spec_file": spec_file, "spec_canonical": canonical,
@@ -228,42 +226,32 @@ def prepare_study(store: Store, spec: Any, *, spec_text: str, spec_file: str | N
         "runs": 0, "classes": list(spec.dataset.classes),
     }
     record, _created = store.claim_study(name, host=host, pid=pid, fields=fields, vet=vet)
-    if spec.dataset.path is not None and not _created:
+    if content is not None and not _created:
         record = _adopt_content(store, record, spec, spec_text=spec_text, spec_file=spec_file, canonical=canonical)
     return record
 
 
-def _stored_dataset(rec: StudyRecord) -> dict[str, Any] | None:
-    """The dataset section of a study's stored canonical spec (plain YAML data, nothing probed)."""
-    import yaml
-
-    try:
-        d = yaml.safe_load(rec.spec_canonical or "")
-    except yaml.YAMLError:
-        return None
-    return d.get("dataset") if isinstance(d, dict) and isinstance(d.get("dataset"), dict) else None
-
-
-def _moved_data(rec: StudyRecord, spec: Any, seen: set[str]) -> bool:
+def _moved_data(rec: StudyRecord, spec: Any, content: str | None, seen: set[str]) -> bool:
     """Whether `spec` is the study's stored spec with only its own data's path changed, and the files at the new
-    path hold the study's data: the same content as its trials were made for (or, for trials stored before
-    content identity, as the old path holds where it still exists; where it is gone, the data is taken to be
-    found at the new path)."""
+    path (their `content`) hold the study's data: the content its trials were made for (`seen`), or, for trials
+    stored before content identity, what the old path holds where it still exists; where it is gone, the data is
+    taken to be found at the new path."""
     import yaml
 
     from scalesearch.filedata import content_id
     from scalesearch.spec import format_spec
 
-    old = _stored_dataset(rec)
-    if spec.dataset.path is None or old is None or old.get("path") in (None, spec.dataset.path):
+    try:
+        stored = yaml.safe_load(rec.spec_canonical or "")
+    except yaml.YAMLError:
         return False
-    stored = yaml.safe_load(rec.spec_canonical)
+    old = stored.get("dataset") if isinstance(stored, dict) else None
+    if content is None or not isinstance(old, dict) or old.get("path") in (None, spec.dataset.path):
+        return False
     stored["dataset"]["path"] = spec.dataset.path
     stored["study"] = spec.study
-    mine = yaml.safe_load(format_spec(spec))
-    if stored != mine:
+    if stored != yaml.safe_load(format_spec(spec)):
         return False
-    content = content_id(spec.dataset.name, spec.dataset.path)
     if seen:
         return seen == {content}
     if os.path.exists(str(old["path"])):

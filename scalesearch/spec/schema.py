@@ -127,6 +127,17 @@ class DatasetSpec:
     path: str | None = None
     channels: int | None = None
 
+    @functools.cached_property
+    def content(self) -> str | None:
+        """For `imagefolder` and `npz`, the identity of the files by their content (`scalesearch.filedata.
+        content_id`), computed once per parsed spec: every job of a study carries it, and a search builds
+        hundreds of jobs. None for the other datasets."""
+        if self.path is None:
+            return None
+        from scalesearch.filedata import content_id
+
+        return content_id(self.name, self.path)
+
     @property
     def info(self) -> DatasetInfo:
         """The dataset's facts (`scalesearch.datasets.DATASETS`) with the synthetic generator's options applied;
