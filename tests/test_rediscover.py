@@ -21,8 +21,8 @@ from _search_fixtures import run_study_inprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
-          "not testable", "reproduced (decided at look 1)", "continue to look 2", "not tested before look 2", "passed",
-          "failed", "not decidable in this regime (the positive control failed)", "crossed", "not crossed"}
+          "not testable", "continue to look 2", "not tested before look 2", "passed",
+          "failed", "not decidable", "crossed", "not crossed"}
 
 
 def toy_spec(text: str, study: str) -> str:

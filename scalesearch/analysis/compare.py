@@ -190,11 +190,15 @@ def compare(df: pd.DataFrame, arm: str, metric: str = "val_acc", *, baseline: An
 
 @dataclass(frozen=True)
 class Verdict:
-    """The outcome of testing a claimed difference at a budget.
+    """The outcome of testing a claimed difference at a budget: the one verdict rule of every experiment and of
+    `compare`.
 
-    `label` is "reproduced", "not reproduced" or "inconclusive"; `diff`, `lo`, `hi` are oriented so that positive
-    is the claimed direction; `detectable` is the smallest true difference this run would detect with the stated
-    power (from the interval's width); `min_effect` is the smallest difference that matters.
+    `label` is "reproduced", "not reproduced", "inconclusive" or "not decidable" (a failed gate); `diff`, `lo`, `hi`
+    are oriented so that positive is the claimed direction; `detectable` is the smallest true difference this run
+    would detect with the stated power (from the interval's width); `min_effect` is the smallest difference that
+    matters. `size` places a reproduced effect against `min_effect` ("at least", "uncertain" or "smaller", else "");
+    `reversed` says that the interval lies wholly against the claim (a significant reversal), which a "not
+    reproduced" or a "not decidable" verdict prints beside it.
     """
 
     label: str
@@ -205,6 +209,27 @@ class Verdict:
     detectable: float
     power: float
     level: float
+    size: str = ""
+    reversed: bool = False
+
+    def words(self, *, scale: float = 100.0, unit: str = "pp") -> str:
+        """The verdict in words, the effect's size or the reversal beside it (values times `scale`, in `unit`).
+
+        Example:
+            >>> verdict((0.0038, 0.0005, 0.007), 0.005).words()
+            'reproduced, size uncertain against 0.5 pp'
+            >>> verdict((-0.0067, -0.0108, -0.0026), 0.005, gate=False).words()
+            'not decidable; significant effect against the claim: -0.67 pp [-1.08, -0.26]'
+        """
+        m = f"{self.min_effect * scale:.3g} {unit}"
+        if self.label == "reproduced":
+            return "reproduced, " + {"at least": f"at least {m}", "uncertain": f"size uncertain against {m}",
+                                     "smaller": f"smaller than {m}"}[self.size]
+        if self.reversed:
+            effect = f"{self.diff * scale:+.2f} {unit} [{self.lo * scale:+.2f}, {self.hi * scale:+.2f}]"
+            return (f"{self.label}; significant effect against the claim: {effect}" if self.label == "not decidable"
+                    else f"{self.label} (a significant reversal: {effect})")
+        return self.label
 
     def __str__(self) -> str:
         return (f"{self.label}: difference {self.diff:+.4g} [{self.lo:+.4g}, {self.hi:+.4g}] "
@@ -212,16 +237,23 @@ class Verdict:
                 f"smallest detectable at {self.power:.0%} power {self.detectable:.4g}")
 
 
+SIZES = ("at least", "uncertain", "smaller")  # a reproduced effect against the smallest effect that matters
+
+
 def verdict(diff_ci: Sequence[float] | Mapping[str, float] | pd.Series, min_effect: float, *,
-            claim: Literal["greater", "less"] = "greater", level: float = 0.95, power: float = 0.8) -> Verdict:
-    """Decide whether a claimed difference was reproduced, from its interval.
+            claim: Literal["greater", "less"] = "greater", level: float = 0.95, power: float = 0.8,
+            gate: bool = True) -> Verdict:
+    """Decide whether a claimed difference was reproduced, from its interval: the one rule of every experiment.
 
     With the difference oriented so that the claim says it is positive ("greater"; `claim="less"` flips signs):
-    "reproduced" when the interval lies above zero; "not reproduced" when it lies below `min_effect` (the run rules
-    out an effect as large as the smallest one that matters, including a significant effect the other way);
-    "inconclusive" otherwise (the interval holds both zero and `min_effect`), and when it is NaN. The smallest
-    detectable difference is (z_{(1+level)/2} + z_{power}) * se with se = half-width / z_{(1+level)/2}, a normal
-    approximation from the interval's width.
+    "not decidable" when `gate` is False (a positive control or another declared gate failed; a significant effect
+    against the claim is still flagged); otherwise "reproduced" when the interval lies above zero, its size "at
+    least" `min_effect` (lower end at or above it), "uncertain" (the interval straddles it) or "smaller" (upper end
+    below it); "not reproduced" when the interval reaches zero and lies below `min_effect` (the run rules out an
+    effect as large as the smallest one that matters), a significant reversal (the interval wholly below zero)
+    flagged; "inconclusive" otherwise (the interval holds both zero and `min_effect`), and when it is NaN. The
+    smallest detectable difference is (z_{(1+level)/2} + z_{power}) * se with se = half-width / z_{(1+level)/2}, a
+    normal approximation from the interval's width.
 
     Args:
         diff_ci: (lo, hi), (diff, lo, hi), or a mapping / row with `diff`, `lo`, `hi` (a row of `compare`).
@@ -229,6 +261,7 @@ def verdict(diff_ci: Sequence[float] | Mapping[str, float] | pd.Series, min_effe
         claim: the paper's direction of the difference.
         level: the interval's coverage.
         power: for the detectable difference.
+        gate: whether the claim's declared gate (e.g. its positive control) passed.
 
     Returns:
         A Verdict.
@@ -239,6 +272,8 @@ def verdict(diff_ci: Sequence[float] | Mapping[str, float] | pd.Series, min_effe
         >>> v = verdict((-0.002, 0.004), 0.003)
         >>> v.label, round(v.detectable, 4)
         ('inconclusive', 0.0043)
+        >>> [verdict(ci, 0.005).size for ci in ((0.006, 0.009), (0.001, 0.009), (0.001, 0.004))]
+        ['at least', 'uncertain', 'smaller']
     """
     if isinstance(diff_ci, (Mapping, pd.Series)):
         lo, hi = float(diff_ci["lo"]), float(diff_ci["hi"])
@@ -259,15 +294,19 @@ def verdict(diff_ci: Sequence[float] | Mapping[str, float] | pd.Series, min_effe
         diff, lo, hi = -diff, -hi, -lo
     z = NormalDist().inv_cdf((1 + level) / 2)
     detectable = (z + NormalDist().inv_cdf(power)) * (hi - lo) / (2 * z)
-    if math.isnan(lo) or math.isnan(hi):
+    size, reverse = "", bool(hi < 0)
+    if not gate:
+        label = "not decidable"
+    elif math.isnan(lo) or math.isnan(hi):
         label = "inconclusive"
     elif lo > 0:
         label = "reproduced"
+        size = "at least" if lo >= min_effect else "smaller" if hi < min_effect else "uncertain"
     elif hi < min_effect:
         label = "not reproduced"
     else:
         label = "inconclusive"
-    return Verdict(label, diff, lo, hi, float(min_effect), float(detectable), power, level)
+    return Verdict(label, diff, lo, hi, float(min_effect), float(detectable), power, level, size, reverse)
 
 
 def verdicts(comparisons: pd.DataFrame, min_effect: float, *, claim: Literal["greater", "less"] = "greater",

@@ -27,6 +27,8 @@ from scalesearch.rediscover.stats import (
     complete_looks,
     epochs_of,
     finding,
+    judged,
+    look_finding,
     look_guards,
     look_pairs,
     one_sided_p,
@@ -174,15 +176,10 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
     mean = done.groupby(["net", "depth"])["train_error"].mean()
     if len(plain) >= 2:
         lt = sequential_test(plain.tolist(), k, fractions, alpha=ALPHA_ONE_SIDED)
-        label = lt.decision
-        if lt.look == looks and not lt.crossed:
-            label = "not reproduced" if t_row(plain)["hi"] < eff else "inconclusive"
         ours = (f"train err {mean[('plain', deep)] * 100:.2f} vs {mean[('plain', shallow)] * 100:.2f} %: diff "
                 f"{pp_interval(lt.diff, lt.lo, lt.hi)} (repeated CI at look {k} of "
                 f"{looks}); one-sided p = {lt.p:.2g} against the look's O'Brien-Fleming level {lt.nominal:.2g}")
-        findings.append(Finding(PRIMARY.format(deep=deep, shallow=shallow), paper_plain, ours, lt.diff, lt.lo, lt.hi,
-                                label.replace("reproduced (stopped", "reproduced (decided"), math.nan, lt.n,
-                                f"look {k} of {looks}: z boundary {lt.bound_z:.3f}"))
+        findings.append(look_finding(PRIMARY.format(deep=deep, shallow=shallow), paper_plain, ours, lt, eff))
     # the secondary claims: one-sided p-values, Holm over the three at the final look
     res = look_pairs(done[done["net"] == "residual"], "depth", deep, shallow, "train_error")
     inter = (plain - res).dropna()
@@ -202,15 +199,19 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
         ours += f"; one-sided p = {p:.2g}, Holm-adjusted {q:.2g}"
         oriented = t_row(oriented_diffs)
         if not final:
-            label = f"not tested before look {looks}"
-        elif q < ALPHA_ONE_SIDED:
-            label = "reproduced"
-        elif oriented["hi"] < (0.0 if margin else eff):  # rules out the effect that matters (or lies past the margin)
-            label = "not reproduced"
-        else:
-            label = "inconclusive"
-        findings.append(Finding("secondary: " + claim, paper, ours, row["diff"], row["lo"], row["hi"], label,
-                                math.nan, row["n"]))
+            findings.append(Finding("secondary: " + claim, paper, ours, row["diff"], row["lo"], row["hi"],
+                                    f"not tested before look {looks}", math.nan, row["n"]))
+            continue
+        # the one rule on the oriented interval (a margin claim's "effect that matters" is the margin itself:
+        # its interval reaching 0 rules it out), Holm's adjusted p deciding "reproduced"
+        f = judged("secondary: " + claim, paper, ours, oriented["diff"], oriented["lo"], oriented["hi"],
+                   0.0 if margin else eff, n=row["n"], note="decided by Holm over the three secondary claims")
+        if f.verdict == "reproduced" and not q < ALPHA_ONE_SIDED:
+            f.verdict, f.size = "inconclusive", ""
+            f.note += "; its interval excludes 0 alone, not after Holm's adjustment"
+        f.diff, f.lo, f.hi = row["diff"], row["lo"], row["hi"]  # shown as measured (deep - shallow)
+        f.reversed = bool(oriented["hi"] < 0)
+        findings.append(f)
     # the regime guards of `scalesearch compare`, per look, on the primary pair
     guards_lines = look_guards(
         data, complete, [(f"plain-{deep} vs plain-{shallow}", f"shortcut == 'none' and depth == {deep}",

@@ -26,13 +26,15 @@ from scalesearch.rediscover.stats import (
     complete_looks,
     control_finding,
     epochs_of,
+    look_finding,
     look_guards,
+    look_memorising,
     look_pairs,
     paired_sd,
     power_lines,
     pp_interval,
+    ranking_line,
     seed_sd,
-    t_row,
 )
 from scalesearch.rediscover.studies import completed_trials
 
@@ -54,7 +56,7 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
                                ) -> tuple[list[Finding], dict[str, pd.DataFrame], list[str], list[str], list[str]]:
     """The redesigned EfficientNet experiment over its looks' studies (in look order; `complete[i]` says whether
     look i's study has finished). Returns (findings, tables, power lines, notes, figures)."""
-    from scalesearch.analysis.sequential import omnibus, sequential_test
+    from scalesearch.analysis.sequential import sequential_test
 
     eff = MIN_EFFECT["accuracy"]
     done = complete_looks(data, complete, lambda t, e: completed_trials(t))
@@ -88,24 +90,15 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
             "the primary claim holds only if all three cross"))
     if len(parts) == len(SINGLE):
         tests = [lt for _, lt in parts.values()]
-        weakest_arm, (_, weakest) = min(parts.items(), key=lambda kv: kv[1][1].diff)
-        if all(lt.crossed for lt in tests):
-            label = "reproduced" if k == looks else f"reproduced (decided at look {k})"
-        elif k < looks:
-            label = f"continue to look {k + 1}"
-        else:
-            label = ("not reproduced" if any(t_row(d)["hi"] < eff for d, _ in parts.values())
-                     else "inconclusive")
-        if not passed:
-            label = "not decidable in this regime (the positive control failed)"
+        weakest_arm, (_, weakest) = max(parts.items(), key=lambda kv: kv[1][1].p)  # the intersection-union's decider
         ours = (f"compound {mean['compound'] * 100:.2f} % vs the closest single dimension, {weakest_arm}-only "
                 f"{mean[weakest_arm] * 100:.2f} %: diff {pp_interval(weakest.diff, weakest.lo, weakest.hi)} "
                 f"(repeated CI at look {k} of {looks}); crossed "
                 f"{sum(lt.crossed for lt in tests)} of 3 at one-sided level {weakest.nominal:.2g}")
-        findings.insert(0, Finding(PRIMARY_EFFICIENTNET, PAPER + " (compound +2.0 pp over the best single)", ours,
-                                   weakest.diff, weakest.lo, weakest.hi, label, math.nan, weakest.n,
-                                   f"look {k} of {looks}: z boundary {weakest.bound_z:.3f}; intersection-union "
-                                   "test over depth, width and resolution"))
+        primary = look_finding(PRIMARY_EFFICIENTNET, PAPER + " (compound +2.0 pp over the best single)", ours,
+                               weakest, eff, gate=passed)
+        primary.note += "; intersection-union test over depth, width and resolution"
+        findings.insert(0, primary)
     else:
         findings.insert(0, Finding(PRIMARY_EFFICIENTNET, PAPER, "an arm has fewer than two paired seeds"))
     findings += components
@@ -119,13 +112,9 @@ def analyse_efficientnet_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Da
               f"({', '.join(list(data)[:k])})."),
              "Arms and their counted MACs: " + ", ".join(
                  f"{a} {m / 1e6:.2f}M" for a, m in done.groupby("arm")["macs"].first().items()) + "."]
-    groups = [g["val_acc"].to_numpy() for a, g in done.groupby("arm") if a in SINGLE]
-    if len(groups) == len(SINGLE) and sum(len(g) for g in groups) > len(groups):
-        om = omnibus(groups)
-        order = " > ".join(a for a in agg["arm"] if a in SINGLE)
-        notes.append(f"The single dimensions (secondary, descriptive): {om.text()}; "
-                     + (f"ranked by mean: {order}." if om.p < 0.05 else
-                        "no ranking of them is claimed (the omnibus test does not reject equal means)."))
+    notes.append("The single dimensions (secondary, descriptive): " + ranking_line(done, "arm", list(SINGLE)))
+    notes.append("Memorising (a diagnostic, not a gate; the looks pooled, paired by seed): "
+                 + look_memorising(data, complete, "arm", ["depth", "width"], "base").line())
     if not passed:
         notes.append(_reading(controls, {arm: lt for arm, (_, lt) in parts.items()}))
     notes += [("The guards (those of `scalesearch compare`, on the primary pairs): unequal cost must stay quiet "

@@ -7,6 +7,7 @@ smallest effect that matters; arm, the column that names the configurations comp
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalesearch.analysis import t_quantile, verdict
+from scalesearch.analysis import Verdict, t_quantile, verdict
 from scalesearch.analysis.guards import Guard
 
 # The smallest difference that matters, declared before any data (accuracy or error, absolute).
@@ -39,6 +40,29 @@ class Finding:
     detectable: float = math.nan
     n_seeds: int = 0
     note: str = ""
+    size: str = ""  # a reproduced effect against the smallest effect that matters: "at least", "uncertain", "smaller"
+    reversed: bool = False  # the interval lies wholly against the claim (printed beside the verdict)
+    min_effect: float = math.nan  # the smallest effect that matters, in the difference's units
+
+    def words(self) -> str:
+        """The verdict in words, with a reproduced effect's size against the smallest effect that matters or a
+        significant reversal beside it (pp): the one rule of `analysis.verdict`, as the page prints it."""
+        if self.verdict in ("reproduced", "not reproduced", "not decidable") and not math.isnan(self.min_effect):
+            return verdict_of(self).words()
+        return self.verdict
+
+
+def verdict_of(f: Finding) -> Verdict:
+    """The `analysis.Verdict` a finding carries (its interval, label, size and reversal)."""
+    return Verdict(f.verdict, f.diff, f.lo, f.hi, f.min_effect, f.detectable, POWER, LEVEL, f.size, f.reversed)
+
+
+def judged(claim: str, paper: str, ours: str, diff: float, lo: float, hi: float, effect: float, *, n: int = 0,
+           gate: bool = True, note: str = "", direction: str = "greater") -> Finding:
+    """A Finding whose verdict is `analysis.verdict`'s (the one rule) on the interval (diff, lo, hi)."""
+    v = verdict((diff, lo, hi), effect, claim=direction, level=LEVEL, power=POWER, gate=gate)
+    return Finding(claim, paper, ours, diff, lo, hi, v.label, float(v.detectable), n, note, v.size, v.reversed,
+                   effect)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -139,7 +163,8 @@ def finding(claim: str, paper: str, row: Mapping[str, Any] | None, effect: float
     ours = (f"{what} {row['mean'] * 100:.2f} vs {row['mean_baseline'] * 100:.2f} %: "
             f"diff {pp_interval(row['diff'], row['lo'], row['hi'])}")
     return Finding(claim, paper, ours, float(row["diff"]), float(row["lo"]), float(row["hi"]), v.label,
-                   float(v.detectable), int(row.get("n_pairs") or min(row["n"], row["n_baseline"])), note)
+                   float(v.detectable), int(row.get("n_pairs") or min(row["n"], row["n_baseline"])), note, v.size,
+                   v.reversed, effect)
 
 
 def row_where(cmp: pd.DataFrame, **eq: Any) -> Mapping[str, Any] | None:
@@ -266,3 +291,49 @@ def look_memorising(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], 
                                                                                 strict=True)])
     return memorising_guard({str(a): done[done[column] == a] for a in arms}, done[done[column] == base],
                             pair_by=["look", "repeat"], level=LEVEL, group="look")
+
+
+def look_finding(claim: str, paper: str, ours: str, lt: Any, effect: float, *, gate: bool = True,
+                 gate_reason: str = "the positive control failed") -> Finding:
+    """A sequentially tested claim at its look `lt` (an `analysis.sequential.LookTest`): the one verdict rule
+    (`judged`) on the look's repeated confidence interval once the boundary is crossed or at the final look
+    ("reproduced" with its size, "not reproduced", "inconclusive"; "not decidable" when `gate` failed, at any look);
+    "continue to look k+1" before that."""
+    note = f"look {lt.look} of {lt.looks}: z boundary {lt.bound_z:.3f}"
+    if lt.crossed and lt.look < lt.looks:
+        note += f"; decided at look {lt.look} (its boundary crossed)"
+    if not gate:
+        note += f"; {gate_reason}"
+    if gate and not lt.crossed and lt.look < lt.looks:
+        return Finding(claim, paper, ours, lt.diff, lt.lo, lt.hi, f"continue to look {lt.look + 1}", math.nan,
+                       lt.n, note, min_effect=effect)
+    return judged(claim, paper, ours, lt.diff, lt.lo, lt.hi, effect, n=lt.n, gate=gate, note=note)
+
+
+def ranking_line(done: pd.DataFrame, column: str, arms: Sequence[Any], metric: str = "val_acc") -> str:
+    """Whether `arms` (values of `column`) may be ranked: Friedman's test over them (blocks: the seeds, i.e. (look,
+    repeat) pairs, that trained every arm; paired), then each adjacent pair in the order of the means with its 95%
+    paired t interval. A ranking is printed only where Friedman rejects at 0.05 and every adjacent interval lies
+    above 0; otherwise the line says which link is not supported."""
+    from scipy import stats as st
+
+    w = done[done[column].isin(arms)].pivot_table(index=["look", "repeat"], columns=column, values=metric)
+    w = w.reindex(columns=list(arms)).dropna()
+    if len(w) < 2:
+        return f"fewer than 2 seeds trained every one of {', '.join(map(str, arms))}: no omnibus test, no ranking."
+    with np.errstate(invalid="ignore", divide="ignore"):  # every block tied: the statistic is undefined
+        chi2, p = st.friedmanchisquare(*[w[a].to_numpy() for a in arms])
+    if math.isnan(p):
+        chi2, p = 0.0, 1.0
+    order = list(w.mean().sort_values(ascending=False).index)
+    links = []  # (a, b, "a - b +x pp [lo, hi]", supported)
+    for a, b in itertools.pairwise(order):
+        row = t_row(w[a] - w[b])
+        links.append((a, b, f"{a} - {b} {pp_interval(row['diff'], row['lo'], row['hi'])}", row["lo"] > 0))
+    head = (f"Friedman's test (paired by seed, {len(w)} seeds) chi2 = {chi2:.2f}, p = {p:.2g}; adjacent pairs "
+            f"by mean: {'; '.join(text for *_, text, _ in links)}.")
+    if p < 0.05 and all(ok for *_, ok in links):
+        return head + f" Ranking supported: {' > '.join(map(str, order))}."
+    why = ("Friedman's test does not reject at 0.05" if p >= 0.05 else "the interval of " + ", ".join(
+        f"{a} - {b}" for a, b, _, ok in links if not ok) + " reaches 0")
+    return head + f" No ranking claimed: {why}."
