@@ -1,7 +1,7 @@
-"""The read side's commands: `query`, `compare`, `scores`, `plot`, `report`.
+"""The read side's commands: `query`, `compare`, `scores`, `fidelity`, `plot`, `report`.
 
 Each opens the database read-only through `scalesearch.results`: `query` is `results.query` written out by
-`frames.write_frame`, `compare` is `results.compare.compare_arms`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
+`frames.write_frame`, `compare` is `results.compare.compare_arms`, `fidelity` is `results.study_fidelity.study_fidelity`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
 `add_query_arguments(parser)` and `run_query(args)` are the whole `query` command, for a parser of one's own.
 The declarations read their choices from `frames` and `plot.studies`, which load no pandas until they run.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_compare", "add_plot", "add_query", "add_query_arguments", "add_report", "add_scores", "run_plot",
-           "run_query", "run_report", "run_scores"]
+__all__ = ["add_compare", "add_fidelity", "add_plot", "add_query", "add_query_arguments", "add_report", "add_scores", "run_fidelity",
+           "run_plot", "run_query", "run_report", "run_scores"]
 
 _DB_HELP = "the results database: a SQLAlchemy URL or a SQLite file (default results/scalesearch.db)"
 
@@ -117,6 +117,62 @@ def run_scores(args: argparse.Namespace) -> int:
     if args.boot < 1:
         raise InputError("--boot: expected an integer >= 1")
     print(score_table(args.db, args.study, metric=args.metric, n_boot=args.boot, seed=args.seed))
+    return 0
+
+
+def add_fidelity(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch fidelity` (with `full` False its help line only)."""
+    p = sub.add_parser(
+        "fidelity", help="whether a short run ranks the configurations as the full budget does: each epoch's and "
+                         "each training-free score's rank correlation with the final metric, and the cost bias")
+    if not full:
+        return
+    from scalesearch.analysis.fidelity import DEFAULT_BOOT, DEFAULT_TOL, DEFAULT_TOP_K, MIN_CONFIGS
+
+    p.description = (
+        "For each epoch k, and each training-free score stored with the trials, Spearman's rho and Kendall's tau-b "
+        "with the final metric (each completed trial's stored last-epoch value) over the study's configurations "
+        "(COMPLETE trials, repeats averaged; at epoch k only the trials that recorded it), with 95% percentile "
+        "bootstrap intervals over configurations; the smallest faithful k (Spearman's point estimate >= 1 - the "
+        "tolerance); the top-K overlap (how many of the K best at k are among the K best at the end; shown when "
+        "there are more than K configurations); and the cost bias: Spearman's rho of counted MACs with (rank at k "
+        "- final rank), rank 1 the best, POSITIVE when costly models are ranked too low early (they climb by the "
+        f"end). With fewer than {MIN_CONFIGS} configurations it says that a rank correlation needs at least "
+        f"{MIN_CONFIGS} and prints no number. Draws the correlations, the overlap and the bias against k to the "
+        "figure. The database is opened read-only.")
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--metric", default=None, metavar="M",
+                   help="the metric ranked at each epoch and at the end: val_acc, val_loss, train_acc or train_loss "
+                        "(default: the study's first objective, val_acc normally)")
+    p.add_argument("--tol", type=float, default=DEFAULT_TOL, metavar="X",
+                   help=f"tolerance: epoch k is faithful when Spearman's rho >= 1 - X (default {DEFAULT_TOL:g})")
+    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, metavar="K",
+                   help=f"K of the top-K overlap (default {DEFAULT_TOP_K})")
+    p.add_argument("--boot", type=int, default=DEFAULT_BOOT, metavar="N",
+                   help=f"bootstrap draws over configurations (default {DEFAULT_BOOT})")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="the bootstrap's seed (default 0)")
+    p.add_argument("--out", metavar="FILE",
+                   help="the figure (.png, .svg or .pdf; default results/<study>/fidelity.png, in a folder "
+                        "scalesearch made)")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.set_defaults(func=run_fidelity)
+
+
+def run_fidelity(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch fidelity`."""
+    from scalesearch.errors import InputError
+    from scalesearch.results.study_fidelity import study_fidelity
+
+    if args.boot < 1:
+        raise InputError(f"--boot: expected an integer >= 1, got {args.boot}")
+    if args.top_k < 1:
+        raise InputError(f"--top-k: expected an integer >= 1, got {args.top_k}")
+    if not 0 <= args.tol < 2:
+        raise InputError(f"--tol: expected a number in [0, 2), got {args.tol:g}")
+    f, path = study_fidelity(args.db, args.study, metric=args.metric, tol=args.tol, top_k=args.top_k,
+                             n_boot=args.boot, seed=args.seed, out=args.out)
+    print(f.text(args.study))
+    print(f"figure: {path}" if path else "figure: none (no epoch has a rank correlation to draw)")
     return 0
 
 
