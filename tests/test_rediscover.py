@@ -155,36 +155,50 @@ def test_summary_gathers_all_experiments(toy_db, tmp_path):
     for name in rd.EXPERIMENTS:
         rd.write(rd.analyse(name, db, studies=studies[name], out_root=tmp_path), tmp_path, report=False)
     text = (tmp_path / "REDISCOVERY.md").read_text()
-    # the summary looks for the experiments' real study names; toy studies are reported as not run (current
-    # designs) or as having no outputs kept (withdrawn ones, under results/withdrawn/)
+    # the page looks for the experiments' real study names: toy studies are listed as not run (current designs)
+    # and as having no outputs kept (withdrawn ones, on their own page)
     current = [e for e in rd.EXPERIMENTS.values() if not e.withdrawn]
-    assert text.count("Not run yet") == len([e for e in current if not e.not_run])
-    assert text.count("**Status:** ") == len([e for e in current if e.not_run]) >= 1  # EfficientNet: where it is
-    assert text.count("No outputs kept.") == len(rd.EXPERIMENTS) - len(current)
-    for exp in rd.EXPERIMENTS.values():
-        assert exp.title in text
-    assert text.index("## Withdrawn, and why") > max(text.index(e.title) for e in current)
+    assert "No experiment has a complete run yet." in text
+    for exp in current:
+        assert f"- {exp.title}: no complete run" in text
+    withdrawn = (tmp_path / "REDISCOVERY_withdrawn.md").read_text()
+    assert withdrawn.count("no outputs kept.") == len(rd.EXPERIMENTS) - len(current)
+    reasons = {e.withdrawn for e in rd.EXPERIMENTS.values() if e.withdrawn}
+    assert all(withdrawn.count(r) == 1 for r in reasons)  # each reason written once
+    assert "[REDISCOVERY_withdrawn.md](REDISCOVERY_withdrawn.md)" in text
 
 
-def test_summary_shows_a_full_runs_notes_and_not_a_pilots_nor_a_withdrawn_runs(tmp_path):
+def test_the_page_opens_with_the_verdicts_and_keeps_guard_lines_one_link_away(tmp_path):
     import json
 
-    def put(folder, status, note):
+    def put(folder, status, findings, notes):
         folder.mkdir(parents=True)
         (folder / "rediscovery.json").write_text(json.dumps({
-            "status": status, "wall_seconds": 60.0, "notes": [note],
-            "findings": [{"claim": "c", "ours": "o", "verdict": "inconclusive"}]}))
+            "status": status, "wall_seconds": 60.0, "notes": notes, "findings": findings}))
 
-    put(tmp_path / "degradation_look1", "full", "full-run note")
-    put(tmp_path / "withdrawn" / "rediscover_degradation", "full", "withdrawn note")
-    put(tmp_path / "withdrawn" / "rediscover_degradation_pilot", "pilot", "pilot note")
+    primary = {"claim": "PRIMARY: plain-56 has a HIGHER training error than plain-20", "paper": "Fig. 1",
+               "ours": "o", "verdict": "reproduced", "diff": 0.2, "lo": 0.15, "hi": 0.25, "size": "at least",
+               "min_effect": 0.01}
+    control = {"claim": "positive control: x", "paper": "p", "ours": "o", "verdict": "passed", "diff": 0.01,
+               "lo": 0.005, "hi": 0.02}
+    guard = ("degradation_look2 (look 2), plain-56 vs plain-20: not converged: FIRED: #4 still improve train_acc by "
+             "more than 0.005")
+    put(tmp_path / "degradation_look1", "full", [primary, control],
+        ["How to read it: the full-run reading.", guard,
+         "degradation_look1 (look 1), plain-56 vs plain-20: not converged: ok: every curve flat"])
+    put(tmp_path / "withdrawn" / "rediscover_degradation", "full",
+        [{"claim": "c", "ours": "o", "verdict": "reproduced"}], ["withdrawn note"])
     text = rd.write_summary(tmp_path).read_text()
-    assert "Read with:\n\n- full-run note" in text and "pilot note" not in text and "withdrawn note" not in text
-    assert "(withdrawn/rediscover_degradation/rediscovery.md" in text
-    assert f"**Why withdrawn:** {rd.EXPERIMENTS['degradation'].withdrawn}." in text
-    # every withdrawn design has its redesign; EfficientNet has no look complete yet, and the summary says where it is
-    assert "## Not yet redesigned and rerun" not in text
-    assert f"**Status:** {rd.EXPERIMENTS['efficientnet-looks'].not_run}." in text
+    glance = text[text.index("## At a glance"):text.index("## Not tested")]
+    assert "Degradation: plain-56 has a HIGHER training error than plain-20 **(primary)**" in glance
+    assert "+20.00 pp [+15.00, +25.00] | **reproduced, at least 1 pp** | curves still rising" in glance
+    assert "positive control" not in glance  # controls are in the forest plot and the section, not the glance
+    assert "**How to read it:** the full-run reading." in text and "FIRED" not in text
+    assert "| plain-56 vs plain-20 (look 2) | fired |" in text  # the final look only, compact
+    assert (tmp_path / "rediscovery_forest.png").exists() and "![forest plot](rediscovery_forest.png)" in text
+    withdrawn = (tmp_path / "REDISCOVERY_withdrawn.md").read_text()
+    assert "withdrawn (was: reproduced)" in withdrawn and "withdrawn note" not in withdrawn + text
+    assert f"**Why withdrawn:** {rd.EXPERIMENTS['degradation'].withdrawn}." in withdrawn
 
 
 def test_b0_b7_table_exact():

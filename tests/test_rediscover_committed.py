@@ -35,3 +35,22 @@ def test_the_committed_verdicts_follow_from_the_committed_csvs(tmp_path, experim
     for f, g in zip(again.findings, stored["findings"], strict=True):
         assert (f.diff, f.lo, f.hi) == pytest.approx((g["diff"], g["lo"], g["hi"]), abs=1e-12, nan_ok=True)
     assert again.findings[0].claim.startswith("PRIMARY: ")
+
+
+def test_the_committed_page_is_what_the_committed_verdicts_give(tmp_path):
+    """results/REDISCOVERY.md and REDISCOVERY_withdrawn.md regenerate, line for line, from the committed
+    rediscovery.json files (which the test above recomputes from the committed CSVs)."""
+    from scalesearch.rediscover import write_summary
+
+    for js in ROOT.rglob("rediscovery.json"):
+        dest = tmp_path / js.relative_to(ROOT)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(js, dest)
+    page = write_summary(tmp_path)
+    assert page.read_text(encoding="utf-8") == (ROOT / "REDISCOVERY.md").read_text(encoding="utf-8")
+    assert (tmp_path / "REDISCOVERY_withdrawn.md").read_text(encoding="utf-8") == \
+        (ROOT / "REDISCOVERY_withdrawn.md").read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 160 and text.index("## At a glance") < text.index("## Not tested") < \
+        text.index("![forest plot]") < text.index("## Degradation")
+    assert "FIRED" not in text  # the raw guard lines stay one link away, in each experiment's rediscovery.md

@@ -54,7 +54,9 @@ def test_the_primary_claim_is_decided_only_after_the_positive_control_passes(tmp
     write_look(url, "rx1", 1, {"cardinality": card, "width": width, "none": BASE})
     o = analyse("resnext-looks", url, studies=("rx1", "rx2"), out_root=tmp_path / "out")
     assert o.status == "interim" and o.missing == ("rx2",)
-    primary, *controls = o.findings
+    primary, *rest = o.findings
+    controls = [f for f in rest if f.claim.startswith("positive control")]
+    assert [f.verdict for f in rest if f.claim.startswith("secondary")] == ["not tested before look 2"] * 2
     expected = sequential_test([a - b for a, b in zip(card, width, strict=True)], 1, [0.5, 1.0])
     assert primary.claim.startswith("PRIMARY: at 2x complexity, cardinality beats width")
     assert (primary.diff, primary.lo, primary.hi) == pytest.approx((expected.diff, expected.lo, expected.hi))
@@ -75,7 +77,8 @@ def test_a_failed_positive_control_makes_the_primary_claim_not_decidable(tmp_pat
                                "width": [0.860, 0.867, 0.857, 0.864], "none": BASE})
     o = analyse("resnext-looks", url, studies=("rx1", "rx2"), out_root=tmp_path / "out")
     assert o.status == "full"
-    primary, card, width = o.findings
+    primary, card, width, *waiting = o.findings
+    assert [f.verdict for f in waiting] == ["not tested before look 2"] * 2  # the depth arm has not run
     assert card.verdict == "passed" and width.verdict == "failed" and width.lo <= 0 < card.lo
     assert primary.verdict == "not decidable" and "the positive control failed" in primary.note
     assert primary.words().startswith("not decidable") and primary.n_seeds == 8

@@ -41,7 +41,8 @@ The modules, imports running down the list only (each imports from the ones abov
     resnext        experiment 3: 2x complexity by cardinality/width/depth, the cardinality sweep; its redesign
     degradation    experiment 4: plain vs residual training error at two depths
     experiments    `Experiment`, `Outcome`, the registry `EXPERIMENTS` and `analyse`
-    outputs        `render` (rediscovery.md), `write` (+ JSON, CSV), `write_summary` (results/REDISCOVERY.md)
+    outputs        `render` (rediscovery.md), `write` (+ JSON, CSV)
+    page           `write_summary` (results/REDISCOVERY.md, REDISCOVERY_withdrawn.md, the forest plot)
     workflow       what the command does: `run_specs`, `analyse_and_write`, `write_b0_b7`, `write_step2_specs`
                    (`found_coefficients`: experiment 1's, from a full run)
 
@@ -60,7 +61,8 @@ from scalesearch.rediscover.efficientnet import (
     step2_spec_text,
 )
 from scalesearch.rediscover.experiments import EXPERIMENTS, Experiment, Outcome, analyse
-from scalesearch.rediscover.outputs import render, write, write_summary
+from scalesearch.rediscover.outputs import render, write
+from scalesearch.rediscover.page import write_summary
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER, Finding, detectable_difference, seeds_needed
 from scalesearch.rediscover.studies import DEFAULT_DB
 from scalesearch.rediscover.workflow import (

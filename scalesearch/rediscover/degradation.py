@@ -209,8 +209,6 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
         if f.verdict == "reproduced" and not q < ALPHA_ONE_SIDED:
             f.verdict, f.size = "inconclusive", ""
             f.note += "; its interval excludes 0 alone, not after Holm's adjustment"
-        f.diff, f.lo, f.hi = row["diff"], row["lo"], row["hi"]  # shown as measured (deep - shallow)
-        f.reversed = bool(oriented["hi"] < 0)
         findings.append(f)
     # the regime guards of `scalesearch compare`, per look, on the primary pair
     guards_lines = look_guards(

@@ -3,7 +3,8 @@ of a metric's mean and interval per group, and the planned looks' validation cur
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,52 @@ def arm_curves(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path, column: s
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, folder, name)
+
+
+def forest_plot(rows: Sequence[tuple[str, Any, str, float]], folder: Path, name: str) -> list[str]:
+    """A forest plot of effects: one panel per experiment (rows of (experiment, Finding, kind, smallest effect that
+    matters)), each effect's difference and 95% interval in pp against zero and +-the smallest effect that matters,
+    the paper's effect (Finding.paper_effect) as a diamond where it has one; written as `<name>.png/svg`."""
+    if not rows:
+        return []
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    groups: dict[str, list[tuple[Any, str, float]]] = {}
+    for exp, f, kind, eff in rows:
+        groups.setdefault(exp, []).append((f, kind, eff))
+    heights = [max(1.2, 0.42 * len(g) + 0.6) for g in groups.values()]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8.5, sum(heights)), gridspec_kw={"height_ratios": heights},
+                             squeeze=False)
+    for ax, (exp, items) in zip(axes[:, 0], groups.items(), strict=True):
+        for y, (f, kind, _) in enumerate(reversed(items)):
+            color = "0.55" if kind == "control" else "C0"
+            face = "white" if kind == "secondary" else color
+            ax.errorbar(f.diff * 100, y, xerr=[[(f.diff - f.lo) * 100], [(f.hi - f.diff) * 100]], fmt="o",
+                        color=color, mfc=face, ms=6, capsize=3)
+            if not math.isnan(getattr(f, "paper_effect", math.nan)):
+                ax.plot(f.paper_effect * 100, y, "D", color="C3", ms=5)
+        eff = items[0][2] * 100
+        ax.axvline(0, color="black", lw=0.8)
+        for x in (-eff, eff):
+            ax.axvline(x, color="0.4", lw=0.8, ls="--")
+        labels = [(_wrap(f.claim.replace("PRIMARY: ", "primary: ")) + f"  [{f.verdict}]") for f, _, _ in
+                  reversed(items)]
+        ax.set_yticks(range(len(items)), labels, fontsize=7)
+        ax.set_ylim(-0.6, len(items) - 0.4)
+        ax.set_title(exp, fontsize=9, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("difference (pp): claimed direction positive; dashed: the smallest effect that matters; "
+                           "diamond: the paper", fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, folder, name)
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)[:2])

@@ -1,5 +1,5 @@
 """What `scalesearch rediscover` writes: rediscovery.md of one experiment (`render`), its JSON and CSV tables
-(`write`), and results/REDISCOVERY.md over every experiment found (`write_summary`)."""
+(`write`), then results/REDISCOVERY.md over every experiment found (`page.write_summary`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pandas as pd
 
 from scalesearch.files import check_output_folder, output_folder
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome
+from scalesearch.rediscover.page import write_summary
 from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER
 from scalesearch.rediscover.studies import OUT_REMEDY
 from scalesearch.text import fmt_duration, md_table
@@ -51,7 +52,7 @@ def render(outcome: Outcome) -> str:
             f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
             f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power."), "",
            md_table(["claim", "paper", "ours", "verdict", "detectable", "seeds"],
-                    [[f.claim, f.paper, f.ours + (f" ({f.note})" if f.note else ""), f"**{f.verdict}**",
+                    [[f.claim, f.paper, f.ours + (f" ({f.note})" if f.note else ""), f"**{f.words()}**",
                       "-" if math.isnan(f.detectable) else f"{f.detectable * 100:.2f} pp", str(f.n_seeds)]
                      for f in outcome.findings])]
     out += ["", "## Power", ""] + [f"- {p}" for p in outcome.power] + [""]
@@ -123,65 +124,3 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
         tab.to_csv(folder / f"rediscovery_{slug}.csv", index=False, float_format="%.6g")
     paths += [md, js, write_summary(root)]
     return paths
-
-
-WITHDRAWN = "withdrawn"  # results/withdrawn/<study>/: the first designs' outputs, kept for the record
-
-
-def _section(root: Path, exp: Any, folder: Path) -> list[str]:
-    out: list[str] = []
-    for pilot in (False, True):
-        if pilot and not exp.pilot:
-            continue
-        study = next((s for s in exp.studies(pilot) if (folder / s / "rediscovery.json").exists()), None)
-        if study is None:
-            continue
-        d = json.loads((folder / study / "rediscovery.json").read_text(encoding="utf-8"))
-        link = f"{folder.relative_to(root).as_posix() + '/' if folder != root else ''}{study}/rediscovery.md"
-        out += [(f"**{d['status'].upper()}** ([details]({link}); wall time "
-                 f"{fmt_duration(d.get('wall_seconds', 0), 'hms')}):"), "",
-                md_table(["claim", "ours", "verdict"], [[f["claim"], f["ours"], f["verdict"]] for f in d["findings"]]),
-                ""]
-        if not pilot and d.get("notes") and not exp.withdrawn:  # how to read a full run's verdicts on this proxy
-            out += ["Read with:", ""] + [f"- {n}" for n in d["notes"]] + [""]
-    return out
-
-
-def write_summary(out_root: str | Path = "results") -> Path:
-    """results/REDISCOVERY.md: the current experiments' verdicts beside the papers' numbers, then the withdrawn
-    designs (results/withdrawn/<study>/) with why each was withdrawn."""
-    root = Path(out_root)
-    out = ["# Rediscovery: the four findings on Fashion-MNIST proxies", "",
-           ("Built by `scalesearch rediscover` from results/<study>/rediscovery.json (docs/rediscovery.md says how "
-            "to run each experiment); each study's raw per-trial data (trials.csv, epochs.csv, study.json) sits "
-            "beside it, and `scalesearch rediscover EXPERIMENT --from-csv` recomputes the verdicts from those files "
-            "alone. Each row says whether it comes from an interim look, a partial run or a full run: only a full "
-            "run's verdict is the experiment's verdict. Every figure comes from a 2-core CPU."), ""]
-    b7 = root / "efficientnet_b0_b7" / "b0_b7.md"
-    current = {n: e for n, e in EXPERIMENTS.items() if not e.withdrawn}
-    for exp in current.values():
-        out += [f"## {exp.title}", "", f"Paper: {exp.paper}", ""]
-        out += _section(root, exp, root) or ([f"**Status:** {exp.not_run}.", ""] if exp.not_run else
-                                             ["Not run yet: see docs/rediscovery.md for the command.", ""])
-    redone = {n.split("-")[0] for n in current}
-    not_redone = [e.title for n, e in EXPERIMENTS.items() if e.withdrawn and n.split("-")[0] not in redone]
-    if not_redone:
-        out += ["## Not yet redesigned and rerun", "",
-                "These experiments' first verdicts are withdrawn (below); their redesigned runs are not made yet:", ""]
-        out += [f"- {t}" for t in not_redone] + [""]
-    if b7.exists():
-        out += ["## EfficientNet B0 -> B7 (no training)", "",
-                ("The multipliers of the released models and their exact MACs against the nominal 2^phi, complete: "
-                 "[efficientnet_b0_b7/b0_b7.md](efficientnet_b0_b7/b0_b7.md)."), ""]
-    withdrawn = {n: e for n, e in EXPERIMENTS.items() if e.withdrawn}
-    if withdrawn:
-        out += ["## Withdrawn, and why", "",
-                ("The first designs' verdicts, kept for the record under results/withdrawn/ and not to be read as "
-                 "findings. An independent review recomputed them and found the regime unable to decide; their "
-                 "databases did not survive the machine they ran on, so they have no raw per-trial files."), ""]
-        for exp in withdrawn.values():
-            out += [f"### {exp.title}", "", f"**Why withdrawn:** {exp.withdrawn}.", ""]
-            out += _section(root, exp, root / WITHDRAWN) or ["No outputs kept.", ""]
-    path = root / "REDISCOVERY.md"
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return path

@@ -43,6 +43,7 @@ class Finding:
     size: str = ""  # a reproduced effect against the smallest effect that matters: "at least", "uncertain", "smaller"
     reversed: bool = False  # the interval lies wholly against the claim (printed beside the verdict)
     min_effect: float = math.nan  # the smallest effect that matters, in the difference's units
+    paper_effect: float = math.nan  # the paper's own difference in the same units and direction, where it has one
 
     def words(self) -> str:
         """The verdict in words, with a reproduced effect's size against the smallest effect that matters or a
