@@ -127,6 +127,32 @@ def test_a_table_recorded_over_part_of_its_grid_is_sampled_over_that_part():
     assert not _table(missing=((4, "y"), (1, "x"))).narrowed  # every value of a and b recorded somewhere
 
 
+def test_random_over_a_finite_space_draws_each_point_once_uniformly():
+    """`random` over a finite space draws without replacement: the first N draws are the N points, each point is
+    as likely first (2,400 seeds, 24 points: 100 expected each, every count within 60-140), and a run proposes no
+    configuration twice, so that it asks once per training, rejection or miss and trains every recorded one. With
+    a prefilter Optuna's RandomSampler is kept: its pools hold redraws, as the driver's do."""
+    from scalesearch.search.simtable import DistinctDraws
+
+    space = {"a": [1, 2, 3, 4], "b": ["x", "y"], "c": [0.5, 1.5, 2.5]}
+    points = {(a, b, c) for a in space["a"] for b in space["b"] for c in space["c"]}
+    d = DistinctDraws(space, seed=0)
+    drawn = [tuple(d.draw().values()) for _ in range(24)]
+    assert set(drawn) == points and len(drawn) == 24 and d.left == 0
+    assert tuple(d.draw().values()) in points  # used up: any point
+    first = {p: 0 for p in points}
+    for seed in range(2400):
+        first[tuple(DistinctDraws(space, seed).draw().values())] += 1
+    assert 60 <= min(first.values()) and max(first.values()) <= 140
+    table = _table(missing=((4, "y"), (1, "x")), rejected=((2, "x"),))
+    for seed in range(5):
+        run = simulate(table, "random", seed=seed)
+        assert sorted(run.completed) == sorted(table.entries) and run.known == 0
+        assert run.asks == len(run.completed) + run.misses + run.rejected and run.misses <= 2 and run.rejected <= 1
+    pooled = simulate(_table(), "random", seed=0, trials=1, prefilter=("naswot", 64, 1))
+    assert pooled.known > 0  # 64 proposals over 8 configurations: RandomSampler's redraws
+
+
 def test_rejected_configurations_take_no_time():
     table = _table(rejected=((1, "x"), (2, "x")))
     run = simulate(table, "grid")
@@ -249,5 +275,12 @@ def test_the_speed_benchmark_runs_on_a_small_table():
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert "table: 8 configurations x 12 epochs" in r.stdout
-    assert [line.split()[:2] for line in r.stdout.splitlines()[2:]] == [
-        ["replay", "none"], ["replay", "moasha"], ["random", "none"], ["random", "moasha"]]
+    lines = r.stdout.splitlines()
+    assert lines[1].split() == ["strategy", "scheduler", "trials/s", "vs", "replay", "asks/s", "sim/wall", "floor/s",
+                                "vs", "floor"]
+    rows = [line.split() for line in lines[2:]]
+    assert [row[:2] for row in rows] == [["replay", "none"], ["replay", "moasha"], ["random", "none"],
+                                         ["random", "moasha"]]
+    assert [row[3] for row in rows[:2]] == ["1.000", "1.000"]  # each scheduler's replay is its own baseline
+    assert [row[6:] for row in rows[:2]] == [["-", "-"], ["-", "-"]]  # no sampler, no Optuna floor
+    assert all(float(x) > 0 for row in rows[2:] for x in row[6:])

@@ -269,6 +269,83 @@ def test_rea_two_objectives_pick_the_lowest_front_of_the_tournament():
     assert parent == 3  # front {0, 1, 3}: the epsilon-net starts at the best first objective (0.9)
 
 
+def test_rea_tournament_winner_is_the_first_drawn_member_in_mo_order():
+    """The winner is found without ordering the whole population (fronts peeled down to the first drawn one, the
+    epsilon-net only inside it): on random populations with ties and duplicates, one to three objectives, it is
+    the drawn member first in `mo_order` over the whole population, as the definition says."""
+    from optuna.distributions import IntDistribution
+    from optuna.study import StudyDirection
+
+    from scalesearch.search.rea import REASampler
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for case in range(300):
+        d = 1 + case % 3
+        n = int(rng.integers(2, 40))
+        directions = [StudyDirection.MAXIMIZE] + [StudyDirection.MINIMIZE] * (d - 1)
+        vals = rng.integers(0, 4, size=(n, d)).astype(float)  # few levels: ties, duplicates, shared fronts
+        members = [optuna.trial.create_trial(params={"x": i}, distributions={"x": IntDistribution(0, 99)},
+                                             values=list(v)) for i, v in enumerate(vals)]
+        sampler = REASampler(population=n, tournament=int(rng.integers(1, n + 1)), seed=case)
+        for _ in range(3):
+            winner, drawn = sampler.parent(members, directions)
+            position = {i: p for p, i in enumerate(mo_order(vals * ([-1.0] + [1.0] * (d - 1))))}
+            assert winner is min(drawn, key=lambda m: position[members.index(m)])
+            checked += len(drawn) > 1
+    assert checked > 500
+
+
+def test_rea_population_follows_the_storage_when_results_come_out_of_order():
+    """The population is brought up to date from the trials unfinished at the last ask and the new ones: with
+    trials told out of order, some failed or pruned, some still running, it is always the last P told COMPLETE
+    (by the storage's completion time), and the search space the distributions every member has."""
+    import heapq
+    import random
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from scalesearch.search.rea import REASampler
+
+    rnd = random.Random(3)
+    sampler = REASampler(population=5, tournament=2, seed=1)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    running = []
+    for step in range(400):
+        if running and rnd.random() < 0.5:
+            t = running.pop(rnd.randrange(len(running)))
+            r = rnd.random()
+            if r < 0.15:
+                study.tell(t, state=TrialState.FAIL)
+            elif r < 0.3:
+                study.tell(t, state=TrialState.PRUNED)
+            else:
+                study.tell(t, rnd.random())
+        else:
+            t = study.ask()
+            t.suggest_int("x", 0, 9)
+            if step % 7 == 0:
+                t.suggest_float("z", 0.0, 1.0)  # a parameter only some trials have
+            running.append(t)
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        last = heapq.nlargest(5, done, key=lambda t: (t.datetime_complete, t.number))[::-1]
+        assert [m.number for m in sampler.members(study)] == [m.number for m in last]
+        if len(last) == 5:
+            space = sampler.infer_relative_search_space(study, SimpleNamespace(number=-1))
+            assert space == {k: v for k, v in last[-1].distributions.items()
+                             if all(m.distributions.get(k) == v for m in last)}
+
+    class Shuffled:
+        """A storage that does not list trial n at index n: read whole."""
+
+        def get_trials(self, deepcopy=False, states=None):
+            return study.get_trials(deepcopy=False, states=states)[::-1]
+
+    fresh = REASampler(population=5, tournament=2, seed=1)
+    assert [m.number for m in fresh.members(Shuffled())] == [m.number for m in sampler.members(study)]
+
+
 def test_rea_mutation_covers_each_kind_and_never_returns_the_same_value():
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 

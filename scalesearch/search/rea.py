@@ -13,12 +13,22 @@ or more objectives, "best" is the lowest non-dominated rank within the populatio
 Everything is read from the study's storage when a candidate is asked, so a resumed search (a killed driver, a
 moved study) continues from the stored population; the random stream restarts from the seed. `lineage` keeps
 this process's children: trial number -> (parent trial number, mutated parameter, the tournament's trial numbers).
+
+Each ask costs little beside Optuna's own (`benchmarks/simulate_speed.py`): the storage's trial list is read at
+every ask, but only the trials unfinished at the last ask and the new ones are examined (a finished trial never
+changes), and the population is the last P of the old one and the newly completed trials; each member's
+distributions are compared with Optuna's == once, when it joins (as ids of the distinct distributions seen); the
+tournament's winner is found without ordering the whole population: the fronts are peeled only down to the first
+that holds a drawn member, and that front's epsilon-net order is computed only when it holds two or more and its
+first point is not one of them (the same winner as the first drawn member in `mo_order`).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +36,7 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from scalesearch.analysis.mosort import mo_order
+from scalesearch.analysis.mosort import epsilon_net_order
 from scalesearch.errors import InputError
 
 __all__ = ["REASampler"]
@@ -39,6 +49,106 @@ def _told(t: FrozenTrial) -> tuple[Any, int]:
 
 def _grid_values(low: float, high: float, step: float) -> int:
     return math.floor((high - low) / step + 1e-9) + 1
+
+
+@dataclass
+class _Population:
+    """What REA knows of one study's storage: the trials examined (the first `seen`; `open`: those unfinished
+    then), the population (oldest first) and, per member, its distributions as ids of the distinct ones (`sigs`,
+    counted over the members in `agree`); per population (`cache`): its search space, objective values and
+    dominance matrix."""
+
+    study: Any  # a weak reference (a strong one makes a cycle: the study holds its sampler), or None
+    seen: int = 0
+    open: set[int] = field(default_factory=set)
+    members: list[FrozenTrial] = field(default_factory=list)
+    sigs: dict[int, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    agree: dict[tuple[str, int], int] = field(default_factory=dict)  # (name, id) -> members with it
+    distinct: dict[str, list[BaseDistribution]] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def sig(self, t: FrozenTrial) -> tuple[tuple[str, int], ...]:
+        """The trial's distributions as (name, id): equal distributions (Optuna's ==) share an id."""
+        out = []
+        for name, d in t.distributions.items():
+            known = self.distinct.setdefault(name, [])
+            i = next((j for j, k in enumerate(known) if k == d), None)
+            if i is None:
+                i = len(known)
+                known.append(d)
+            out.append((name, i))
+        return tuple(out)
+
+    def set_members(self, members: list[FrozenTrial], added: list[FrozenTrial] | None = None,
+                    removed: list[FrozenTrial] | None = None) -> None:
+        """The new population, and the trials that joined and left it since the last (found here when None)."""
+        if added is None or removed is None:
+            was, now = {m.number for m in self.members}, {m.number for m in members}
+            added = [m for m in members if m.number not in was]
+            removed = [m for m in self.members if m.number not in now]
+        for m in removed:
+            for item in self.sigs.pop(m.number):
+                self.agree[item] -= 1
+        for m in added:
+            sig = self.sigs[m.number] = self.sig(m)
+            for item in sig:
+                self.agree[item] = self.agree.get(item, 0) + 1
+        self.members = members
+        self.cache = {}
+
+    def space(self) -> dict[str, BaseDistribution]:
+        """The distributions of the newest member that every member has too."""
+        if "space" not in self.cache:
+            last = self.members[-1]
+            n = len(self.members)
+            self.cache["space"] = {name: last.distributions[name] for name, i in self.sigs[last.number]
+                                   if self.agree[(name, i)] == n}
+        return dict(self.cache["space"])
+
+    def values(self, directions: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The members' objective values to minimise and, with two or more objectives, `dom[i, j]`: i dominates
+        j (no worse in every objective, better in one)."""
+        if "values" not in self.cache:
+            signs = [-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions]
+            a = np.array([m.values for m in self.members], dtype=float) * signs  # COMPLETE: finite (Optuna's)
+            le = lt = None
+            for col in a.T if a.shape[1] > 1 else ():  # an objective at a time: faster than one (n, n, d) array
+                le = col[:, None] <= col if le is None else le & (col[:, None] <= col)
+                lt = col[:, None] < col if lt is None else lt | (col[:, None] < col)
+            self.cache["values"] = (a, None if le is None else le & lt)
+        return self.cache["values"]
+
+
+def _winner(values: np.ndarray, dom: np.ndarray | None, drawn: list[int]) -> int:
+    """The drawn index first in `mo_order(values)` (values to minimise; `dom[i, j]`: i dominates j): with one
+    objective the lowest value (ties: the lower index); else the lowest front holding a drawn index, and within it
+    the first drawn one in the front's epsilon-net order, whose distances are normalised over all the points (as
+    `mo_order` does; its first point, the front's best in the first objective, is the same on the raw values: the
+    rank normalisation keeps each objective's order and ties)."""
+    if dom is None:
+        return min(drawn, key=lambda i: (values[i, 0], i))
+    is_drawn = np.zeros(len(values), dtype=bool)
+    is_drawn[drawn] = True
+    count = dom.sum(0)
+    done = np.zeros(len(values), dtype=bool)
+    front = np.flatnonzero(count == 0)
+    while not is_drawn[front].any():  # peel the fronts (`nondominated_ranks`) down to the first drawn one
+        done[front] = True
+        count = count - dom[front].sum(0)
+        count[done] = -1
+        front = np.flatnonzero(count == 0)
+    hits = front[is_drawn[front]]
+    if len(hits) == 1:
+        return int(hits[0])
+    first = int(front[np.lexsort(values[front].T[::-1])[0]])
+    if is_drawn[first]:
+        return first
+    # mosort's normalisation over all the points, of the front's only: (average rank - 1) / (n - 1), the average
+    # (1-based) rank of a value being the values below it plus (the values equal to it + 1) / 2, as scipy's rankdata
+    f = values[front]
+    rank = (f[:, None, :] > values[None, :, :]).sum(1) + ((f[:, None, :] == values[None, :, :]).sum(1) + 1) / 2
+    x = (rank - 1) / (len(values) - 1)
+    return next(int(front[j]) for j in epsilon_net_order(x, normalised=True) if is_drawn[front[j]])
 
 
 class REASampler(optuna.samplers.BaseSampler):
@@ -59,47 +169,74 @@ class REASampler(optuna.samplers.BaseSampler):
         self._rng = np.random.RandomState(seed)
         self._random = optuna.samplers.RandomSampler(seed=None if seed is None else seed + 1)
         self.lineage: dict[int, tuple[int, str, tuple[int, ...]]] = {}
-        self._members: tuple[Any, list[FrozenTrial], dict[int, int] | None] | None = None
+        self._pop: _Population | None = None
+        self._asked: tuple[Any, int] = (None, -1)  # (study's weak reference, trial number): the last space inferred
 
     def reseed_rng(self) -> None:
         self._rng.seed()
         self._random.reseed_rng()
 
+    def _population(self, study: optuna.Study) -> _Population:
+        """The study's population, brought up to date with its storage: the trials unfinished at the last call and
+        the new ones are examined; the last P told COMPLETE of the old members and the newly completed ones are
+        the last P of all (a COMPLETE trial never changes, and no trial leaves the last P to come back)."""
+        trials = study.get_trials(deepcopy=False)
+        pop = self._pop
+        if pop is None or pop.study is None or pop.study() is not study or len(trials) < pop.seen:
+            pop = self._pop = _Population(weakref.ref(study))
+        new: list[FrozenTrial] = []
+        for n in [*sorted(pop.open), *range(pop.seen, len(trials))]:
+            t = trials[n]
+            if t.number != n:  # a storage that does not list trial n at index n (Optuna's do): read it all
+                self._pop = None
+                whole = _Population(None)
+                done = [t for t in trials if t.state == TrialState.COMPLETE]
+                whole.set_members(heapq.nlargest(self.population, done, key=_told)[::-1])
+                return whole
+            if t.state == TrialState.COMPLETE:
+                new.append(t)
+            if t.state.is_finished():
+                pop.open.discard(n)
+            else:
+                pop.open.add(n)
+        pop.seen = len(trials)
+        if new:
+            new.sort(key=_told)
+            if not pop.members or _told(new[0]) > _told(pop.members[-1]):  # the usual case: the newest told last
+                merged, n = pop.members + new, len(pop.members)
+                cut = max(0, len(merged) - self.population)  # the oldest leave
+                pop.set_members(merged[cut:], added=merged[max(cut, n):], removed=merged[:min(cut, n)])
+            else:
+                pop.set_members(heapq.nlargest(self.population, pop.members + new, key=_told)[::-1])
+        return pop
+
     def members(self, study: optuna.Study) -> list[FrozenTrial]:
-        """The current population: the last P trials told COMPLETE, oldest first (cached until another is)."""
-        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        key = (id(study), len(done), done[-1].number if done else -1)
-        if self._members is None or self._members[0] != key:
-            last = heapq.nlargest(self.population, done, key=_told)
-            self._members = (key, last[::-1], None)
-        return self._members[1]
+        """The current population: the last P trials told COMPLETE, oldest first."""
+        return self._population(study).members
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        members = self.members(study)
-        if len(members) < self.population:
-            return {}
-        return {k: d for k, d in members[-1].distributions.items()
-                if all(m.distributions.get(k) == d for m in members)}
+        pop = self._population(study)
+        self._asked = (pop.study, trial.number)
+        return pop.space() if len(pop.members) >= self.population else {}
 
     def parent(self, members: list[FrozenTrial], directions: list[Any]) -> tuple[FrozenTrial, list[FrozenTrial]]:
         """(the tournament's winner, the tournament): S members drawn without replacement, the winner the first of
-        them in `mo_order` over the whole population."""
-        cached = self._members is not None and self._members[1] is members
-        position = self._members[2] if cached else None
-        if position is None:
-            signs = np.array([-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions])
-            values = np.array([m.values for m in members], dtype=float) * signs  # COMPLETE: finite (Optuna's)
-            position = {idx: pos for pos, idx in enumerate(mo_order(values))}
-            if cached:
-                self._members = (self._members[0], members, position)
-        drawn = self._rng.choice(len(members), size=self.tournament, replace=False)
-        return members[min((int(i) for i in drawn), key=lambda i: position[i])], [members[int(i)] for i in drawn]
+        them in `mo_order` over the whole population (`_winner`)."""
+        pop = self._pop
+        if pop is None or pop.members is not members:
+            pop = _Population(None)
+            pop.set_members(members)
+        values, dom = pop.values(directions)
+        drawn = [int(i) for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
+        return members[_winner(values, dom, drawn)], [members[i] for i in drawn]
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
         if not search_space:
             return {}
-        members = self.members(study)
+        ref, number = self._asked  # right after its search space: the population it was inferred from
+        same = self._pop is not None and ref is not None and ref() is study and number == trial.number
+        members = self._pop.members if same else self.members(study)
         parent, drawn = self.parent(members, list(study.directions))
         child = {k: parent.params[k] for k in search_space if k in parent.params}
         mutable = sorted(k for k in child if not search_space[k].single())

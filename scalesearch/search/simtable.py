@@ -4,12 +4,14 @@ trial's seconds, spread over its epochs as the epochs' own seconds were), its co
 scores; and the configurations a constraint rejected. A grid or choice parameter some of whose values no record
 holds (a study stopped before its grid was done) is sampled over the recorded values only (`Table.narrowed`).
 The anytime value of a set of configurations is the best objective (one) or their hypervolume (two; reference:
-10% of each objective's range beyond the table's worst value).
+10% of each objective's range beyond the table's worst value). `DistinctDraws`: the points of a finite space drawn
+without replacement (the simulator's `random` over a finite space).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -21,7 +23,7 @@ import numpy as np
 from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
 
-__all__ = ["TABLE_OBJECTIVES", "Entry", "Table", "config_key"]
+__all__ = ["TABLE_OBJECTIVES", "DistinctDraws", "Entry", "Table", "config_key"]
 
 TABLE_OBJECTIVES = ("val_acc", "test_acc", "macs", "params")
 
@@ -155,14 +157,19 @@ class Table:
 
     def reference(self) -> list[float]:
         """The hypervolume reference: 10% of each objective's range beyond the table's worst value, so that the
-        front's end points add volume too."""
+        front's end points add volume too (computed once per table)."""
+        return list(self.reference_point)
+
+    @functools.cached_property
+    def reference_point(self) -> tuple[float, ...]:
+        """`reference()`, computed once (the table does not change once built)."""
         out = []
         for name, direction in self.objectives:
             vals = [e.objective(name) for e in self.entries.values()]
             vals = [v for v in vals if v is not None]
             span = (max(vals) - min(vals)) or abs(max(vals)) or 1.0
             out.append(min(vals) - 0.1 * span if direction == "max" else max(vals) + 0.1 * span)
-        return out
+        return tuple(out)
 
     def anytime(self, keys: Sequence[str]) -> float:
         """The anytime value of a set of completed configurations: the best objective or the hypervolume."""
@@ -179,3 +186,29 @@ class Table:
         pts = np.array([self.vector(k) for k in keys], dtype=float)
         mask = pareto_mask(pts, [d for _, d in self.objectives])
         return {k for k, m in zip(keys, mask, strict=True) if m}
+
+
+class DistinctDraws:
+    """Points of a finite space (name -> values) drawn uniformly without replacement, seeded: Fisher-Yates over
+    the points' indices, lazily (the swapped indices in a dict), each index decoded into one value per name."""
+
+    def __init__(self, space: dict[str, list[Any]], seed: int) -> None:
+        self.names, self.values = list(space), [list(v) for v in space.values()]
+        self.left = math.prod(len(v) for v in self.values)  # points not drawn yet
+        self.rng = np.random.RandomState(seed)
+        self.moved: dict[int, int] = {}
+
+    def draw(self) -> dict[str, Any]:
+        """The next point (once every point is drawn: any point, uniformly)."""
+        if self.left:
+            i = int(self.rng.randint(self.left))
+            self.left -= 1
+            index = self.moved.get(i, i)
+            self.moved[i] = self.moved.pop(self.left, self.left)
+        else:
+            index = int(self.rng.randint(math.prod(len(v) for v in self.values)))
+        picks = []
+        for vals in reversed(self.values):  # the last name varies fastest, as in itertools.product
+            index, j = divmod(index, len(vals))
+            picks.append(vals[j])
+        return dict(zip(self.names, reversed(picks), strict=True))

@@ -6,7 +6,7 @@ The table (`scalesearch.search.simtable`): every configuration the study trained
 every repeat, with its per-epoch val_acc, times, costs and scores; the configurations a constraint rejected.
 
 A run: an event queue with the recorded number of workers (`max_concurrency`). A free worker asks the strategy's
-Optuna sampler (the same classes `scalesearch run` builds, `study._make_sampler`) for a configuration through the
+Optuna sampler (the same classes `scalesearch run` builds, `study.make_sampler`) for a configuration through the
 spec's own parameters (`sample_params`). A rejected one is told PRUNED at once; one already evaluated in this run is
 told its value at once (the driver's dedupe); one the table does not hold is told FAIL, redrawn and counted
 (`misses`). Otherwise it "trains": each epoch ends after its recorded seconds, reporting its recorded val_acc to
@@ -25,6 +25,16 @@ sampler proposes `pool` candidates, the new recorded ones are ranked by the scor
 training-free score, or the counted `params` or `macs`; higher is better, a missing score ranks last), the best
 `keep` train and the others are told PRUNED and never trained in that run (`Run.dropped`). Scoring takes no
 simulated time (a few forward and backward passes of one mini-batch, small beside a training).
+
+`random` without a prefilter over a finite space that RandomSampler draws uniformly (every sampled parameter a grid,
+a choice or an int range without log, at most `MAX_GRID` points; not a float range: Optuna's values on its step,
+e.g. 0.30000000000000004, are not the listed ones) draws without replacement (`DistinctDraws`): each ask is uniform
+over the points not drawn yet, and the run ends when none is left. Under the driver's policy this trains the same
+configurations in the same order, in distribution, as RandomSampler: its redraws of a point already drawn start
+nothing and take no simulated time (told at once as known, rejected or not recorded), so its distinct draws are a
+uniformly random order too; what differs is the asks, and that a search near the end of its grid is not ended by 200
+redraws in a row (the driver's exhaustion rule). The seeded draws differ from RandomSampler's. With a prefilter,
+RandomSampler is kept: the driver's pool of `pool` asks holds redraws, which a draw without replacement would not.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ import numpy as np
 
 from scalesearch.errors import InputError
 from scalesearch.search.rungs import Rungs, rung_plan
-from scalesearch.search.simtable import Entry, Table, config_key
+from scalesearch.search.simtable import DistinctDraws, Entry, Table, config_key
 from scalesearch.spec.schema import PREFILTER_SCORES
 
 __all__ = ["PREFILTER_SCORES", "SCHEDULERS", "STRATEGIES", "Entry", "Run", "Simulation", "Table", "baseline_of",
@@ -73,6 +83,7 @@ class Run:
     known: int = 0
     dropped: int = 0  # candidates a prefilter ranked out of its pool: told PRUNED, never trained
     wall_s: float = 0.0
+    study: Any = field(default=None, repr=False)  # the run's Optuna study, with `simulate(keep_study=True)`
 
     @property
     def trainings(self) -> int:
@@ -80,9 +91,33 @@ class Run:
         return len(self.completed) + self.stopped
 
 
-def _sampler(table: Table, strategy: str, trials: int, seed: int) -> Any:
-    from scalesearch.search.study import make_sampler
+def _sampler(table: Table, strategy: str, trials: int, seed: int, prefilter: tuple[str, int, int] | None) -> Any:
+    import optuna
 
+    from scalesearch.search.study import make_sampler
+    from scalesearch.spec import MAX_GRID, grid_size, grid_space
+
+    uniform = all(p.kind in ("grid", "choice") or (p.kind == "int" and not p.log) for p in table.spec.sampled)
+    if strategy == "random" and prefilter is None and uniform and 0 < grid_size(table.spec) <= MAX_GRID:
+        class DistinctRandom(optuna.samplers.BaseSampler):
+            """`random` without replacement (see the module docstring): one `DistinctDraws` point per trial."""
+
+            def __init__(self) -> None:
+                self.draws = DistinctDraws(grid_space(table.spec), seed)
+                self.asked: tuple[int, dict[str, Any]] = (-1, {})
+
+            def infer_relative_search_space(self, study: Any, trial: Any) -> dict[str, Any]:
+                return {}
+
+            def sample_relative(self, study: Any, trial: Any, search_space: Any) -> dict[str, Any]:
+                return {}
+
+            def sample_independent(self, study: Any, trial: Any, param_name: str, param_distribution: Any) -> Any:
+                if self.asked[0] != trial.number:
+                    self.asked = (trial.number, self.draws.draw())
+                return self.asked[1][param_name]
+
+        return DistinctRandom()
     s = table.spec.search
     search = dataclasses.replace(s, sampler=strategy, trials=trials,
                                  population=s.population if s.sampler == "rea" else None,
@@ -113,9 +148,11 @@ def strategy_label(strategy: str, prefilter: tuple[str, int, int] | None) -> str
 
 def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int = 0, trials: int | None = None,
              budget_s: float | None = None, workers: int | None = None, grace_epochs: int = 1,
-             reduction_factor: int = 3, prefilter: tuple[str, int, int] | None = None) -> Run:
+             reduction_factor: int = 3, prefilter: tuple[str, int, int] | None = None,
+             keep_study: bool = False) -> Run:
     """One simulated run (see the module docstring). `trials`: configurations to start (default: as many as the
-    table holds); `budget_s`: simulated seconds after which nothing new starts; `prefilter`: (score, pool, keep)."""
+    table holds); `budget_s`: simulated seconds after which nothing new starts; `prefilter`: (score, pool, keep);
+    `keep_study`: keep the run's Optuna study in `Run.study` (what it was asked and told, for a benchmark)."""
     import optuna
 
     from scalesearch.spec import sample_params
@@ -138,8 +175,9 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     run = Run(strategy_label(strategy, prefilter), scheduler, seed)
     directions = ["maximize" if d == "max" else "minimize" for _, d in table.objectives]
     replay = sorted(table.entries, key=lambda k: table.entries[k].orders[0]) if strategy == "replay" else None
-    study = None if replay is not None else optuna.create_study(
-        directions=directions, sampler=_sampler(table, strategy, trials, seed))
+    sampler = None if replay is not None else _sampler(table, strategy, trials, seed, prefilter)
+    draws = getattr(sampler, "draws", None)  # random without replacement: nothing left to draw ends the run
+    study = None if sampler is None else optuna.create_study(directions=directions, sampler=sampler)
     brackets, deal, rung_objectives = (([], [], ()) if scheduler == "none" else
                                        rung_plan(scheduler, grace_epochs, reduction_factor, table.epochs,
                                                  table.objectives))
@@ -185,7 +223,7 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
                     waiting[key] = [[], len(table.entries[key].curves), False]
                 pending.append((key, repeat))
                 return True
-            if started >= trials:
+            if started >= trials or (draws is not None and not draws.left):
                 return False
             if prefilter is not None:
                 if claim_pool():
@@ -308,6 +346,7 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
         busy -= 1
         job_ended(key, stopped=False)
     run.wall_s = time.perf_counter() - t0
+    run.study = study if keep_study else None
     return run
 
 
