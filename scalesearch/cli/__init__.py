@@ -7,7 +7,7 @@ into the library and prints what it returns.
     core        count, presets, datasets, train, validate (scalesearch.cost, .load, .train_job, .spec)
     search      run, resume, status, studies, delete, dump, load
                                                           (scalesearch.search: api, summary, study, transfer)
-    results     query, compare, scores, fidelity, plot, report, export
+    results     query, compare, scores, fidelity, fit, plot, report, export
                                   (scalesearch.results: query, compare, scores, fidelity, report, export)
     rediscover  rediscover                                (scalesearch.rediscover.workflow)
     simulate    simulate                                  (scalesearch.search.simulate)
@@ -37,6 +37,7 @@ _COMMANDS: tuple[tuple[str, Callable[[argparse._SubParsersAction, bool], None]],
     ("studies", search.add_studies), ("delete", search.add_delete), ("dump", search.add_dump),
     ("load", search.add_load), ("upgrade", search.add_upgrade), ("query", results.add_query),
     ("compare", results.add_compare), ("scores", results.add_scores), ("fidelity", results.add_fidelity),
+    ("fit", results.add_fit),
     ("validate", core.add_validate), ("count", core.add_count), ("train", core.add_train),
     ("presets", core.add_presets), ("datasets", core.add_datasets), ("plot", results.add_plot),
     ("report", results.add_report), ("export", results.add_export),

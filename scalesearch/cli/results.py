@@ -176,6 +176,55 @@ def run_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_fit(sub: argparse._SubParsersAction, full: bool = True) -> None:
+    """Declare `scalesearch fit` (with `full` False its help line only)."""
+    p = sub.add_parser("fit", help="fit a scaling law per strategy on a ladder's lower steps and check its "
+                                   "predictions on the steps above (intervals from refits on seeds)")
+    if not full:
+        return
+    from scalesearch.analysis.ladder import DEFAULT_BOOT
+
+    p.description = (
+        "Per group (--by, e.g. the scaling strategy), fit error = a * x^b (+ c, the irreducible error, where at "
+        "least 4 steps are fitted) against complexity (--x, counted MACs by default) on the steps of the ladder "
+        "(--scale, e.g. phi) at or below --fit-upto, over each step's mean of the repeats; predict every trained "
+        "step above it. Intervals (95%) come from refits on repeats drawn with replacement (the same draw for "
+        "every group, since repeat r trains with the same seed everywhere). A prediction 'held' where the observed "
+        "mean lies inside its interval, 'missed' where it lies outside, and is 'not checkable' where the interval "
+        "is not narrower than the spread between the groups' observed means at that step. The database is opened "
+        "read-only.")
+    p.add_argument("study", metavar="STUDY")
+    p.add_argument("--by", required=True, metavar="COL", help="the group column (e.g. arm or strategy)")
+    p.add_argument("--scale", required=True, metavar="COL", help="the ladder's step column (e.g. phi)")
+    p.add_argument("--fit-upto", required=True, type=float, metavar="V",
+                   help="the largest step fitted; the trained steps above it are predicted and checked")
+    p.add_argument("--x", default="macs", metavar="COL", help="the complexity fitted against (default macs)")
+    p.add_argument("--metric", default="val_acc", metavar="M", help="the metric (default val_acc; an accuracy "
+                                                                    "is fitted as its error)")
+    p.add_argument("--offset", action=argparse.BooleanOptionalAction, default=None,
+                   help="fit an irreducible error (default: where at least 4 steps are fitted)")
+    p.add_argument("--boot", type=int, default=DEFAULT_BOOT, metavar="N",
+                   help=f"refits on repeats drawn with replacement (default {DEFAULT_BOOT})")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="the bootstrap's seed (default 0)")
+    p.add_argument("--db", metavar="URL", default=None, help=_DB_HELP)
+    p.set_defaults(func=run_fit)
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """Handler of `scalesearch fit`."""
+    from scalesearch.analysis.ladder import fit_ladder
+    from scalesearch.errors import InputError
+    from scalesearch.results.load import load_trials
+
+    if args.boot < 1:
+        raise InputError(f"--boot: expected an integer >= 1, got {args.boot}")
+    f = fit_ladder(load_trials(args.db, args.study), by=args.by, scale=args.scale, fit_upto=args.fit_upto,
+                   x=args.x, metric=args.metric, offset=args.offset, n_boot=args.boot, seed=args.seed)
+    print(f"study {args.study}: {args.metric} on a ladder of {args.scale}")
+    print("\n".join(f.lines()))
+    return 0
+
+
 def add_compare(sub: argparse._SubParsersAction, full: bool = True) -> None:
     """Declare `scalesearch compare` (with `full` False its help line only)."""
     p = sub.add_parser(
