@@ -1,4 +1,4 @@
-"""Training checkpoints (`train: {checkpoint_every: N}`, issue 22): the whole training state after every N-th
+"""Training checkpoints (`train: {checkpoint_every: N}`): the whole training state after every N-th
 epoch, kept by the driver; a trial killed mid-training resumes from its last checkpoint and ends with exactly the
 metrics of an uninterrupted run (CPU, fixed seeds); the setting leaves the trial key alone, so a database made
 before it existed resumes without retraining."""

@@ -1,4 +1,4 @@
-"""Issue 20's CLI defects, each as the real command line in a subprocess: one line on stderr, exit status 2, nothing
+"""The CLI's defects a new user found, each as the real command line in a subprocess: one line on stderr, exit status 2, nothing
 written.
 
 - Two `scalesearch run` of the same new study started 0, 0.3, 1 and 3 s apart: exactly one runs it, the other is

@@ -1,4 +1,4 @@
-"""Kept weights and `scalesearch export` (issue 22, sections 2 and 3): a real search keeps the trials its policy
+"""Kept weights and `scalesearch export`: a real search keeps the trials its policy
 names (files 0600, written by the driver), the others' files are removed; an exported trial's model.ts, loaded in
 a fresh Python that never imports scalesearch, gives the logits of the rebuilt network, and its test accuracy is
 the stored one."""

@@ -1,4 +1,4 @@
-"""A researcher's own data (issue 22, section 1): image folders and npz files probed, decoded once into a cache,
+"""A researcher's own data: image folders and npz files probed, decoded once into a cache,
 searched on; CIFAR-100's pickles; and every bad input as one line naming the file, exit 2, nothing stored."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The rediscovery experiments (issue 16) at toy size: each experiment's own spec file, with synthetic data, one or
+"""The rediscovery experiments at toy size: each experiment's own spec file, with synthetic data, one or
 two epochs and two seeds, run end to end through the real search engine (Optuna, Ray, SQLite), the study's report
 and the experiment's verdicts; plus the B0 -> B7 analysis and the power helpers against independent arithmetic."""
 

@@ -1,4 +1,4 @@
-"""The committed verdicts recomputed from the committed raw files alone (issue 21: every verdict ships with its
+"""The committed verdicts recomputed from the committed raw files alone (every verdict ships with its
 raw per-trial data, and a test recomputes it): results/<experiment>_look*/ trials.csv, epochs.csv and study.json
 give, without any database, exactly the findings stored in results/<experiment>_look1/rediscovery.json, for the
 degradation and the ResNeXt experiments (as far as each has run: a look not run yet has no raw files)."""

@@ -1,4 +1,4 @@
-"""The redesigned EfficientNet analysis (issue 21): four positive controls (every phi = 1 arm beats the base) gate
+"""The redesigned EfficientNet analysis: four positive controls (every phi = 1 arm beats the base) gate
 the primary claim, compound beats the best single dimension, tested as an intersection-union test (compound beats
 depth, width and resolution, each at the look's O'Brien-Fleming level), on studies written through the store from
 numbers chosen so that each verdict is known by hand."""

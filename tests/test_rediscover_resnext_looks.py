@@ -1,4 +1,4 @@
-"""The redesigned ResNeXt analysis (issue 21): a positive control (each 2x arm beats the 1x control) that gates the
+"""The redesigned ResNeXt analysis: a positive control (each 2x arm beats the 1x control) that gates the
 primary claim (cardinality beats width at 2x, O'Brien-Fleming looks), on studies written through the store from
 numbers chosen so that each verdict is known by hand."""
 

@@ -1,4 +1,4 @@
-"""Defects of the spec reader a new user found (issue 12), each as a run of the CLI: one line, exit 2, no traceback,
+"""Defects of the spec reader a new user found, each as a run of the CLI: one line, exit 2, no traceback,
 nothing written; and the package's structure: one registered class per parameter kind, one candidate type, errors as
 data."""
 

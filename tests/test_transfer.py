@@ -1,4 +1,4 @@
-"""`scalesearch dump` and `load` (issue 22, section 4): a real study moved SQLite -> PostgreSQL -> SQLite reads
+"""`scalesearch dump` and `load`: a real study moved SQLite -> PostgreSQL -> SQLite reads
 the same (query CSV and Optuna trials), loading over an existing study is refused with nothing written, and a study
 dumped while it ran loads as interrupted and resumes."""
 

@@ -1,6 +1,6 @@
-"""The rediscovery experiments of issue 16: from a study's trials, each finding's verdict with intervals over seeds.
+"""The rediscovery experiments: from a study's trials, each finding's verdict with intervals over seeds.
 
-The redesigned experiments (issue 21), each one study per planned look with a declared primary claim, a positive
+The redesigned experiments, each one study per planned look with a declared primary claim, a positive
 control and the regime guards:
 
     efficientnet-looks   efficientnet_look1, _look2        compound vs depth-, width- and resolution-only at phi = 1,

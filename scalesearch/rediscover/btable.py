@@ -85,7 +85,7 @@ def write_b_table(out: str | Path | None = None, coefficients: Mapping[str, Sequ
     short = rest["macs_x_b0"] / rest["nominal_x"]
     lines = [
         "# EfficientNet B0 -> B7: the phi each released model implies (no training)", "",
-        ("Issue 16, experiment 2, last part. Computed by `scalesearch rediscover b0-b7` from the released multipliers "
+        ("Computed by `scalesearch rediscover b0-b7` from the released multipliers "
          "(width, depth, resolution; PAPERS.md) and the exact analytic MACs of the presets (3 x r x r input, "
          "1000 classes; conv and linear multiply-adds, what the paper calls FLOPs)."), "",
         ("phi_d = log(d) / log(alpha), phi_w = log(w) / log(beta), phi_r = log(r / 224) / log(gamma); phi (LS) is the "

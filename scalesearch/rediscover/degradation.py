@@ -1,7 +1,7 @@
 """Experiment 4: degradation. Plain vs residual nets at two depths: the final training error of each, deep against
 shallow per net, and the interaction (depth hurts plain training more than residual), paired by seed.
 
-`analyse_degradation_looks` is the redesigned experiment (issue 21): one study per planned look, all four nets at
+`analyse_degradation_looks` is the redesigned experiment: one study per planned look, all four nets at
 the same number of steps, one primary claim with O'Brien-Fleming looks, Holm over the secondary claims, and the
 regime guards beside the verdicts. `analyse_degradation` is the first design's analysis (its verdicts withdrawn:
 the residual pair trained twice the plain pair's steps in a separate study)."""
@@ -137,7 +137,7 @@ def _figure(done: pd.DataFrame, epochs: pd.DataFrame, folder: Path) -> list[str]
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The redesigned experiment (issue 21): all four nets in one study per planned look, at the same number of steps;
+# The redesigned experiment: all four nets in one study per planned look, at the same number of steps;
 # one primary claim tested at each look against its O'Brien-Fleming boundary; Holm over the secondary claims at
 # the final look; the regime guards of `scalesearch compare` beside the verdicts.
 

@@ -171,7 +171,7 @@ def step2_spec_text(alpha: float = PAPER_COEFFICIENTS[0], beta: float = PAPER_CO
             else "")
     phi_list = ", ".join(map(str, phis))
     single_list = ", ".join(map(str, single_phis))
-    return f"""{head}# Rediscovery, issue 16, experiment 2: EfficientNet step 2 (Tan & Le Fig. 8, Table 3) and fast compound
+    return f"""{head}# Rediscovery, experiment 2: EfficientNet step 2 (Tan & Le Fig. 8, Table 3) and fast compound
 # scaling (Dollar et al.). Written by `scalesearch rediscover efficientnet-step2 --write-spec` from {source}:
 # alpha, beta, gamma = {alpha:g}, {beta:g}, {gamma:g}. The proxy B0 of experiment 1 (B0's layout at width 0.5,
 # depth 0.5, stride-1 stem, 16 px; see spaces/rediscover_efficientnet_step1.yaml) is scaled by compound scaling

@@ -1,4 +1,4 @@
-"""Experiment 1, redesigned (issue 21): EfficientNet's compound scaling against each single dimension at equal MACs.
+"""Experiment 1, redesigned: EfficientNet's compound scaling against each single dimension at equal MACs.
 
 One study per planned look trains five arms with one recipe, paired by seed: the proxy B0 (`arm == 'base'`), compound
 scaling at phi = 1 with the paper's coefficients, and depth-, width- and resolution-only scaling, each matched to the

@@ -44,11 +44,13 @@ def render(outcome: Outcome) -> str:
            f"**The paper:** {exp.paper}", "",
            "## Verdicts", "",
            (f"Intervals are {LEVEL:.0%} Student t intervals over seeds, paired by seed (repeat r of every "
-            "configuration trains with the same seed). 'reproduced': the interval lies on the paper's side of zero; "
-            "'not reproduced': it excludes the smallest effect that matters in the paper's direction; 'inconclusive':"
-            " neither, at this budget. For an 'as good as' claim (marked non-inferiority) the margin is the smallest "
-            "effect that matters: reproduced when the interval excludes a loss that large, not reproduced when it lies "
-            f"entirely beyond it. Smallest effect that matters (declared before the data): accuracy "
+            "configuration trains with the same seed); a claim decided at planned looks uses the look's repeated "
+            "interval. The verdicts follow one rule (`scalesearch.analysis.verdict`, docs/rediscovery.md#verdicts): "
+            "'reproduced' when the interval lies on the paper's side of zero, with its size against the smallest "
+            "effect that matters ('at least', 'size uncertain against' or 'smaller than' it); 'not reproduced' when "
+            "the interval reaches zero and rules out that effect, a significant reversal said so; 'inconclusive' "
+            "otherwise; 'not decidable' where a declared gate (a positive control) failed, any significant effect "
+            "against the claim printed beside it. Smallest effect that matters (declared before the data): accuracy "
             f"{MIN_EFFECT['accuracy'] * 100:.1f} pp, training error {MIN_EFFECT['train_error'] * 100:.1f} pp. "
             f"'detectable' is the smallest true difference this run detects with {POWER:.0%} power."), "",
            md_table(["claim", "paper", "ours", "verdict", "detectable", "seeds"],

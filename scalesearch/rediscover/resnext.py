@@ -1,6 +1,6 @@
 """Experiment 3: ResNeXt.
 
-`analyse_resnext_looks` is the redesigned experiment (issue 21): the 1x control and 2x by cardinality or by width in
+`analyse_resnext_looks` is the redesigned experiment: the 1x control and 2x by cardinality or by width in
 one study per planned look; a positive control (each 2x arm beats 1x) that must pass before the primary claim
 (cardinality beats width at 2x, O'Brien-Fleming looks) can be decided; the regime guards beside the verdicts.
 `analyse_resnext` is the first design's analysis (verdicts withdrawn: no positive control, 33 claims, no primary):
@@ -168,7 +168,7 @@ def _regime_findings(df: pd.DataFrame, eff: float) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# The redesigned experiment (issue 21): 1x, 2x by cardinality and 2x by width in one study per planned look.
+# The redesigned experiment: 1x, 2x by cardinality and 2x by width in one study per planned look.
 
 PRIMARY_RESNEXT = "PRIMARY: at 2x complexity, cardinality beats width (val acc)"
 CONTROL = "positive control: 2x by {arm} beats the 1x control (val acc)"

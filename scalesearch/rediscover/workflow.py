@@ -36,14 +36,14 @@ def _stored(db: str) -> bool:
 
 
 def found_coefficients(db: str) -> tuple[float, float, float] | None:
-    """The best (alpha, beta, gamma) of a FULL step-1 study in `db`, else None (no database, no such study, or
-    not a full run).
+    """The best (alpha, beta, gamma) of a FULL step-1 study in `db`, else None (its design withdrawn, no database,
+    no such study, or not a full run).
 
     Raises:
         DatabaseURLError: `db` is a URL that cannot be opened here.
     """
-    if not _stored(db):
-        return None
+    if EXPERIMENTS["efficientnet-step1"].withdrawn or not _stored(db):
+        return None  # a withdrawn design's coefficients are not found coefficients
     try:
         o = analyse("efficientnet-step1", db)
     except (LookupError, FileNotFoundError, ValueError):
@@ -62,7 +62,8 @@ def write_b0_b7(db: str, out: str | Path = "results") -> Path:
     folder = check_output_folder(Path(out) / B_TABLE_FOLDER, remedy=OUT_REMEDY)
     coefs: dict[str, Sequence[float]] = {"paper": PAPER_COEFFICIENTS}
     found = found_coefficients(db)
-    note = "Found coefficients: not available yet (experiment 1 has no full run); only the paper's are used."
+    note = ("Found coefficients: none (no step 1 has run in a design that can decide it; the first design's "
+            "(1, 1, 1.414) is withdrawn); only the paper's are used.")
     if found:
         coefs["found"] = found
         note = f"Found coefficients (experiment 1, full run): {found[0]:g}, {found[1]:g}, {found[2]:.3f}."
