@@ -15,11 +15,8 @@ import argparse
 import copy
 import statistics
 import sys
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scalesearch import arch
 from scalesearch.build import build_model

@@ -29,8 +29,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from scalesearch.arch import preset
 from scalesearch.build import build_model
 from scalesearch.cost import count

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from scalesearch.search.cluster import set_ray_environment
 
@@ -127,7 +126,7 @@ def bare_tune(jobs: list[dict[str, Any]], concurrency: int, workdir: Path) -> fl
     `tune.with_parameters`: Tune's grid search, no Optuna, no database (what Ray Tune costs on its own)."""
     from ray import tune
 
-    from scalesearch.search.run import _quiet_tune_loggers
+    from scalesearch.search.run import quiet_tune_loggers
     from scalesearch.search.trainable import train_job
     from scalesearch.trial import Job, load_job_data
 
@@ -137,7 +136,7 @@ def bare_tune(jobs: list[dict[str, Any]], concurrency: int, workdir: Path) -> fl
                        tune_config=tune.TuneConfig(max_concurrent_trials=concurrency, reuse_actors=True,
                                                    trial_dirname_creator=lambda t: f"t{t.trial_id}"),
                        run_config=tune.RunConfig(storage_path=str(workdir / "tune"), verbose=0))
-    _quiet_tune_loggers()
+    quiet_tune_loggers()
     t0 = time.perf_counter()
     grid = tuner.fit()
     took = time.perf_counter() - t0

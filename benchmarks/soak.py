@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import scalesearch.search  # noqa: F401 - sets Ray's environment before Ray is imported
 from scalesearch.search.progress import Counts, Progress

@@ -27,13 +27,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scalesearch.cost import count_model
 from scalesearch.data import Dataset, augment_batch, load_dataset

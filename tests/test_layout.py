@@ -201,3 +201,19 @@ def test_the_private_name_check_sees_relative_function_level_and_attribute_uses(
     assert _private_uses("scalesearch.p.b", modules["scalesearch.p.b"], modules) == [
         "scalesearch.p.b:5: from scalesearch.p.a import _x", "scalesearch.p.b:6: scalesearch.p.a._x",
         "scalesearch.p.b:6: scalesearch.p.a._x"]
+
+
+def test_benchmarks_and_scripts_import_the_installed_package_and_no_private_name():
+    """They run with the project's environment (`make setup` installs the package), so no sys.path patch; the one
+    exception is scripts/train_points.py, which also runs from a bare checkout on an accelerator machine's image
+    (PyTorch only, nothing installed)."""
+    import re
+
+    root = PKG.parent
+    files = [*sorted((root / "benchmarks").glob("*.py")), *sorted((root / "scripts").glob("*.py"))]
+    assert len(files) >= 10
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        if path.name != "train_points.py":
+            assert "sys.path.insert" not in text, path
+        assert not re.search(r"from scalesearch[\w.]* import [^\n]*\b_[a-z]", text), path

@@ -105,7 +105,7 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
                                           failure_config=tune.FailureConfig(max_failures=0),
                                           callbacks=[_callbacks(source_id)]),
             )
-            _quiet_tune_loggers()
+            quiet_tune_loggers()
             tuner.fit()
             if budget is not None and time.monotonic() - t_start >= budget and not driver.complete:
                 reason = f"the time budget of {s.time_budget_s:g} s is used up"
@@ -251,7 +251,7 @@ def _trial_name(trial: Any) -> str:
     return f"t{trial.trial_id}"
 
 
-def _quiet_tune_loggers() -> None:
+def quiet_tune_loggers() -> None:
     import logging
 
     for name in ("ray.tune", "ray.train", "ray.air"):
