@@ -47,9 +47,9 @@ def tv_models():
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A throw-away PostgreSQL server on 127.0.0.1 (tests/pgserver.py); skips with the reason where none can be
+    """A throw-away PostgreSQL server on 127.0.0.1 (tests/support/pgserver.py); skips with the reason where none can be
     started. Each test creates its own database with `postgres.create_database(name)`."""
-    import pgserver
+    from support import pgserver
 
     try:
         server = pgserver.start()

@@ -97,8 +97,8 @@ def _epochs(db: str, study: str) -> list[tuple]:
 
 
 def test_a_trial_killed_mid_training_resumes_from_its_checkpoint_with_the_same_metrics(tmp_path, ray_session):
-    from _procs import step_until
-    from _search_fixtures import cli, cli_popen, run_study_inprocess, study_running
+    from support.procs import step_until
+    from support.search import cli, cli_popen, run_study_inprocess, study_running
 
     from scalesearch.store import Reader, checkpoint_dir
 

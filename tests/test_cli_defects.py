@@ -34,7 +34,7 @@ from scalesearch.store import Reader, Store
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import cli_popen, dump, optuna_trials, spec_text
+from support.search import cli_popen, dump, optuna_trials, spec_text
 
 # 4 configurations of one short epoch each (8x8 images), 2 at a time
 SPEC = spec_text("race", """\

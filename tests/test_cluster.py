@@ -1,4 +1,4 @@
-"""`scalesearch run --address` on a two-node Ray cluster (tests/raycluster.py, both nodes on 127.0.0.1, one CPU
+"""`scalesearch run --address` on a two-node Ray cluster (tests/support/raycluster.py, both nodes on 127.0.0.1, one CPU
 each): trials run on both nodes and each stores its node; the second node is killed mid-search (its raylet and
 workers, by PID) and its running trial is rerun on the head, the search completes, nothing finished is lost or
 trained twice, and the study's record says what happened. An address that does not answer is one line within
@@ -22,9 +22,9 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-import raycluster
-from _procs import alive, descendants, resume, step_until, wait_gone
-from _search_fixtures import cli, cli_popen, optuna_trials, spec_text, study_running
+from support import raycluster
+from support.procs import alive, descendants, resume, step_until, wait_gone
+from support.search import cli, cli_popen, optuna_trials, spec_text, study_running
 
 from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader

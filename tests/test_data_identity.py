@@ -5,21 +5,17 @@ without retraining."""
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support.search import run_study_inprocess
+from test_filedata import write_folder
 
 from scalesearch import filedata
 from scalesearch.spec import format_spec, parse_spec
 from scalesearch.store import Reader, Store
 from scalesearch.trial import Job, data_config, job_for_candidate
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import run_study_inprocess
-from test_filedata import write_folder
 
 SPEC = """study: moved
 seed: 0

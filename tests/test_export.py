@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import cli, run_study_inprocess
+from support.search import cli, run_study_inprocess
 
 from scalesearch.search.weights import kept_numbers
 

@@ -4,20 +4,17 @@ searched on; CIFAR-100's pickles; and every bad input as one line naming the fil
 from __future__ import annotations
 
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support.search import cli, run_study_inprocess
 
 from scalesearch import filedata
 from scalesearch.data import load_dataset
 from scalesearch.datasets import CLASS_NAMES
 from scalesearch.spec import SpecError, parse_spec
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import cli, run_study_inprocess
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 HAVE_FASHION = (FASHION_DIR / "train-images-idx3-ubyte").exists() or \

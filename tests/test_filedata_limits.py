@@ -6,19 +6,16 @@ default limit, where Pillow only warns): above it an image is refused, whether P
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support.search import cli
 
 from scalesearch import filedata
 from scalesearch.errors import InputError
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import cli
 
 LIMIT = "expected at most 89,478,485 pixels"
 

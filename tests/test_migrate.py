@@ -15,7 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from _search_fixtures import cli, dump
+from support.search import cli, dump
 
 from scalesearch.store import SCHEMA_VERSION, Reader, Store
 

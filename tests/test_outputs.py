@@ -10,19 +10,16 @@ refuse an unmarked default folder the same way.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from support.results_db import write_study
+from support.search import cli
 
 from scalesearch.errors import ScalesearchError
 from scalesearch.files import OUTPUT_MARK, OutputFolderError, check_output_folder, output_folder
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import cli
-from results_db import write_study
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

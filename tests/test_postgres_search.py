@@ -1,5 +1,5 @@
 """The same search with `--db sqlite:///...` and with `--db postgresql+psycopg://...` (a throw-away PostgreSQL on
-127.0.0.1, tests/pgserver.py; skipped with the reason where none can start): the store and the Optuna study both
+127.0.0.1, tests/support/pgserver.py; skipped with the reason where none can start): the store and the Optuna study both
 live in PostgreSQL, and the two databases hold the same trials (keys, states, metrics, errors, rejections; training
 is deterministic on CPU with the same seeds) and the same Optuna trials.
 """
@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import cli, optuna_trials, spec_text
+from support.search import cli, optuna_trials, spec_text
 
 from scalesearch.store import Reader
 

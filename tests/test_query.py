@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from results_db import real_search, write_study
+from support.results_db import real_search, write_study
 
 from scalesearch import results
 from scalesearch.cli.results import add_query_arguments, run_query

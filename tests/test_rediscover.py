@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from support.search import run_study_inprocess
 
 from scalesearch import rediscover as rd
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import run_study_inprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from results_db import real_search, write_study
+from support.results_db import real_search, write_study
 
 from scalesearch import plot, results
 from scalesearch.results.report import build_report, write_report

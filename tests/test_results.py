@@ -1,4 +1,4 @@
-"""The read side as pandas, on databases written through the store's own writer (tests/results_db.py)."""
+"""The read side as pandas, on databases written through the store's own writer (tests/support/results_db.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sqlite3
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from results_db import write_study
+from support.results_db import write_study
 
 from scalesearch import analysis as an
 from scalesearch import results

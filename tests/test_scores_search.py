@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import REPO, cli, run_study_inprocess, spec_text
+from support.search import REPO, cli, run_study_inprocess, spec_text
 
 from scalesearch.results import load_trials
 from scalesearch.scores import SCORES, score_batch, score_candidate
@@ -89,7 +89,7 @@ search: {sampler: random, trials: 4, max_concurrency: 2, keep: none, prefilter: 
 
 
 def test_the_prefilter_trains_the_best_of_each_pool_and_stores_the_rest_as_rejected(tmp_path, ray_session):
-    from _search_fixtures import optuna_trials
+    from support.search import optuna_trials
 
     db = f"sqlite:///{tmp_path}/r.db"
     assert run_study_inprocess(PREFILTERED, db, ray_session).state == "finished"
@@ -117,7 +117,7 @@ def test_a_configuration_proposed_twice_in_one_pool_is_trained_once_and_never_dr
                                                                                                 ray_session):
     """Two configurations, pools of 4 (so every pool repeats one): the copy of a kept configuration is told with it,
     not stored as rejected; nothing is left RUNNING in Optuna."""
-    from _search_fixtures import optuna_trials
+    from support.search import optuna_trials
 
     text = PREFILTERED.replace("prefiltered", "twice").replace("  d: {grid: [8, 14]}\n", "").replace(
         "depth: d", "depth: 8").replace("w: {int: [4, 16], step: 2}", "w: {grid: [4, 8]}").replace(

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _search_fixtures import optuna_trials, run_study_inprocess, spec_text
+from support.search import optuna_trials, run_study_inprocess, spec_text
 
 from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader

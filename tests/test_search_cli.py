@@ -27,8 +27,8 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import descendants, resume, step_until, wait_gone
-from _search_fixtures import (
+from support.procs import descendants, resume, step_until, wait_gone
+from support.search import (
     cli,
     cli_popen,
     dump,

@@ -17,8 +17,8 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import descendants, listening, resume, step_until, wait_gone
-from _search_fixtures import (
+from support.procs import descendants, listening, resume, step_until, wait_gone
+from support.search import (
     REPO,
     cli,
     cli_popen,

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("optuna")
 
-from _search_fixtures import REPO, cli
+from support.search import REPO, cli
 
 from scalesearch.analysis import hypervolume
 from scalesearch.errors import InputError

@@ -142,7 +142,7 @@ def test_delete_study_command_removes_one_study_whole_and_nothing_else(tmp_path)
     import sys
 
     import optuna
-    from results_db import write_study
+    from support.results_db import write_study
 
     path = tmp_path / "d.db"
     url = f"sqlite:///{path}"

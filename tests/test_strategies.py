@@ -110,7 +110,7 @@ def _stored_study(tmp_path, es: str, finals: dict[int, list[float]]):
     """A store holding a finished-trial history (curves by trial number) of a spec with early stopping `es`."""
     import datetime as dt
 
-    from _search_fixtures import spec_text
+    from support.search import spec_text
 
     from scalesearch.spec import format_spec, parse_spec
     from scalesearch.store import Store

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from _procs import step_until
-from _search_fixtures import cli, cli_popen, optuna_trials, run_study_inprocess, spec_text, study_running
+from support.procs import step_until
+from support.search import cli, cli_popen, optuna_trials, run_study_inprocess, spec_text, study_running
 
 from scalesearch.search.rungs import Rungs
 from scalesearch.store import Reader

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
-from _search_fixtures import REPO, spec_text
+from support.search import REPO, spec_text
 
 BODY = """architecture:
   family: cifar_resnet

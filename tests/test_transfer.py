@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import sys
-from pathlib import Path
 
 import optuna
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import cli, dump, run_study_inprocess
+from support.search import cli, dump, run_study_inprocess
 
 SPEC = """study: moved
 seed: 3

@@ -18,12 +18,11 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
+from support.search import REPO, dump
+
 from scalesearch.cli import main
 from scalesearch.errors import InputError
 from scalesearch.search.transfer import MAX_RECORD_BYTES, load_study
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _search_fixtures import REPO, dump
 
 COMMITTED = REPO / "results" / "resnext_control_pilot" / "study.jsonl.gz"
 HEADER = json.dumps({"format": "scalesearch-dump", "version": 1, "study": "x"}).encode() + b"\n"

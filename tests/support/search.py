@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # A tiny synthetic task: 8x8 one-channel images, 4 classes; a trial of a width-4 ResNet-8 takes a fraction of a
 # second once a worker is warm.

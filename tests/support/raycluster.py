@@ -5,7 +5,7 @@ address, and with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (which keeps every service
 refuses to join. Ray's own multi-node test utility, `ray.cluster_utils.Cluster`, with that variable set, starts a
 head and a second node on 127.0.0.1 that Ray schedules on like any two nodes.
 
-The cluster lives in a child process (`python tests/raycluster.py`), so that none of Ray's process-wide state
+The cluster lives in a child process (`python tests/support/raycluster.py`), so that none of Ray's process-wide state
 (the connected driver, internal KV, `/tmp/ray/ray_current_cluster`) leaks into the test process, and in its own
 temporary folder (RAY_TMPDIR): `ray.init()` anywhere else never finds it. The child prints one JSON line (the GCS
 address, both node ids, the PID of the second node's raylet) and ends the cluster when its stdin closes, so a
