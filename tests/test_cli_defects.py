@@ -34,6 +34,7 @@ from scalesearch.store import Reader, Store
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
+from support.cli import main_in_process
 from support.search import cli_popen, dump, optuna_trials, spec_text
 
 # 4 configurations of one short epoch each (8x8 images), 2 at a time
@@ -97,7 +98,7 @@ _DB_COMMANDS = {
 def test_every_db_command_names_a_bad_url_scheme_or_driver_in_one_line(tmp_path, command, url, needle):
     (tmp_path / "spec.yaml").write_text(SPEC)
     before = _files(tmp_path)
-    r = _run(*_DB_COMMANDS[command], "--db", url, cwd=tmp_path)
+    r = main_in_process(*_DB_COMMANDS[command], "--db", url, cwd=tmp_path)  # refused before any Ray or file
     assert needle in _one_line(r.returncode, r.stdout, r.stderr)
     assert _files(tmp_path) == before  # no database, results folder or report written anywhere under cwd
 

@@ -1,5 +1,6 @@
 """What a new user runs into: every bad input a one-line error naming the option, file or field, exit 2, no
-traceback and nothing written (subprocess runs of the real command line)."""
+traceback and nothing written (the console script's `main`, run in the test process; test_cli.py runs the
+installed command itself)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import main_in_process
 
 from scalesearch.arch import preset
 
@@ -17,8 +19,9 @@ TRAIN = ("train", "cifar_resnet20", "--dataset", "synthetic", "--epochs", "1", "
 
 
 def run_cli(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, check=False)
+    """The command through the console script's `main`, in this process (none of these starts Ray)."""
+    del timeout
+    return main_in_process(*args, cwd=cwd)
 
 
 def one_line_error(r: subprocess.CompletedProcess) -> str:

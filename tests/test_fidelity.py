@@ -3,19 +3,16 @@ reverses it, or is biased by cost, then on the committed benchmark study through
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support.cli import main_in_process
 
 from scalesearch.analysis.fidelity import MIN_CONFIGS, kendall_rows, rank_fidelity, spearman_rows
-from scalesearch.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -189,19 +186,7 @@ def test_bad_settings_are_refused():
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """`scalesearch ARGS` run in this process (the console script's `main`, in `cwd`): its exit status and output,
-    without paying a Python, torch and pandas start per call."""
-    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as e:  # argparse: --help, a bad option
-                code = int(e.code or 0)
-    finally:
-        os.chdir(here)
-    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    return main_in_process(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
