@@ -11,7 +11,6 @@ that state, or ended, whatever the machine's speed.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import os
 import re
@@ -27,7 +26,7 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
-from support.procs import descendants, resume, step_until, wait_gone
+from support.procs import descendants, listening, resume, step_until, wait_gone
 from support.search import (
     cli,
     cli_popen,
@@ -309,39 +308,6 @@ def _children(root: int) -> set[int]:
     return out
 
 
-def _listening(pids: set[int]) -> list[tuple[int, str]]:
-    """(pid, local address) of every listening TCP socket the processes hold."""
-    listen: dict[str, str] = {}
-    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            f = row.split()
-            if f[3] != "0A":  # LISTEN
-                continue
-            hexip, port = f[1].split(":")
-            raw = bytes.fromhex(hexip)
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # each word is little-endian
-            if v6:
-                a6 = ipaddress.IPv6Address(raw)
-                ip = str(a6.ipv4_mapped or a6)
-            else:
-                ip = str(ipaddress.IPv4Address(raw))
-            listen[f[9]] = f"{ip}:{int(port, 16)}"
-    out = []
-    for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:[") and link[8:-1] in listen:
-                    out.append((pid, listen[link[8:-1]]))
-        except OSError:
-            continue
-    return out
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
     db = f"sqlite:///{tmp_path}/r.db"
@@ -356,7 +322,7 @@ def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
         step_until(proc.pid, lambda: _counts(db, "local").get("running", 0) >= 1, "a running trial",
                    ready=lambda: study_running(db, "local"))
         seen = _children(proc.pid)  # its Ray, looked at while the driver is stopped mid-search
-        sockets = _listening(seen | {proc.pid})
+        sockets = listening(seen | {proc.pid})
         resume(proc.pid)
         out, _ = proc.communicate(timeout=180)
     finally:

@@ -26,8 +26,10 @@ FOREST = "rediscovery_forest"  # results/rediscovery_forest.png/.svg
 GUARDS = ("positive control", "not converged", "failed start", "unequal cost", "memorising")
 # what the proxies have not tested (beside any declared claim still waiting for its looks)
 NOT_TESTED = (
-    ("EfficientNet at the paper's scale (phi = 2-3) and a trained B0 -> B3 ladder per strategy: waiting for a proxy "
-     "task with headroom (results/efficientnet_headroom_pilot*); B0 -> B7 is arithmetic only "
+    ("EfficientNet at the paper's scale (phi = 2-3) and a trained B0 -> B3 ladder per strategy: not decidable on "
+     "this machine's budget, by the rule declared before the second headroom pilot (neither pilot showed a 2x-wider "
+     "or 2x-deeper base beating the base on the cluttered proxy: [pilot 1](efficientnet_headroom_pilot/README.md), "
+     "[pilot 2](efficientnet_headroom_pilot2/README.md)); B0 -> B7 is arithmetic only "
      "([efficientnet_b0_b7](efficientnet_b0_b7/b0_b7.md))"),
     "EfficientNet's step 1 (alpha, beta, gamma found by the tool's own search) in a design that can decide it",
     "ResNeXt's cardinality sweep at fixed complexity (Table 3) since its first design was withdrawn",
