@@ -85,6 +85,11 @@ def _caveat(f: Finding, d: dict[str, Any], by_design: tuple[str, ...]) -> str:
     mem = next((n for n in d.get("notes", []) if n.startswith("Memorising") and "FIRED" in n), None)
     if mem:
         return "memorising regime: added capacity raised training accuracy, not validation accuracy"
+    if f.verdict == "not decidable":
+        failed = [_short(c["claim"]).replace(" (val acc)", "").replace(" beats ", " not shown to beat ", 1)
+                  for c in d["findings"] if _kind(_finding(c)) == "control" and c.get("verdict") == "failed"]
+        if failed:
+            return "gate failed: " + "; ".join(failed)
     fired = sorted({g for states in _final_guards(d.get("notes", [])).values() for g, s in states.items()
                     if s == "fired" and g not in by_design})
     if "not converged" in fired:

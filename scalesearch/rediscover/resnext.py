@@ -288,9 +288,11 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
                 f = Finding(claim, paper, ours, row["diff"], row["lo"], row["hi"],
                             f"not tested before look {looks}", math.nan, row["n"], min_effect=eff)
             else:
-                f = judged(claim, paper, ours, row["diff"], row["lo"], row["hi"], eff, n=row["n"],
-                           gate=control.get(a, False) and control.get("depth", False),
-                           note="decided by Holm over the two secondary claims")
+                gate = control.get(a, False) and control.get("depth", False)
+                f = judged(claim, paper, ours, row["diff"], row["lo"], row["hi"], eff, n=row["n"], gate=gate,
+                           note="decided by Holm over the two secondary claims" + (
+                               "" if gate else f"; the positive control of {a if not control.get(a) else 'depth'} "
+                                               "failed"))
                 if f.verdict == "reproduced" and not q < ALPHA_ONE_SIDED:
                     f.verdict, f.size = "inconclusive", ""
                     f.note += "; its interval excludes 0 alone, not after Holm's adjustment"
@@ -312,7 +314,11 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
              f"Arms: {_label(done)}; counted MACs: " + ", ".join(
                  f"{g} {m / 1e6:.2f}M" for g, m in done.groupby("grow")["macs"].first().items()) + "."]
     if "depth" in mean.index:
-        notes.append("Order of the 2x arms: " + ranking_line(done, "grow", ["cardinality", "width", "depth"]))
+        failed = [a for a in ("cardinality", "width", "depth") if not control.get(a, False)]
+        notes.append("Order of the 2x arms: " + ranking_line(
+            done, "grow", ["cardinality", "width", "depth"],
+            gate=(f"the positive control of {' and '.join(failed)} failed (2x by {failed[0]} not shown to beat 1x), so "
+                  "the links to it are not decidable in this regime") if failed else ""))
     notes.append(_reading(findings, guards_lines))
     notes += [("The guards (those of `scalesearch compare`, on the primary pair and width vs depth): unequal cost must "
                "stay quiet (the 2x arms are matched to the same MACs within 5%); not converged says whether the "

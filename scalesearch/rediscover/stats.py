@@ -311,11 +311,13 @@ def look_finding(claim: str, paper: str, ours: str, lt: Any, effect: float, *, g
     return judged(claim, paper, ours, lt.diff, lt.lo, lt.hi, effect, n=lt.n, gate=gate, note=note)
 
 
-def ranking_line(done: pd.DataFrame, column: str, arms: Sequence[Any], metric: str = "val_acc") -> str:
+def ranking_line(done: pd.DataFrame, column: str, arms: Sequence[Any], metric: str = "val_acc", *,
+                 gate: str = "") -> str:
     """Whether `arms` (values of `column`) may be ranked: Friedman's test over them (blocks: the seeds, i.e. (look,
     repeat) pairs, that trained every arm; paired), then each adjacent pair in the order of the means with its 95%
-    paired t interval. A ranking is printed only where Friedman rejects at 0.05 and every adjacent interval lies
-    above 0; otherwise the line says which link is not supported."""
+    paired t interval. A ranking is printed only where Friedman rejects at 0.05, every adjacent interval lies
+    above 0 and no declared gate failed (`gate`: why one did, e.g. a failed positive control); otherwise the line
+    says which link or gate does not support it."""
     from scipy import stats as st
 
     w = done[done[column].isin(arms)].pivot_table(index=["look", "repeat"], columns=column, values=metric)
@@ -334,6 +336,8 @@ def ranking_line(done: pd.DataFrame, column: str, arms: Sequence[Any], metric: s
     head = (f"Friedman's test (paired by seed, {len(w)} seeds) chi2 = {chi2:.2f}, p = {p:.2g}; adjacent pairs "
             f"by mean: {'; '.join(text for *_, text, _ in links)}.")
     if p < 0.05 and all(ok for *_, ok in links):
+        if gate:
+            return head + f" Order by mean {' > '.join(map(str, order))}, not claimed: {gate}."
         return head + f" Ranking supported: {' > '.join(map(str, order))}."
     why = ("Friedman's test does not reject at 0.05" if p >= 0.05 else "the interval of " + ", ".join(
         f"{a} - {b}" for a, b, _, ok in links if not ok) + " reaches 0")
