@@ -196,8 +196,11 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
         row = t_row(shown)
         ours = (f"deep - shallow {pp_interval(row['diff'], row['lo'], row['hi'])}" if shown is not inter else
                 f"(plain gap) - (residual gap) = {pp_interval(row['diff'], row['lo'], row['hi'])}")
-        ours += f"; one-sided p = {p:.2g}, Holm-adjusted {q:.2g}"
         oriented = t_row(oriented_diffs)
+        if oriented_diffs is not shown:  # the interval the verdict reads: the claim's direction positive
+            ours += (f"; in the claim's direction "
+                     f"{pp_interval(oriented['diff'], oriented['lo'], oriented['hi'])}")
+        ours += f"; one-sided p = {p:.2g}, Holm-adjusted {q:.2g}"
         if not final:
             findings.append(Finding("secondary: " + claim, paper, ours, row["diff"], row["lo"], row["hi"],
                                     f"not tested before look {looks}", math.nan, row["n"]))
@@ -241,9 +244,19 @@ def analyse_degradation_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.Dat
                      "schedule; the paper's ResNet-56 pulls ahead late in 64k iterations), so the plain pair's gap "
                      "alone mixes degradation with slower training. The interaction separates them: depth costs the "
                      f"plain nets {i['diff'] * 100:.2f} pp [{i['lo'] * 100:+.2f}, {i['hi'] * 100:+.2f}] more training "
-                     "error than the residual nets at the same steps. 'Not converged' fires: the verdicts hold at "
-                     "this budget, not at convergence.")
+                     "error than the residual nets at the same steps." + _validation_line(done, deep, shallow) +
+                     " 'Not converged' fires: the verdicts hold at this budget, not at convergence.")
     return findings, tables, power, notes, _figure(done, epochs_of(data, complete), folder)
+
+
+def _validation_line(done: pd.DataFrame, deep: int, shallow: int) -> str:
+    """The residual pair on validation accuracy (paired by seed): the same slower fitting shows there too."""
+    v = look_pairs(done[done["net"] == "residual"], "depth", deep, shallow, "val_acc")
+    if len(v) < 2:
+        return ""
+    row = t_row(v)
+    return (f" On validation accuracy the deeper residual net is {'better' if row['diff'] > 0 else 'worse'} too: "
+            f"residual-{deep} - residual-{shallow} {pp_interval(row['diff'], row['lo'], row['hi'])} (paired by seed).")
 
 
 def _steps_line(steps: pd.Series) -> str:

@@ -42,7 +42,7 @@ def found_coefficients(db: str) -> tuple[float, float, float] | None:
     Raises:
         DatabaseURLError: `db` is a URL that cannot be opened here.
     """
-    if EXPERIMENTS["efficientnet-step1"].withdrawn or not _stored(db):
+    if not _stored(db) or EXPERIMENTS["efficientnet-step1"].withdrawn:  # a bad URL is still one line
         return None  # a withdrawn design's coefficients are not found coefficients
     try:
         o = analyse("efficientnet-step1", db)
