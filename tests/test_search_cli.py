@@ -288,26 +288,6 @@ def _driver_under(root: int) -> int | None:
     return None
 
 
-def _children(root: int) -> set[int]:
-    """Every live descendant of process `root` (from /proc)."""
-    parent: dict[int, int] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = Path(f"/proc/{d}/stat").read_text()
-                parent[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError):
-                continue
-    out, todo = set(), [root]
-    while todo:
-        p = todo.pop()
-        for c, pp in parent.items():
-            if pp == p and c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
     db = f"sqlite:///{tmp_path}/r.db"
@@ -321,7 +301,7 @@ def test_local_ray_listens_on_loopback_only_and_is_stopped_at_the_end(tmp_path):
     try:
         step_until(proc.pid, lambda: _counts(db, "local").get("running", 0) >= 1, "a running trial",
                    ready=lambda: study_running(db, "local"))
-        seen = _children(proc.pid)  # its Ray, looked at while the driver is stopped mid-search
+        seen = descendants(proc.pid)  # its Ray, looked at while the driver is stopped mid-search
         sockets = listening(seen | {proc.pid})
         resume(proc.pid)
         out, _ = proc.communicate(timeout=180)
