@@ -119,7 +119,7 @@ def fit_ladder(trials: pd.DataFrame, *, by: str, scale: str, fit_upto: float, x:
     table = d.pivot_table(index=[by, scale], columns=repeat, values="_err")  # error per (group, step) and repeat
     xs = d.groupby([by, scale])[x].mean()
     groups = list(dict.fromkeys(table.index.get_level_values(0)))
-    fits: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
+    fits: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
     for g in groups:
         steps = np.array(sorted(table.loc[g].index), dtype=float)
         fitted, held = steps[steps <= fit_upto], steps[steps > fit_upto]
@@ -130,14 +130,14 @@ def fit_ladder(trials: pd.DataFrame, *, by: str, scale: str, fit_upto: float, x:
         if use_offset and len(fitted) < MIN_OFFSET_STEPS:
             raise InputError(f"{by} {g!r}: an irreducible error needs at least {MIN_OFFSET_STEPS} fitted steps, "
                              f"{len(fitted)} are at or below {scale} = {fit_upto:g}")
-        fits[g] = (fitted, held, np.array([xs.loc[(g, s)] for s in steps]), use_offset)
+        fits[g] = (fitted, held, use_offset)
 
     def means(cols: np.ndarray) -> pd.Series:
         return table[cols].mean(axis=1)
 
     def refit(m: pd.Series) -> dict[str, tuple[float, ...]]:
         out = {}
-        for g, (fitted, held, _, use_offset) in fits.items():
+        for g, (fitted, held, use_offset) in fits.items():
             law = fit_power_law([xs.loc[(g, s)] for s in fitted], [m.loc[(g, s)] for s in fitted],
                                 offset=use_offset)
             out[g] = (law, *(float(law.predict(xs.loc[(g, s)])) for s in held))
@@ -161,7 +161,7 @@ def fit_ladder(trials: pd.DataFrame, *, by: str, scale: str, fit_upto: float, x:
         return 1 - e if accuracy else e
 
     laws, checks = [], []
-    for g, (fitted, held, _, use_offset) in fits.items():
+    for g, (fitted, held, use_offset) in fits.items():
         law = point[g][0]
         laws.append({"group": g, "steps_fit": len(fitted), "a": law.a, "b": law.b, "c": law.c,
                      "offset": use_offset})

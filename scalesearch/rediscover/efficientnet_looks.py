@@ -6,7 +6,8 @@ compound model's counted MACs. The positive control (every scaled arm beats the 
 compound beats the best single dimension, tested as an intersection-union test (compound beats depth AND width AND
 resolution, each one-sided at the look's O'Brien-Fleming level: no multiplicity correction is needed, and the best
 single dimension is never chosen on the same data). The regime guards of `scalesearch compare` are printed beside
-the verdict, and a pooled-variance omnibus test comes before any ranking of the single dimensions."""
+the verdict, and Friedman's test paired by seed with every adjacent pair's interval comes before any ranking
+of the single dimensions (`stats.ranking_line`)."""
 
 from __future__ import annotations
 

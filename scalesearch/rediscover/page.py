@@ -201,11 +201,11 @@ def write_summary(out_root: str | Path = "results") -> Path:
     out += ["## Not tested", "", *[f"- {w}" for w in waiting], *[f"- {t}" for t in NOT_TESTED],
             *[f"- {t}: no complete run ({EXPERIMENTS[n].not_run or 'not run yet'})" for n, t in
               ((n, e.title) for n, e in EXPERIMENTS.items() if not e.withdrawn and n not in current)], ""]
-    figs = forest_plot([(exp.title.split(" (")[0], _finding(f), _kind(_finding(f)),
+    effects = [(exp, f) for exp, _, d in current.values() for f in map(_finding, d["findings"])]
+    figs = forest_plot([(exp.title.split(" (")[0], f, _kind(f),
                          MIN_EFFECT["train_error" if exp.name.startswith("degradation") else "accuracy"])
-                        for exp, _, d in current.values() for f in d["findings"]
-                        if _kind(_finding(f)) in ("primary", "secondary", "control")
-                        and not math.isnan(_finding(f).diff)], root, FOREST)
+                        for exp, f in effects
+                        if _kind(f) in ("primary", "secondary", "control") and not math.isnan(f.diff)], root, FOREST)
     if figs:
         out += ["## Every effect against zero and the smallest effect that matters", "",
                 f"![forest plot]({FOREST}.png)", "",

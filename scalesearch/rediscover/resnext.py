@@ -203,13 +203,14 @@ def merge_depth_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]]
     merged: dict[str, tuple[Any, pd.DataFrame, pd.DataFrame]] = {}
     flags, with_depth = [], []
     for i, (study, (record, trials, epochs), done) in enumerate(main):
-        if i < len(depth) and depth[i][2]:
+        joins = i < len(depth) and depth[i][2]  # the k-th depth study, complete
+        if joins:
             _, dt_, de = depth[i][1]
             trials = pd.concat([trials, dt_.assign(number=dt_["number"] + DEPTH_OFFSET)], ignore_index=True)
             epochs = pd.concat([epochs, de.assign(number=de["number"] + DEPTH_OFFSET)], ignore_index=True)
         merged[study] = (record, trials, epochs)
         flags.append(done)
-        with_depth.append(bool(done and i < len(depth) and depth[i][2]))
+        with_depth.append(bool(done and joins))
     return merged, flags, with_depth
 
 
@@ -290,12 +291,9 @@ def analyse_resnext_looks(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFra
             else:
                 gate = control.get(a, False) and control.get("depth", False)
                 f = judged(claim, paper, ours, row["diff"], row["lo"], row["hi"], eff, n=row["n"], gate=gate,
-                           note="decided by Holm over the two secondary claims" + (
+                           holm_p=q, note="decided by Holm over the two secondary claims" + (
                                "" if gate else f"; the positive control of {a if not control.get(a) else 'depth'} "
                                                "failed"))
-                if f.verdict == "reproduced" and not q < ALPHA_ONE_SIDED:
-                    f.verdict, f.size = "inconclusive", ""
-                    f.note += "; its interval excludes 0 alone, not after Holm's adjustment"
             f.paper_effect = PAPER_GAIN[f"{a} > depth"]
             findings.append(f)
     guards_lines = look_guards(data, complete, [("cardinality vs width", _ARMS["cardinality"], _ARMS["width"])])

@@ -59,11 +59,16 @@ def verdict_of(f: Finding) -> Verdict:
 
 
 def judged(claim: str, paper: str, ours: str, diff: float, lo: float, hi: float, effect: float, *, n: int = 0,
-           gate: bool = True, note: str = "", direction: str = "greater") -> Finding:
-    """A Finding whose verdict is `analysis.verdict`'s (the one rule) on the interval (diff, lo, hi)."""
+           gate: bool = True, note: str = "", direction: str = "greater", holm_p: float | None = None) -> Finding:
+    """A Finding whose verdict is `analysis.verdict`'s (the one rule) on the interval (diff, lo, hi). A secondary
+    claim passes its Holm-adjusted p-value (`holm_p`): "reproduced" then also needs it below ALPHA_ONE_SIDED, and an
+    interval that excludes 0 alone is "inconclusive" (said in the note)."""
     v = verdict((diff, lo, hi), effect, claim=direction, level=LEVEL, power=POWER, gate=gate)
-    return Finding(claim, paper, ours, diff, lo, hi, v.label, float(v.detectable), n, note, v.size, v.reversed,
-                   effect)
+    f = Finding(claim, paper, ours, diff, lo, hi, v.label, float(v.detectable), n, note, v.size, v.reversed, effect)
+    if holm_p is not None and f.verdict == "reproduced" and not holm_p < ALPHA_ONE_SIDED:
+        f.verdict, f.size = "inconclusive", ""
+        f.note += "; its interval excludes 0 alone, not after Holm's adjustment"
+    return f
 
 
 # --------------------------------------------------------------------------------------------------------------
