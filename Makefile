@@ -6,6 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SPEC   ?= spaces/quickstart.yaml
 PYTEST_ARGS ?=
+# pytest workers: one per core of a 2-core machine. Each test file runs whole on one worker (--dist loadfile), so
+# a module's expensive fixture (a toy study, a Ray cluster) is built once, as in a serial run.
+TEST_JOBS ?= 2
 
 .PHONY: setup data test-deps lint run test clean
 
@@ -37,7 +40,7 @@ lint: setup
 	$(BIN)/ruff check scalesearch tests benchmarks scripts
 
 test: setup data test-deps lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
