@@ -18,11 +18,11 @@ import sys
 
 import torch
 
-from scalesearch import arch
-from scalesearch.build import build_model
-from scalesearch.cost import count
-from scalesearch.data import load_dataset
-from scalesearch.train import TrainConfig, fit, resolve_device
+from scalesearch import nets as arch
+from scalesearch.data.loader import load_dataset
+from scalesearch.nets.build import build_model
+from scalesearch.nets.cost import count
+from scalesearch.train.loop import TrainConfig, fit, resolve_device
 
 IO = {"in_channels": 1, "num_classes": 10}
 NETWORKS = {  # name -> NetSpec: the networks the rediscovery experiments train (docs/rediscovery.md)

@@ -25,9 +25,9 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from scalesearch import arch
-    from scalesearch.recipe import TrainConfig
-    from scalesearch.trial import DATA_SEED, Job, run
+    from scalesearch import nets as arch
+    from scalesearch.train.config import TrainConfig
+    from scalesearch.trial.job import DATA_SEED, Job, run
 
     torch.set_num_threads(1)
     net = arch.cifar_resnet(a.depth, width=a.width, in_channels=1, num_classes=10, resolution=16)

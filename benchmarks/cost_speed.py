@@ -16,9 +16,9 @@ import sys
 import time
 import warnings
 
-from scalesearch import arch
-from scalesearch.build import build_model
-from scalesearch.cost import count, thop_count
+from scalesearch import nets as arch
+from scalesearch.nets.build import build_model
+from scalesearch.nets.cost import count, thop_count
 
 
 def proxy_specs(n: int, seed: int = 0) -> list[arch.NetSpec]:

@@ -29,11 +29,11 @@ from pathlib import Path
 
 import torch
 
-from scalesearch.arch import preset
-from scalesearch.build import build_model
-from scalesearch.cost import count
-from scalesearch.data import load_dataset
-from scalesearch.train import EpochMetrics, TrainConfig, fit, resolve_device
+from scalesearch.data.loader import load_dataset
+from scalesearch.nets import preset
+from scalesearch.nets.build import build_model
+from scalesearch.nets.cost import count
+from scalesearch.train.loop import EpochMetrics, TrainConfig, fit, resolve_device
 
 TARGET_TEST_ACC = 0.92
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-LOAD = ("import sys; from scalesearch.data import load_dataset; "
+LOAD = ("import sys; from scalesearch.data.loader import load_dataset; "
         "d = load_dataset('imagefolder', path=sys.argv[1], val_size=1000, resolution=int(sys.argv[2])); "
         "print(len(d.train))")
 
@@ -27,12 +27,12 @@ def write_folder(root: Path, per_class: int) -> int:
     import numpy as np
     from PIL import Image
 
-    from scalesearch.datasets import CLASS_NAMES
-    from scalesearch.sources import read_fashion_mnist
+    from scalesearch.data.catalog import DATASETS
+    from scalesearch.data.sources import read_fashion_mnist
 
     x, y, _, _ = read_fashion_mnist(None)
     n = 0
-    for c, name in enumerate(CLASS_NAMES["fashion-mnist"]):
+    for c, name in enumerate(DATASETS["fashion-mnist"].classes):
         d = root / name.replace("/", "_")
         d.mkdir(parents=True)
         for j, i in enumerate(np.flatnonzero(y.numpy() == c)[:per_class]):

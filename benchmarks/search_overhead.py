@@ -9,7 +9,7 @@ job is its own trial). For each concurrency c:
                as stored in the database: Optuna's ask/tell, the database writes, Tune's scheduling, the result
                reports, and each reused Ray actor's start (a fresh worker imports torch and warms up its kernels on
                its first trial).
-  direct cold  the same Job data through `scalesearch.trial.run` (one torch thread each) in a pool of c fresh
+  direct cold  the same Job data through `scalesearch.trial.job.run` (one torch thread each) in a pool of c fresh
                processes created inside the clock: process start, imports, dataset and first-step warm-up
                included, as the engine's actors pay them.
   direct warm  the same in c processes started, given the dataset and warmed up before the clock: training only.
@@ -67,7 +67,7 @@ def _spec(study: str, n: int, epochs: int, num_train: int, concurrency: int) -> 
 
 def _jobs(text: str) -> list[dict[str, Any]]:
     from scalesearch.spec import grid_space, parse_spec, resolve_candidate
-    from scalesearch.trial import job_for_candidate
+    from scalesearch.trial.job import job_for_candidate
 
     spec = parse_spec(text, "bench.yaml")
     return [job_for_candidate(resolve_candidate(spec, {"lr": lr}), spec.dataset, study_seed=spec.seed,
@@ -82,7 +82,7 @@ def _init_worker(job: dict[str, Any]) -> None:
     global _DATA
     import torch
 
-    from scalesearch.trial import Job, load_job_data, run
+    from scalesearch.trial.job import Job, load_job_data, run
 
     torch.set_num_threads(1)
     _DATA = load_job_data(Job.from_dict(job), test=False)
@@ -91,7 +91,7 @@ def _init_worker(job: dict[str, Any]) -> None:
 
 def _run_direct(job: dict[str, Any]) -> float:
     global _DATA
-    from scalesearch.trial import Job, load_job_data, run
+    from scalesearch.trial.job import Job, load_job_data, run
 
     if _DATA is None:  # a cold worker: its first job loads the dataset
         import torch
@@ -127,11 +127,11 @@ def bare_tune(jobs: list[dict[str, Any]], concurrency: int, workdir: Path) -> fl
     from ray import tune
 
     from scalesearch.search.run import quiet_tune_loggers
-    from scalesearch.search.trainable import train_job
-    from scalesearch.trial import Job, load_job_data
+    from scalesearch.search.trainable import trial_trainable
+    from scalesearch.trial.job import Job, load_job_data
 
     data = load_job_data(Job.from_dict(jobs[0]), test=False)
-    trainable = tune.with_resources(tune.with_parameters(train_job, data=data), {"cpu": 1})
+    trainable = tune.with_resources(tune.with_parameters(trial_trainable, data=data), {"cpu": 1})
     tuner = tune.Tuner(trainable, param_space={"job": tune.grid_search(jobs), "threads": 1},
                        tune_config=tune.TuneConfig(max_concurrent_trials=concurrency, reuse_actors=True,
                                                    trial_dirname_creator=lambda t: f"t{t.trial_id}"),
@@ -238,7 +238,7 @@ def main() -> None:
                f"{' '.join(f'{x:.2f}' for x in load_after)} (a shared machine: more than ~2 means other work "
                "competed for the 2 cores and every figure is slower and noisier)"),
               ("columns (seconds): train/trial = warm / N * c; warm/cold: the same Job data through "
-               "scalesearch.trial.run in c processes warmed up before the clock / created inside it; tune: plain Ray "
+               "scalesearch.trial.job.run in c processes warmed up before the clock / created inside it; tune: plain Ray "
                "Tune, same trainable and jobs, reused actors; engine: first trial start to last trial end in the "
                "database of `scalesearch run --address`; vs cold / vs tune = (engine - that) * c / N; tune vs cold = "
                "(tune - cold) * c / N; steady: the engine's cost per trial once every actor runs; command: the whole "

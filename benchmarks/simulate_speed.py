@@ -27,7 +27,7 @@ from types import SimpleNamespace
 
 
 def table(n_side: int):
-    from scalesearch.search.simulate import Table
+    from scalesearch.simulate.replay import Table
     from scalesearch.spec import parse_spec
 
     vals = list(range(1, n_side + 1))
@@ -98,7 +98,7 @@ def main() -> None:
     a = ap.parse_args()
     import scipy.stats  # noqa: F401 - imported here, not inside a timed run (mosort's rank normalisation uses it)
 
-    from scalesearch.search.simulate import simulate
+    from scalesearch.simulate.replay import simulate
 
     side = max(2, round(a.configs ** (1 / 3)))
     tab = table(side)

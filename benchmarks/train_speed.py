@@ -1,4 +1,4 @@
-"""Training throughput of `scalesearch.train.fit` against a plain hand-written PyTorch loop, side by side.
+"""Training throughput of `scalesearch.train.loop.fit` against a plain hand-written PyTorch loop, side by side.
 
 For each candidate network, both loops train the same initial weights on the same device-resident uint8 data
 with the same batch size, optimiser (SGD, Nesterov momentum, weight decay) and number of steps. Each
@@ -32,15 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scalesearch.cost import count_model
-from scalesearch.data import Dataset, augment_batch, load_dataset
-from scalesearch.train import TrainConfig, fit, resolve_device
+from scalesearch.data.loader import Dataset, augment_batch, load_dataset
+from scalesearch.nets.cost import count_model
+from scalesearch.train.loop import TrainConfig, fit, resolve_device
 
 IN_CHANNELS, RESOLUTION, CLASSES = 1, 28, 10  # Fashion-MNIST's shape
 
 
 class SmallCNN(nn.Module):
-    """A VGG-ish conv net, used when scalesearch.arch is not available."""
+    """A VGG-ish conv net, used when scalesearch.nets is not available."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -60,8 +60,8 @@ class SmallCNN(nn.Module):
 def candidates() -> dict[str, Callable[[], nn.Module]]:
     """Name -> builder of the networks to time: scalesearch presets when available, else small CNNs."""
     try:
-        from scalesearch import arch
-        from scalesearch.build import build_model
+        from scalesearch import nets as arch
+        from scalesearch.nets.build import build_model
     except ImportError:
         return {"small_cnn_w32": lambda: SmallCNN(32), "small_cnn_w16": lambda: SmallCNN(16)}
     io = {"in_channels": IN_CHANNELS, "num_classes": CLASSES, "resolution": RESOLUTION}

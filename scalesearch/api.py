@@ -2,7 +2,7 @@
 
 `load_spec` reads a spec from a YAML file or a Python mapping with the same checks and one-line errors as the CLI;
 `create_model` builds a network from a preset name, a NetSpec (object, dict or `.json` file) or a spec file's
-baseline; `count` gives its analytic cost. The search itself (`run`, `resume`) is in `scalesearch.search.api`,
+baseline; `count` gives its analytic cost. The search itself (`run`, `resume`) is in `scalesearch.search.launch`,
 the read side (`load_trials`, ...) in `scalesearch.results`. Nothing here imports torch until a model is built.
 """
 
@@ -13,52 +13,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from scalesearch.errors import InputError
+from scalesearch.spec.origin import MAPPING_FILE, SpecSource, spec_source
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from scalesearch.arch import NetSpec
-    from scalesearch.cost import Cost
+    from scalesearch.nets import NetSpec
+    from scalesearch.nets.cost import Cost
     from scalesearch.spec import SearchSpec
 
 __all__ = ["MAPPING_FILE", "count", "create_model", "load_spec", "resolve_netspec", "spec_source"]
 
-MAPPING_FILE = "<mapping>"
-"""The file name a spec given as a Python mapping reports in its errors (they name the field path, no line)."""
-
-SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any], "SearchSpec"]
 ModelSource = Union[str, "os.PathLike[str]", Mapping[str, Any], "NetSpec"]
-
-
-def spec_source(source: SpecSource) -> tuple[SearchSpec, str, str | None]:
-    """(spec, its text as stored with a study, its file or None) of a path, a mapping or a loaded SearchSpec."""
-    from scalesearch.spec import SearchSpec, SpecError, format_spec, parse_spec
-    from scalesearch.spec import load_spec as load_file
-
-    if isinstance(source, SearchSpec):
-        return source, format_spec(source), None
-    if isinstance(source, Mapping):
-        import yaml
-
-        try:
-            text = yaml.safe_dump(dict(source), sort_keys=False, allow_unicode=True)
-        except yaml.YAMLError as e:
-            raise InputError(f"{MAPPING_FILE}: a spec mapping holds only YAML data (str, numbers, bools, None, "
-                             f"lists and mappings of them); {' '.join(str(e).split())[:200]}") from None
-        try:
-            return parse_spec(text, MAPPING_FILE), text, None
-        except SpecError as e:  # the lines are those of the YAML written here: the field path alone places it
-            e.line = e.col = 0
-            e.args = (str(e),)
-            raise
-
-    if isinstance(source, (str, os.PathLike)):
-        from scalesearch.files import read_text
-
-        path = os.fspath(source)
-        spec = load_file(path)
-        return spec, read_text(path, what="spec file"), path
-    raise InputError(f"a spec is a YAML file path, a mapping or a SearchSpec; got {type(source).__name__}")
 
 
 def load_spec(source: SpecSource) -> SearchSpec:
@@ -91,14 +57,14 @@ def resolve_netspec(source: ModelSource, *, in_channels: int | None = None, num_
                     resolution: int | None = None) -> NetSpec:
     """A NetSpec from a preset name, a NetSpec (object or dict), a NetSpec `.json` file or a spec `.yaml` file
     (its baseline point); the keywords override its input shape and classes."""
-    from scalesearch.arch import NetSpec
+    from scalesearch.nets import NetSpec
 
     if isinstance(source, NetSpec):
         spec = source
     elif isinstance(source, Mapping):
         spec = NetSpec.from_dict(dict(source))
     elif isinstance(source, (str, os.PathLike)):
-        from scalesearch.load import load_netspec
+        from scalesearch.spec.refs import load_netspec
 
         return load_netspec(os.fspath(source), in_channels=in_channels, num_classes=num_classes,
                             resolution=resolution)
@@ -124,7 +90,7 @@ def create_model(source: ModelSource, *, in_channels: int | None = None, num_cla
         >>> sum(p.numel() for p in model.parameters())
         269722
     """
-    from scalesearch.build import build_model
+    from scalesearch.nets.build import build_model
 
     netspec = resolve_netspec(source, in_channels=in_channels, num_classes=num_classes, resolution=resolution)
     return build_model(netspec, zero_init_residual=zero_init_residual)
@@ -141,7 +107,7 @@ def count(source: ModelSource, *, in_channels: int | None = None, num_classes: i
         >>> c.params, c.macs
         (25557032, 4089184256)
     """
-    from scalesearch.cost import count as count_spec
+    from scalesearch.nets.cost import count as count_spec
 
     return count_spec(resolve_netspec(source, in_channels=in_channels, num_classes=num_classes,
                                       resolution=resolution))

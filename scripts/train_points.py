@@ -40,7 +40,7 @@ def plan(spec_file: str, device: str, repeats: int | None,
     """The spec and its jobs as (number, point, parameters, cost, job) records, seed-major."""
     from scalesearch.spec import load_spec
     from scalesearch.spec.check import named_point
-    from scalesearch.trial import job_for_candidate
+    from scalesearch.trial.job import job_for_candidate
 
     spec = load_spec(spec_file)
     points = [(n, spec.point(n)) for n in spec.point_names]  # "baseline" first where there is one
@@ -58,7 +58,7 @@ def plan(spec_file: str, device: str, repeats: int | None,
 
 def _work(args: tuple[dict[str, Any], int, str | None]) -> dict[str, Any]:
     rec, threads, data_dir = args
-    from scalesearch import trial
+    from scalesearch.trial import job as trial
 
     t0 = time.time()
     res = trial.run(rec["job"], threads=threads, data_dir=data_dir)

@@ -115,7 +115,7 @@ def test_load_spec_takes_a_path_a_mapping_or_a_spec_and_errors_name_the_field(tm
 
 
 def test_create_model_and_count_take_a_preset_a_netspec_its_dict_or_a_file(tmp_path):
-    from scalesearch.arch import preset
+    from scalesearch.nets import preset
 
     ns = preset("cifar_resnet20")
     (tmp_path / "n.json").write_text(ns.to_json())
@@ -128,13 +128,13 @@ def test_create_model_and_count_take_a_preset_a_netspec_its_dict_or_a_file(tmp_p
 
 
 def test_every_user_error_class_has_the_one_root_and_keeps_its_builtin_base():
-    from scalesearch.checks import FieldError
-    from scalesearch.data import DatasetNotFoundError
-    from scalesearch.expr import ExprError
+    from scalesearch.data.loader import DatasetNotFoundError
     from scalesearch.spec import InvalidArchitecture, SpecError
+    from scalesearch.spec.expr import ExprError
     from scalesearch.store import StoreWriteError
     from scalesearch.store.writer import DatabaseFileLost
-    from scalesearch.train import DivergenceError
+    from scalesearch.train.loop import DivergenceError
+    from scalesearch.util.checks import FieldError
 
     for cls, base in [(SpecError, ValueError), (InvalidArchitecture, ValueError), (FieldError, ValueError),
                       (ExprError, ValueError), (DatasetNotFoundError, FileNotFoundError),

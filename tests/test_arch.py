@@ -8,23 +8,24 @@ import math
 
 import pytest
 
-from scalesearch import arch, match
-from scalesearch.arch import (
+from scalesearch import nets as arch
+from scalesearch.nets import (
     NetSpec,
     StageSpec,
     StemSpec,
     compound_multipliers,
     format_stage,
     make_divisible,
+    match,
     parse_stage,
     preset,
     round_filters,
     round_repeats,
 )
-from scalesearch.checks import FieldError
-from scalesearch.cost import count
-from scalesearch.load import load_netspec
-from scalesearch.match import match_bottleneck_width
+from scalesearch.nets.cost import count
+from scalesearch.nets.match import match_bottleneck_width
+from scalesearch.spec.refs import load_netspec
+from scalesearch.util.checks import FieldError
 
 ALL_PRESETS = arch.preset_names()
 

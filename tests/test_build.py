@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from scalesearch.arch import anynet, preset
-from scalesearch.blocks import BLOCKS
-from scalesearch.build import build_model
+from scalesearch.nets import anynet, preset
+from scalesearch.nets.blocks import BLOCKS
+from scalesearch.nets.build import build_model
 
 
 def _residual_bns(model: nn.Module) -> list[tuple[str, nn.BatchNorm2d]]:
@@ -63,6 +63,6 @@ def test_blocks_package_imports_no_torch():
     import subprocess
     import sys
 
-    code = "import sys, scalesearch.blocks, scalesearch.cost, scalesearch.arch; print('torch' in sys.modules)"
+    code = "import sys, scalesearch.nets.blocks, scalesearch.nets.cost, scalesearch.nets; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from scalesearch.data import load_dataset
-from scalesearch.train import TrainConfig, fit
-from scalesearch.trial import Job
+from scalesearch.data.loader import load_dataset
+from scalesearch.train.loop import TrainConfig, fit
+from scalesearch.trial.job import Job
 
 METRICS = ("epoch", "steps", "lr", "train_loss", "train_acc", "val_loss", "val_acc")
 

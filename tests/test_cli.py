@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from scalesearch.arch import preset
 from scalesearch.cli import main
+from scalesearch.nets import preset
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -89,8 +89,8 @@ def test_broken_pipe_is_quiet():
 
 def test_core_never_imports_ray_optuna_or_thop():
     """The core (and the CLI until a search command runs) must import and work without Ray or Optuna."""
-    code = ("import sys, scalesearch.arch, scalesearch.blocks, scalesearch.build, scalesearch.cost, "
-            "scalesearch.data, scalesearch.train, scalesearch.spec, scalesearch.expr, scalesearch.cli; "
+    code = ("import sys, scalesearch.nets, scalesearch.nets.blocks, scalesearch.nets.build, scalesearch.nets.cost, "
+            "scalesearch.data.loader, scalesearch.train.loop, scalesearch.spec, scalesearch.spec.expr, scalesearch.cli; "
             "from scalesearch.cli import main; main(['count', 'resnet18', '--json']); "
             "bad = {'optuna', 'ray', 'thop'} & {m.split('.')[0] for m in sys.modules}; "
             "assert not bad, bad")

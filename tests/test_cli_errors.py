@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.cli import main_in_process
 
-from scalesearch.arch import preset
+from scalesearch.nets import preset
 
 TRAIN = ("train", "cifar_resnet20", "--dataset", "synthetic", "--epochs", "1", "--device", "cpu")
 

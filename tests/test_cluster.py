@@ -28,7 +28,7 @@ from support.search import cli, cli_popen, optuna_trials, spec_text, study_runni
 
 from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader
-from scalesearch.trial import job_for_candidate
+from scalesearch.trial.job import job_for_candidate
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 

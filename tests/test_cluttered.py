@@ -1,4 +1,4 @@
-"""Tests of the `cluttered` dataset kind (scalesearch.cluttered): parameters, determinism, the trial key, bad
+"""Tests of the `cluttered` dataset kind (scalesearch.data.cluttered): parameters, determinism, the trial key, bad
 parameters, the decode cache, clutter from the same split only, items inside the canvas, and a real training.
 
 The builder builds whole splits, so every test that loads data uses a small source folder written here (the first
@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from scalesearch import cluttered
-from scalesearch.checks import FieldError
-from scalesearch.cluttered import build_split, cluttered_params, layout, make_cluttered
-from scalesearch.data import load_dataset
-from scalesearch.datasets import CLUTTERED_DEFAULTS, DATASETS
-from scalesearch.filedata import CACHE_ENV
-from scalesearch.sources import ENV_DATA, read_fashion_mnist
+from scalesearch.data import cluttered
+from scalesearch.data.catalog import CLUTTERED_DEFAULTS, DATASETS
+from scalesearch.data.cluttered import build_split, cluttered_params, layout, make_cluttered
+from scalesearch.data.loader import load_dataset
+from scalesearch.data.own import CACHE_ENV
+from scalesearch.data.sources import ENV_DATA, read_fashion_mnist
 from scalesearch.spec import SpecError, format_spec, parse_spec
+from scalesearch.util.checks import FieldError
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -169,11 +169,11 @@ def test_spec_holds_every_parameter_and_round_trips() -> None:
 
 
 def _key(tmp_path: Path, extra: str) -> str:
-    from scalesearch.train_job import train_job
+    from scalesearch.trial.standalone import standalone_job
 
     f = tmp_path / f"s{abs(hash(extra))}.yaml"
     f.write_text(SPEC.format(extra=extra))
-    return train_job(str(f)).job.key
+    return standalone_job(str(f)).job.key
 
 
 @pytest.mark.parametrize("extra", [", source: fashion-mnist", ", canvas: 56", ", scale: [0.6, 1.4]", ", clutter: 4",
@@ -190,11 +190,11 @@ def test_each_parameter_is_in_the_key(tmp_path, extra) -> None:
 
 
 def test_the_jobs_data_holds_the_construction(tmp_path) -> None:
-    from scalesearch.train_job import train_job
+    from scalesearch.trial.standalone import standalone_job
 
     f = tmp_path / "s.yaml"
     f.write_text(SPEC.format(extra=", canvas: 40"))
-    data = train_job(str(f)).job.data
+    data = standalone_job(str(f)).job.data
     assert {k: data[k] for k in CLUTTERED_DEFAULTS} == {"source": "fashion-mnist", "canvas": 40, "scale": [0.6, 1.4],
                                                         "clutter": 4, "clutter_size": 8, "build_seed": 0}
 

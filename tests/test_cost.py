@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from scalesearch import arch
-from scalesearch.arch import preset
-from scalesearch.build import build_model
-from scalesearch.cost import count, count_model, format_table, measure_latency, thop_count
+from scalesearch import nets as arch
+from scalesearch.nets import preset
+from scalesearch.nets.build import build_model
+from scalesearch.nets.cost import count, count_model, format_table, measure_latency, thop_count
 
 # Exact parameter counts: the issue's figures (torchvision 0.29.1 for ImageNet models at 1000 classes; the
 # CIFAR models at 3x32x32 and 10 classes).
@@ -114,7 +114,7 @@ def test_costing_time_does_not_grow_with_depth(monkeypatch):
     per-block loop on a fast machine and could fail the right code on a busy one."""
     import dataclasses
 
-    from scalesearch.blocks import BLOCKS
+    from scalesearch.nets.blocks import BLOCKS
 
     calls = []
     basic = BLOCKS["basic"]

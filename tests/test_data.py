@@ -1,4 +1,4 @@
-"""Tests of scalesearch.data: loaders (real Fashion-MNIST when installed, CIFAR-10 batches written here,
+"""Tests of scalesearch.data.loader: loaders (real Fashion-MNIST when installed, CIFAR-10 batches written here,
 synthetic), splits, resizing, augmentation and error messages."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scalesearch import data as data_mod
-from scalesearch.data import (
+from scalesearch.data import loader as data_mod
+from scalesearch.data.loader import (
     DATASETS,
     DatasetNotFoundError,
     augment_batch,

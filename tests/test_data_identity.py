@@ -12,10 +12,10 @@ from PIL import Image
 from support.search import run_study_inprocess
 from test_filedata import write_folder
 
-from scalesearch import filedata
+from scalesearch.data import own as filedata
 from scalesearch.spec import format_spec, parse_spec
 from scalesearch.store import Reader, Store
-from scalesearch.trial import Job, data_config, job_for_candidate
+from scalesearch.trial.job import Job, data_config, job_for_candidate
 
 SPEC = """study: moved
 seed: 0

@@ -69,7 +69,7 @@ def test_pareto_keeps_the_front_of_the_objectives():
 
 def test_an_exported_model_runs_without_scalesearch_and_matches(studies, tmp_path):
     import scalesearch
-    from scalesearch.data import load_dataset
+    from scalesearch.data.loader import load_dataset
     from scalesearch.store import Reader
 
     db, _ = studies

@@ -1,4 +1,4 @@
-"""Tests of scalesearch.expr: the AST whitelist, bounds, runtime errors, evaluation against Python's own."""
+"""Tests of scalesearch.spec.expr: the AST whitelist, bounds, runtime errors, evaluation against Python's own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalesearch.expr import FUNCTIONS, MAX_EXPONENT, Expr, ExprError, evaluate, parse_expr
+from scalesearch.spec.expr import FUNCTIONS, MAX_EXPONENT, Expr, ExprError, evaluate, parse_expr
 
 ENV = {"a": 2, "b": 3.5, "c": -1, "alpha": 1.2, "beta": 1.1, "flag": True, "blk": "bottleneck"}
 
@@ -186,7 +186,7 @@ def test_exponent_bound_is_inclusive() -> None:
 
 
 def test_every_function_is_documented_and_callable() -> None:
-    import scalesearch.expr as module
+    import scalesearch.spec.expr as module
 
     for name in FUNCTIONS:
         assert f"{name}(" in module.__doc__

@@ -336,7 +336,7 @@ def test_the_memory_budget_is_lifted_after_the_trial():
 
     code = """
 import resource
-from scalesearch.trial import memory_limit
+from scalesearch.trial.job import memory_limit
 before = resource.getrlimit(resource.RLIMIT_AS)
 with memory_limit(64 * 2 ** 20):
     inside = resource.getrlimit(resource.RLIMIT_AS)

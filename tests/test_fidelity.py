@@ -192,7 +192,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> str:
     pytest.importorskip("optuna")
-    from scalesearch.search.transfer import load_study
+    from scalesearch.search.dumpfile import load_study
 
     url = f"sqlite:///{tmp_path_factory.mktemp('fidelity')}/r.db"
     load_study(REPO / "results" / "benchmark_proxy" / "study.jsonl.gz", url)

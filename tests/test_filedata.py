@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from support.search import cli, run_study_inprocess
 
-from scalesearch import filedata
-from scalesearch.data import load_dataset
-from scalesearch.datasets import CLASS_NAMES
+from scalesearch.data import own as filedata
+from scalesearch.data.catalog import DATASETS
+from scalesearch.data.loader import load_dataset
 from scalesearch.spec import SpecError, parse_spec
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -152,12 +152,12 @@ def test_spec_validate_prints_the_files_facts(tmp_path):
 
 @pytest.mark.skipif(not HAVE_FASHION, reason=f"Fashion-MNIST idx files not installed in {FASHION_DIR}")
 def test_a_real_search_on_fashion_mnist_images_saved_as_png(tmp_path, ray_session):
+    from scalesearch.data.sources import read_fashion_mnist
     from scalesearch.results import load_trials
-    from scalesearch.sources import read_fashion_mnist
 
     x, y, _, _ = read_fashion_mnist(None)
     root = tmp_path / "fashion_png"
-    names = [n.replace("/", "_") for n in CLASS_NAMES["fashion-mnist"]]
+    names = [n.replace("/", "_") for n in DATASETS["fashion-mnist"].classes]
     for c, name in enumerate(names):
         (root / name).mkdir(parents=True)
         for j, i in enumerate(np.flatnonzero(y.numpy() == c)[:30]):

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from support.search import cli
 
-from scalesearch import filedata
+from scalesearch.data import own as filedata
 from scalesearch.errors import InputError
 
 LIMIT = "expected at most 89,478,485 pixels"

@@ -156,7 +156,7 @@ ROOT = Path(__file__).resolve().parent.parent / "results"
 def test_the_committed_efficientnet_looks_memorise_in_width_and_depth():
     """Pooled over the four phi = 1 looks (8 seeds, paired by look and repeat, as the looks' analysis pairs them),
     from the committed trials.csv and epochs.csv alone."""
-    from scalesearch.rediscover.stats import look_memorising
+    from scalesearch.rediscover.claims import look_memorising
 
     data = {}
     for i in range(1, 5):

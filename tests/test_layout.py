@@ -1,5 +1,6 @@
-"""The package's shape: imports run one way (no cycle, counting imports inside functions and under TYPE_CHECKING),
-Ray and Optuna stay at the edges, no module owns too much. (ruff runs in `make test` before pytest.)"""
+"""The package's shape: imports run one way (no cycle, counting imports inside functions and under TYPE_CHECKING;
+packages in one order), only the public entry points stand at the top, no two modules share a file name, Ray and
+Optuna stay at the edges, no module owns too much. (ruff runs in `make test` before pytest.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parent.parent / "scalesearch"
 MAX_LINES = 530  # "about 500" (5% over it at most): a module longer than this owns more than one concern
-EDGES_ALLOWED_RAY_OPTUNA = ("scalesearch.search", "scalesearch.cli")
+EDGES_ALLOWED_RAY_OPTUNA = ("scalesearch.strategies", "scalesearch.search", "scalesearch.simulate", "scalesearch.cli")
+# Imports run down this list only: a package (or top-level module) imports itself and those before it. `errors` is
+# the root every package may raise; `api` is the public facade over the core. The root package `scalesearch` is not
+# in it: its `__init__` imports nothing of scalesearch until a name is used (any module may read `__version__`).
+ORDER = ("errors", "util", "analysis", "strategies", "nets", "data", "train", "plot", "spec", "trial", "store",
+         "search", "simulate", "results", "rediscover", "cli", "api", "__main__")
+TOP_LEVEL = {"__init__.py", "__main__.py", "errors.py", "api.py"}  # the public entry points, beside the packages
 
 
 def _modules() -> dict[str, Path]:
@@ -39,7 +46,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
         else:
             continue
         for t in targets:
-            while t and t not in modules:  # `import scalesearch.spec.errors as e` names a module; an attribute's
+            while t and t not in modules:  # `import scalesearch.spec.diagnostics as e` names a module; an attribute's
                 t = t.rpartition(".")[0]    # owner is the nearest module above it
             if t and t != name and t.startswith("scalesearch"):
                 found.add(t)
@@ -102,6 +109,29 @@ def test_the_cycle_check_sees_function_level_and_type_checking_imports(tmp_path)
     modules["scalesearch.b"].write_text("def f():\n    import scalesearch.a\n")
     graph = {m: _imports(m, p, modules) for m, p in modules.items()}
     assert _cycles(graph) == [["scalesearch.a", "scalesearch.b"]]
+
+
+def _rank(module: str) -> int:
+    """The place in ORDER of the package (or top-level module) that holds `module`."""
+    return ORDER.index(module.split(".")[1])
+
+
+def test_packages_import_only_those_before_them_in_the_order():
+    graph = _graph()
+    upward = sorted(f"{m} -> {d}" for m, deps in graph.items() if m != "scalesearch"
+                    for d in deps if d != "scalesearch" and _rank(d) > _rank(m))
+    assert not upward, f"{len(upward)} imports against the package order {ORDER}:\n" + "\n".join(upward)
+    assert {m.split(".")[1] for m in graph if m != "scalesearch"} == set(ORDER)  # every package is placed
+
+
+def test_only_the_public_entry_points_stand_at_the_top_and_no_two_modules_share_a_file_name():
+    top = {p.name for p in PKG.glob("*.py")}
+    assert top == TOP_LEVEL, sorted(top - TOP_LEVEL)
+    names: dict[str, list[str]] = {}
+    for name, path in _modules().items():
+        if path.name != "__init__.py":
+            names.setdefault(path.name, []).append(name)
+    assert not {n: ms for n, ms in names.items() if len(ms) > 1}
 
 
 def test_ray_and_optuna_are_imported_only_by_the_search_engine_and_the_cli():

@@ -19,7 +19,7 @@ from support.results_db import write_study
 from support.search import cli
 
 from scalesearch.errors import ScalesearchError
-from scalesearch.files import OUTPUT_MARK, OutputFolderError, check_output_folder, output_folder
+from scalesearch.util.files import OUTPUT_MARK, OutputFolderError, check_output_folder, output_folder
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

@@ -10,11 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scalesearch import arch
-from scalesearch.arch import NetSpec, format_stage, parse_stage
-from scalesearch.build import build_model
-from scalesearch.cost import count, count_model
-from scalesearch.expr import parse_expr
+from scalesearch import nets as arch
+from scalesearch.nets import NetSpec, format_stage, parse_stage
+from scalesearch.nets.build import build_model
+from scalesearch.nets.cost import count, count_model
 from scalesearch.spec import (
     ChoiceParam,
     DerivedParam,
@@ -25,6 +24,7 @@ from scalesearch.spec import (
     MatchedParam,
     Parameter,
 )
+from scalesearch.spec.expr import parse_expr
 from scalesearch.spec.params import KINDS, METRICS, parse_parameter
 from scalesearch.spec.write import Dumper
 from scalesearch.spec.yamlnodes import compose

@@ -203,7 +203,8 @@ def test_the_page_opens_with_the_verdicts_and_keeps_guard_lines_one_link_away(tm
 
 def test_b0_b7_table_exact():
     tab = rd.efficientnet_b_table({"paper": rd.PAPER_COEFFICIENTS})
-    from scalesearch import arch, cost
+    from scalesearch import nets as arch
+    from scalesearch.nets import cost
 
     assert list(tab["model"]) == [f"B{k}" for k in range(8)]
     b0 = cost.count(arch.PRESETS["efficientnet_b0"]()).macs

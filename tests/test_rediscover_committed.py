@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from scalesearch.files import output_folder
 from scalesearch.rediscover import EXPERIMENTS, analyse
 from scalesearch.results.raw import RAW_FILES
+from scalesearch.util.files import output_folder
 
 ROOT = Path(__file__).resolve().parent.parent / "results"
 

@@ -88,7 +88,7 @@ def test_the_depth_arm_trains_with_the_committed_looks_seeds_and_recipe():
     """The depth arm's studies pair by seed with the committed looks: the same study seed, repeats, data, recipe and
     trial seeds (trial_seed(seed, repeat)), at 2x the 1x control's counted MACs within 5%."""
     from scalesearch.spec import default_candidate, load_spec
-    from scalesearch.trial import job_for_candidate, trial_seed
+    from scalesearch.trial.job import job_for_candidate, trial_seed
 
     spaces = Path(__file__).resolve().parents[1] / "spaces"
     for k in (1, 2):
@@ -142,7 +142,7 @@ def test_without_the_depth_arm_of_every_look_the_secondary_claims_wait(tmp_path)
 def test_a_ranking_is_printed_only_where_the_omnibus_test_and_every_link_support_it():
     import pandas as pd
 
-    from scalesearch.rediscover.stats import ranking_line
+    from scalesearch.rediscover.claims import ranking_line
 
     def table(gaps):
         rows = []

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from scalesearch.arch import cifar_resnet
-from scalesearch.build import build_model
-from scalesearch.scores import SCORES, compute_scores, naswot, score_batch, synflow, synflow_per_layer
+from scalesearch.nets import cifar_resnet
+from scalesearch.nets.build import build_model
+from scalesearch.train.scores import SCORES, compute_scores, naswot, score_batch, synflow, synflow_per_layer
 
 
 def _seeded(factory: Callable[[], nn.Module], seed: int = 0) -> nn.Module:

@@ -12,8 +12,8 @@ pytest.importorskip("optuna")
 from support.search import REPO, cli, run_study_inprocess, spec_text
 
 from scalesearch.results import load_trials
-from scalesearch.scores import SCORES, score_batch, score_candidate
 from scalesearch.store import Reader
+from scalesearch.train.scores import SCORES, score_batch, score_candidate
 
 SPEC = spec_text("scored", """\
 architecture: {family: cifar_resnet, args: {depth: d, width: w}}
@@ -33,7 +33,7 @@ def scored(tmp_path_factory, ray_session) -> str:
 
 def test_scores_are_stored_once_per_candidate_and_recompute_exactly(scored):
     from scalesearch.spec import parse_spec
-    from scalesearch.trial import DATA_SEED, _cached_dataset, _canonical, _plain
+    from scalesearch.trial.job import DATA_SEED, _cached_dataset, _canonical, _plain
 
     spec = parse_spec(SPEC, "t.yaml")
     trials = Reader(scored).trials("scored")

@@ -16,7 +16,7 @@ from support.search import optuna_trials, run_study_inprocess, spec_text
 
 from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader
-from scalesearch.trial import job_for_candidate
+from scalesearch.trial.job import job_for_candidate
 
 GRID = spec_text("grid", """\
 architecture: {family: cifar_resnet, args: {depth: "6 * n + 2", width: w}}

@@ -38,7 +38,7 @@ from support.search import (
 
 from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader
-from scalesearch.trial import job_for_candidate
+from scalesearch.trial.job import job_for_candidate
 
 # 6 configurations of ~1 s each (3 epochs on 1000 12x12 images), 2 at a time
 SLOW = spec_text("slow", """\

@@ -18,16 +18,16 @@ from support.search import REPO, cli
 
 from scalesearch.analysis import hypervolume
 from scalesearch.errors import InputError
-from scalesearch.search.rungs import Rungs
-from scalesearch.search.simulate import Table, parse_prefilter, simulate, simulate_many, simulate_study, summarise
+from scalesearch.simulate.replay import Table, parse_prefilter, simulate, simulate_many, simulate_study, summarise
 from scalesearch.spec import parse_spec
+from scalesearch.strategies.rungs import Rungs
 
 DUMP = REPO / "results" / "degradation_look1" / "study.jsonl.gz"  # a real run: 4 configurations x 4 seeds, 2 workers
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory) -> str:
-    from scalesearch.search.transfer import load_study
+    from scalesearch.search.dumpfile import load_study
 
     db = f"sqlite:///{tmp_path_factory.mktemp('sim')}/r.db"
     load_study(DUMP, db)
@@ -132,7 +132,7 @@ def test_random_over_a_finite_space_draws_each_point_once_uniformly():
     as likely first (2,400 seeds, 24 points: 100 expected each, every count within 60-140), and a run proposes no
     configuration twice, so that it asks once per training, rejection or miss and trains every recorded one. With
     a prefilter Optuna's RandomSampler is kept: its pools hold redraws, as the driver's do."""
-    from scalesearch.search.simtable import DistinctDraws
+    from scalesearch.simulate.table import DistinctDraws
 
     space = {"a": [1, 2, 3, 4], "b": ["x", "y"], "c": [0.5, 1.5, 2.5]}
     points = {(a, b, c) for a in space["a"] for b in space["b"] for c in space["c"]}

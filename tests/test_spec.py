@@ -18,10 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalesearch import arch
-from scalesearch.cost import count
-from scalesearch.load import load_netspec
-from scalesearch.match import search_int
+from scalesearch import nets as arch
+from scalesearch.nets.cost import count
+from scalesearch.nets.match import search_int
 from scalesearch.spec import (
     DATASET_INFO,
     ChoiceParam,
@@ -44,6 +43,7 @@ from scalesearch.spec import (
     resolve_point,
     sample_params,
 )
+from scalesearch.spec.refs import load_netspec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = sorted((ROOT / "spaces").glob("*.yaml"))
@@ -457,16 +457,16 @@ def test_resolve_equals_the_generator_and_baseline_netspec() -> None:
 
 
 def test_core_imports_no_optuna_or_ray() -> None:
-    code = ("import sys, scalesearch.spec, scalesearch.expr; "
+    code = ("import sys, scalesearch.spec, scalesearch.spec.expr; "
             "assert not {'optuna', 'ray', 'torch'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
 def test_dataset_and_train_facts_come_from_their_modules() -> None:
-    from scalesearch import datasets
     from scalesearch import spec as spec_module
-    from scalesearch.recipe import TrainConfig
+    from scalesearch.data import catalog as datasets
     from scalesearch.spec.schema import train_fields
+    from scalesearch.train.config import TrainConfig
 
     assert DATASET_INFO == {n: (d.in_channels, d.num_classes, d.resolution) for n, d in datasets.DATASETS.items()}
     assert set(train_fields()) == {f.name for f in dataclasses.fields(TrainConfig)}

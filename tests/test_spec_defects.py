@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scalesearch.checks import FieldError
-from scalesearch.expr import parse_expr
 from scalesearch.spec import (
     MAX_GRID,
     MAX_SAMPLES,
@@ -41,9 +39,11 @@ from scalesearch.spec import (
     resolve_candidate,
     sample_params,
 )
+from scalesearch.spec.expr import parse_expr
 from scalesearch.spec.params import KINDS, PARAMETER_CLASSES, parse_parameter
 from scalesearch.spec.write import Dumper
 from scalesearch.spec.yamlnodes import compose
+from scalesearch.util.checks import FieldError
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = ("study: x\ndataset: {name: synthetic, resolution: 16}\n"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from scalesearch.analysis.mosort import epsilon_net_order, mo_order, nondominated_ranks
-from scalesearch.search.rungs import Rungs, milestones
+from scalesearch.strategies.rungs import Rungs, milestones
 
 optuna = pytest.importorskip("optuna")
 
@@ -183,7 +183,7 @@ def _objective(trial):
 
 
 def test_rea_children_differ_from_their_tournament_winner_in_one_parameter_and_the_oldest_dies():
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     sampler = REASampler(population=6, tournament=3, seed=5)
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -214,7 +214,7 @@ def test_rea_children_differ_from_their_tournament_winner_in_one_parameter_and_t
 def test_rea_beats_random_search_on_a_seeded_toy_objective():
     """20 seeds x 60 trials (P 8, S 3): mean best 3.54 for REA against 3.11 for random on this machine's Optuna
     (the optimum is 4.0); seeded, so the comparison is exact and repeatable."""
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -232,7 +232,7 @@ def test_rea_beats_random_search_on_a_seeded_toy_objective():
 
 
 def test_rea_is_seeded_and_resumes_from_the_stored_population():
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     def run(seed: int, n: int, study=None):
         study = study or optuna.create_study(direction="maximize", sampler=REASampler(4, 2, seed=seed))
@@ -254,7 +254,7 @@ def test_rea_is_seeded_and_resumes_from_the_stored_population():
 
 
 def test_rea_two_objectives_pick_the_lowest_front_of_the_tournament():
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     sampler = REASampler(population=5, tournament=5, seed=0)  # the whole population: the winner is front 0
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
@@ -276,7 +276,7 @@ def test_rea_tournament_winner_is_the_first_drawn_member_in_mo_order():
     from optuna.distributions import IntDistribution
     from optuna.study import StudyDirection
 
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     rng = np.random.default_rng(7)
     checked = 0
@@ -306,7 +306,7 @@ def test_rea_population_follows_the_storage_when_results_come_out_of_order():
 
     from optuna.trial import TrialState
 
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     rnd = random.Random(3)
     sampler = REASampler(population=5, tournament=2, seed=1)
@@ -349,7 +349,7 @@ def test_rea_population_follows_the_storage_when_results_come_out_of_order():
 def test_rea_mutation_covers_each_kind_and_never_returns_the_same_value():
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from scalesearch.search.rea import REASampler
+    from scalesearch.strategies.rea import REASampler
 
     s = REASampler(2, 1, seed=0)
     cases = [(CategoricalDistribution([1, "1", 2.0]), 1), (IntDistribution(4, 16, step=4), 8),
@@ -364,7 +364,7 @@ def test_rea_mutation_covers_each_kind_and_never_returns_the_same_value():
 
 
 def test_hyperband_brackets_start_later_and_the_last_trains_fully():
-    from scalesearch.search.rungs import hyperband_brackets, hyperband_order, hyperband_shares
+    from scalesearch.strategies.rungs import hyperband_brackets, hyperband_order, hyperband_shares
 
     assert [b.milestones for b in hyperband_brackets(1, 2, 8)] == [[1, 2, 4], [2, 4], [4], []]
     assert [b.milestones for b in hyperband_brackets(1, 3, 10, brackets=2)] == [[1, 3, 9], [3, 9]]

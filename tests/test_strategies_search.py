@@ -15,8 +15,8 @@ pytest.importorskip("optuna")
 from support.procs import step_until
 from support.search import cli, cli_popen, optuna_trials, run_study_inprocess, spec_text, study_running
 
-from scalesearch.search.rungs import Rungs
 from scalesearch.store import Reader
+from scalesearch.strategies.rungs import Rungs
 
 MOASHA = spec_text("moasha", """\
 architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
@@ -115,7 +115,7 @@ HYPERBAND = MOASHA.replace("study: moasha", "study: hyperband").replace(
 def test_hyperband_deals_trials_to_its_brackets_in_turn_and_stops_by_their_rungs(tmp_path, ray_session):
     """Two brackets (rungs at epochs 1, 2 and at 2), trials dealt in turn in the order they start (one at a time):
     replaying the stored epochs through the same brackets gives the stored states."""
-    from scalesearch.search.rungs import hyperband_brackets, hyperband_order, hyperband_shares
+    from scalesearch.strategies.rungs import hyperband_brackets, hyperband_order, hyperband_shares
 
     db = f"sqlite:///{tmp_path}/r.db"
     assert run_study_inprocess(HYPERBAND, db, ray_session).state == "finished"

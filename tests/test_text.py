@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from scalesearch.text import fmt_duration, md_table, table
+from scalesearch.util.text import fmt_duration, md_table, table
 
 
 @pytest.mark.parametrize("seconds,compact,hms,decimal", [

@@ -1,4 +1,4 @@
-"""Tests of scalesearch.train (fit, schedules, config validation) and of `scalesearch train`."""
+"""Tests of scalesearch.train.loop (fit, schedules, config validation) and of `scalesearch train`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from scalesearch.data import load_dataset
-from scalesearch.train import (
+from scalesearch.data.loader import load_dataset
+from scalesearch.train.loop import (
     DivergenceError,
     EpochMetrics,
     TrainConfig,
@@ -343,8 +343,8 @@ def test_cli_train_errors_are_one_line(tmp_path, capsys):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fit_on_cuda_bf16_channels_last():
-    from scalesearch.arch import preset
-    from scalesearch.build import build_model
+    from scalesearch.nets import preset
+    from scalesearch.nets.build import build_model
 
     data = load_dataset("synthetic", in_channels=1, image_size=16, num_train=1024, num_test=256, val_size=256,
                         device="cuda")

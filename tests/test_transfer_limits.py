@@ -22,7 +22,7 @@ from support.search import REPO, dump
 
 from scalesearch.cli import main
 from scalesearch.errors import InputError
-from scalesearch.search.transfer import MAX_RECORD_BYTES, load_study
+from scalesearch.search.dumpfile import MAX_RECORD_BYTES, load_study
 
 COMMITTED = REPO / "results" / "resnext_control_pilot" / "study.jsonl.gz"
 HEADER = json.dumps({"format": "scalesearch-dump", "version": 1, "study": "x"}).encode() + b"\n"
@@ -114,7 +114,7 @@ _CAPPED_CLI = """
 import resource, sys
 import optuna, sqlalchemy  # what `load` imports before it reads the file
 from scalesearch.cli import main
-import scalesearch.search.transfer
+import scalesearch.search.dumpfile
 with open("/proc/self/status") as f:
     size = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
 resource.setrlimit(resource.RLIMIT_AS, (size + (256 << 20), resource.RLIM_INFINITY))

@@ -1,4 +1,4 @@
-"""scalesearch.trial: a job as data, its key, and running it (tiny nets on synthetic data)."""
+"""scalesearch.trial.job: a job as data, its key, and running it (tiny nets on synthetic data)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from scalesearch.spec import parse_spec, resolve_candidate
-from scalesearch.trial import Job, job_for_candidate, run, trial_seed
+from scalesearch.trial.job import Job, job_for_candidate, run, trial_seed
 
 SPEC = """
 study: trialtest
@@ -83,7 +83,7 @@ def test_failures_are_results(spec):
 
 
 def test_trial_imports_neither_ray_nor_optuna_nor_torch():
-    code = ("import sys, scalesearch.trial; bad = [m for m in ('ray', 'optuna', 'torch') if m in sys.modules]; "
+    code = ("import sys, scalesearch.trial.job; bad = [m for m in ('ray', 'optuna', 'torch') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -104,7 +104,7 @@ def test_a_scaled_resolution_trains_on_images_of_that_size():
     """Resolution scaling (EfficientNet's gamma) must reach the data: a candidate whose network takes 12 px is
     trained and evaluated on 12 px images, not on the dataset's 8 px (the network, being fully convolutional with
     global pooling, would silently accept either); an unscaled candidate's job and key are unchanged."""
-    from scalesearch.data import load_dataset
+    from scalesearch.data.loader import load_dataset
 
     spec = parse_spec(RES_SPEC, "restest.yaml")
     base, big = (job_for_candidate(resolve_candidate(spec, {"g": g}), spec.dataset, study_seed=0, device="cpu")

@@ -38,9 +38,9 @@ from scalesearch.analysis.columns import (
     parameter_columns,
     to_error,
 )
-from scalesearch.analysis.compare import Verdict, compare, match_pairs, verdict, verdicts
 from scalesearch.analysis.edf import complexity_weights, edf, error_edf
 from scalesearch.analysis.fits import PowerLaw, ScalingFit, fit_power_law, fit_scaling
+from scalesearch.analysis.paired import Verdict, compare, match_pairs, verdict, verdicts
 from scalesearch.analysis.pareto import dominates, hypervolume, is_dominated, pareto_front, pareto_mask
 from scalesearch.analysis.stats import aggregate, complexity_bins, t_quantile
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from scalesearch.errors import InputError
-from scalesearch.text import human
+from scalesearch.util.text import human
 
 __all__ = [
     "COST_TOLERANCE",

@@ -4,13 +4,13 @@ One module per group of commands, each command a thin dispatch into the library 
 the model): an `add_<name>(subparsers, full)` declares its arguments and a handler parses them, makes one call
 into the library and prints what it returns.
 
-    core        count, presets, datasets, train, validate (scalesearch.cost, .load, .train_job, .spec)
+    core        count, presets, datasets, train, validate (scalesearch.nets.cost, .spec.refs, .trial.standalone, .spec)
     search      run, resume, status, studies, delete, dump, load
                                                           (scalesearch.search: api, summary, study, transfer)
     results     query, compare, scores, fidelity, fit, plot, report, export
                                   (scalesearch.results: query, compare, scores, fidelity, report, export)
     rediscover  rediscover                                (scalesearch.rediscover.workflow)
-    simulate    simulate                                  (scalesearch.search.simulate)
+    simulate    simulate                                  (scalesearch.simulate.replay)
 
 User-facing failures are raised as exceptions (`scalesearch.errors.ScalesearchError`, and ValueError, OSError,
 LookupError) and turned into one line on stderr with exit status 2 by `main`; a traceback is shown only with

@@ -1,7 +1,7 @@
 """The core's commands: `count`, `presets`, `train`, `validate`.
 
 `count`, `presets` and `validate` read specs and cost them arithmetically: they import no torch. `train` builds its
-job with `scalesearch.train_job` (a preset or file merged with the options, every value checked) and prints the
+job with `scalesearch.trial.standalone` (a preset or file merged with the options, every value checked) and prints the
 recipe, one line per epoch and the result.
 """
 
@@ -14,9 +14,9 @@ import sys
 import time
 from typing import Any
 
-from scalesearch.datasets import DATASETS
-from scalesearch.recipe import SCHEDULES, TrainConfig
+from scalesearch.data.catalog import DATASETS
 from scalesearch.spec import MAX_SAMPLES
+from scalesearch.train.config import SCHEDULES, TrainConfig
 
 __all__ = ["add_count", "add_presets", "add_train", "add_validate"]
 
@@ -42,8 +42,8 @@ def add_count(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 
 def _cmd_count(args: argparse.Namespace) -> int:
-    from scalesearch.cost import count, format_table
-    from scalesearch.load import load_netspec, with_shape
+    from scalesearch.nets.cost import count, format_table
+    from scalesearch.spec.refs import load_netspec, with_shape
 
     spec = with_shape(load_netspec(args.model), in_channels=args.in_channels, num_classes=args.classes,
                       resolution=args.resolution)
@@ -67,7 +67,7 @@ def add_presets(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from scalesearch.cost import presets_table
+    from scalesearch.nets.cost import presets_table
 
     print(presets_table())
     return 0
@@ -102,7 +102,7 @@ def add_train(sub: argparse._SubParsersAction, full: bool = True) -> None:
                     "come from the dataset; the resolution is the dataset's unless --resolution resizes it. "
                     "A spec file trains its baseline with its own `dataset:` and `train:` sections and its study "
                     "seed, exactly as its search trains the baseline's repeat 0 (the same trial key); options "
-                    "given here override them. Unset training options take scalesearch.recipe.TrainConfig's "
+                    "given here override them. Unset training options take scalesearch.train.config.TrainConfig's "
                     "defaults.")
     if not full:
         return
@@ -151,18 +151,18 @@ def add_train(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from scalesearch.errors import InputError
-    from scalesearch.train_job import DATA_OPTIONS, TRAIN_OPTIONS, train_job
+    from scalesearch.trial.standalone import DATA_OPTIONS, TRAIN_OPTIONS, standalone_job
 
     options = {k: getattr(args, k, None) for k in (*TRAIN_OPTIONS, *DATA_OPTIONS)}
     if args.no_augment:
         options["augment"] = False
-    tj = train_job(args.model, dataset=args.dataset, options=options, seed=args.seed, data_seed=args.data_seed,
+    tj = standalone_job(args.model, dataset=args.dataset, options=options, seed=args.seed, data_seed=args.data_seed,
                    device=args.device, eval_test=args.test, compile=args.compile)
 
     import torch
 
-    from scalesearch.cost import count, human
-    from scalesearch.train import resolve_device, steps_per_epoch
+    from scalesearch.nets.cost import count, human
+    from scalesearch.train.loop import resolve_device, steps_per_epoch
 
     spec, cfg = tj.netspec, tj.config
     device = resolve_device(cfg.device)
@@ -267,8 +267,8 @@ def add_validate(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from scalesearch.checks import check_int
     from scalesearch.spec import check_space, format_report, load_spec
+    from scalesearch.util.checks import check_int
 
     check_int("--samples", args.samples, 1, MAX_SAMPLES)
     spec = load_spec(args.spec)

@@ -1,7 +1,7 @@
 """The read side's commands: `query`, `compare`, `scores`, `fidelity`, `plot`, `report`.
 
 Each opens the database read-only through `scalesearch.results`: `query` is `results.query` written out by
-`frames.write_frame`, `compare` is `results.compare.compare_arms`, `fidelity` is `results.study_fidelity.study_fidelity`, `plot` is `plot.plot_studies`, `report` is `results.report.write_report`.
+`frames.write_frame`, `compare` is `results.compare.compare_arms`, `fidelity` is `results.study_fidelity.study_fidelity`, `plot` is `results.plots.plot_studies`, `report` is `results.report.write_report`.
 `add_query_arguments(parser)` and `run_query(args)` are the whole `query` command, for a parser of one's own.
 The declarations read their choices from `frames` and `plot.studies`, which load no pandas until they run.
 """
@@ -31,7 +31,7 @@ def add_query(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 def add_query_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the arguments of `scalesearch query` on `p` (its handler is `run_query`)."""
-    from scalesearch.frames import FORMATS
+    from scalesearch.results.frames import FORMATS
 
     p.description = (
         "Print the trials of one or more studies (default: every study in the database), one row each: study, "
@@ -69,7 +69,7 @@ def run_query(args: argparse.Namespace) -> int:
     """Handler of `scalesearch query` (arguments from `add_query_arguments`)."""
     from scalesearch import results
     from scalesearch.errors import InputError
-    from scalesearch.frames import reading_columns, write_frame
+    from scalesearch.results.frames import reading_columns, write_frame
 
     top = getattr(args, "top", None)
     if top is not None and top < 1:
@@ -112,7 +112,7 @@ def add_scores(sub: argparse._SubParsersAction, full: bool = True) -> None:
 def run_scores(args: argparse.Namespace) -> int:
     """Handler of `scalesearch scores`."""
     from scalesearch.errors import InputError
-    from scalesearch.results.scores import score_table
+    from scalesearch.results.score_ranks import score_table
 
     if args.boot < 1:
         raise InputError("--boot: expected an integer >= 1")
@@ -283,7 +283,7 @@ def add_plot(sub: argparse._SubParsersAction, full: bool = True) -> None:
                     "COMPLETE trials are drawn. The database is opened read-only.")
     if not full:
         return
-    from scalesearch.plot.studies import PLOT_KINDS, X_AXES
+    from scalesearch.results.plots import PLOT_KINDS, X_AXES
 
     p.add_argument("studies", metavar="STUDY", nargs="+", help="study names (several share one figure)")
     p.add_argument("--kind", choices=PLOT_KINDS, default="pareto", help="default pareto")
@@ -305,7 +305,7 @@ def add_plot(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 def run_plot(args: argparse.Namespace) -> int:
     """Handler of `scalesearch plot`."""
-    from scalesearch.plot.studies import plot_studies
+    from scalesearch.results.plots import plot_studies
 
     print(plot_studies(args.studies, db=args.db, kind=args.kind, x=args.x, y=args.y, color=args.color,
                        where=args.where, aggregate=args.aggregate, out=args.out))

@@ -1,6 +1,6 @@
 """The search engine's commands: `run`, `resume`, `status`, `studies`, `delete`.
 
-`run` and `resume` are `scalesearch.run` / `scalesearch.resume` (scalesearch.search.api) followed by the texts of
+`run` and `resume` are `scalesearch.run` / `scalesearch.resume` (scalesearch.search.launch) followed by the texts of
 `scalesearch.search.summary`; `delete` is `scalesearch.search.study.delete_study`. Bad input (a spec that fails
 validation, an unreachable `--address`, a `--db` that is not a database, a study name that exists with another
 spec) raises a one-line error before anything is written; `scalesearch.cli.main` prints it and exits with status
@@ -60,14 +60,14 @@ def _ended(db: str | None, outcome: Any) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from scalesearch.search.api import run
+    from scalesearch.search.launch import run
 
     outcome = run(args.spec, db=args.db, study=args.study, address=args.address, progress=True)
     return _ended(args.db, outcome)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from scalesearch.search.api import resume
+    from scalesearch.search.launch import resume
 
     outcome = resume(args.study, db=args.db, address=args.address, progress=True)
     return _ended(args.db, outcome)
@@ -173,7 +173,7 @@ def add_dump(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 
 def _cmd_dump(args: argparse.Namespace) -> int:
-    from scalesearch.search.transfer import dump_study
+    from scalesearch.search.dumpfile import dump_study
 
     path, n = dump_study(args.db, args.study, args.out)
     print(f"dumped study {args.study!r} ({n} trials) to {path}")
@@ -196,7 +196,7 @@ def add_load(sub: argparse._SubParsersAction, full: bool = True) -> None:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    from scalesearch.search.transfer import load_study
+    from scalesearch.search.dumpfile import load_study
 
     name, n = load_study(args.file, args.db, as_name=args.as_name)
     print(f"loaded study {name!r} ({n} trials) from {args.file}")

@@ -1,4 +1,4 @@
-"""`scalesearch simulate STUDY`: replay a recorded study under other search strategies (scalesearch.search.simulate),
+"""`scalesearch simulate STUDY`: replay a recorded study under other search strategies (scalesearch.simulate.replay),
 print the summary, and write the curves, the summary and the figure under --out."""
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ def add_simulate(sub: argparse._SubParsersAction, full: bool = True) -> None:
                     "and counted (misses). The database is opened read-only.")
     if not full:
         return
-    from scalesearch.search.simulate import SCHEDULERS, STRATEGIES
+    from scalesearch.strategies.names import SIMULATED_SCHEDULERS, SIMULATED_STRATEGIES
 
     p.add_argument("study", metavar="STUDY")
     p.add_argument("--db", default=None, metavar="URL", help=_DB_HELP)
     p.add_argument("--strategies", default="random,tpe,rea", metavar="S,...",
-                   help=f"comma-separated, of {', '.join(STRATEGIES)} (replay: the recorded order; default "
+                   help=f"comma-separated, of {', '.join(SIMULATED_STRATEGIES)} (replay: the recorded order; default "
                         "random,tpe,rea)")
     p.add_argument("--scheduler", default="none", metavar="S,...",
-                   help=f"comma-separated, of {', '.join(SCHEDULERS)} (default none)")
+                   help=f"comma-separated, of {', '.join(SIMULATED_SCHEDULERS)} (default none)")
     p.add_argument("--seeds", type=int, default=20, metavar="N", help="seeds per strategy (default 20)")
     p.add_argument("--trials", type=int, default=None, metavar="N",
                    help="configurations each run starts (default: as many as the table holds)")
@@ -58,7 +58,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from scalesearch.errors import InputError
-    from scalesearch.search.simulate import parse_prefilter, simulate_study
+    from scalesearch.simulate.replay import parse_prefilter, simulate_study
 
     if args.seeds < 1:
         raise InputError("--seeds: expected an integer >= 1")

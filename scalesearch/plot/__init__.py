@@ -4,11 +4,11 @@ Matplotlib figures are built on `matplotlib.figure.Figure` directly (no pyplot s
 PNG, SVG or PDF by the suffix of `out`; `pareto_figure_plotly` builds the interactive figure of the HTML report.
 matplotlib, plotly and pandas are imported inside the functions, so `import scalesearch.plot` costs nothing.
 
-Modules: `common` (axis labels, saving, shared helpers), `pareto` (`plot_pareto`), `figures` (`plot_scaling`,
+Modules: `common` (axis labels, saving, shared helpers), `front` (`plot_pareto`), `figures` (`plot_scaling`,
 `plot_edf`, `plot_curves`, `plot_params`), `interactive` (plotly: `pareto_figure_plotly`, `hover_text`;
-`plotly_asset`, `check_plotly_js`, `write_plotly_js`: a page's plotly JavaScript, inlined or shared), `studies`
-(`plot_studies`: one figure of studies read from the database, what `scalesearch plot` draws; `PLOT_KINDS`,
-`X_AXES`; it reads through `scalesearch.results`, imported inside). This package re-exports their public names.
+`plotly_asset`, `check_plotly_js`, `write_plotly_js`: a page's plotly JavaScript, inlined or shared). This package
+re-exports their public names. It draws rows it is given and never opens a database: the figures of stored studies
+(`scalesearch plot`) are `scalesearch.results.plots`, which reads the studies and calls these.
 
 Units: the complexity axes are named for what they count, "MACs (multiply-accumulates)", never "FLOPs" (the
 papers' FLOPs are MACs), "Parameters", "Activations"; latency is in milliseconds (`latency_ms`).
@@ -28,6 +28,7 @@ equal files.
 
 from scalesearch.plot.common import AXIS_LABELS, LINESTYLES, LOG_AXES, MARKERS, RASTERIZE_ABOVE, axis_label, save
 from scalesearch.plot.figures import plot_curves, plot_edf, plot_params, plot_scaling
+from scalesearch.plot.front import plot_pareto
 from scalesearch.plot.interactive import (
     check_plotly_js,
     hover_text,
@@ -35,9 +36,7 @@ from scalesearch.plot.interactive import (
     plotly_asset,
     write_plotly_js,
 )
-from scalesearch.plot.pareto import plot_pareto
-from scalesearch.plot.studies import PLOT_KINDS, X_AXES, plot_studies
 
-__all__ = ["AXIS_LABELS", "LINESTYLES", "LOG_AXES", "MARKERS", "PLOT_KINDS", "RASTERIZE_ABOVE", "X_AXES", "axis_label",
+__all__ = ["AXIS_LABELS", "LINESTYLES", "LOG_AXES", "MARKERS", "RASTERIZE_ABOVE", "axis_label",
            "check_plotly_js", "hover_text", "pareto_figure_plotly", "plot_curves", "plot_edf", "plot_params",
-           "plot_pareto", "plot_scaling", "plot_studies", "plotly_asset", "save", "write_plotly_js"]
+           "plot_pareto", "plot_scaling", "plotly_asset", "save", "write_plotly_js"]

@@ -22,7 +22,7 @@ from scalesearch.plot.common import (
     resolve_x,
     row_ids,
 )
-from scalesearch.text import human
+from scalesearch.util.text import human
 
 
 def _fmt(v: Any) -> str:

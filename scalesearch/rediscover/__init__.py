@@ -20,7 +20,7 @@ each one or two spec files in `spaces/` (an experiment's `_pilot` twin measures 
     degradation          rediscover_degradation            plain vs residual at two depths: final training error
     degradation-residual rediscover_degradation_residual   follow-up: the residual pair, 16 seeds, 16 epochs
 
-`analyse(experiment, db)` reads the studies (read-only), computes the verdicts with `scalesearch.analysis.compare`
+`analyse(experiment, db)` reads the studies (read-only), computes the verdicts with `scalesearch.analysis.paired`
 (Student t intervals, paired by seed: every configuration's repeat r trains with the same seed) and
 `scalesearch.analysis.verdict` against a smallest effect that matters declared here (`MIN_EFFECT`, never tuned to
 the data), and `write(...)` puts results/<study>/rediscovery.md (+ .json, + figures) beside the study's report and
@@ -53,6 +53,7 @@ This package imports numpy and pandas: the CLI (`scalesearch.cli.rediscover`) im
 from __future__ import annotations
 
 from scalesearch.rediscover.btable import efficientnet_b_table, write_b_table
+from scalesearch.rediscover.claims import LEVEL, MIN_EFFECT, POWER, Finding, detectable_difference, seeds_needed
 from scalesearch.rediscover.efficientnet import (
     DWR_ALPHA,
     PAPER_COEFFICIENTS,
@@ -63,8 +64,7 @@ from scalesearch.rediscover.efficientnet import (
 from scalesearch.rediscover.experiments import EXPERIMENTS, Experiment, Outcome, analyse
 from scalesearch.rediscover.outputs import render, write
 from scalesearch.rediscover.page import write_summary
-from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER, Finding, detectable_difference, seeds_needed
-from scalesearch.rediscover.studies import DEFAULT_DB
+from scalesearch.rediscover.reading import DEFAULT_DB
 from scalesearch.rediscover.workflow import (
     analyse_and_write,
     found_coefficients,

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalesearch.files import output_folder
+from scalesearch.rediscover.drawing import save_figure
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS
-from scalesearch.rediscover.figures import save_figure
-from scalesearch.rediscover.studies import OUT_REMEDY
-from scalesearch.text import md_table
+from scalesearch.rediscover.reading import OUT_REMEDY
+from scalesearch.util.files import output_folder
+from scalesearch.util.text import md_table
 
 B_TABLE_FOLDER = "efficientnet_b0_b7"  # the table's folder under a results root
 
@@ -35,7 +35,8 @@ def efficientnet_b_table(coefficients: Mapping[str, Sequence[float]] | None = No
     Returns:
         One row per (coefficients, Bk).
     """
-    from scalesearch import arch, cost
+    from scalesearch import nets as arch
+    from scalesearch.nets import cost
 
     coefficients = dict(coefficients or {"paper": PAPER_COEFFICIENTS})
     macs0 = cost.count(arch.PRESETS["efficientnet_b0"]()).macs

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
-from scalesearch.rediscover.figures import save_figure
-from scalesearch.rediscover.stats import (
+from scalesearch.rediscover.claims import (
     ALPHA_ONE_SIDED,
     LEVEL,
     MIN_EFFECT,
@@ -37,7 +36,8 @@ from scalesearch.rediscover.stats import (
     row_where,
     t_row,
 )
-from scalesearch.rediscover.studies import completed_trials
+from scalesearch.rediscover.drawing import save_figure
+from scalesearch.rediscover.reading import completed_trials
 
 
 def analyse_degradation(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,

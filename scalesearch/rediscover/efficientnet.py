@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare
-from scalesearch.rediscover.figures import errorbar_plot, save_figure
-from scalesearch.rediscover.stats import (
+from scalesearch.rediscover.claims import (
     MIN_EFFECT,
     Finding,
     aggregate_by,
@@ -26,7 +25,8 @@ from scalesearch.rediscover.stats import (
     row_where,
     seed_sd,
 )
-from scalesearch.rediscover.studies import completed_trials
+from scalesearch.rediscover.drawing import errorbar_plot, save_figure
+from scalesearch.rediscover.reading import completed_trials
 
 PAPER_COEFFICIENTS = (1.2, 1.1, 1.15)
 # The proxy B0 of experiments 1 and 2: B0's layout at width 0.5, depth 0.5, with a stride-1 stem, at 16 px.
@@ -137,7 +137,8 @@ STEP2_STRATEGIES = ("compound", "dwr", "depth", "width", "resolution")
 
 
 def _proxy_macs(wm: float, dm: float, res: int) -> int:
-    from scalesearch import arch, cost
+    from scalesearch import nets as arch
+    from scalesearch.nets import cost
 
     return cost.count(arch.efficientnet(PROXY_B0["width"] * wm, PROXY_B0["depth"] * dm, resolution=res,
                                         stem_stride=PROXY_B0["stem_stride"], in_channels=1, num_classes=10)).macs

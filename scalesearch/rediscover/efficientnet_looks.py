@@ -18,8 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalesearch.rediscover.figures import arm_curves
-from scalesearch.rediscover.stats import (
+from scalesearch.rediscover.claims import (
     ALPHA_ONE_SIDED,
     MIN_EFFECT,
     Finding,
@@ -37,7 +36,8 @@ from scalesearch.rediscover.stats import (
     ranking_line,
     seed_sd,
 )
-from scalesearch.rediscover.studies import completed_trials
+from scalesearch.rediscover.drawing import arm_curves
+from scalesearch.rediscover.reading import completed_trials
 
 PRIMARY_EFFICIENTNET = ("PRIMARY: at phi = 1, compound scaling beats the best single dimension at equal MACs "
                         "(val acc; compound beats depth, width and resolution)")

@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 
 from scalesearch.errors import InputError, NotFoundError
-from scalesearch.files import check_output_folder, output_folder
+from scalesearch.rediscover.claims import Finding
 from scalesearch.rediscover.degradation import analyse_degradation, analyse_degradation_looks
 from scalesearch.rediscover.efficientnet import analyse_step1, analyse_step2
 from scalesearch.rediscover.efficientnet_looks import analyse_efficientnet_looks
+from scalesearch.rediscover.reading import DEFAULT_DB, OUT_REMEDY, read_study, study_provenance, study_status
 from scalesearch.rediscover.resnext import analyse_resnext, analyse_resnext_looks
-from scalesearch.rediscover.stats import Finding
-from scalesearch.rediscover.studies import DEFAULT_DB, OUT_REMEDY, read_study, study_provenance, study_status
+from scalesearch.util.files import check_output_folder, output_folder
 
 
 @dataclass(frozen=True)

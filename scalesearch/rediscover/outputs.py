@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 
-from scalesearch.files import check_output_folder, output_folder
+from scalesearch.rediscover.claims import LEVEL, MIN_EFFECT, POWER
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome
 from scalesearch.rediscover.page import write_summary
-from scalesearch.rediscover.stats import LEVEL, MIN_EFFECT, POWER
-from scalesearch.rediscover.studies import OUT_REMEDY
-from scalesearch.text import fmt_duration, md_table
+from scalesearch.rediscover.reading import OUT_REMEDY
+from scalesearch.util.files import check_output_folder, output_folder
+from scalesearch.util.text import fmt_duration, md_table
 
 
 def _fmt_table(df: pd.DataFrame) -> str:

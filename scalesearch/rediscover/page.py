@@ -15,10 +15,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from scalesearch.rediscover.claims import MIN_EFFECT, Finding
+from scalesearch.rediscover.drawing import forest_plot
 from scalesearch.rediscover.experiments import EXPERIMENTS, Experiment
-from scalesearch.rediscover.figures import forest_plot
-from scalesearch.rediscover.stats import MIN_EFFECT, Finding
-from scalesearch.text import fmt_duration, md_table
+from scalesearch.util.text import fmt_duration, md_table
 
 WITHDRAWN = "withdrawn"  # results/withdrawn/<study>/: the first designs' outputs, kept for the record
 WITHDRAWN_PAGE = "REDISCOVERY_withdrawn.md"

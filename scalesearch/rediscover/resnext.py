@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalesearch.analysis import compare, t_quantile
-from scalesearch.rediscover.figures import arm_curves, errorbar_plot, save_figure
-from scalesearch.rediscover.stats import (
+from scalesearch.rediscover.claims import (
     ALPHA_ONE_SIDED,
     LEVEL,
     MIN_EFFECT,
@@ -42,7 +41,8 @@ from scalesearch.rediscover.stats import (
     seed_sd,
     t_row,
 )
-from scalesearch.rediscover.studies import completed_trials
+from scalesearch.rediscover.drawing import arm_curves, errorbar_plot, save_figure
+from scalesearch.rediscover.reading import completed_trials
 
 
 def analyse_resnext(data: Mapping[str, tuple[Any, pd.DataFrame, pd.DataFrame]], folder: Path,

@@ -10,13 +10,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scalesearch.files import check_output_folder, output_folder
 from scalesearch.rediscover.btable import B_TABLE_FOLDER, write_b_table
 from scalesearch.rediscover.efficientnet import PAPER_COEFFICIENTS, step2_spec_text
 from scalesearch.rediscover.experiments import EXPERIMENTS, Outcome, analyse
 from scalesearch.rediscover.outputs import write
 from scalesearch.rediscover.page import write_summary
-from scalesearch.rediscover.studies import OUT_REMEDY
+from scalesearch.rediscover.reading import OUT_REMEDY
+from scalesearch.util.files import check_output_folder, output_folder
 
 __all__ = ["analyse_and_write", "found_coefficients", "run_specs", "write_b0_b7", "write_step2_specs"]
 

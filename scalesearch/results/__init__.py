@@ -19,7 +19,7 @@ trial:
     config_key, key, netspec_hash, optuna_trial, error, rejected_by
                                 ids (`config_key` groups the repeats of one configuration) and failure reasons
     score_<name>                training-free scores of the candidate (naswot, synflow, snip, grad_norm), when the
-                                study recorded them (`scalesearch.scores`; `results.scores` correlates them)
+                                study recorded them (`scalesearch.train.scores`; `results.scores` correlates them)
 
 States are spelled as `scalesearch.analysis` and Optuna spell them: the store's completed, failed, stopped (by
 ASHA), rejected, queued, running and interrupted become COMPLETE, FAILED, PRUNED, REJECTED, QUEUED, RUNNING and

@@ -52,8 +52,8 @@ def export_trials(db: str | None, study: str, out: str | Path, *, trial: int | N
     """
     import torch
 
-    from scalesearch.arch import NetSpec
-    from scalesearch.build import build_model
+    from scalesearch.nets import NetSpec
+    from scalesearch.nets.build import build_model
 
     numbers = _chosen(db, study, trial, best, front)
     with Reader(db) as reader:
@@ -112,7 +112,7 @@ def _plain(o: Any) -> Any:
 
 def _data_facts(t: Any) -> dict[str, Any]:
     """The dataset as the trial trained on it: name, sizes, resolution, channels, classes, mean and std."""
-    from scalesearch.trial import load_data
+    from scalesearch.trial.job import load_data
 
     data = load_data(dict(t.data or {}))
     return {"name": data.name, "train": len(data.train), "val": len(data.val), "test": len(data.test),

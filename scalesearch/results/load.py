@@ -264,7 +264,7 @@ def load_trials(db: DB = None, study: str | Sequence[str] | None = None, *,
                 "attempts": attempts, "config_key": config_key, "key": key, "netspec_hash": nhash,
                 "optuna_trial": otrial, "error": error,
                 "rejected_by": ["; ".join(map(str, r)) if r else None for r in rejected]})
-    # training-free scores (scalesearch.scores), when the study has them: score_<name>, in the order first seen
+    # training-free scores (scalesearch.train.scores), when the study has them: score_<name>, in the order first seen
     for name in dict.fromkeys(k for sc in scores for k in (sc or {}) if k != "error"):
         out[f"score_{name}"] = np.asarray([math.nan if (sc or {}).get(name) is None else sc[name] for sc in scores],
                                           dtype=float)

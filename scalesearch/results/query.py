@@ -58,7 +58,7 @@ def aggregate_configs(df: pd.DataFrame, metrics: Sequence[str] | None = None, *,
 
 
 def _python_values(col: pd.Series) -> list[Any]:
-    """A column as plain Python values for `scalesearch.expr` (int, float, bool, str; datetimes as ISO text),
+    """A column as plain Python values for `scalesearch.spec.expr` (int, float, bool, str; datetimes as ISO text),
     None where there is no value."""
     kind = col.dtype.kind
     if kind == "M":
@@ -86,7 +86,7 @@ def unknown_column(option: str, name: str, df: pd.DataFrame) -> InputError:
 
 
 def filter_rows(df: pd.DataFrame, where: str, *, option: str = "--where") -> pd.DataFrame:
-    """The rows for which a condition in the spec files' expression language (`scalesearch.expr`) is true.
+    """The rows for which a condition in the spec files' expression language (`scalesearch.spec.expr`) is true.
 
     The condition reads columns by name (`val_acc > 0.9 and macs < 1e8`, `family == 'cifar_resnet'`,
     `started_at >= '2025-06-01'`: datetimes compare as ISO text). It is parsed against expr's whitelist and
@@ -110,7 +110,7 @@ def filter_rows(df: pd.DataFrame, where: str, *, option: str = "--where") -> pd.
         >>> filter_rows(t, "val_acc > 0.8 or macs == 7")["arch"].tolist()
         ['a', 'c']
     """
-    from scalesearch.expr import ExprError, parse_expr
+    from scalesearch.spec.expr import ExprError, parse_expr
 
     try:
         e = parse_expr(where)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scalesearch.errors import InputError, MissingFileError
-from scalesearch.frames import write_frame
+from scalesearch.results.frames import write_frame
 from scalesearch.results.load import load_epochs, load_trials, open_reader
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from scalesearch.analysis.fidelity import (
     rank_fidelity,
 )
 from scalesearch.errors import InputError
-from scalesearch.files import check_output_folder, output_folder
+from scalesearch.util.files import check_output_folder, output_folder
 from scalesearch.results.load import load_epochs, load_trials, open_reader, study_objectives
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from scalesearch.search.study import spec_fits
 from scalesearch.search.tell import Results
 from scalesearch.spec import Candidate, InvalidArchitecture, SpecError, grid_space, resolve_candidate, sample_params
 from scalesearch.store import TrialRecord
-from scalesearch.trial import Job, job_for_candidate
+from scalesearch.trial.job import Job, job_for_candidate
 
 __all__ = ["MAX_IDLE_PROPOSALS", "Claims"]
 
@@ -96,9 +96,9 @@ class Claims:
         self._grid_claimed = len(self._sampler_claimed)  # grid configurations claimed by earlier runs count
 
     def set_score_data(self, data: Any, *, size: int = 64) -> None:
-        """Let the prefilter score candidates in the driver (scalesearch.scores) on one mini-batch of `data`'s train
+        """Let the prefilter score candidates in the driver (scalesearch.train.scores) on one mini-batch of `data`'s train
         split drawn with the study's seed, as the workers do (`scores_for_job`); the scores are stored with them."""
-        from scalesearch.scores import score_batch
+        from scalesearch.train.scores import score_batch
 
         x, y = score_batch(data.train.x, data.train.y, size=min(size, len(data.train.y)), seed=self.spec.seed)
         self.score_input = (x, y, data.mean, data.std)
@@ -108,7 +108,7 @@ class Claims:
         stored as null (JSON has no infinity), with the reason under `error` when the scoring failed."""
         if self.score_input is None:
             return None
-        from scalesearch.scores import score_candidate, stored_form
+        from scalesearch.train.scores import score_candidate, stored_form
 
         x, y, mean, std = self.score_input
         try:

@@ -14,7 +14,7 @@ links; anything else (`not`, a boolean parameter) gives 0 or 1. The scalesearch 
 is clamped to be > 0 exactly where the constraint rejects the candidate (a strict `<` that ties, for instance).
 
 Example:
-    >>> from scalesearch.expr import parse_expr
+    >>> from scalesearch.spec.expr import parse_expr
     >>> round(violation(parse_expr("macs <= 2 * base"), {"macs": 330, "base": 100}, holds=False), 3)
     0.394
     >>> violation(parse_expr("macs <= 2 * base"), {"macs": 150, "base": 100}, holds=True) < 0
@@ -28,8 +28,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from scalesearch.expr import Expr, ExprError, parse_expr
 from scalesearch.spec import Candidate, SearchSpec
+from scalesearch.spec.expr import Expr, ExprError, parse_expr
 
 __all__ = ["constraint_values", "set_constraints", "violation"]
 

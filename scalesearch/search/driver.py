@@ -51,7 +51,7 @@ from scalesearch.search.state import RunState, trial_state
 from scalesearch.search.tell import Results
 from scalesearch.spec import SearchSpec, resolve_point
 from scalesearch.store import Store, StudyRecord
-from scalesearch.trial import Job
+from scalesearch.trial.job import Job
 
 __all__ = ["Driver"]
 

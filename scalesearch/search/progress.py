@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from scalesearch.text import fmt_duration
+from scalesearch.util.text import fmt_duration
 
 __all__ = ["Counts", "LineProgress", "Progress", "TerminalProgress", "make_progress", "status_text"]
 

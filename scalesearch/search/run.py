@@ -47,7 +47,7 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
     from ray import tune
 
     from scalesearch.search.searcher import DriverSearcher, register, unregister
-    from scalesearch.search.trainable import train_job
+    from scalesearch.search.trainable import trial_trainable
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     s = spec.search
@@ -90,7 +90,7 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
             data = _load_data(spec, driver)
             if s.prefilter is not None:
                 driver.claims.set_score_data(data)
-            trainable = tune.with_resources(tune.with_parameters(train_job, data=data),
+            trainable = tune.with_resources(tune.with_parameters(trial_trainable, data=data),
                                             {"cpu": s.resources.cpus, "gpu": s.resources.gpus})
             scheduler = _scheduler(spec)
             if scheduler is not None and record.runs > 0:
@@ -215,7 +215,7 @@ def _storage_error(e: BaseException, url: str) -> StoreWriteError | None:
 def _load_data(spec: SearchSpec, driver: Driver) -> Any:
     """The study's dataset, loaded once in the driver and handed to every trial through Ray's object store (a
     trial at a scaled resolution loads its own: `trial.run`)."""
-    from scalesearch.trial import data_config, load_data
+    from scalesearch.trial.job import data_config, load_data
 
     return load_data(data_config(spec.dataset), device="cpu", test=bool(dict(spec.train).get("eval_test", False)))
 
@@ -226,8 +226,8 @@ def _scheduler(spec: SearchSpec) -> Any:
     es = spec.search.early_stopping
     if es is None:
         return None
-    from scalesearch.search.moasha import RungScheduler
-    from scalesearch.search.rungs import rung_plan
+    from scalesearch.strategies.moasha import RungScheduler
+    from scalesearch.strategies.rungs import rung_plan
 
     epochs = dict(spec.train).get("epochs", 10)
     max_t = epochs if isinstance(epochs, int) else 1000

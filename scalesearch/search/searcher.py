@@ -26,7 +26,7 @@ __all__ = ["JOB_SOURCES", "DriverSearcher", "JobSource", "register", "unregister
 class JobSource(Protocol):
     """What the searcher needs from the driver."""
 
-    def next_job(self) -> Any | None: ...  # a scalesearch.trial.Job, or None when nothing is left
+    def next_job(self) -> Any | None: ...  # a scalesearch.trial.job.Job, or None when nothing is left
 
     def job_config(self, job: Any) -> dict[str, Any]: ...  # the Tune config of a job
 

@@ -14,7 +14,7 @@ from typing import Any
 from scalesearch.search.progress import Counts, Progress
 from scalesearch.spec import Candidate, SearchSpec
 from scalesearch.store import Store, TrialRecord
-from scalesearch.trial import Job
+from scalesearch.trial.job import Job
 
 __all__ = ["ClaimedConfig", "Incident", "JobResult", "Outcome", "RunState", "RunningJob", "epoch_of", "params_label",
            "result_of", "trial_state"]

@@ -86,7 +86,7 @@ def make_sampler(spec: Any, seed: int) -> Any:
         # Optuna's default population of 50 leaves a search of 40 trials with no second generation.
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, trials // 3)))
     if kind == "rea":
-        from scalesearch.search.rea import REASampler
+        from scalesearch.strategies.rea import REASampler
 
         return REASampler(*spec.search.rea(), seed=seed)
     raise InputError(f"search.sampler: unknown sampler {kind!r}")  # pragma: no cover - the spec checks it
@@ -238,7 +238,7 @@ def _moved_data(rec: StudyRecord, spec: Any, content: str | None, seen: set[str]
     taken to be found at the new path."""
     import yaml
 
-    from scalesearch.filedata import content_id
+    from scalesearch.data.own import content_id
     from scalesearch.spec import format_spec
 
     try:
@@ -271,7 +271,7 @@ def _adopt_content(store: Store, rec: StudyRecord, spec: Any, *, spec_text: str,
     left as it is."""
     import json
 
-    from scalesearch.trial import Job, data_config
+    from scalesearch.trial.job import Job, data_config
 
     want = data_config(spec.dataset)
     content, path = want["content"], want["path"]

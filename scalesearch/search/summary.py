@@ -13,7 +13,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scalesearch.text import fmt_duration, human, table
+from scalesearch.util.text import fmt_duration, human, table
 
 __all__ = ["ALREADY_FINISHED", "configs_of", "driver_alive", "ended", "pareto_configs", "status", "studies_table",
            "summary"]

@@ -27,6 +27,7 @@ from scalesearch.search.state import (
 from scalesearch.search.weights import TrainingCheckpoints, Weights
 from scalesearch.spec import Candidate
 from scalesearch.store import TrialRecord
+from scalesearch.strategies.names import SCHEDULERS
 
 __all__ = ["MAX_ATTEMPTS", "Results"]
 
@@ -108,8 +109,7 @@ class Results:
             state, note = "FAIL", failed[0].error or "failed"
         elif any(r.state == "stopped" for r in results):
             es = run.spec.search.early_stopping
-            names = {"moasha": "MO-ASHA", "hyperband": "Hyperband"}
-            state, note = "PRUNED", f"stopped early by {names.get(es.type, 'ASHA') if es else 'ASHA'}"
+            state, note = "PRUNED", f"stopped early by {SCHEDULERS[es.type] if es else SCHEDULERS['asha']}"
         else:
             values = self._values(cfg, results)
             state, note = ("COMPLETE", "") if values is not None else ("FAIL", "no objective value")

@@ -1,4 +1,4 @@
-"""The Ray Tune adapter: a trial's config (a `scalesearch.trial.Job` as data) -> `trial.run` -> `tune.report`.
+"""The Ray Tune adapter: a trial's config (a `scalesearch.trial.job.Job` as data) -> `trial.run` -> `tune.report`.
 
 Every epoch but the last is reported as it ends (ASHA decides on those); the last epoch is reported once, after
 `fit` returns, merged with the result summary and `final: True`, so that the final report carries everything
@@ -8,7 +8,7 @@ the next trial. When Tune stops a trial (ASHA), `tune.report` ends the training 
 `trial.run` lets through.
 
 With `score_seed` in the config, the worker first computes the candidate's training-free scores
-(`scalesearch.scores.scores_for_job`) and sends them with its first report.
+(`scalesearch.train.scores.scores_for_job`) and sends them with its first report.
 
 The dataset arrives through `tune.with_parameters` (put in Ray's object store once per search, not pickled
 into every trial's config). A first report, before any epoch, and every later one carry
@@ -26,7 +26,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["train_job"]
+__all__ = ["trial_trainable"]
 
 _SUMMARY = ("state", "val_acc", "best_val_acc", "test_acc", "test_loss", "train_seconds", "total_seconds",
             "images_per_s", "steps", "stopped_early", "device", "node", "latency_ms", "error", "traceback", "key",
@@ -52,9 +52,9 @@ def node_name() -> str:
     return f"{socket.gethostname()}/{node_id[:12]}" if node_id else socket.gethostname()
 
 
-def train_job(config: dict[str, Any], data: Any = None) -> None:
+def trial_trainable(config: dict[str, Any], data: Any = None) -> None:
     """Tune function trainable: run the job in `config["job"]` on `data`."""
-    from scalesearch.trial import Job, run
+    from scalesearch.trial.job import Job, run
 
     job = Job.from_dict(config["job"])
     key = job.key
@@ -63,7 +63,7 @@ def train_job(config: dict[str, Any], data: Any = None) -> None:
     if config.get("score_seed") is not None and data is not None:  # training-free scores, before training
         import torch
 
-        from scalesearch.scores import scores_for_job
+        from scalesearch.train.scores import scores_for_job
 
         torch.set_num_threads(max(1, int(config.get("threads") or 1)))
         # as JSON text: Tune flattens a nested dict of a result into "scores/naswot", ... before the searcher

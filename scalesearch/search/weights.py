@@ -27,8 +27,8 @@ import base64
 import os
 from typing import Any
 
-from scalesearch.files import check_output_folder, output_folder
 from scalesearch.store import CHECKPOINT_KEY, checkpoint_dir, study_dir
+from scalesearch.util.files import check_output_folder, output_folder
 
 __all__ = ["TrainingCheckpoints", "Weights", "check_study_folder", "kept_numbers"]
 

@@ -1,14 +1,14 @@
 """Search-space spec files: schema, validation with file:line:column errors, resolution to NetSpecs.
 
 A spec (YAML, documented in full in docs/spec.md) names a study, its seed, the dataset, the training recipe, an
-architecture family of `scalesearch.arch.GENERATORS` with its arguments, and the search space: sampled parameters
+architecture family of `scalesearch.nets.GENERATORS` with its arguments, and the search space: sampled parameters
 (int/float ranges, categorical choices, grids), fixed, derived (expressions) and matched parameters (an integer
 chosen so that the candidate's MACs or params come closest to a target), constraints over parameters and the
 candidate's analytic cost, a baseline and named points, and the search settings (sampler, trials, repeats,
 objectives, early stopping, resources, concurrency, time budget).
 
 Specs are data: YAML is read with `yaml.SafeLoader` (composed node by node, so that every key and value keeps
-its line and column), and expressions are evaluated only by `scalesearch.expr`'s AST whitelist. Every problem is a
+its line and column), and expressions are evaluated only by `scalesearch.spec.expr`'s AST whitelist. Every problem is a
 `SpecError` (a ValueError) whose message is one line: `file:LINE:COL: field.path: what is wrong; expected ...`.
 
 Flow: `load_spec(path)` / `parse_spec(text, filename)` -> `SearchSpec` (frozen; `format_spec` writes it back as
@@ -25,7 +25,7 @@ registered once in `PARAMETER_CLASSES`), `schema` (vocabulary, argument types, t
 
 Legend: a *sampled* parameter is one a sampler chooses (int, float, grid, choice); `values` are every parameter's
 value at a candidate (sampled, fixed, derived, matched); `macs`, `params`, `acts` are the candidate's analytic
-cost (`scalesearch.cost.count`) and `base_macs`, `base_params`, `base_acts` the baseline's.
+cost (`scalesearch.nets.cost.count`) and `base_macs`, `base_params`, `base_acts` the baseline's.
 
 Example:
     >>> spec = parse_spec('''
@@ -44,7 +44,7 @@ Example:
 from __future__ import annotations
 
 from scalesearch.spec.check import MAX_SAMPLES, SpaceReport, check_space, format_report
-from scalesearch.spec.errors import InvalidArchitecture, Loc, SpecError
+from scalesearch.spec.diagnostics import InvalidArchitecture, Loc, SpecError
 from scalesearch.spec.params import (
                                      MAX_GRID,
                                      MAX_STEPS,

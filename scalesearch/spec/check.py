@@ -6,14 +6,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from scalesearch.checks import check_int
-from scalesearch.expr import Expr
-from scalesearch.recipe import TrainConfig
-from scalesearch.spec.errors import NOLOC, error_field, error_text
+from scalesearch.spec.diagnostics import NOLOC, error_field, error_text
+from scalesearch.spec.expr import Expr
 from scalesearch.spec.resolve import Candidate, Match, baseline_candidate, fmt_values, resolve_values
 from scalesearch.spec.schema import Point, SearchSpec
 from scalesearch.spec.space import RandomSuggest, enumerate_grid, grid_point, grid_size, sample_params
-from scalesearch.text import short
+from scalesearch.train.config import TrainConfig
+from scalesearch.util.checks import check_int
+from scalesearch.util.text import short
 
 MAX_SAMPLES = 100_000  # random candidates `check_space` may cost
 
@@ -180,7 +180,7 @@ def _data_line(ds: Any) -> str:
 
 def format_report(report: SpaceReport, spec: SearchSpec) -> str:
     """The human-readable summary `scalesearch validate` prints."""
-    from scalesearch.cost import human
+    from scalesearch.nets.cost import human
 
     def pct(x: float) -> str:
         """A relative error as a signed percentage."""

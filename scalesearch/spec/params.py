@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from scalesearch.errors import InputError
-from scalesearch.expr import Expr
-from scalesearch.spec.errors import NOLOC, Loc
+from scalesearch.spec.diagnostics import NOLOC, Loc
+from scalesearch.spec.expr import Expr
 from scalesearch.spec.yamlnodes import (
     Node,
     check_keys,
@@ -45,7 +45,7 @@ from scalesearch.spec.yamlnodes import (
     read_scalar,
     read_str,
 )
-from scalesearch.text import short, show, type_name
+from scalesearch.util.text import short, show, type_name
 
 MAX_GRID = 100_000  # points of a grid, counted before any is listed (and values of one grid or choice list)
 MAX_STEPS = 100_000  # values a matched parameter may range over

@@ -7,14 +7,11 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from scalesearch.arch import GENERATORS
-from scalesearch.checks import FieldError
-from scalesearch.datasets import CLUTTER_SOURCES, DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
+from scalesearch.data.catalog import CLUTTER_SOURCES, DATASETS, MAX_DATA_RESOLUTION, MIN_DATA_RESOLUTION
 from scalesearch.errors import InputError
-from scalesearch.expr import NAME_RE, Expr, parse_expr
-from scalesearch.files import read_text
-from scalesearch.recipe import MAX_SEED
-from scalesearch.spec.errors import NOLOC, Loc
+from scalesearch.nets import GENERATORS
+from scalesearch.spec.diagnostics import NOLOC, Loc
+from scalesearch.spec.expr import NAME_RE, Expr, parse_expr
 from scalesearch.spec.params import Parameter, parse_parameter, point_value
 from scalesearch.spec.schema import (
     BASE_NAMES,
@@ -26,7 +23,6 @@ from scalesearch.spec.schema import (
     IO_ARGS,
     KEEP,
     OBJECTIVES,
-    PREFILTER_SCORES,
     RESERVED,
     SAMPLERS,
     STUDY_RE,
@@ -64,7 +60,10 @@ from scalesearch.spec.yamlnodes import (
     read_pair,
     read_str,
 )
-from scalesearch.text import short, type_name
+from scalesearch.strategies.names import PREFILTER_SCORES
+from scalesearch.util.checks import MAX_SEED, FieldError
+from scalesearch.util.files import read_text
+from scalesearch.util.text import short, type_name
 
 _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", "constraints", "baseline", "points",
              "search")
@@ -185,9 +184,9 @@ def _parse_dataset(n: Node) -> DatasetSpec:
 
 
 def _parse_cluttered(n: Node, m: dict[str, Node]) -> list[tuple[str, Any]]:
-    """The cluttered task's construction (`scalesearch.cluttered`): every option, the defaults filled in (so that the
+    """The cluttered task's construction (`scalesearch.data.cluttered`): every option, the defaults filled in (so that the
     spec, its canonical text and every trial's key hold them all), each checked at its own line."""
-    from scalesearch.cluttered import cluttered_params
+    from scalesearch.data.cluttered import cluttered_params
 
     raw: dict[str, Any] = {}
     for k, t in CLUTTERED_OPTIONS.items():
@@ -321,7 +320,7 @@ def _parse_architecture(n: Node, params: set[str]) -> Architecture:
 
 def _parse_train(n: Node, params: set[str]) -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[str, Loc], ...]]:
     """The `train:` section: TrainConfig fields (except the seed), literals or expressions; and their places."""
-    m = read_mapping(n, "a mapping of training settings (fields of scalesearch.recipe.TrainConfig)")
+    m = read_mapping(n, "a mapping of training settings (fields of scalesearch.train.config.TrainConfig)")
     fields = train_fields()
     out, locs = [], []
     for k, vn in m.items():

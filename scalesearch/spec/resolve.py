@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalesearch.arch import GENERATORS, NetSpec
-from scalesearch.cost import count
-from scalesearch.expr import Expr, ExprError
-from scalesearch.match import search_int
-from scalesearch.spec.errors import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, error_text
+from scalesearch.nets import GENERATORS, NetSpec
+from scalesearch.nets.cost import count
+from scalesearch.nets.match import search_int
+from scalesearch.spec.diagnostics import NOLOC, InvalidArchitecture, Loc, SpecError, error_field, error_text
+from scalesearch.spec.expr import Expr, ExprError
 from scalesearch.spec.params import METRICS, MatchedParam
 from scalesearch.spec.schema import BASE_NAMES, COST_NAMES, IO_ARGS, ArgType, SearchSpec, generator_args, train_fields
-from scalesearch.text import fmt_num, short, show
+from scalesearch.util.text import fmt_num, short, show
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class Resolver:
 
     def match(self, p: MatchedParam) -> int:
         """A matched parameter's value: `otherwise` where `when` is false, else the value whose cost is closest to
-        the target (`scalesearch.match.search_int`), recorded in `matches`."""
+        the target (`scalesearch.nets.match.search_int`), recorded in `matches`."""
         if p.when is not None:
             cond = self.eval(p.when, p.loc.child("when") if p.loc else None, p.name)
             if type(cond) is not bool:

@@ -2,7 +2,7 @@
 of a family generator and of TrainConfig (read from their signatures), and the frozen dataclasses: dataset,
 architecture, constraints, points, search settings and the whole `SearchSpec`.
 
-Dataset facts are not copied here: they come from `scalesearch.datasets` (one table for data, spec and cli).
+Dataset facts are not copied here: they come from `scalesearch.data.catalog` (one table for data, spec and cli).
 """
 
 from __future__ import annotations
@@ -17,30 +17,29 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from scalesearch.arch import GENERATORS
-from scalesearch.datasets import CLUTTERED_DEFAULTS, DATASETS, SYNTHETIC_DEFAULTS, DatasetInfo
-from scalesearch.expr import FUNCTIONS, Expr
-from scalesearch.recipe import TrainConfig
-from scalesearch.spec.errors import Loc
+from scalesearch.data.catalog import CLUTTERED_DEFAULTS, DATASETS, SYNTHETIC_DEFAULTS, DatasetInfo
+from scalesearch.nets import GENERATORS
+from scalesearch.spec.diagnostics import Loc
+from scalesearch.spec.expr import FUNCTIONS, Expr
 from scalesearch.spec.params import MatchedParam, Parameter
+from scalesearch.strategies.names import SAMPLERS as SAMPLER_TABLE
+from scalesearch.strategies.names import SCHEDULERS
+from scalesearch.train.config import TrainConfig
 
 OBJECTIVES = ("val_acc", "test_acc", "macs", "params", "latency")
 DIRECTIONS = ("max", "min")
-SAMPLERS = ("grid", "random", "tpe", "nsga2", "rea")
+SAMPLERS = tuple(SAMPLER_TABLE)  # the one table: scalesearch.strategies.names
 COST_NAMES = ("macs", "params", "acts")  # the candidate's cost, known in constraints
 BASE_NAMES = ("base_macs", "base_params", "base_acts")  # the baseline's cost
-EARLY_STOPPING = ("asha", "moasha", "hyperband")
-# What a prefilter ranks candidates by: a training-free score (scalesearch.scores.SCORES) or an exact cost; higher
-# is better for each score, and for params and macs (a bigger net of a family trains to more accuracy).
-PREFILTER_SCORES = ("naswot", "synflow", "snip", "grad_norm", "params", "macs")
+EARLY_STOPPING = tuple(SCHEDULERS)
 KEEP = ("pareto", "best", "all", "none")  # whose final weights a search keeps (results/<study>/checkpoints/)
 ES_METRICS = ("val_acc",)  # never the test set: searches select on validation
-# (in_channels, num_classes, native resolution) of each dataset, derived from scalesearch.datasets.DATASETS.
+# (in_channels, num_classes, native resolution) of each dataset, derived from scalesearch.data.catalog.DATASETS.
 DATASET_INFO: dict[str, tuple[int, int, int]] = {
     name: (d.in_channels, d.num_classes, d.resolution) for name, d in DATASETS.items()}
 # Options of the synthetic generator a spec may set under `dataset`, with their types.
 SYNTHETIC_OPTIONS: dict[str, type] = {k: type(v) for k, v in SYNTHETIC_DEFAULTS.items()}
-# Options of the cluttered task's construction (scalesearch.cluttered) a spec may set under `dataset`, with their
+# Options of the cluttered task's construction (scalesearch.data.cluttered) a spec may set under `dataset`, with their
 # types; a parsed spec holds every one of them (defaults filled in), so each is part of a trial's key.
 CLUTTERED_OPTIONS: dict[str, type] = {k: type(v) for k, v in CLUTTERED_DEFAULTS.items()}
 # Train keys a spec may not set: the driver derives each trial's seed from the study seed and the repeat.
@@ -112,10 +111,10 @@ def train_fields() -> dict[str, ArgType]:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """The dataset: `name` (one of `scalesearch.datasets.DATASETS`), split sizes (None = all; val carved from
+    """The dataset: `name` (one of `scalesearch.data.catalog.DATASETS`), split sizes (None = all; val carved from
     train), the input resolution (None = native), for `imagefolder` and `npz` the `path` of the files (absolute)
     and the declared `channels`, for `synthetic` its generator's options and for `cluttered` its construction's
-    (`scalesearch.cluttered`: source, canvas, scale, clutter, clutter_size, build_seed)."""
+    (`scalesearch.data.cluttered`: source, canvas, scale, clutter, clutter_size, build_seed)."""
 
     name: str
     train_size: int | None = None
@@ -129,20 +128,20 @@ class DatasetSpec:
 
     @functools.cached_property
     def content(self) -> str | None:
-        """For `imagefolder` and `npz`, the identity of the files by their content (`scalesearch.filedata.
+        """For `imagefolder` and `npz`, the identity of the files by their content (`scalesearch.data.own.
         content_id`), computed once per parsed spec: every job of a study carries it, and a search builds
         hundreds of jobs. None for the other datasets."""
         if self.path is None:
             return None
-        from scalesearch.filedata import content_id
+        from scalesearch.data.own import content_id
 
         return content_id(self.name, self.path)
 
     @property
     def info(self) -> DatasetInfo:
-        """The dataset's facts (`scalesearch.datasets.DATASETS`) with the synthetic generator's options applied;
+        """The dataset's facts (`scalesearch.data.catalog.DATASETS`) with the synthetic generator's options applied;
         for `cluttered`, its source's with the canvas as the resolution; for `imagefolder` and `npz`, probed from
-        the files (`scalesearch.filedata.probe`, names and headers only).
+        the files (`scalesearch.data.own.probe`, names and headers only).
         """
         d, o = DATASETS[self.name], dict(self.options)
         if self.name == "cluttered":
@@ -151,7 +150,7 @@ class DatasetSpec:
                                        resolution=o.get("canvas", CLUTTERED_DEFAULTS["canvas"]),
                                        train_size=src.train_size, test_size=src.test_size)
         if d.files:
-            from scalesearch.filedata import probe
+            from scalesearch.data.own import probe
 
             f = probe(self.name, self.path or "", channels=self.channels, resolution=self.resolution)
             return dataclasses.replace(d, in_channels=f.in_channels, num_classes=f.num_classes,
@@ -164,16 +163,14 @@ class DatasetSpec:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        """The class names: an image folder's sub-folder names, else "0", "1", ... (Fashion-MNIST's and CIFAR-10's
-        names are in `scalesearch.datasets.CLASS_NAMES`)."""
-        from scalesearch.datasets import CLASS_NAMES
-
+        """The class names: an image folder's sub-folder names, the catalog row's names (Fashion-MNIST's, CIFAR-10's;
+        the cluttered task's are its source's), else "0", "1", ..."""
         if DATASETS[self.name].files:
-            from scalesearch.filedata import probe
+            from scalesearch.data.own import probe
 
             return probe(self.name, self.path or "", channels=self.channels, resolution=self.resolution).classes
         name = dict(self.options).get("source", CLUTTERED_DEFAULTS["source"]) if self.name == "cluttered" else self.name
-        return CLASS_NAMES.get(name) or tuple(str(i) for i in range(self.num_classes))
+        return DATASETS[name].classes or tuple(str(i) for i in range(self.num_classes))
 
     @property
     def origin(self) -> str:
@@ -201,13 +198,13 @@ class DatasetSpec:
         return self.resolution if self.resolution is not None else self.info.resolution
 
     def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `scalesearch.data.load_dataset(name, **kwargs)` (without seed and device)."""
+        """Keyword arguments of `scalesearch.data.loader.load_dataset(name, **kwargs)` (without seed and device)."""
         kw: dict[str, Any] = {"train_size": self.train_size, "val_size": self.val_size, "test_size": self.test_size,
                               "resolution": self.resolution}
         if DATASETS[self.name].files:
             kw.update(path=self.path, channels=self.channels)
         if self.name == "cluttered":  # every construction parameter, set or default, canonical: each is in the key
-            from scalesearch.cluttered import cluttered_params
+            from scalesearch.data.cluttered import cluttered_params
 
             kw.update(cluttered_params(dict(self.options)))
             return kw
@@ -217,7 +214,7 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class Architecture:
-    """A family of `scalesearch.arch.GENERATORS` and its arguments: literals, `Expr`s of parameters, or tuples of
+    """A family of `scalesearch.nets.GENERATORS` and its arguments: literals, `Expr`s of parameters, or tuples of
     those (for tuple arguments). `in_channels` and `num_classes` come from the dataset; `resolution` (or
     `base_resolution` of `efficientnet_compound`) defaults to the dataset's input resolution."""
 
@@ -290,7 +287,7 @@ class Prefilter:
 class Resources:
     """Per trial: CPU cores, GPU fraction and, optionally, a memory budget in GiB (`memory_gb`): the address space
     a trial may add to what its worker process held when the trial started, enforced on Linux (RLIMIT_AS, see
-    `scalesearch.trial.memory_limit`), so that a trial that would exhaust the machine fails at once as "out of
+    `scalesearch.trial.job.memory_limit`), so that a trial that would exhaust the machine fails at once as "out of
     memory" and the search goes on, instead of swapping the machine to a halt. None: no limit."""
 
     cpus: float = 1.0
@@ -342,7 +339,7 @@ class SearchSpec:
         study: the study name (results/<study>/).
         seed: seeds the sampler and every trial's training seed.
         dataset: the DatasetSpec.
-        train: overrides of `scalesearch.recipe.TrainConfig`: literals or `Expr`s of parameters.
+        train: overrides of `scalesearch.train.config.TrainConfig`: literals or `Expr`s of parameters.
         architecture: the family and its arguments.
         parameters: every parameter, in file order.
         constraints: rejection rules, in file order.

@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from scalesearch.spec.errors import NOLOC, InvalidArchitecture
+from scalesearch.spec.diagnostics import NOLOC, InvalidArchitecture
 from scalesearch.spec.params import MAX_GRID, Suggest
 from scalesearch.spec.resolve import Candidate, resolve_values
 from scalesearch.spec.schema import SearchSpec

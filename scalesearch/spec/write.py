@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from scalesearch.expr import Expr
+from scalesearch.spec.expr import Expr
 from scalesearch.spec.schema import SearchSpec
 from scalesearch.spec.yamlnodes import FLOAT_12
 

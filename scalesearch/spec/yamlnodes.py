@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-from scalesearch.checks import range_text
-from scalesearch.expr import Expr, ExprError, parse_expr
-from scalesearch.files import MAX_FILE_BYTES
-from scalesearch.spec.errors import Loc, SpecError
-from scalesearch.text import one_line, short, show
+from scalesearch.spec.diagnostics import Loc, SpecError
+from scalesearch.spec.expr import Expr, ExprError, parse_expr
+from scalesearch.util.checks import range_text
+from scalesearch.util.files import MAX_FILE_BYTES
+from scalesearch.util.text import one_line, short, show
 
 MAX_YAML_VALUES = 20_000  # keys, lists and scalars in one spec file (YAML aliases cannot blow it up)
 MAX_YAML_DEPTH = 64  # nesting of mappings and lists in one spec file (a spec needs about 6)

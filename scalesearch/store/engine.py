@@ -235,7 +235,7 @@ CHECKPOINT_KEY = "checkpoint"  # a trial's metrics entry naming its kept weights
 def study_dir(url: str, study: str) -> Path:
     """A study's output folder: beside a SQLite database, <its folder>/<study> (the default database
     results/scalesearch.db gives results/<study>); for a server database, results/<study> under the working
-    directory. Where it may be written: `scalesearch.files.output_folder` (created and marked, or refused)."""
+    directory. Where it may be written: `scalesearch.util.files.output_folder` (created and marked, or refused)."""
     path = sqlite_path(url)
     return (path.parent if path is not None else Path("results")) / study
 

@@ -9,7 +9,7 @@ refused with a one-line error rather than misread, and one written by an older v
 Versions: 1, the first release; 2 adds `scalesearch_studies.classes` (the dataset's class names, in label order).
 
 A trial row is one training job: one repeat of one configuration (`config_key` groups the repeats; `key`, unique
-in its study, is `scalesearch.trial.Job.key`). A candidate rejected by a constraint or an invalid architecture is
+in its study, is `scalesearch.trial.job.Job.key`). A candidate rejected by a constraint or an invalid architecture is
 one row in state `rejected` (repeat 0, never trained). States: queued (claimed, not started yet), running, completed, failed, stopped (stopped early
 by ASHA, with its last metrics), rejected, interrupted (the search stopped while it ran; `resume` reruns queued and interrupted trials).
 """
@@ -120,7 +120,7 @@ class TrialRow(Base):
     test_acc: Mapped[float | None] = mapped_column(Float)
     epochs_done: Mapped[int] = mapped_column(Integer, default=0)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the result summary (times, steps, device...)
-    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # training-free scores at claim (scalesearch.scores)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # training-free scores at claim (scalesearch.train.scores)
     error: Mapped[str | None] = mapped_column(Text)  # one line
     traceback: Mapped[str | None] = mapped_column(Text)
     rejected_by: Mapped[list[Any] | None] = mapped_column(JSON)
@@ -136,7 +136,7 @@ class TrialRow(Base):
 
 
 class EpochRow(Base):
-    """The metrics of one epoch of one trial (`scalesearch.train.EpochMetrics`)."""
+    """The metrics of one epoch of one trial (`scalesearch.train.loop.EpochMetrics`)."""
 
     __tablename__ = "scalesearch_epochs"
     __table_args__ = (UniqueConstraint("trial_id", "epoch"),)

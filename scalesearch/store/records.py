@@ -114,7 +114,7 @@ class TrialRecord(_Record):
     attempts: int
 
     def netspec_dict(self) -> dict[str, Any] | None:
-        """The NetSpec as a plain dict (`scalesearch.arch.NetSpec.from_dict` rebuilds it)."""
+        """The NetSpec as a plain dict (`scalesearch.nets.NetSpec.from_dict` rebuilds it)."""
         return None if self.netspec is None else json.loads(self.netspec)
 
 

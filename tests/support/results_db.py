@@ -1,7 +1,7 @@
 """A results database written through the store's own writer, shaped as the search driver writes it.
 
 Used by test_results, test_query and test_report. Each study resolves a real spec (costs from
-`scalesearch.spec`, keys from `scalesearch.trial`) and stores rows the way `scalesearch.search.driver` does:
+`scalesearch.spec`, keys from `scalesearch.trial.job`) and stores rows the way `scalesearch.search.driver` does:
 queued, started, one row per epoch, finished (completed or failed), and rejected candidates. Accuracies are a
 deterministic function of the MACs plus seeded noise, so fronts and aggregates have known answers.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from scalesearch.spec import enumerate_grid, format_spec, parse_spec
 from scalesearch.store import Store
-from scalesearch.trial import job_for_candidate
+from scalesearch.trial.job import job_for_candidate
 
 SPEC = """study: {name}
 seed: {seed}

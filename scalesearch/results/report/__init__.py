@@ -26,9 +26,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scalesearch.files import check_output_folder, output_folder
+from scalesearch.util.files import check_output_folder, output_folder
 from scalesearch.plot.interactive import check_plotly_js, write_plotly_js
-from scalesearch.results.report.build import (
+from scalesearch.results.report.contents import (
     REPORT_REMEDY,
     Figure,
     Report,

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scalesearch.results.report.build import Report, format_number, format_time, varying_params
-from scalesearch.text import fmt_duration, human, md_table
+from scalesearch.results.report.contents import Report, format_number, format_time, varying_params
+from scalesearch.util.text import fmt_duration, human, md_table
 
 if TYPE_CHECKING:
     import pandas as pd
