@@ -1,6 +1,6 @@
-"""The rediscovery experiments at toy size: each experiment's own spec file, with synthetic data, one or
-two epochs and two seeds, run end to end through the real search engine (Optuna, Ray, SQLite), the study's report
-and the experiment's verdicts; plus the B0 -> B7 analysis and the power helpers against independent arithmetic."""
+"""The rediscovery experiments without training: the page, the B0 -> B7 analysis, the power helpers against
+independent arithmetic, the step-2 spec generator and the command's errors (the experiments at toy size, trained
+end to end: test_rediscover_toy_looks.py and test_rediscover_toy_steps.py)."""
 
 from __future__ import annotations
 
@@ -12,160 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from support.search import run_study_inprocess
 
 from scalesearch import rediscover as rd
 
 ROOT = Path(__file__).resolve().parent.parent
-LABELS = {"reproduced", "not reproduced", "inconclusive", "measured", "within interval", "outside interval",
-          "not testable", "continue to look 2", "not tested before look 2", "passed",
-          "failed", "not decidable", "crossed", "not crossed"}
-
-
-def toy_spec(text: str, study: str) -> str:
-    """The experiment's spec at toy size: synthetic 1-channel data, 1-2 epochs, 2 seeds, a smaller grid."""
-    d = yaml.safe_load(text)
-    res = int(d["dataset"].get("resolution", 16))
-    d["study"] = study
-    d["dataset"] = {"name": "synthetic", "num_classes": 4, "in_channels": 1, "image_size": res, "num_train": 96,
-                    "num_test": 16, "val_size": 32}
-    params = d.get("parameters", {})
-    train = {**d.get("train", {}), "batch_size": 32, "warmup_epochs": 0}
-    if "epochs" in params:
-        params["epochs"] = {"grid": [2, 1]}
-        if "epochs" in d.get("baseline", {}):
-            d["baseline"]["epochs"] = 2
-    else:
-        train["epochs"] = 1
-    d["train"] = train
-    for name, small in (("alpha", [1.0, 1.2]), ("beta", [1.0, 1.1])):
-        if name in params and "grid" in params[name]:
-            params[name] = {"grid": small}
-    d["search"].update({"repeats": 2, "max_concurrency": 2})
-    d["search"].pop("time_budget_s", None)
-    return yaml.safe_dump(d, sort_keys=False)
-
-
-# Looks run at toy size: the first two of EfficientNet's four (the analysis of the other two is then "interim",
-# an end-to-end path of its own; the complete four-look analysis is tested on studies written through the store in
-# test_rediscover_efficientnet_looks.py and on the committed CSVs in test_rediscover_committed.py).
-TOY_LOOKS = {"efficientnet-looks": 2, "resnext-looks": 2}  # ResNeXt's depth-arm studies: tested through the store
-
-
-@pytest.fixture(scope="module")
-def toy_db(tmp_path_factory, ray_session):
-    folder = tmp_path_factory.mktemp("rediscover")
-    db = f"sqlite:///{folder / 'r.db'}"
-    studies: dict[str, list[str]] = {}
-    for name, exp in rd.EXPERIMENTS.items():
-        studies[name] = []
-        for i, spec in enumerate(exp.specs):
-            study = "toy_" + Path(spec).stem
-            studies[name].append(study)
-            if i >= TOY_LOOKS.get(name, len(exp.specs)):
-                continue  # a look not run yet
-            if name == "efficientnet-step2":
-                text = rd.step2_spec_text(phis=(1, 2))  # same generator as the committed spec, two phis
-            else:
-                text = (ROOT / spec).read_text(encoding="utf-8")
-            run_study_inprocess(toy_spec(text, study), db, ray_session, filename=spec)
-    return db, studies, folder
-
-
-@pytest.mark.parametrize("experiment", list(rd.EXPERIMENTS))
-def test_experiment_end_to_end_through_report_and_verdict(toy_db, experiment):
-    db, studies, folder = toy_db
-    out = folder / "results"
-    o = rd.analyse(experiment, db, studies=studies[experiment], out_root=out)
-    run = studies[experiment][:TOY_LOOKS.get(experiment, len(studies[experiment]))]
-    if experiment in TOY_LOOKS:  # studies left to run: an analysis naming them (interim while a planned look is)
-        looks = rd.EXPERIMENTS[experiment].looks
-        assert o.status == ("full" if len(run) >= looks else "interim")
-        assert o.missing == tuple(studies[experiment][len(run):])
-    else:
-        assert o.status in ("full", "partial")
-    assert o.findings and all(f.verdict in LABELS for f in o.findings)
-    for f in o.findings:  # what the JSON stores is what the Markdown shows
-        if not math.isnan(f.lo) and " pp [" in f.ours:
-            assert f"[{f.lo * 100:+.2f}, {f.hi * 100:+.2f}]" in f.ours, (f.claim, f.ours)
-    paths = rd.write(o, out, db=db, report=True)
-    md = (out / studies[experiment][0] / "rediscovery.md").read_text()
-    for s in run:
-        assert (out / s / "report.md").exists() and (out / s / "report.html").exists()
-    assert "## Verdicts" in md and "## Power" in md and "## Budget, hardware, wall time" in md
-    assert rd.EXPERIMENTS[experiment].paper.split(":")[0] in md   # the paper's numbers beside ours
-    assert any(p.name == "REDISCOVERY.md" for p in paths)
-    for f in o.figures:
-        assert Path(f).exists()
-    # the reports load plotly from one shared file instead of inlining 4.6 MB each
-    from scalesearch.plot import plotly_asset
-
-    page = (out / studies[experiment][0] / "report.html").read_text()
-    assert (out / "_assets" / plotly_asset()).is_file() and f'src="../_assets/{plotly_asset()}"' in page
-    assert len(page) < 1_000_000
-    if experiment == "resnext-seeds":  # only the cardinality and width arms: no claim about depth or 1x
-        assert o.findings and all("cardinality > width" in f.claim or "cardinality - width" in f.claim
-                                  for f in o.findings)
-    if experiment == "degradation-residual":  # only the residual pair: no plain-net claim, no interaction
-        assert len(o.findings) == 2 and all(f.claim.startswith("residual-56") for f in o.findings)
-
-
-def test_degradation_intervals_are_paired_t_over_seeds(toy_db):
-    db, studies, folder = toy_db
-    o = rd.analyse("degradation", db, studies=studies["degradation"], out_root=folder / "results")
-    from scalesearch.analysis import t_quantile
-    from scalesearch.results import load_epochs, load_trials
-
-    t = load_trials(db, studies["degradation"][0])
-    t = t[t.state == "COMPLETE"]
-    e = load_epochs(db, studies["degradation"][0])
-    last = e.sort_values("epoch").groupby("number").tail(1).set_index("number")["train_acc"]
-    t = t.assign(err=1 - t["number"].map(last))
-    plain = t[t.shortcut == "none"].pivot_table(index="seed", columns="depth", values="err")
-    diff = (plain[56] - plain[20]).to_numpy()
-    h = t_quantile(0.975, len(diff) - 1) * diff.std(ddof=1) / math.sqrt(len(diff))
-    f = o.findings[0]
-    assert f.claim.startswith("plain-56")
-    assert f.diff == pytest.approx(diff.mean()) and f.lo == pytest.approx(diff.mean() - h)
-    assert f.hi == pytest.approx(diff.mean() + h)
-    assert f.n_seeds == 2
-
-
-def test_resnext_regime_change_is_a_paired_interaction_over_seeds(toy_db):
-    """(cardinality - depth) at the long training minus at the short one, per seed, with a t interval."""
-    from scalesearch.analysis import t_quantile
-    from scalesearch.results import load_trials
-
-    db, studies, folder = toy_db
-    o = rd.analyse("resnext", db, studies=studies["resnext"], out_root=folder / "results")
-    t = load_trials(db, studies["resnext"][0])
-    t = t[t.state == "COMPLETE"]
-    w = t.pivot_table(index="seed", columns=["grow", "epochs"], values="val_acc")
-    x = ((w[("cardinality", 2)] - w[("depth", 2)]) - (w[("cardinality", 1)] - w[("depth", 1)])).to_numpy()
-    h = t_quantile(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    f = next(f for f in o.findings if f.claim.startswith("the training length changes cardinality - depth"))
-    assert (f.diff, f.lo, f.hi) == pytest.approx((x.mean(), x.mean() - h, x.mean() + h))
-    assert f.n_seeds == 2 and f.verdict == ("reproduced" if f.lo > 0 or f.hi < 0 else "not reproduced"
-                                            if -0.005 < f.lo and f.hi < 0.005 else "inconclusive")
-
-
-def test_summary_gathers_all_experiments(toy_db, tmp_path):
-    db, studies, _ = toy_db
-    for name in rd.EXPERIMENTS:
-        rd.write(rd.analyse(name, db, studies=studies[name], out_root=tmp_path), tmp_path, report=False)
-    text = (tmp_path / "REDISCOVERY.md").read_text()
-    # the page looks for the experiments' real study names: toy studies are listed as not run (current designs)
-    # and as having no outputs kept (withdrawn ones, on their own page)
-    current = [e for e in rd.EXPERIMENTS.values() if not e.withdrawn]
-    assert "No experiment has a complete run yet." in text
-    for exp in current:
-        assert f"- {exp.title}: no complete run" in text
-    withdrawn = (tmp_path / "REDISCOVERY_withdrawn.md").read_text()
-    assert withdrawn.count("no outputs kept.") == len(rd.EXPERIMENTS) - len(current)
-    reasons = {e.withdrawn for e in rd.EXPERIMENTS.values() if e.withdrawn}
-    assert all(withdrawn.count(r) == 1 for r in reasons)  # each reason written once
-    assert "[REDISCOVERY_withdrawn.md](REDISCOVERY_withdrawn.md)" in text
 
 
 def test_the_page_opens_with_the_verdicts_and_keeps_guard_lines_one_link_away(tmp_path):
@@ -199,6 +49,13 @@ def test_the_page_opens_with_the_verdicts_and_keeps_guard_lines_one_link_away(tm
     withdrawn = (tmp_path / "REDISCOVERY_withdrawn.md").read_text()
     assert "withdrawn (was: reproduced)" in withdrawn and "withdrawn note" not in withdrawn + text
     assert f"**Why withdrawn:** {rd.EXPERIMENTS['degradation'].withdrawn}." in withdrawn
+
+
+def test_the_toy_runs_cover_every_experiment_once():
+    from support.toy_rediscover import LOOKS_HALF, STEPS_HALF
+
+    assert sorted(LOOKS_HALF + STEPS_HALF) == sorted(rd.EXPERIMENTS)
+    assert {n for n, e in rd.EXPERIMENTS.items() if not e.withdrawn} <= set(LOOKS_HALF)  # the summary test's
 
 
 def test_b0_b7_table_exact():
