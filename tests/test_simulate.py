@@ -59,12 +59,13 @@ def test_replaying_a_recorded_study_in_its_order_reproduces_its_completions_and_
         assert e.objective("val_acc") == pytest.approx(np.mean(finals), abs=1e-12)
     assert run.trace[-1][1] == pytest.approx(max(np.mean([t.val_acc for t in trials if table.key_of(t.parameters) == k])
                                                  for k in table.entries))
-    # the simulated time of the last completion: the recorded trials' seconds, started in their recorded order on
-    # the first free of 2 workers (list scheduling, computed here by hand)
+    # the simulated time of the last completion: the recorded trials' seconds as their workers measured them, started
+    # in their recorded order on the first free of 2 workers (list scheduling, computed here by hand)
     free = [0.0, 0.0]
     for t in sorted(trials, key=lambda t: t.number):
         free.sort()
-        free[0] += t.seconds
+        assert 0 < t.metrics["total_seconds"] <= t.seconds  # the worker's time is within the driver's
+        free[0] += t.metrics["total_seconds"]
     assert run.trace[-1][0] == pytest.approx(max(free))
     assert run.trace[-1][2] == 4 and run.trace[-1][3] == 16 * 12  # 4 configurations started, every epoch trained
 
@@ -151,6 +152,23 @@ def test_random_over_a_finite_space_draws_each_point_once_uniformly():
         assert run.asks == len(run.completed) + run.misses + run.rejected and run.misses <= 2 and run.rejected <= 1
     pooled = simulate(_table(), "random", seed=0, trials=1, prefilter=("naswot", 64, 1))
     assert pooled.known > 0  # 64 proposals over 8 configurations: RandomSampler's redraws
+
+
+def test_a_trials_time_is_what_its_worker_measured_not_its_wait_for_a_worker():
+    """A study run with fewer CPUs than trials at a time records, from the driver, the wait for a free worker too;
+    the table takes the worker's own `total_seconds` (the simulator models the wait with its own workers), and the
+    driver's seconds where a record has none."""
+    spec = parse_spec("study: t\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet}\n"
+                      "parameters: {a: {grid: [1, 2]}}\ntrain: {epochs: 2}\nsearch: {sampler: grid}\n", "t.yaml")
+    trials = [SimpleNamespace(number=n, parameters={"a": n + 1}, state="completed", epochs_done=2, seconds=100.0,
+                              metrics={"total_seconds": 10.0} if n == 0 else {}, finished=dt.datetime(2026, 1, 1),
+                              macs=1e6, params=1e3, test_acc=None, val_acc=0.5, scores={}) for n in range(2)]
+    eps = [SimpleNamespace(number=n, epoch=e, val_acc=0.5, seconds=3.0 if e == 1 else 1.0) for n in range(2)
+           for e in (1, 2)]
+    table = Table.from_records(spec, trials, eps)
+    first, second = (table.entries[table.key_of({"a": a})] for a in (1, 2))
+    assert first.seconds == ((7.5, 2.5),)  # 10 s spread as the epochs' own seconds were (3:1)
+    assert second.seconds == ((75.0, 25.0),)
 
 
 def test_rejected_configurations_take_no_time():

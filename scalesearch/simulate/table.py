@@ -1,6 +1,6 @@
 """A recorded study as the simulator's table (`scalesearch.simulate.replay`): every configuration the study
 trained to its full number of epochs in every repeat, with each repeat's recorded per-epoch val_acc and time (the
-trial's seconds, spread over its epochs as the epochs' own seconds were), its costs and its stored training-free
+trial's seconds, `work_seconds`, spread over its epochs as the epochs' own seconds were), its costs and its stored training-free
 scores; and the configurations a constraint rejected. A grid or choice parameter some of whose values no record
 holds (a study stopped before its grid was done) is sampled over the recorded values only (`Table.narrowed`).
 The anytime value of a set of configurations is the best objective (one) or their hypervolume (two; reference:
@@ -23,13 +23,24 @@ import numpy as np
 from scalesearch.analysis.pareto import hypervolume, pareto_mask
 from scalesearch.errors import InputError
 
-__all__ = ["TABLE_OBJECTIVES", "DistinctDraws", "Entry", "Table", "config_key"]
+__all__ = ["TABLE_OBJECTIVES", "DistinctDraws", "Entry", "Table", "config_key", "work_seconds"]
 
 TABLE_OBJECTIVES = ("val_acc", "test_acc", "macs", "params")
 
 
 def config_key(params: Mapping[str, Any]) -> str:
     return json.dumps({k: params[k] for k in sorted(params)}, sort_keys=True, default=str)
+
+
+def work_seconds(trial: Any) -> float | None:
+    """The seconds a recorded trial's work took: what its worker measured from its start to its result (data,
+    training, evaluation: the `total_seconds` it reported), else the driver's seconds from claiming it to storing its
+    end, which also hold any wait for a free worker (a study run with fewer CPUs than trials at a time); the
+    simulator models that wait itself, with its own workers."""
+    worker = (getattr(trial, "metrics", None) or {}).get("total_seconds")
+    if worker:
+        return float(worker)
+    return float(trial.seconds) if trial.seconds else None
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,7 @@ class Table:
                     break
                 curves.append(tuple(float(e.val_acc) for e in eps))
                 w = np.array([max(e.seconds or 0.0, 0.0) for e in eps])
-                total = t.seconds if t.seconds else float(w.sum())
+                total = work_seconds(t) or float(w.sum())
                 secs.append(tuple(float(x) for x in (w / w.sum() * total if w.sum() > 0
                                                      else np.full(n_epochs, total / n_epochs))))
             else:
