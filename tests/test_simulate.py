@@ -302,3 +302,53 @@ def test_the_speed_benchmark_runs_on_a_small_table():
     assert [row[3] for row in rows[:2]] == ["1.000", "1.000"]  # each scheduler's replay is its own baseline
     assert [row[6:] for row in rows[:2]] == [["-", "-"], ["-", "-"]]  # no sampler, no Optuna floor
     assert all(float(x) > 0 for row in rows[2:] for x in row[6:])
+
+
+def test_rung_settings_pair_each_seed_with_the_same_sampler_without_early_stopping():
+    from scalesearch.simulate.rung_settings import RungSetting, compare_rung_settings
+
+    table = _table("{val_acc: max, macs: min}", epochs=4)
+    rows = compare_rung_settings(table, [RungSetting(1, 2), RungSetting(2, 2)], range(3))
+    assert len(rows) == 6 and set(rows["setting"]) == {"grace 1, eta 2", "grace 2, eta 2"}
+    # without early stopping every configuration of the table is trained to its end: its front is the table's
+    best = table.anytime(list(table.entries))
+    assert np.allclose(rows["value_plain"], best) and (rows["epochs_plain"] == 8 * 4).all()
+    assert (rows["configurations"] == 8).all()  # the same number of configurations started
+    assert (rows["value_ratio"] <= 1 + 1e-12).all() and (rows["epoch_ratio"] <= 1).all()
+    assert (rows["epoch_ratio"] < 1).any() and (rows["stopped"] > 0).any()  # the rungs stopped some
+
+
+def test_the_goal_is_judged_on_other_seeds_than_the_setting_was_chosen_on():
+    import pandas as pd
+
+    from scalesearch.simulate.rung_settings import judge_goal
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame([{"setting": name, "seed": s, "value_ratio": v + 0.002 * rng.standard_normal(),
+                          "epoch_ratio": e + 0.01 * rng.standard_normal()}
+                         for name, v, e in (("cheap", 0.95, 0.2), ("good", 0.995, 0.4), ("dear", 0.999, 0.7))
+                         for s in range(10)])
+    summary, verdict = judge_goal(rows, select=range(5), report=range(5, 10))
+    assert verdict.chosen == "good" and verdict.verdict == "met" and verdict.seeds == 5
+    assert list(summary["setting"]) == ["cheap", "good", "dear"]
+    _, missed = judge_goal(rows[rows["setting"] != "good"], select=range(5), report=range(5, 10))
+    assert missed.chosen == "dear" and missed.verdict == "missed"  # none meets it: the best value, too dear
+    with pytest.raises(InputError, match="must differ"):
+        judge_goal(rows, select=range(6), report=range(5, 10))
+
+
+def test_the_rung_settings_script_on_a_recorded_study(recorded, tmp_path: Path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "rung_settings.py"), "degradation_look1", "--db",
+                        recorded, "--settings", "1:2,2:2", "--seeds", "4", "--sampler", "random", "--scheduler",
+                        "asha", "--out", str(tmp_path / "out")], check=False, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "choosing half" in r.stdout and "judging half" in r.stdout and "goal: grace " in r.stdout
+    rows = __import__("pandas").read_csv(tmp_path / "out" / "rows.csv")
+    assert len(rows) == 2 * 4 and set(rows["seed"]) == {0, 1, 2, 3}
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "rung_settings.py"), "degradation_look1", "--db",
+                          recorded, "--settings", "1-2"], check=False, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--settings" in bad.stderr

@@ -56,7 +56,7 @@ from scalesearch.simulate.table import DistinctDraws, Entry, Table, config_key
 from scalesearch.strategies.names import PREFILTER_SCORES, SIMULATED_SCHEDULERS, SIMULATED_STRATEGIES
 from scalesearch.strategies.rungs import Rungs, rung_plan
 
-__all__ = ["Entry", "Run", "Simulation", "Table", "baseline_of",
+__all__ = ["Entry", "Run", "Simulation", "Table", "baseline_of", "load_table",
            "parse_prefilter",
            "simulate", "simulate_many", "simulate_study", "strategy_label", "summarise"]
 
@@ -502,18 +502,23 @@ def simulate_study(study: str, *, db: str | None = None, strategies: Sequence[st
                    prefilters: Sequence[tuple[str, int, int] | None] = (None,), **kw: Any) -> Simulation:
     """Replay the recorded study `study` under each strategy x scheduler x prefilter x seed (`simulate`'s
     keywords: trials, budget_s, workers, grace_epochs, reduction_factor). The database is opened read-only."""
-    from scalesearch.search.study import stored_spec
-    from scalesearch.store import Reader
-
     for s in strategies:
         if s not in SIMULATED_STRATEGIES:
             raise InputError(f"--strategies: unknown strategy {s!r}; expected some of {', '.join(SIMULATED_STRATEGIES)}")
     for s in schedulers:
         if s not in SIMULATED_SCHEDULERS:
             raise InputError(f"--scheduler: unknown scheduler {s!r}; expected some of {', '.join(SIMULATED_SCHEDULERS)}")
-    with Reader(db) as reader:
-        spec = stored_spec(reader.study(study))
-        table = Table.from_records(spec, reader.trials(study), reader.epochs(study))
+    table = load_table(study, db=db)
     runs = simulate_many(table, strategies, schedulers, seeds=seeds, prefilters=prefilters, **kw)
     curves, summary = summarise(table, runs)
     return Simulation(table, runs, curves, summary)
+
+
+def load_table(study: str, *, db: str | None = None) -> Table:
+    """The recorded study `study` as the simulator's table (the database opened read-only)."""
+    from scalesearch.search.study import stored_spec
+    from scalesearch.store import Reader
+
+    with Reader(db) as reader:
+        spec = stored_spec(reader.study(study))
+        return Table.from_records(spec, reader.trials(study), reader.epochs(study))
