@@ -180,7 +180,8 @@ def load_dataset(
     if resolution is not None:
         check_int("resolution", resolution, MIN_DATA_RESOLUTION, MAX_DATA_RESOLUTION)
     if options and not info.settings:
-        takes = ", ".join(n for n, d in DATASETS.items() if d.settings)
+        names = sorted(repr(n) for n, d in DATASETS.items() if d.settings)
+        takes = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
         raise InputError(f"unexpected argument(s) {', '.join(sorted(options))} for dataset {name!r}: "
                          f"they apply to {takes} only")
     if not info.files and (path is not None or channels is not None):
