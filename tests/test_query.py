@@ -158,9 +158,9 @@ def test_unknown_study_and_missing_database(db, tmp_path):
         run_query(parse("--format", "csv", "--out", str(tmp_path / "no" / "x.csv"), "--db", db))
 
 
-def test_query_a_real_search_and_optuna_opens_its_study(tmp_path_factory, capsys):
+def test_query_a_real_search_and_optuna_opens_its_study(tmp_path_factory, ray_session, capsys):
     """`scalesearch run` on synthetic data (subprocess), then query it; Optuna's own API opens the same study."""
-    run = real_search(tmp_path_factory.mktemp("real"))
+    run = real_search(tmp_path_factory.mktemp("real"), ray_session.address)
     url = run["url"]
     df = results.load_trials(url)
     assert set(df["study"]) == {"tiny"} and set(df["state"]) == {"COMPLETE", "REJECTED"}

@@ -428,11 +428,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_optuna_dashboard_serves_the_study(tmp_path_factory):
+def test_optuna_dashboard_serves_the_study(tmp_path_factory, ray_session):
     exe = shutil.which("optuna-dashboard", path=os.path.dirname(sys.executable)) or shutil.which("optuna-dashboard")
     if exe is None:
         pytest.skip("optuna-dashboard is not installed (pip install -e '.[dashboard]')")
-    run = real_search(tmp_path_factory.mktemp("real"))
+    run = real_search(tmp_path_factory.mktemp("real"), ray_session.address)
     port = free_port()
     log = tmp_path_factory.mktemp("dash") / "dashboard.log"
     with open(log, "w") as f:

@@ -119,30 +119,37 @@ search:
   max_concurrency: 2
 """
 
-_REAL: dict[str, Any] = {}
-
-
-def real_search(folder: Any) -> dict[str, Any]:
-    """Run `scalesearch run` on TINY_SPEC (synthetic data, 4 grid points, 1 rejected) once per process; returns
-    {"url", "path", "spec", "stdout"}. Skips the calling test when the search engine cannot run here."""
+def real_search(folder: Any, address: str) -> dict[str, Any]:
+    """Run `scalesearch run` on TINY_SPEC (synthetic data, 4 grid points, 1 rejected) once per test session, on the
+    session's Ray at `address`; returns {"url", "path", "spec", "stdout"}. `folder` is a tmp_path_factory folder:
+    the run lives beside the session's base temp folder, under a file lock, so that every pytest worker (xdist)
+    reads the one run. Skips the calling test when the search engine cannot run here."""
+    import json
     import subprocess
     import sys
     from pathlib import Path
 
     import pytest
+    from filelock import FileLock
 
-    if "url" in _REAL:
-        return _REAL
     pytest.importorskip("ray")
     pytest.importorskip("optuna")
-    folder = Path(folder)
-    spec = folder / "tiny.yaml"
-    spec.write_text(TINY_SPEC)
-    path = folder / "tiny.db"
-    url = f"sqlite:///{path}"
-    r = subprocess.run([sys.executable, "-m", "scalesearch", "run", str(spec), "--db", url], capture_output=True,
-                       text=True, timeout=900, cwd=folder, check=False)
-    if r.returncode != 0:
-        raise AssertionError(f"scalesearch run failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    _REAL.update(url=url, path=path, spec=spec, stdout=r.stdout)
-    return _REAL
+    base = Path(folder).parent
+    shared = base.parent if base.name.startswith("popen-gw") else base  # xdist: one base folder per worker
+    root = shared / "real_search"
+    root.mkdir(exist_ok=True)
+    done = root / "run.json"
+    with FileLock(str(root / "lock")):
+        if done.exists():
+            return {k: (Path(v) if k in ("path", "spec") else v) for k, v in json.loads(done.read_text()).items()}
+        spec = root / "tiny.yaml"
+        spec.write_text(TINY_SPEC)
+        path = root / "tiny.db"
+        url = f"sqlite:///{path}"
+        r = subprocess.run([sys.executable, "-m", "scalesearch", "run", str(spec), "--db", url, "--address", address],
+                           capture_output=True, text=True, timeout=900, cwd=root, check=False)
+        if r.returncode != 0:
+            raise AssertionError(f"scalesearch run failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        out = {"url": url, "path": str(path), "spec": str(spec), "stdout": r.stdout}
+        done.write_text(json.dumps(out))
+        return {**out, "path": path, "spec": spec}

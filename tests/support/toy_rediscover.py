@@ -39,6 +39,9 @@ def toy_spec(text: str, study: str) -> str:
     else:
         train["epochs"] = 1
     d["train"] = train
+    grid_c = params.get("C", {}).get("grid") if isinstance(params.get("C"), dict) else None
+    if grid_c and len(grid_c) > 3:  # the cardinality sweep: its ends and middle (C = 1, 4, 16 of 1..16)
+        params["C"] = {"grid": [grid_c[0], grid_c[len(grid_c) // 2], grid_c[-1]]}
     for name, small in (("alpha", [1.0, 1.2]), ("beta", [1.0, 1.1])):
         if name in params and "grid" in params[name]:
             params[name] = {"grid": small}
