@@ -57,14 +57,15 @@ def _http_status(addr: str) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
-def test_local_ray_is_loopback_only_without_dashboard_and_files_are_owner_only(tmp_path):
+def test_local_ray_is_loopback_only_without_dashboard_is_stopped_at_the_end_and_files_are_owner_only(tmp_path):
     results = tmp_path / "fresh" / "results"  # neither folder exists yet: the run creates them
     db = results / "scalesearch.db"
     spec = tmp_path / "spec.yaml"
     spec.write_text(spec_text("sec", "architecture: {family: cifar_resnet, args: {depth: 8, width: w}}\n"
                                      "parameters: {w: {grid: [4, 6]}}\nsearch: {sampler: grid}\n",
                               train="epochs: 4, batch_size: 50, warmup_epochs: 0"))
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    # nothing of the test's Ray settings: scalesearch itself keeps its Ray on loopback
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     proc = cli_popen("run", str(spec), "--db", str(db), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                      env=env, preexec_fn=lambda: os.umask(0))  # the most permissive umask
     modes: dict[str, int] = {}
@@ -91,6 +92,7 @@ def test_local_ray_is_loopback_only_without_dashboard_and_files_are_owner_only(t
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
+    assert "local Ray 127.0.0.1:" in out  # the run says where its Ray listens
     assert len(sockets) >= 3, sockets  # the GCS, the raylet, the object manager... were found
     assert all(addr.startswith(("127.0.0.1:", "::1:")) for _, addr in sockets), sockets
     assert not [a for _, a in sockets if a.endswith(f":{RAY_DASHBOARD_PORT}")]  # no dashboard on its port ...
