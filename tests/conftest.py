@@ -82,3 +82,12 @@ def ray_session():
         os.environ.pop("RAY_preload_python_modules", None)
     yield session
     session.close()  # stops Ray only if this fixture started it
+
+
+@pytest.fixture(scope="module")
+def toy_db(request, tmp_path_factory, ray_session):
+    """The rediscovery experiments the test file names in `EXPERIMENTS`, trained at toy size once for the file
+    (support/toy_rediscover.py): (db URL, study names per experiment, folder)."""
+    from support.toy_rediscover import train_toy
+
+    return train_toy(tuple(request.module.EXPERIMENTS), tmp_path_factory.mktemp("rediscover"), ray_session)

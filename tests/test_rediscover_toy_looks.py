@@ -7,16 +7,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from support.toy_rediscover import LOOKS_HALF, check_end_to_end, train_toy
+from support.toy_rediscover import LOOKS_HALF, check_end_to_end
 
 from scalesearch import rediscover as rd
 
-EXPERIMENTS = LOOKS_HALF
-
-
-@pytest.fixture(scope="module")
-def toy_db(tmp_path_factory, ray_session):
-    return train_toy(EXPERIMENTS, tmp_path_factory.mktemp("rediscover"), ray_session)
+EXPERIMENTS = LOOKS_HALF  # what the `toy_db` fixture (conftest.py) trains for this file
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
