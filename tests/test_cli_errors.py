@@ -162,3 +162,16 @@ def test_read_only_commands_import_no_torch():
         assert r.returncode == 0, r.stderr
         imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
         assert "torch" not in imported and "numpy" not in imported, (args, sorted(imported)[:5])
+
+
+def test_every_commands_help_prints_percent_signs_as_written():
+    """argparse formats `help=` texts with %, not descriptions: a description's "95%%" would print as it is."""
+    import re
+
+    top = main_in_process("--help")
+    names = re.findall(r"^    ([a-z]+)  ", top.stdout, flags=re.MULTILINE)  # the commands `scalesearch --help` lists
+    assert len(names) >= 20 and "simulate" in names and "%%" not in top.stdout
+    for name in names:
+        r = main_in_process(name, "--help")
+        assert r.returncode == 0, (name, r.stderr)
+        assert "%%" not in r.stdout, name

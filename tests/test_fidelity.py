@@ -195,7 +195,7 @@ def db(tmp_path_factory) -> str:
     from scalesearch.search.dumpfile import load_study
 
     url = f"sqlite:///{tmp_path_factory.mktemp('fidelity')}/r.db"
-    load_study(REPO / "results" / "benchmark_proxy" / "study.jsonl.gz", url)
+    load_study(REPO / "results" / "benchmark_proxy" / "first_corner" / "study.jsonl.gz", url)
     load_study(REPO / "results" / "degradation_look1" / "study.jsonl.gz", url)
     return url
 

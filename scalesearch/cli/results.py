@@ -97,7 +97,7 @@ def add_scores(sub: argparse._SubParsersAction, full: bool = True) -> None:
         description="Spearman's rho and Kendall's tau of each training-free score stored with the study's trials "
                     "(naswot, synflow, snip, grad_norm: computed on one seeded mini-batch before training), and of "
                     "params and MACs, with the trained metric over the configurations (COMPLETE trials, repeats "
-                    "averaged), with 95%% percentile bootstrap intervals over configurations, and each score's rho "
+                    "averaged), with 95% percentile bootstrap intervals over configurations, and each score's rho "
                     "minus params' rho on the same draws. The database is opened read-only.")
     if not full:
         return
@@ -232,12 +232,12 @@ def add_compare(sub: argparse._SubParsersAction, full: bool = True) -> None:
         description="Compare two arms of a study, each a condition in the query language over the trials' "
                     "columns (COMPLETE trials only): the difference A - B of the metric with its Student t "
                     "interval (paired with --pair-by, else Welch's), the t-test, the smallest difference the trials "
-                    "could detect at 80%% power, and the regime guards, each a line naming its trials: positive "
+                    "could detect at 80% power, and the regime guards, each a line naming its trials: positive "
                     "control (an arm not shown to beat the spec's baseline: scaling verdicts are not decidable "
                     "here), not converged (the metric still improving over the last quarter of the epochs by more "
                     "than the margin: last epoch vs epoch floor(3E/4)), failed start (val_acc at chance, within 2 "
                     "binomial standard errors of 1/K on the validation size, at epoch ceil(E/4)), unequal cost (the "
-                    "arms' counted MACs differ by more than 5%%), memorising (an arm whose last-epoch train_acc "
+                    "arms' counted MACs differ by more than 5%), memorising (an arm whose last-epoch train_acc "
                     "beats the baseline's, interval above 0, while its val_acc interval reaches 0: a diagnostic, "
                     "never a gate). Exit 0 whenever the difference is computed, guards "
                     "or not. The database is opened read-only.")

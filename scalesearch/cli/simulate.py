@@ -22,7 +22,7 @@ def add_simulate(sub: argparse._SubParsersAction, full: bool = True) -> None:
                     "real search (the same Optuna samplers), each 'trains' in the time its record took and reports "
                     "its recorded per-epoch val_acc to the scheduler, on the recorded number of workers. Prints per "
                     "strategy and scheduler the final anytime value (best objective, or hypervolume for two) with a "
-                    "95%% interval over seeds, the trainings and simulated hours to reach 98%% of the whole table's "
+                    "95% interval over seeds, the trainings and simulated hours to reach 98% of the whole table's "
                     "value, epochs trained and asks per second; a configuration the table does not hold is redrawn "
                     "and counted (misses). The database is opened read-only.")
     if not full:
