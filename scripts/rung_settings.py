@@ -4,7 +4,9 @@ of configurations, paired by simulation seed; the setting chosen on the first ha
 value >= 98% of no early stopping's, at most half its epochs) judged on the second half.
 
     .venv/bin/python scripts/rung_settings.py benchmark_proxy --db results/benchmark.db \\
-        [--settings 1:3,1:2,2:3,2:2,3:2] [--seeds 20] [--sampler random] [--out DIR]
+        [--settings 1:3,1:2,2:3,2:2,3:2,2:3:4] [--seeds 20] [--sampler random] [--out DIR]
+
+A setting is GRACE:ETA, or GRACE:ETA:BAND for promotion within cost bands (MACs within a factor of BAND).
 
 Prints the per-setting table on both halves and the verdict; with --out writes rows.csv (every setting and seed)
 and settings.csv (the summaries).
@@ -25,16 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("study")
     p.add_argument("--db", default=None)
-    p.add_argument("--settings", default="1:3,1:2,2:3,2:2,3:2", help="GRACE:ETA,... (default %(default)s)")
+    p.add_argument("--settings", default="1:3,1:2,2:3,2:2,3:2", help="GRACE:ETA[:BAND],... (default %(default)s)")
     p.add_argument("--seeds", type=int, default=20, help="even; the first half chooses, the second judges")
     p.add_argument("--sampler", default="random")
     p.add_argument("--scheduler", default="moasha")
     p.add_argument("--out", default=None)
     a = p.parse_args(argv)
     try:
-        settings = [RungSetting(*(int(x) for x in item.split(":"))) for item in a.settings.split(",")]
+        settings = []
+        for item in a.settings.split(","):
+            parts = item.split(":")
+            if len(parts) not in (2, 3):
+                raise ValueError(item)
+            settings.append(RungSetting(int(parts[0]), int(parts[1]), float(parts[2]) if len(parts) == 3 else None))
     except (TypeError, ValueError):
-        print(f"rung_settings: --settings: expected GRACE:ETA,... of integers, got {a.settings!r}", file=sys.stderr)
+        print(f"rung_settings: --settings: expected GRACE:ETA[:BAND],... (integers; BAND a number > 1), got "
+              f"{a.settings!r}", file=sys.stderr)
         return 2
     if a.seeds < 4 or a.seeds % 2:
         print(f"rung_settings: --seeds: expected an even number >= 4, got {a.seeds}", file=sys.stderr)

@@ -308,8 +308,8 @@ def test_rung_settings_pair_each_seed_with_the_same_sampler_without_early_stoppi
     from scalesearch.simulate.rung_settings import RungSetting, compare_rung_settings
 
     table = _table("{val_acc: max, macs: min}", epochs=4)
-    rows = compare_rung_settings(table, [RungSetting(1, 2), RungSetting(2, 2)], range(3))
-    assert len(rows) == 6 and set(rows["setting"]) == {"grace 1, eta 2", "grace 2, eta 2"}
+    rows = compare_rung_settings(table, [RungSetting(1, 2), RungSetting(2, 2), RungSetting(1, 2, 2.0)], range(3))
+    assert len(rows) == 9 and set(rows["setting"]) == {"grace 1, eta 2", "grace 2, eta 2", "grace 1, eta 2, bands x2"}
     # without early stopping every configuration of the table is trained to its end: its front is the table's
     best = table.anytime(list(table.entries))
     assert np.allclose(rows["value_plain"], best) and (rows["epochs_plain"] == 8 * 4).all()

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from scalesearch.analysis.mosort import epsilon_net_order, mo_order, nondominated_ranks
-from scalesearch.strategies.rungs import Rungs, milestones
+from scalesearch.errors import InputError
+from scalesearch.strategies.rungs import Rungs, cost_bands, milestones, rung_plan
 
 optuna = pytest.importorskip("optuna")
 
@@ -376,3 +377,32 @@ def test_hyperband_brackets_start_later_and_the_last_trains_fully():
     assert [order.count(b) for b in range(3)] == shares and order[:3] == [0, 1, 0]
     last = hyperband_brackets(1, 2, 8)[-1]
     assert all(last.on_result(i, e, [-0.1 * i]) is None for i in range(5) for e in range(1, 9))
+
+
+def test_cost_bands_compare_a_trial_only_with_its_own_band():
+    """Two bands of MACs (about 2M and 20M: bands of a factor 4 start at 4**11 and 4**12): early on, the dear nets
+    are behind every cheap one, so without bands the first dear net stops; with bands it is alone in its band and
+    goes on, and each band promotes its own top ceil(n / eta)."""
+    cheap = [(-0.80, 2.0e6), (-0.78, 2.2e6), (-0.76, 2.4e6)]
+    dear = [(-0.50, 2.0e7), (-0.40, 2.1e7), (-0.45, 2.2e7)]
+    band = cost_bands(1, 4.0)
+    assert {band(v) for v in cheap} == {10} and {band(v) for v in dear} == {12}
+    plain, banded = Rungs(1, 3, 9), Rungs(1, 3, 9, band)
+    out_plain = [plain.on_result(i, 1, v).go_on for i, v in enumerate(cheap + dear)]
+    out_banded = [banded.on_result(i, 1, v) for i, v in enumerate(cheap + dear)]
+    assert [d.go_on for d in out_banded] == [True, False, False, True, False, False]
+    assert [d.seen for d in out_banded] == [1, 2, 3, 1, 2, 3]  # each compared with its own band only
+    assert out_plain[3] is False  # dominated by the three cheap ones: stopped without bands
+    assert banded.recorded[1].keys() == plain.recorded[1].keys()  # every result is recorded either way
+    with pytest.raises(InputError, match="ratio > 1"):
+        cost_bands(1, 1.0)
+
+
+def test_cost_bands_apply_to_moasha_on_a_cost_objective_only():
+    objs = [("val_acc", "max"), ("macs", "min")]
+    (r,), _, _ = rung_plan("moasha", 1, 3, 9, objs, band_ratio=4.0)
+    assert r.band_of is not None and r.band_of((-0.5, 1e6)) != r.band_of((-0.5, 1e8))
+    with pytest.raises(InputError, match="apply to moasha"):
+        rung_plan("asha", 1, 3, 9, objs, band_ratio=4.0)
+    with pytest.raises(InputError, match="need a cost among the objectives"):
+        rung_plan("moasha", 1, 3, 9, [("val_acc", "max"), ("test_acc", "max")], band_ratio=4.0)

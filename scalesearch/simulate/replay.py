@@ -146,10 +146,11 @@ def strategy_label(strategy: str, prefilter: tuple[str, int, int] | None) -> str
 def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int = 0, trials: int | None = None,
              budget_s: float | None = None, workers: int | None = None, grace_epochs: int = 1,
              reduction_factor: int = 3, prefilter: tuple[str, int, int] | None = None,
-             keep_study: bool = False) -> Run:
+             keep_study: bool = False, cost_band: float | None = None) -> Run:
     """One simulated run (see the module docstring). `trials`: configurations to start (default: as many as the
     table holds); `budget_s`: simulated seconds after which nothing new starts; `prefilter`: (score, pool, keep);
-    `keep_study`: keep the run's Optuna study in `Run.study` (what it was asked and told, for a benchmark)."""
+    `keep_study`: keep the run's Optuna study in `Run.study` (what it was asked and told, for a benchmark);
+    `cost_band`: MO-ASHA's rungs compare trials within cost bands of this ratio (`strategies.rungs.cost_bands`)."""
     import optuna
 
     from scalesearch.spec import sample_params
@@ -177,7 +178,7 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     study = None if sampler is None else optuna.create_study(directions=directions, sampler=sampler)
     brackets, deal, rung_objectives = (([], [], ()) if scheduler == "none" else
                                        rung_plan(scheduler, grace_epochs, reduction_factor, table.epochs,
-                                                 table.objectives))
+                                                 table.objectives, band_ratio=cost_band))
     bracket_of: dict[tuple[str, int], Rungs] = {}  # each job's bracket, dealt in `deal`'s order as jobs start
     values: dict[str, list[float]] = {}  # configurations told so far in this run
     queue: list[tuple[float, int, str, int, int]] = []  # (time, tie, key, repeat, epoch): an epoch's end

@@ -31,15 +31,18 @@ __all__ = ["GoalVerdict", "RungSetting", "compare_rung_settings", "judge_goal"]
 
 @dataclass(frozen=True)
 class RungSetting:
-    """One rung design: the first rung at `grace_epochs` (after the warm-up when it exceeds its epochs) and
-    `reduction_factor` between rungs."""
+    """One rung design: the first rung at `grace_epochs` (after the warm-up when it exceeds its epochs),
+    `reduction_factor` between rungs, and optionally promotion within cost bands of ratio `cost_band` (a trial
+    compared only with those whose MACs are within the same factor band: `strategies.rungs.cost_bands`)."""
 
     grace_epochs: int
     reduction_factor: int
+    cost_band: float | None = None
 
     @property
     def label(self) -> str:
-        return f"grace {self.grace_epochs}, eta {self.reduction_factor}"
+        band = f", bands x{self.cost_band:g}" if self.cost_band else ""
+        return f"grace {self.grace_epochs}, eta {self.reduction_factor}{band}"
 
 
 def compare_rung_settings(table: Table, settings: Sequence[RungSetting], seeds: Sequence[int], *,
@@ -56,11 +59,12 @@ def compare_rung_settings(table: Table, settings: Sequence[RungSetting], seeds: 
     for setting in settings:
         for s in seeds:
             run = simulate(table, sampler, scheduler=scheduler, seed=s, trials=trials,
-                           grace_epochs=setting.grace_epochs, reduction_factor=setting.reduction_factor)
+                           grace_epochs=setting.grace_epochs, reduction_factor=setting.reduction_factor,
+                           cost_band=setting.cost_band)
             base = plain[s]
             v0, v1 = base.trace[-1][1], run.trace[-1][1] if run.trace else math.nan
             rows.append({"setting": setting.label, "grace_epochs": setting.grace_epochs,
-                         "reduction_factor": setting.reduction_factor, "seed": s, "configurations": run.trainings,
+                         "reduction_factor": setting.reduction_factor, "cost_band": setting.cost_band, "seed": s, "configurations": run.trainings,
                          "value": v1, "value_plain": v0, "value_ratio": v1 / v0 if v0 else math.nan,
                          "epochs": run.epochs, "epochs_plain": base.epochs,
                          "epoch_ratio": run.epochs / base.epochs if base.epochs else math.nan,

@@ -10,12 +10,16 @@ the trial goes on when its value is at least the (1 - 1/eta) percentile (numpy's
 recorded before it, so a tie goes on. With several (the values turned into ones to minimise) it goes on when it is
 among the first ceil(n / eta) of the n (itself included) in `mo_order`: non-dominated fronts, an epsilon-net order
 inside a front, the new trial first among equal points.
+
+Cost bands (several objectives, optional): a trial is compared only with the trials of its own cost band at the rung
+(`band_of`: the band of a result vector, e.g. `cost_bands(i, 4.0)`: MACs within a factor of 4), so that a cheap
+network, ahead early because it trains faster, never displaces a dear one, and each band keeps its own top 1/eta.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +27,10 @@ import numpy as np
 from scalesearch.analysis.mosort import mo_order
 from scalesearch.errors import InputError
 
-__all__ = ["Decision", "Rungs", "hyperband_brackets", "hyperband_order", "hyperband_shares", "milestones",
-           "rung_plan"]
+__all__ = ["Decision", "Rungs", "cost_bands", "hyperband_brackets", "hyperband_order", "hyperband_shares",
+           "milestones", "rung_plan"]
+
+COSTS = ("macs", "params", "acts")  # the objectives a cost band reads
 
 
 def milestones(grace: int, eta: int, max_t: int) -> list[int]:
@@ -41,6 +47,21 @@ def milestones(grace: int, eta: int, max_t: int) -> list[int]:
         out.append(m)
         m *= eta
     return out
+
+
+def cost_bands(index: int, ratio: float) -> Callable[[Sequence[float]], int]:
+    """The band of a result vector by its cost at `index`: floor(log(cost) / log(ratio)), so each band spans a
+    factor of `ratio`.
+
+    Example:
+        >>> band = cost_bands(1, 4.0)
+        >>> [band((-0.9, m)) for m in (1e6, 3e6, 5e6, 1.6e7, 2e7)]
+        [9, 10, 11, 11, 12]
+    """
+    if not ratio > 1:
+        raise InputError(f"cost bands need a ratio > 1, got {ratio}")
+    log_ratio = math.log(ratio)
+    return lambda v: math.floor(math.log(max(float(v[index]), 1.0)) / log_ratio + 1e-9)
 
 
 @dataclass(frozen=True)
@@ -61,10 +82,14 @@ class Rungs:
         grace: the first rung's epoch.
         eta: the reduction factor.
         max_t: the number of epochs of a full trial.
+        band_of: with several objectives, the cost band of a result vector (`cost_bands`); a trial is then
+            compared only with those of its band. None: every trial with every other.
     """
 
-    def __init__(self, grace: int, eta: int, max_t: int) -> None:
+    def __init__(self, grace: int, eta: int, max_t: int,
+                 band_of: Callable[[Sequence[float]], Hashable] | None = None) -> None:
         self.eta = eta
+        self.band_of = band_of
         self.milestones = milestones(grace, eta, max_t)
         self.recorded: dict[int, dict[Hashable, tuple[float, ...]]] = {m: {} for m in self.milestones}
         self._values: dict[int, list[float]] = {}  # one objective: each rung's recorded values, maximised
@@ -80,7 +105,12 @@ class Rungs:
                 continue
             if trial in self.recorded[m]:
                 return None  # decided at this rung already
-            before = self.recorded[m]
+            recorded = self.recorded[m]
+            if self.band_of is not None and len(vector) > 1:
+                band = self.band_of(vector)
+                before = {t: v for t, v in recorded.items() if self.band_of(v) == band}
+            else:
+                before = recorded
             n = len(before) + 1
             promoted = math.ceil(n / self.eta)
             if len(vector) == 1:  # Ray's ASHA: at least the (1 - 1/eta) percentile of those before (maximised)
@@ -92,7 +122,7 @@ class Rungs:
             else:
                 place = mo_order([vector, *before.values()]).index(0)
                 go_on = place < promoted
-            before[trial] = vector
+            recorded[trial] = vector
             return Decision(go_on=bool(go_on), rung=m, place=place, promoted=promoted, seen=n)
         return None
 
@@ -143,11 +173,13 @@ def hyperband_order(shares: Sequence[int]) -> list[int]:
 
 
 def rung_plan(kind: str, grace: int, eta: int, max_t: int, objectives: Iterable[tuple[str, str]], *,
-              brackets: int | None = None) -> tuple[list[Rungs], list[int], tuple[tuple[str, str], ...]]:
+              brackets: int | None = None,
+              band_ratio: float | None = None) -> tuple[list[Rungs], list[int], tuple[tuple[str, str], ...]]:
     """What early stopping of `kind` runs on, for the Ray Tune scheduler and the simulator alike: its brackets, the
     order trials are dealt to them, and the objectives its rungs rank by. `asha`: one bracket on val_acc; `moasha`:
     one bracket on the search's `objectives`; `hyperband`: its brackets (at most `brackets`) on val_acc, dealt in
-    Hyperband's shares.
+    Hyperband's shares. `band_ratio` (moasha only): its rungs compare trials within cost bands of that ratio, on the
+    first cost among the objectives (`cost_bands`).
 
     Example:
         >>> bs, deal, objs = rung_plan("hyperband", 1, 3, 9, [("val_acc", "max"), ("macs", "min")])
@@ -158,4 +190,16 @@ def rung_plan(kind: str, grace: int, eta: int, max_t: int, objectives: Iterable[
     if kind == "hyperband":
         bs = hyperband_brackets(grace, eta, max_t, brackets)
         return bs, hyperband_order(hyperband_shares(bs, eta)), one
-    return [Rungs(grace, eta, max_t)], [0], tuple(objectives) if kind == "moasha" else one
+    objectives = tuple(objectives)
+    if kind != "moasha":
+        if band_ratio is not None:
+            raise InputError(f"cost bands apply to moasha (its rungs rank by cost), not to {kind}")
+        return [Rungs(grace, eta, max_t)], [0], one
+    band_of = None
+    if band_ratio is not None:
+        names = [n for n, _ in objectives]
+        costs = [i for i, n in enumerate(names) if n in COSTS]
+        if not costs:
+            raise InputError(f"cost bands need a cost among the objectives ({', '.join(COSTS)}); got {', '.join(names)}")
+        band_of = cost_bands(costs[0], band_ratio)
+    return [Rungs(grace, eta, max_t, band_of)], [0], objectives
