@@ -554,3 +554,16 @@ def test_bad_spec_fails_with_one_located_line(path: Path, bad_results) -> None:
     assert int(m.group(1)) >= 1 and int(m.group(2)) >= 1
     assert created == [], created  # no side effect: nothing written where it ran (no 'pwned')
     assert "Traceback" not in r.stderr
+
+
+def test_moasha_cost_band_is_read_written_back_and_absent_unless_set():
+    from scalesearch.spec import format_spec, parse_spec
+
+    base = ("study: s\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet, args: {depth: 8, width: w}}\n"
+            "parameters: {w: {grid: [4, 8]}}\nsearch:\n  sampler: grid\n  objectives: {val_acc: max, macs: min}\n"
+            "  early_stopping: {type: moasha%s}\n")
+    banded = parse_spec(base % ", cost_band: 4", "s.yaml")
+    assert banded.search.early_stopping.cost_band == 4.0
+    assert parse_spec(format_spec(banded), "s.yaml") == banded and "cost_band: 4" in format_spec(banded)
+    plain = parse_spec(base % "", "s.yaml")
+    assert plain.search.early_stopping.cost_band is None and "cost_band" not in format_spec(plain)

@@ -406,3 +406,17 @@ def test_cost_bands_apply_to_moasha_on_a_cost_objective_only():
         rung_plan("asha", 1, 3, 9, objs, band_ratio=4.0)
     with pytest.raises(InputError, match="need a cost among the objectives"):
         rung_plan("moasha", 1, 3, 9, [("val_acc", "max"), ("test_acc", "max")], band_ratio=4.0)
+
+
+def test_a_spec_cost_band_reaches_the_search_schedulers_rungs():
+    pytest.importorskip("ray")
+    from scalesearch.search.run import _scheduler
+    from scalesearch.spec import parse_spec
+
+    text = ("study: s\ndataset: {name: synthetic}\narchitecture: {family: cifar_resnet, args: {depth: 8, width: w}}\n"
+            "parameters: {w: {grid: [4, 8]}}\ntrain: {epochs: 4}\nsearch:\n  sampler: grid\n"
+            "  objectives: {val_acc: max, macs: min}\n  early_stopping: {type: moasha%s}\n")
+    banded, plain = (_scheduler(parse_spec(text % extra, "s.yaml")) for extra in (", cost_band: 4", ""))
+    assert plain.brackets[0].band_of is None
+    band = banded.brackets[0].band_of
+    assert band is not None and band((-0.5, 2.0e6)) == 10 and band((-0.5, 2.0e7)) == 12

@@ -233,7 +233,7 @@ def _scheduler(spec: SearchSpec) -> Any:
     max_t = epochs if isinstance(epochs, int) else 1000
     brackets, deal, objectives = rung_plan(es.type, es.grace_epochs, es.reduction_factor, max_t,
                                            [(o.name, o.direction) for o in spec.search.objectives],
-                                           brackets=es.brackets)
+                                           brackets=es.brackets, band_ratio=es.cost_band)
     return RungScheduler(brackets, es.metric, objectives, deal=deal)
 
 def _rung_history(store: Store, spec: SearchSpec) -> list[tuple[str, dict[str, Any], list[tuple[int, Any]]]]:

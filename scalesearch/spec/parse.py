@@ -379,17 +379,21 @@ def _parse_search(n: Node) -> SearchConfig:
         objectives = tuple(objs)
     es = None
     if "early_stopping" in m and m["early_stopping"].v is not None:
-        em = check_keys(m["early_stopping"], ("type", "grace_epochs", "reduction_factor", "metric", "brackets"),
-                         required=("type",), what="early-stopping settings")
+        em = check_keys(m["early_stopping"], ("type", "grace_epochs", "reduction_factor", "metric", "brackets",
+                                               "cost_band"), required=("type",), what="early-stopping settings")
         es = EarlyStopping(type=read_str(em["type"], EARLY_STOPPING),
                            grace_epochs=read_int(em["grace_epochs"], 1) if "grace_epochs" in em else 1,
                            reduction_factor=read_int(em["reduction_factor"], 2) if "reduction_factor" in em else 3,
                            metric=read_str(em["metric"], ES_METRICS) if "metric" in em else "val_acc",
                            brackets=read_int(em["brackets"], 1, 20) if "brackets" in em else None,
+                           cost_band=read_num(em["cost_band"], 1.0, 1e6, low_open=True) if "cost_band" in em else None,
                            loc=(em.get("grace_epochs") or m["early_stopping"]).loc)
         if es.brackets is not None and es.type != "hyperband":
             raise em["brackets"].key_err(f"brackets is a setting of hyperband, not of {es.type}",
                                          "type: hyperband, or no brackets")
+        if es.cost_band is not None and es.type != "moasha":
+            raise em["cost_band"].key_err(f"cost_band is a setting of moasha (its rungs rank by cost), not of {es.type}",
+                                          "type: moasha, or no cost_band")
     res = Resources()
     if "resources" in m:
         rm = check_keys(m["resources"], ("cpus", "gpus", "memory_gb"), what="per-trial resources")
@@ -511,5 +515,9 @@ def _check_search(spec: SearchSpec) -> None:
             raise (es.loc or s.loc or NOLOC).error(
                 f"moasha ranks trials mid-training by val_acc and the counted costs; the objectives are "
                 f"{', '.join(names)}", "objectives among val_acc (required), macs and params")
+        if es.cost_band is not None and not {"macs", "params"} & set(names):
+            raise (es.loc or s.loc or NOLOC).error(
+                f"cost_band {es.cost_band:g} bands trials by their cost; the objectives are {', '.join(names)}",
+                "macs or params among the objectives, or no cost_band")
     if len({o.name for o in s.objectives}) != len(s.objectives):  # pragma: no cover - mapping keys are unique
         raise (s.loc or NOLOC).error("duplicate objective", "each objective once")

@@ -269,6 +269,7 @@ class EarlyStopping:
     reduction_factor: int = 3
     metric: str = "val_acc"
     brackets: int | None = None  # hyperband only: None = every bracket down to one with no rung
+    cost_band: float | None = None  # moasha only: promote within cost bands of this factor (None: one band)
     loc: Loc | None = field(default=None, compare=False, repr=False)
 
 

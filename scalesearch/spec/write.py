@@ -65,6 +65,8 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
                                      reduction_factor=es.reduction_factor, metric=es.metric)
         if es.brackets is not None:
             sd["early_stopping"]["brackets"] = es.brackets
+        if es.cost_band is not None:  # written only when set: older studies' canonical text is unchanged
+            sd["early_stopping"]["cost_band"] = es.cost_band
     sd["resources"] = Flow(cpus=s.resources.cpus, gpus=s.resources.gpus)
     if s.resources.memory_gb is not None:  # written only when set: older studies' canonical text is unchanged
         sd["resources"]["memory_gb"] = s.resources.memory_gb
