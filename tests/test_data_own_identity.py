@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from support.images import write_folder
 from support.search import run_study_inprocess
-from test_filedata import write_folder
 
 from scalesearch.data import own as filedata
 from scalesearch.spec import format_spec, parse_spec

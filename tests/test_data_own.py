@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support.images import write_folder
 from support.search import cli, run_study_inprocess
 
 from scalesearch.data import own as filedata
@@ -27,19 +28,6 @@ def own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(filedata.CACHE_ENV, str(tmp_path / "cache"))
     filedata._probe_cached.cache_clear()
     filedata._decode_cached.cache_clear()
-
-
-def write_folder(root: Path, classes: dict[str, int], *, size: int = 12, mode: str = "L", seed: int = 0,
-                 sub: str = "") -> Path:
-    rng = np.random.default_rng(seed)
-    for i, (name, n) in enumerate(classes.items()):
-        d = root / sub / name
-        d.mkdir(parents=True, exist_ok=True)
-        for j in range(n):
-            shape = (size, size) if mode == "L" else (size, size, 3)
-            a = np.clip(rng.normal(40 + 60 * i, 20, shape), 0, 255).astype(np.uint8)
-            Image.fromarray(a, mode=mode).save(d / f"{j:03d}.png")
-    return root
 
 
 SPEC = """study: {study}
