@@ -1,5 +1,5 @@
-"""Defects of the spec reader a new user found, each as a run of the CLI: one line, exit 2, no traceback,
-nothing written; and the package's structure: one registered class per parameter kind, one candidate type, errors as
+"""The spec reader (`scalesearch.spec.parse`) at its limits, as a new user met them, each as a run of the CLI: one
+line, exit 2, no traceback, nothing written; and the package's structure: one registered class per parameter kind, one candidate type, errors as
 data."""
 
 from __future__ import annotations

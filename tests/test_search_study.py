@@ -1,5 +1,5 @@
-"""The CLI's defects a new user found, each as the real command line in a subprocess: one line on stderr, exit status 2, nothing
-written.
+"""Claiming a study (`scalesearch.search.study`) and the database URL, as a new user met them, each as the real
+command line in a subprocess: one line on stderr, exit status 2, nothing written.
 
 - Two `scalesearch run` of the same new study started 0, 0.3, 1 and 3 s apart: exactly one runs it, the other is
   refused in one line naming the first's PID, and nothing is trained twice. The study is claimed (inserted, or
