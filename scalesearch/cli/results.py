@@ -1,9 +1,11 @@
 """The read side's commands: `query`, `compare`, `scores`, `fidelity`, `plot`, `report`.
 
 Each opens the database read-only through `scalesearch.results`: `query` is `results.query` written out by
-`frames.write_frame`, `compare` is `results.compare.compare_arms`, `fidelity` is `results.study_fidelity.study_fidelity`, `plot` is `results.plots.plot_studies`, `report` is `results.report.write_report`.
+`results.frames.write_frame`, `compare` is `results.compare.compare_arms`, `fidelity` is
+`results.study_fidelity.study_fidelity`, `plot` is `results.plots.plot_studies`, `report` is
+`results.report.write_report`.
 `add_query_arguments(parser)` and `run_query(args)` are the whole `query` command, for a parser of one's own.
-The declarations read their choices from `frames` and `plot.studies`, which load no pandas until they run.
+The declarations read their choices from `results.frames` and `results.plots`, which load no pandas until they run.
 """
 
 from __future__ import annotations

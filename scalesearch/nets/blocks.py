@@ -12,7 +12,7 @@ ignored) and linear layers (in*out per sample); BatchNorm, activations, pooling,
 additions count zero. Params count every learnable tensor, BatchNorm affine included. Activations count the
 elements of every conv and linear output (pycls's `acts`).
 
-This module imports nothing of scalesearch: `arch` validates stage strings and StageSpecs against the registry,
+This module imports nothing of scalesearch: `nets.specs` validates stage strings and StageSpecs against the registry,
 `cost` sums the cost functions over a NetSpec, `build` instantiates the modules (`scalesearch.nets.modules`).
 The module classes stay importable from here (`from scalesearch.nets.blocks import Bottleneck`), loaded on first use.
 

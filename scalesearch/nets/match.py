@@ -1,7 +1,7 @@
 """Matching an integer to a cost target: the search behind spec files' `match:` parameters and ResNeXt's rule
 for the bottleneck width d that keeps a complexity fixed as the cardinality C changes (the paper's Table 2).
 
-It lives above `cost` (it costs candidates) and below `spec`; `arch` knows nothing of it.
+It lives above `cost` (it costs candidates) and below `spec`; `nets.specs` knows nothing of it.
 
 Example:
     >>> [match_bottleneck_width(c) for c in (1, 2, 4, 8, 32)]

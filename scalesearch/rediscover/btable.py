@@ -75,7 +75,7 @@ def _b_table_markdown(tab: pd.DataFrame) -> str:
 def write_b_table(out: str | Path | None = None, coefficients: Mapping[str, Sequence[float]] | None = None, *,
                   found_note: str = "") -> Path:
     """Write the B0 -> B7 analysis (markdown + CSV + figure) into `out` (default results/efficientnet_b0_b7, created
-    and marked, or used when it is marked, else refused: `files.output_folder`); returns the markdown path."""
+    and marked, or used when it is marked, else refused: `util.files.output_folder`); returns the markdown path."""
     tab = efficientnet_b_table(coefficients)
     named = out is not None
     folder = output_folder(out if named else Path("results") / B_TABLE_FOLDER, named=named, remedy=OUT_REMEDY)

@@ -159,7 +159,7 @@ def analyse(experiment: str, db: str | None = DEFAULT_DB, *, pilot: bool = False
     Raises:
         InputError: an unknown experiment.
         NotFoundError: a study that is in neither the database nor its raw files.
-        OutputFolderError: a <out_root>/<study> folder that exists and is not scalesearch's (`files.output_folder`).
+        OutputFolderError: a <out_root>/<study> folder that exists and is not scalesearch's (`util.files.output_folder`).
     """
     from scalesearch.results.raw import read_raw
 

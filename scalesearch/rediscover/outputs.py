@@ -85,7 +85,7 @@ def write(outcome: Outcome, out_root: str | Path = "results", *, db: str | None 
     """Write results/<study>/rediscovery.md and .json (and each study's report with `report`), then rebuild
     results/REDISCOVERY.md. Returns the paths written. Each results/<study>/ and results/_assets/ is created and
     marked, or used when it is marked; one that exists unmarked is refused before anything is written
-    (`files.output_folder`)."""
+    (`util.files.output_folder`)."""
     root = Path(out_root)
     shared = root / "_assets"
     for f in [root / s for s in outcome.studies] + ([shared] if report and db is not None else []):

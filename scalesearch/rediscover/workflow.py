@@ -58,7 +58,7 @@ def write_b0_b7(db: str, out: str | Path = "results") -> Path:
     """Write the B0 -> B7 analysis into <out>/efficientnet_b0_b7 (the paper's coefficients, and experiment 1's
     found ones when `db` holds a full run of it), then rebuild <out>/REDISCOVERY.md; returns the markdown path.
     The folder is created and marked, or used when it is marked; one that exists unmarked is refused before
-    anything is read or written (`files.output_folder`)."""
+    anything is read or written (`util.files.output_folder`)."""
     folder = check_output_folder(Path(out) / B_TABLE_FOLDER, remedy=OUT_REMEDY)
     coefs: dict[str, Sequence[float]] = {"paper": PAPER_COEFFICIENTS}
     found = found_coefficients(db)

@@ -78,7 +78,7 @@ def plot_studies(studies: Sequence[str], *, db: str | None = None, kind: str = "
         where: keep only the trials where this query-language condition holds.
         aggregate: pareto and scaling: one point per configuration, the mean over its repeats.
         out: the image file (default `default_out(studies, kind)`: results/<study>/<kind>.png, in a folder
-            created and marked, or used when it is marked, else refused: `files.output_folder`).
+            created and marked, or used when it is marked, else refused: `util.files.output_folder`).
 
     Returns:
         The path written.

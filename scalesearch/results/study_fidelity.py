@@ -3,7 +3,7 @@
 
 It reads the study's trials and per-epoch metrics read-only, ranks them with
 `scalesearch.analysis.fidelity.rank_fidelity` (the definitions are there), and draws `plot.fidelity_figure.plot_fidelity`
-into results/<study>/fidelity.png (a folder scalesearch made, `files.output_folder`) or the file the user names.
+into results/<study>/fidelity.png (a folder scalesearch made, `util.files.output_folder`) or the file the user names.
 The metric is the study's first objective unless another is asked for; it must be recorded each epoch.
 """
 

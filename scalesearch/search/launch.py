@@ -41,7 +41,7 @@ def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, ad
     Raises:
         ScalesearchError: a bad spec (SpecError), study name, database URL or address, a study that exists
             with another spec or that another process is running, or a study's output folder (the folder of its
-            name beside the database) that exists and is not scalesearch's (`files.OutputFolderError`); nothing
+            name beside the database) that exists and is not scalesearch's (`util.files.OutputFolderError`); nothing
             is written then.
 
     Example:

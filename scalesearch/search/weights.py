@@ -3,7 +3,7 @@
 A completed trial's worker sends its state_dict with its final result (`trial.run(weights=True)`); the driver
 writes it, never a worker (a cluster has many disks), to `checkpoint_dir(db, study)/trial_<number>.pt`, mode 0600,
 and records the file with the trial (`metrics["checkpoint"]`, relative to that folder). That folder lies in the
-study's output folder (`store.study_dir`), created and marked by `files.output_folder` (which `scalesearch.run`
+study's output folder (`store.study_dir`), created and marked by `util.files.output_folder` (which `scalesearch.run`
 has checked before anything was written). After each trial it keeps:
 
     pareto  the trials on the Pareto front of the study's objectives (plus macs: min when it has one metric), as
@@ -78,7 +78,7 @@ def _remedy(study: str) -> str:
 
 
 def check_study_folder(url: str, study: str) -> None:
-    """Raise `files.OutputFolderError` (one line) when the study's output folder exists and is not scalesearch's;
+    """Raise `util.files.OutputFolderError` (one line) when the study's output folder exists and is not scalesearch's;
     writes nothing (a run calls it before the database is opened for writing)."""
     check_output_folder(study_dir(url, study), remedy=_remedy(study))
 

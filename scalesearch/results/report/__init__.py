@@ -53,7 +53,7 @@ def write_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
         db: a SQLAlchemy URL or SQLite path (default results/scalesearch.db), or a `Reader`; read-only.
         study: the study's name.
         out_dir: the folder, created (and marked as scalesearch's) if needed. Default results/<study>: created
-            and marked, or used when it is marked, else refused (`files.output_folder`).
+            and marked, or used when it is marked, else refused (`util.files.output_folder`).
         top: leaderboard rows.
         plotly_js: "inline" (default: one self-contained page), or a path relative to the folder, ending in .js,
             where plotly's JavaScript is written (unless that file already holds it) and loaded from, so that

@@ -116,7 +116,7 @@ REPORT_REMEDY = "write the report elsewhere with --out DIR"
 
 
 def default_folder(study: str) -> Path:
-    """results/<study>: where a study's report goes unless a folder is named (`files.output_folder` decides
+    """results/<study>: where a study's report goes unless a folder is named (`util.files.output_folder` decides
     whether it may be written)."""
     return Path("results") / study
 
@@ -129,7 +129,7 @@ def build_report(db: DB, study: str, out_dir: str | Path | None = None, *, top: 
         db: a SQLAlchemy URL or SQLite path (default results/scalesearch.db) or a `Reader`.
         study: the study's name.
         out_dir: the folder of the figures, created (and marked) if needed; default results/<study>, created and
-            marked, or used when it is marked, else refused (`files.output_folder`), once the study is read.
+            marked, or used when it is marked, else refused (`util.files.output_folder`), once the study is read.
         top: leaderboard rows.
         figures: draw the figures (PNG and SVG files; plotly figures for the HTML).
 
