@@ -214,7 +214,7 @@ def _storage_error(e: BaseException, url: str) -> StoreWriteError | None:
 
 def _load_data(spec: SearchSpec, driver: Driver) -> Any:
     """The study's dataset, loaded once in the driver and handed to every trial through Ray's object store (a
-    trial at a scaled resolution loads its own: `trial.run`)."""
+    trial at a scaled resolution loads its own: `trial.job.run`)."""
     from scalesearch.trial.job import data_config, load_data
 
     return load_data(data_config(spec.dataset), device="cpu", test=bool(dict(spec.train).get("eval_test", False)))

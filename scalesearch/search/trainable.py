@@ -1,11 +1,11 @@
-"""The Ray Tune adapter: a trial's config (a `scalesearch.trial.job.Job` as data) -> `trial.run` -> `tune.report`.
+"""The Ray Tune adapter: a trial's config (a `scalesearch.trial.job.Job` as data) -> `trial.job.run` -> `tune.report`.
 
 Every epoch but the last is reported as it ends (ASHA decides on those); the last epoch is reported once, after
 `fit` returns, merged with the result summary and `final: True`, so that the final report carries everything
 (test accuracy, latency, times) even when ASHA stops the trial on it. A failed trial reports its error as a
 final result instead of raising: the driver stores it as failed with its text, and the reused worker goes on to
 the next trial. When Tune stops a trial (ASHA), `tune.report` ends the training thread with SystemExit, which
-`trial.run` lets through.
+`trial.job.run` lets through.
 
 With `score_seed` in the config, the worker first computes the candidate's training-free scores
 (`scalesearch.train.scores.scores_for_job`) and sends them with its first report.

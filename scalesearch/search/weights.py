@@ -1,6 +1,6 @@
 """The final weights a search keeps (`search: {keep: pareto | best | all | none}`, default pareto).
 
-A completed trial's worker sends its state_dict with its final result (`trial.run(weights=True)`); the driver
+A completed trial's worker sends its state_dict with its final result (`trial.job.run(weights=True)`); the driver
 writes it, never a worker (a cluster has many disks), to `checkpoint_dir(db, study)/trial_<number>.pt`, mode 0600,
 and records the file with the trial (`metrics["checkpoint"]`, relative to that folder). That folder lies in the
 study's output folder (`store.study_dir`), created and marked by `util.files.output_folder` (which `scalesearch.run`

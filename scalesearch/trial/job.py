@@ -276,7 +276,7 @@ def run(job: Job | Mapping[str, Any], data: Any = None, *, on_epoch: EpochCallba
         threads: torch intra-op threads for this process (default: leave as is).
         data_dir: where the dataset files are (default: $SCALESEARCH_DATA, else /usr/share/datasets).
         catch: return an `Exception` raised while training as a failed result (default); False re-raises it.
-        progress: called as progress(step_in_epoch, steps_in_epoch) during training (`train.fit`'s progress).
+        progress: called as progress(step_in_epoch, steps_in_epoch) during training (`train.loop.fit`'s progress).
         weights: return the trained network's state_dict (CPU tensors, `torch.save` bytes in base64) as `weights`
             when it completes: the driver, not the worker, writes the files a search keeps.
         on_checkpoint: with the job's `checkpoint_every` = N > 0, called after every N-th epoch but the last, before
