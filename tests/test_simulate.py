@@ -352,3 +352,18 @@ def test_the_rung_settings_script_on_a_recorded_study(recorded, tmp_path: Path):
     bad = subprocess.run([sys.executable, str(REPO / "scripts" / "rung_settings.py"), "degradation_look1", "--db",
                           recorded, "--settings", "1-2"], check=False, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--settings" in bad.stderr
+
+
+def test_the_command_promotes_within_cost_bands_for_moasha_only(tmp_path: Path):
+    from scalesearch.search.dumpfile import load_study
+
+    db = f"sqlite:///{tmp_path}/b.db"
+    load_study(REPO / "results" / "benchmark_proxy" / "first_corner" / "study.jsonl.gz", db)  # val_acc and MACs
+    common = ("simulate", "benchmark_proxy", "--db", db, "--strategies", "random", "--seeds", "2")
+    ok = cli(*common, "--scheduler", "moasha", "--cost-band", "4")
+    assert ok.returncode == 0, ok.stderr
+    assert any(line.split()[:2] == ["random", "moasha"] for line in ok.stdout.splitlines())
+    for extra, message in ((["--scheduler", "asha", "--cost-band", "4"], "apply to moasha"),
+                           (["--scheduler", "moasha", "--cost-band", "1"], "ratio > 1")):
+        bad = cli(*common, *extra)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr

@@ -48,6 +48,9 @@ def add_simulate(sub: argparse._SubParsersAction, full: bool = True) -> None:
                         "SCORE one of naswot, synflow, snip, grad_norm, params, macs (default none)")
     p.add_argument("--grace-epochs", type=int, default=1, metavar="N", help="the schedulers' first rung (default 1)")
     p.add_argument("--reduction-factor", type=int, default=3, metavar="N", help="the schedulers' eta (default 3)")
+    p.add_argument("--cost-band", type=float, default=None, metavar="X",
+                   help="moasha only: promote within cost bands of this factor (MACs within a factor X; default: one "
+                        "band), as the spec's early_stopping.cost_band")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write simulate_curves.csv, simulate_summary.csv and simulate.png here")
     p.set_defaults(func=run_simulate)
@@ -66,7 +69,7 @@ def run_simulate(args: argparse.Namespace) -> int:
                          schedulers=_names(args.scheduler), seeds=args.seeds,
                          prefilters=[parse_prefilter(p) for p in _names(args.prefilter)], trials=args.trials,
                          budget_s=args.budget_s, workers=args.workers, grace_epochs=args.grace_epochs,
-                         reduction_factor=args.reduction_factor)
+                         reduction_factor=args.reduction_factor, cost_band=args.cost_band)
     print(sim.text())
     if args.out:
         from scalesearch.plot.anytime import plot_anytime

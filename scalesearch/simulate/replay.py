@@ -502,7 +502,8 @@ def simulate_study(study: str, *, db: str | None = None, strategies: Sequence[st
                    schedulers: Sequence[str] = ("none",), seeds: int = 20,
                    prefilters: Sequence[tuple[str, int, int] | None] = (None,), **kw: Any) -> Simulation:
     """Replay the recorded study `study` under each strategy x scheduler x prefilter x seed (`simulate`'s
-    keywords: trials, budget_s, workers, grace_epochs, reduction_factor). The database is opened read-only."""
+    keywords: trials, budget_s, workers, grace_epochs, reduction_factor, cost_band). The database is opened
+    read-only."""
     for s in strategies:
         if s not in SIMULATED_STRATEGIES:
             raise InputError(f"--strategies: unknown strategy {s!r}; expected some of {', '.join(SIMULATED_STRATEGIES)}")
