@@ -56,7 +56,7 @@ from scalesearch.simulate.table import DistinctDraws, Entry, Table, config_key
 from scalesearch.strategies.names import PREFILTER_SCORES, SIMULATED_SCHEDULERS, SIMULATED_STRATEGIES
 from scalesearch.strategies.rungs import Rungs, rung_plan
 
-__all__ = ["Entry", "Run", "Simulation", "Table", "baseline_of", "load_table",
+__all__ = ["Entry", "Run", "Simulation", "Table", "baseline_of", "load_table", "mean_ci",
            "parse_prefilter",
            "simulate", "simulate_many", "simulate_study", "strategy_label", "summarise"]
 
@@ -374,7 +374,7 @@ def _dominated(v: Sequence[float], others: Sequence[Sequence[float]], signs: Seq
     return False
 
 
-def _mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
+def mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
     """(mean, half-width of a 95% t interval) of the non-NaN values; NaN where there are too few."""
     x = x[~np.isnan(x)]
     if not len(x):
@@ -429,7 +429,7 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
         group = list(group)
         mat = np.array([[value_at(r, t) for t in grid] for r in group])
         for j, t in enumerate(grid):
-            m, h = _mean_ci(mat[:, j], t_quantile)
+            m, h = mean_ci(mat[:, j], t_quantile)
             curves.append({"strategy": strategy, "scheduler": scheduler, "time_s": float(t), "mean": m,
                            "lo": m - h, "hi": m + h, "n": int(np.sum(~np.isnan(mat[:, j])))})
 
@@ -444,16 +444,15 @@ def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[A
         finals = np.array([r.trace[-1][1] if r.trace else math.nan for r in group])
         reached = np.array([reach(r) for r in group])
         to_98[(strategy, scheduler)] = reached[:, 0]
-        final, h = _mean_ci(finals, t_quantile)
+        final, h = mean_ci(finals, t_quantile)
+        to_trainings, to_epochs = mean_ci(reached[:, 0], t_quantile), mean_ci(reached[:, 2], t_quantile)
         wall = max(sum(r.wall_s for r in group), 1e-9)
         rows.append({"strategy": strategy, "scheduler": scheduler, "seeds": len(group),
                      "final": final, "final_ci": h, "of_best": final / best if best else math.nan,
                      "reached_98": int(np.sum(~np.isnan(reached[:, 0]))),
-                     "trainings_to_98": _mean_ci(reached[:, 0], t_quantile)[0],
-                     "trainings_to_98_ci": _mean_ci(reached[:, 0], t_quantile)[1],
-                     "hours_to_98": _mean_ci(reached[:, 1], t_quantile)[0] / 3600,
-                     "epochs_to_98": _mean_ci(reached[:, 2], t_quantile)[0],
-                     "epochs_to_98_ci": _mean_ci(reached[:, 2], t_quantile)[1],
+                     "trainings_to_98": to_trainings[0], "trainings_to_98_ci": to_trainings[1],
+                     "hours_to_98": mean_ci(reached[:, 1], t_quantile)[0] / 3600,
+                     "epochs_to_98": to_epochs[0], "epochs_to_98_ci": to_epochs[1],
                      "epochs": float(np.mean([r.epochs for r in group])),
                      "trainings": float(np.mean([r.trainings for r in group])),
                      "dropped": float(np.mean([r.dropped for r in group])),

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from scalesearch.errors import InputError
-from scalesearch.simulate.replay import simulate
+from scalesearch.simulate.replay import mean_ci, simulate
 from scalesearch.simulate.table import Table
 
 __all__ = ["GoalVerdict", "RungSetting", "compare_rung_settings", "judge_goal"]
@@ -94,13 +94,10 @@ class GoalVerdict:
 
 
 def _mean_interval(x: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) of a 95% t interval of the non-NaN values (`replay.mean_ci`)."""
     from scalesearch.analysis.stats import t_quantile
 
-    x = x[~np.isnan(x)]
-    if len(x) < 2:
-        m = float(x.mean()) if len(x) else math.nan
-        return m, math.nan, math.nan
-    m, h = float(x.mean()), float(t_quantile(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    m, h = mean_ci(x, t_quantile)
     return m, m - h, m + h
 
 

@@ -90,6 +90,7 @@ class Rungs:
                  band_of: Callable[[Sequence[float]], Hashable] | None = None) -> None:
         self.eta = eta
         self.band_of = band_of
+        self._band: dict[Hashable, Hashable] = {}  # each recorded trial's band (its cost is the same at every rung)
         self.milestones = milestones(grace, eta, max_t)
         self.recorded: dict[int, dict[Hashable, tuple[float, ...]]] = {m: {} for m in self.milestones}
         self._values: dict[int, list[float]] = {}  # one objective: each rung's recorded values, maximised
@@ -107,8 +108,8 @@ class Rungs:
                 return None  # decided at this rung already
             recorded = self.recorded[m]
             if self.band_of is not None and len(vector) > 1:
-                band = self.band_of(vector)
-                before = {t: v for t, v in recorded.items() if self.band_of(v) == band}
+                band = self._band.setdefault(trial, self.band_of(vector))
+                before = {t: v for t, v in recorded.items() if self._band[t] == band}
             else:
                 before = recorded
             n = len(before) + 1
