@@ -25,7 +25,7 @@ dataset: {{name: imagefolder, path: {path}, val_size: 2, resolution: 8}}
 train: {{epochs: 1, batch_size: 32, warmup_epochs: 0}}
 architecture: {{family: cifar_resnet, args: {{depth: 8, width: w}}}}
 parameters: {{w: {{grid: [4, 8]}}}}
-search: {{sampler: grid, max_concurrency: 2, resources: {{cpus: 1, gpus: 0}}}}
+search: {{sampler: grid, resources: {{cpus: 1, gpus: 0}}}}
 """
 
 

@@ -24,7 +24,7 @@ dataset: {{name: synthetic, num_classes: 3, in_channels: 1, image_size: 8, num_t
 train: {{epochs: 2, batch_size: 32, warmup_epochs: 0, eval_test: true}}
 architecture: {{family: cifar_resnet, args: {{depth: 8, width: w}}}}
 parameters: {{w: {{grid: [4, 8, 12]}}}}
-search: {{sampler: grid, max_concurrency: 2, resources: {{cpus: 1, gpus: 0}}, keep: {keep}{extra}}}
+search: {{sampler: grid, resources: {{cpus: 1, gpus: 0}}, keep: {keep}{extra}}}
 """
 
 

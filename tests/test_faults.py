@@ -36,13 +36,13 @@ from scalesearch.store import Reader
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
-# 4 configurations of 4 epochs on 600 8x8 images, about 0.5 s each on a warm worker, two at a time
+# 4 configurations of 4 epochs on 600 8x8 images, about 0.5 s each on a warm worker, one at a time
 SPEC = spec_text("faults", """\
 architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
 parameters:
   lr: {grid: [0.1, 0.05]}
   w: {grid: [4, 6]}
-search: {sampler: grid, max_concurrency: 2}
+search: {sampler: grid}
 """, train="epochs: 4, batch_size: 50, warmup_epochs: 0, lr: lr",
     dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 8, num_train: 600, num_test: 50, "
             "val_size: 100}")

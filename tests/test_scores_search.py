@@ -20,7 +20,7 @@ architecture: {family: cifar_resnet, args: {depth: d, width: w}}
 parameters:
   d: {grid: [8, 14]}
   w: {grid: [4, 8, 12]}
-search: {sampler: grid, repeats: 2, max_concurrency: 2, keep: none}
+search: {sampler: grid, repeats: 2, keep: none}
 """)
 
 
@@ -84,7 +84,7 @@ architecture: {family: cifar_resnet, args: {depth: d, width: w}}
 parameters:
   d: {grid: [8, 14]}
   w: {int: [4, 16], step: 2}
-search: {sampler: random, trials: 4, max_concurrency: 2, keep: none, prefilter: {score: params, pool: 4, keep: 2}}
+search: {sampler: random, trials: 4, keep: none, prefilter: {score: params, pool: 4, keep: 2}}
 """, train="epochs: 1, batch_size: 50, warmup_epochs: 0")
 
 

@@ -75,7 +75,7 @@ def test_lr_sweep_trains_each_value_and_repeats_are_averaged(tmp_path, ray_sessi
     text = spec_text("lr", """\
 architecture: {family: cifar_resnet, args: {depth: 8, width: 4}}
 parameters: {lr: {grid: [0.05, 0.1, 0.2]}}
-search: {sampler: grid, repeats: 2, max_concurrency: 2}
+search: {sampler: grid, repeats: 2}
 """, train="epochs: 1, batch_size: 50, warmup_epochs: 0, lr: lr")
     db = f"sqlite:///{tmp_path}/r.db"
     assert run_study_inprocess(text, db, ray_session).state == "finished"
@@ -150,7 +150,7 @@ architecture: {family: cifar_resnet, args: {depth: 8, width: 4}}
 parameters:
   dev: {choice: [cpu, "cuda:99"]}
   lr: {grid: [0.1, 1000000.0]}
-search: {sampler: grid, max_concurrency: 2}
+search: {sampler: grid}
 """, train="epochs: 2, batch_size: 50, warmup_epochs: 0, lr: lr, device: dev, nan_check_every: 1")
     db = f"sqlite:///{tmp_path}/r.db"
     assert run_study_inprocess(text, db, ray_session).state == "finished"

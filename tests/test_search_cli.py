@@ -189,7 +189,7 @@ def pipe_run(tmp_path_factory, ray_session):
 architecture: {family: cifar_resnet, args: {depth: "6 * n + 2", width: 4}}
 parameters: {n: {grid: [1, 2, 3]}}
 constraints: ["n < 3"]
-search: {sampler: grid, max_concurrency: 2}
+search: {sampler: grid}
 """)
     db_path = folder / "r.db"
     spec = _write(folder, text)

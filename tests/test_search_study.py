@@ -37,12 +37,13 @@ pytest.importorskip("optuna")
 from support.cli import main_in_process
 from support.search import cli_popen, dump, optuna_trials, spec_text
 
-# 4 configurations of one short epoch each (8x8 images), 2 at a time
+# 4 configurations of one short epoch each (8x8 images), one at a time (one trial worker: its start costs more CPU
+# than the four trainings)
 SPEC = spec_text("race", """\
 architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
 parameters:
   w: {grid: [4, 6, 8, 10]}
-search: {sampler: grid, max_concurrency: 2}
+search: {sampler: grid}
 """, train="epochs: 1, batch_size: 50, warmup_epochs: 0")
 
 UNKNOWN_SCHEME = "foo://x"
@@ -203,9 +204,9 @@ def test_a_second_run_while_the_first_trains_is_refused_and_writes_nothing(tmp_p
     try:
         first, out, err = _start(tmp_path, "a", str(spec), db, ray_session.address)
         deadline = time.monotonic() + 180
-        while _running(db) < 2:  # the first has started both concurrency slots' trials; they wait for CPUs
+        while _running(db) < 1:  # the first has started its trial, which waits for a CPU
             assert first.poll() is None, err.read_text()
-            assert time.monotonic() < deadline, "the first driver did not start its two trials"
+            assert time.monotonic() < deadline, "the first driver did not start its trial"
             time.sleep(0.2)
         before = dump(db_path)
         r = _run("run", str(spec), "--db", db, "--address", ray_session.address, cwd=tmp_path)
@@ -351,3 +352,22 @@ def _open_optuna_at_once(url: str, n: int) -> list[str]:
     for t in threads:
         t.join(timeout=120)
     return errors
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# what a study records of the machine
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the GPU driver check reads Linux paths")
+@pytest.mark.parametrize("driver", [False, True], ids=["no-gpu-driver", "gpu-driver"])
+def test_the_driver_imports_torch_for_gpu_names_only_where_a_gpu_driver_is_loaded(tmp_path, driver):
+    """A search's driver needs torch only to name GPUs: without a GPU driver it records the machine (and torch's
+    version, from the package metadata) without importing torch."""
+    marker = tmp_path / "nvidia"
+    if driver:
+        marker.mkdir()
+    code = ("import sys; from scalesearch.search import study; "
+            f"study.GPU_DRIVER_PATHS = ({str(marker)!r},); versions, hardware = study.provenance(); "
+            "print('torch' in sys.modules, bool(versions['torch']), hardware['cpus'] > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(driver), "True", "True"]

@@ -10,6 +10,7 @@ import hashlib
 import os
 import platform
 import socket
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -141,14 +142,27 @@ def provenance() -> tuple[dict[str, Any], dict[str, Any]]:
         hardware["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1)
     except (ValueError, OSError, AttributeError):  # pragma: no cover
         pass
-    try:
-        import torch
+    if gpu_driver_loaded():
+        try:
+            import torch
 
-        if torch.cuda.is_available():
-            hardware["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # noqa: BLE001, S110 - informational: no GPU names when torch or CUDA cannot say
-        pass
+            if torch.cuda.is_available():
+                hardware["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        except Exception:  # noqa: BLE001, S110 - informational: no GPU names when torch or CUDA cannot say
+            pass
     return versions, hardware
+
+
+# Where Linux shows a loaded GPU driver: NVIDIA's kernel module, ROCm's compute device.
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/kfd")
+
+
+def gpu_driver_loaded() -> bool:
+    """Whether torch could see a GPU here. On Linux without a GPU driver it cannot, and the driver of a search then
+    never imports torch (1.5 CPU-s; its trials import it in their own workers); elsewhere torch is asked."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.path.exists(p) for p in GPU_DRIVER_PATHS)
 
 
 def _pid_alive(pid: int | None) -> bool:

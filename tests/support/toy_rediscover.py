@@ -45,7 +45,7 @@ def toy_spec(text: str, study: str) -> str:
     for name, small in (("alpha", [1.0, 1.2]), ("beta", [1.0, 1.1])):
         if name in params and "grid" in params[name]:
             params[name] = {"grid": small}
-    d["search"].update({"repeats": 2, "max_concurrency": 2})
+    d["search"].update({"repeats": 2, "max_concurrency": 1})  # one trial worker: its start costs more CPU than its trainings
     d["search"].pop("time_budget_s", None)
     return yaml.safe_dump(d, sort_keys=False)
 
