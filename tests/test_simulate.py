@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("optuna")
@@ -18,7 +21,8 @@ from support.search import REPO, cli
 
 from scalesearch.analysis import hypervolume
 from scalesearch.errors import InputError
-from scalesearch.simulate.replay import Table, parse_prefilter, simulate, simulate_many, simulate_study, summarise
+from scalesearch.simulate.replay import Table, parse_prefilter, simulate, simulate_many, simulate_study
+from scalesearch.simulate.tally import summarise
 from scalesearch.spec import parse_spec
 from scalesearch.strategies.rungs import Rungs
 
@@ -367,3 +371,36 @@ def test_the_command_promotes_within_cost_bands_for_moasha_only(tmp_path: Path):
                            (["--scheduler", "moasha", "--cost-band", "1"], "ratio > 1")):
         bad = cli(*common, *extra)
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
+
+
+def test_a_warm_start_is_told_before_the_first_ask_and_is_not_a_training():
+    from scalesearch.search.warmstart import WARM_ATTR, warm_trials
+
+    table = _table()
+    old = [({"a": a, "b": "y"}, [0.9], i) for i, a in enumerate((1, 2, 3, 4))] + [({"a": 9, "b": "x"}, [0.1], 9)]
+    told = warm_trials(table.spec, old, "old")
+    assert len(told) == 5 and told[-1].params == {"b": "x"}  # a = 9 is not in the new grid: told with b only
+    for strategy in ("rea", "tpe", "nsga2"):
+        run = simulate(table, strategy, seed=0, warm_start=told, keep_study=True)
+        assert sorted(run.completed) == sorted(table.entries) and run.trainings == 8  # told trials train nothing
+        trials = run.study.get_trials(deepcopy=False)
+        assert [t.user_attrs.get(WARM_ATTR) for t in trials[:5]] == ["old"] * 5
+        assert not any(WARM_ATTR in t.user_attrs for t in trials[5:])
+    with pytest.raises(InputError, match="replay proposes in the recorded order"):
+        simulate(table, "replay", warm_start=told)
+
+
+def test_the_warm_start_script_pairs_cold_and_warm_runs_by_seed(tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "warm_start.py"), "--dump", str(DUMP), "--param",
+                        "depth", "--old", "56", "--strategies", "rea,random", "--seeds", "3", "--out",
+                        str(tmp_path)], capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "old study = 2 configurations with depth in [56] (2 told;" in r.stdout
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert len(rows) == 2 * 3 * 2 and set(rows.start) == {"cold", "warm"}
+    summary = pd.read_csv(tmp_path / "summary.csv").set_index("strategy")
+    # random ignores what it is told: the same draws, cold or warm
+    assert summary.loc["random", "warm_minus_cold"] == 0 and summary.loc["random", "paired"] == 3
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "warm_start.py"), "--dump", str(DUMP), "--param",
+                          "nosuch"], capture_output=True, text=True, timeout=300, check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--param nosuch" in bad.stderr

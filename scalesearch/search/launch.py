@@ -62,6 +62,11 @@ def run(spec: SpecSource, *, db: str | None = None, study: str | None = None, ad
     check_space(loaded)  # the same checks as `scalesearch validate`: an infeasible space fails here, untrained
     _check_outputs(db, loaded.study)
     _decode_files(loaded.dataset)
+    if loaded.search.warm_start is not None:  # the old study is read now: one that cannot serve is one line
+        from scalesearch.search.warmstart import check_warm_start
+        from scalesearch.store import normalize_url
+
+        check_warm_start(loaded, normalize_url(db))
     return _search(loaded, text, file, db, address, progress)
 
 

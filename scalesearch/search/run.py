@@ -22,6 +22,7 @@ from scalesearch.search.driver import Driver
 from scalesearch.search.progress import Progress
 from scalesearch.search.state import Outcome
 from scalesearch.search.study import SAMPLER_SEED_SALT, make_sampler, open_optuna_storage
+from scalesearch.search.warmstart import apply_warm_start
 from scalesearch.spec import SearchSpec
 from scalesearch.store import DatabaseFileLost, Store, StoreWriteError, StudyRecord, describe_url, now, sqlite_path
 
@@ -64,6 +65,8 @@ def run_study(spec: SearchSpec, store: Store, record: StudyRecord, *, session: A
                                             "spec_hash": record.spec_hash})
     threads = max(1, int(s.resources.cpus))
     driver = Driver(spec, store, study, record, progress=progress, threads=threads)
+    if s.warm_start is not None:  # after the driver failed what a killed run left waiting: the front is enqueued now
+        apply_warm_start(study, spec, store.url)
     spent = record.wall_seconds + driver.killed_run_s
     budget = None
     if s.time_budget_s is not None:

@@ -48,17 +48,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from scalesearch.errors import InputError
 from scalesearch.search.ask import MAX_IDLE_PROPOSALS
 from scalesearch.simulate.table import DistinctDraws, Entry, Table, config_key
+from scalesearch.simulate.tally import summarise
 from scalesearch.strategies.names import PREFILTER_SCORES, SIMULATED_SCHEDULERS, SIMULATED_STRATEGIES
 from scalesearch.strategies.rungs import Rungs, rung_plan
 
-__all__ = ["Entry", "Run", "Simulation", "Table", "baseline_of", "load_table", "mean_ci",
-           "parse_prefilter",
-           "simulate", "simulate_many", "simulate_study", "strategy_label", "summarise"]
+__all__ = ["Entry", "Run", "Simulation", "Table", "load_table", "parse_prefilter", "simulate", "simulate_many",
+           "simulate_study", "strategy_label"]
 
 
 
@@ -146,11 +144,13 @@ def strategy_label(strategy: str, prefilter: tuple[str, int, int] | None) -> str
 def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int = 0, trials: int | None = None,
              budget_s: float | None = None, workers: int | None = None, grace_epochs: int = 1,
              reduction_factor: int = 3, prefilter: tuple[str, int, int] | None = None,
-             keep_study: bool = False, cost_band: float | None = None) -> Run:
+             keep_study: bool = False, cost_band: float | None = None, warm_start: Sequence[Any] = ()) -> Run:
     """One simulated run (see the module docstring). `trials`: configurations to start (default: as many as the
     table holds); `budget_s`: simulated seconds after which nothing new starts; `prefilter`: (score, pool, keep);
     `keep_study`: keep the run's Optuna study in `Run.study` (what it was asked and told, for a benchmark);
-    `cost_band`: MO-ASHA's rungs compare trials within cost bands of this ratio (`strategies.rungs.cost_bands`)."""
+    `cost_band`: MO-ASHA's rungs compare trials within cost bands of this ratio (`strategies.rungs.cost_bands`);
+    `warm_start`: Optuna trials told to the sampler before its first ask, as a warm-started study's first run tells
+    them (`scalesearch.search.warmstart.warm_trials`); they are not this run's trainings."""
     import optuna
 
     from scalesearch.spec import sample_params
@@ -176,6 +176,10 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     sampler = None if replay is not None else _sampler(table, strategy, trials, seed, prefilter)
     draws = getattr(sampler, "draws", None)  # random without replacement: nothing left to draw ends the run
     study = None if sampler is None else optuna.create_study(directions=directions, sampler=sampler)
+    if warm_start:
+        if study is None:
+            raise InputError("a warm start tells a sampler old results; replay proposes in the recorded order")
+        study.add_trials(list(warm_start))
     brackets, deal, rung_objectives = (([], [], ()) if scheduler == "none" else
                                        rung_plan(scheduler, grace_epochs, reduction_factor, table.epochs,
                                                  table.objectives, band_ratio=cost_band))
@@ -372,103 +376,6 @@ def _dominated(v: Sequence[float], others: Sequence[Sequence[float]], signs: Seq
         if all(y <= x for x, y in zip(a, b, strict=True)) and any(y < x for x, y in zip(a, b, strict=True)):
             return True
     return False
-
-
-def mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
-    """(mean, half-width of a 95% t interval) of the non-NaN values; NaN where there are too few."""
-    x = x[~np.isnan(x)]
-    if not len(x):
-        return math.nan, math.nan
-    sd = float(x.std(ddof=1)) if len(x) > 1 else math.nan
-    sd = 0.0 if sd < 1e-12 * max(1.0, abs(float(x.mean()))) else sd  # equal values: no rounding noise
-    h = float(t_quantile(0.975, len(x) - 1) * sd / math.sqrt(len(x))) if len(x) > 1 else math.nan
-    return float(x.mean()), h
-
-
-def baseline_of(strategy: str) -> str | None:
-    """What a summary row is compared with: a prefiltered sampler with the same sampler without its prefilter,
-    any other strategy with `random` (random itself with nothing).
-
-    Example:
-        >>> baseline_of("rea [naswot 16->4]"), baseline_of("tpe"), baseline_of("random")
-        ('rea', 'random', None)
-    """
-    sampler = strategy.split(" [")[0]
-    if sampler != strategy:
-        return sampler
-    return None if strategy == "random" else "random"
-
-
-def value_at(run: Run, t: float) -> float:
-    """The run's anytime value at simulated time t (NaN before its first completion)."""
-    times = [x[0] for x in run.trace]
-    i = int(np.searchsorted(times, t, side="right")) - 1
-    return run.trace[i][1] if i >= 0 else math.nan
-
-
-def summarise(table: Table, runs: Sequence[Run], *, points: int = 50) -> tuple[Any, Any]:
-    """(curves, summary) DataFrames. curves: per strategy, scheduler and time on a common grid, the mean anytime
-    value over seeds with a 95% t interval. summary: per strategy and scheduler, the final value, the fraction of
-    the table's best reached, trainings, simulated hours and epochs to reach 98% of the table's best (the mean over
-    the seeds that reach it, `reached_98` of them, with the half-width of its 95% interval in `*_ci`), the difference
-    in trainings to 98% from its baseline (`baseline_of`, same scheduler: `vs`, `trainings_vs` with its 95% Welch
-    interval `trainings_vs_lo`, `trainings_vs_hi`, over the seeds of each that reach 98%), epochs trained, asks,
-    misses and simulated trials per second of wall time."""
-    import pandas as pd
-
-    from scalesearch.analysis.stats import t_quantile, welch
-
-    end = max((r.trace[-1][0] for r in runs if r.trace), default=1.0)
-    grid = np.linspace(0, end, points)
-    best = table.anytime(list(table.entries))
-    dirs = [d for _, d in table.objectives]
-    curves, rows = [], []
-    to_98: dict[tuple[str, str], np.ndarray] = {}
-    for (strategy, scheduler), group in itertools.groupby(sorted(runs, key=lambda r: (r.strategy, r.scheduler)),
-                                                          key=lambda r: (r.strategy, r.scheduler)):
-        group = list(group)
-        mat = np.array([[value_at(r, t) for t in grid] for r in group])
-        for j, t in enumerate(grid):
-            m, h = mean_ci(mat[:, j], t_quantile)
-            curves.append({"strategy": strategy, "scheduler": scheduler, "time_s": float(t), "mean": m,
-                           "lo": m - h, "hi": m + h, "n": int(np.sum(~np.isnan(mat[:, j])))})
-
-        def reach(r: Run) -> tuple[float, float, float]:
-            """(trainings, seconds, epochs) until the anytime value is within 2% of the table's best."""
-            for t, v, trainings, epochs in r.trace:  # trainings: every one started, stopped ones included
-                ok = v >= 0.98 * best if (len(dirs) > 1 or dirs[0] == "max") else v <= best / 0.98
-                if ok:
-                    return float(trainings), t, float(epochs)
-            return math.nan, math.nan, math.nan
-
-        finals = np.array([r.trace[-1][1] if r.trace else math.nan for r in group])
-        reached = np.array([reach(r) for r in group])
-        to_98[(strategy, scheduler)] = reached[:, 0]
-        final, h = mean_ci(finals, t_quantile)
-        to_trainings, to_epochs = mean_ci(reached[:, 0], t_quantile), mean_ci(reached[:, 2], t_quantile)
-        wall = max(sum(r.wall_s for r in group), 1e-9)
-        rows.append({"strategy": strategy, "scheduler": scheduler, "seeds": len(group),
-                     "final": final, "final_ci": h, "of_best": final / best if best else math.nan,
-                     "reached_98": int(np.sum(~np.isnan(reached[:, 0]))),
-                     "trainings_to_98": to_trainings[0], "trainings_to_98_ci": to_trainings[1],
-                     "hours_to_98": mean_ci(reached[:, 1], t_quantile)[0] / 3600,
-                     "epochs_to_98": to_epochs[0], "epochs_to_98_ci": to_epochs[1],
-                     "epochs": float(np.mean([r.epochs for r in group])),
-                     "trainings": float(np.mean([r.trainings for r in group])),
-                     "dropped": float(np.mean([r.dropped for r in group])),
-                     "asks": float(np.mean([r.asks for r in group])), "misses": int(sum(r.misses for r in group)),
-                     "trainings_per_s": sum(r.trainings for r in group) / wall,
-                     "asks_per_s": sum(r.asks for r in group) / wall})
-    for row in rows:
-        base = (baseline_of(row["strategy"]), row["scheduler"])
-        d, lo, hi = math.nan, math.nan, math.nan
-        if base in to_98:  # over the seeds of each that reach 98%; a side with fewer than two: no difference
-            diff, se, df = welch(*(x[~np.isnan(x)] for x in (to_98[(row["strategy"], row["scheduler"])], to_98[base])))
-            if not math.isnan(se):
-                h = se * t_quantile(0.975, df) if se > 0 else 0.0
-                d, lo, hi = diff, diff - h, diff + h
-        row.update(vs=base[0] if base in to_98 else "", trainings_vs=d, trainings_vs_lo=lo, trainings_vs_hi=hi)
-    return pd.DataFrame(curves), pd.DataFrame(rows)
 
 
 @dataclass

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from scalesearch.errors import InputError
-from scalesearch.simulate.replay import mean_ci, simulate
+from scalesearch.simulate.replay import simulate
 from scalesearch.simulate.table import Table
+from scalesearch.simulate.tally import mean_ci
 
 __all__ = ["GoalVerdict", "RungSetting", "compare_rung_settings", "judge_goal"]
 
@@ -94,7 +95,7 @@ class GoalVerdict:
 
 
 def _mean_interval(x: np.ndarray) -> tuple[float, float, float]:
-    """(mean, low, high) of a 95% t interval of the non-NaN values (`replay.mean_ci`)."""
+    """(mean, low, high) of a 95% t interval of the non-NaN values (`tally.mean_ci`)."""
     from scalesearch.analysis.stats import t_quantile
 
     m, h = mean_ci(x, t_quantile)

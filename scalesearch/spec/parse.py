@@ -17,14 +17,8 @@ from scalesearch.spec.schema import (
     BASE_NAMES,
     CLUTTERED_OPTIONS,
     COST_NAMES,
-    DIRECTIONS,
-    EARLY_STOPPING,
-    ES_METRICS,
     IO_ARGS,
-    KEEP,
-    OBJECTIVES,
     RESERVED,
-    SAMPLERS,
     STUDY_RE,
     SYNTHETIC_OPTIONS,
     TRAIN_FORBIDDEN,
@@ -32,17 +26,12 @@ from scalesearch.spec.schema import (
     ArgType,
     Constraint,
     DatasetSpec,
-    EarlyStopping,
-    Objective,
     Point,
-    Prefilter,
-    Resources,
-    SearchConfig,
     SearchSpec,
     generator_args,
-    rea_sizes,
     train_fields,
 )
+from scalesearch.spec.search_section import parse_search
 from scalesearch.spec.space import check_grid
 from scalesearch.spec.yamlnodes import (
     Node,
@@ -50,7 +39,6 @@ from scalesearch.spec.yamlnodes import (
     compose,
     did_you_mean,
     got,
-    read_bool,
     read_condition,
     read_expr,
     read_int,
@@ -60,17 +48,12 @@ from scalesearch.spec.yamlnodes import (
     read_pair,
     read_str,
 )
-from scalesearch.strategies.names import PREFILTER_SCORES
 from scalesearch.util.checks import MAX_SEED, FieldError
 from scalesearch.util.files import read_text
 from scalesearch.util.text import short, type_name
 
 _TOP_KEYS = ("study", "seed", "dataset", "train", "architecture", "parameters", "constraints", "baseline", "points",
              "search")
-
-_SEARCH_KEYS = ("sampler", "trials", "repeats", "objectives", "early_stopping", "resources", "max_concurrency",
-                "time_budget_s", "points_only", "keep", "population", "tournament", "prefilter")
-
 
 def load_spec(path: str) -> SearchSpec:
     """Read and check a spec file.
@@ -122,7 +105,7 @@ def parse_spec(text: str, filename: str = "<spec>") -> SearchSpec:
     constraints = _parse_constraints(top["constraints"], names) if "constraints" in top else ()
     baseline = parse_point(top["baseline"], "baseline", params) if "baseline" in top else None
     points = parse_points(top["points"], params) if "points" in top else ()
-    search = _parse_search(top["search"])
+    search = parse_search(top["search"])
     train, train_locs = _parse_train(top["train"], names) if "train" in top else ((), ())
     if any(o.name == "test_acc" for o in search.objectives) and dict(train).get("eval_test") is not True:
         node = read_mapping(top["search"], "")["objectives"]
@@ -359,78 +342,6 @@ def _parse_constraints(n: Node, params: set[str]) -> tuple[Constraint, ...]:
         check_names(it, e, params, "constraints", COST_NAMES + BASE_NAMES)
         out.append(Constraint(e, loc=it.loc))
     return tuple(out)
-
-
-def _parse_search(n: Node) -> SearchConfig:
-    """The `search:` section."""
-    m = check_keys(n, _SEARCH_KEYS, required=("sampler",), what="search settings")
-    sampler = read_str(m["sampler"], SAMPLERS)
-    objectives: tuple[Objective, ...] = (Objective("val_acc", "max"),)
-    if "objectives" in m:
-        om = read_mapping(m["objectives"], "a mapping of objectives to max or min, e.g. {val_acc: max, macs: min}")
-        if not om:
-            raise m["objectives"].err("no objectives", "at least one of " + ", ".join(OBJECTIVES))
-        objs = []
-        for k, dn in om.items():
-            if k not in OBJECTIVES:
-                hint = did_you_mean(k, OBJECTIVES)
-                raise dn.key_err(f"unknown objective {k!r}{hint}", f"one of {', '.join(OBJECTIVES)}")
-            objs.append(Objective(k, read_str(dn, DIRECTIONS)))
-        objectives = tuple(objs)
-    es = None
-    if "early_stopping" in m and m["early_stopping"].v is not None:
-        em = check_keys(m["early_stopping"], ("type", "grace_epochs", "reduction_factor", "metric", "brackets",
-                                               "cost_band"), required=("type",), what="early-stopping settings")
-        es = EarlyStopping(type=read_str(em["type"], EARLY_STOPPING),
-                           grace_epochs=read_int(em["grace_epochs"], 1) if "grace_epochs" in em else 1,
-                           reduction_factor=read_int(em["reduction_factor"], 2) if "reduction_factor" in em else 3,
-                           metric=read_str(em["metric"], ES_METRICS) if "metric" in em else "val_acc",
-                           brackets=read_int(em["brackets"], 1, 20) if "brackets" in em else None,
-                           cost_band=read_num(em["cost_band"], 1.0, 1e6, low_open=True) if "cost_band" in em else None,
-                           loc=(em.get("grace_epochs") or m["early_stopping"]).loc)
-        if es.brackets is not None and es.type != "hyperband":
-            raise em["brackets"].key_err(f"brackets is a setting of hyperband, not of {es.type}",
-                                         "type: hyperband, or no brackets")
-        if es.cost_band is not None and es.type != "moasha":
-            raise em["cost_band"].key_err(f"cost_band is a setting of moasha (its rungs rank by cost), not of {es.type}",
-                                          "type: moasha, or no cost_band")
-    res = Resources()
-    if "resources" in m:
-        rm = check_keys(m["resources"], ("cpus", "gpus", "memory_gb"), what="per-trial resources")
-        res = Resources(cpus=read_num(rm["cpus"], 0.0, 1024, low_open=True) if "cpus" in rm else 1.0,
-                        gpus=read_num(rm["gpus"], 0.0, 64) if "gpus" in rm else 0.0,
-                        memory_gb=read_num(rm["memory_gb"], 0.0, 2 ** 20, low_open=True, null=True)
-                        if "memory_gb" in rm else None)
-    trials = read_int(m["trials"], 1, 10 ** 7, null=True) if "trials" in m else None
-    points_only = read_bool(m["points_only"]) if "points_only" in m else False
-    if trials is None and sampler != "grid" and not points_only:
-        raise n.err(f"the {sampler} sampler needs a number of trials", "trials: an integer >= 1")
-    budget = read_num(m["time_budget_s"], 0.0, null=True, low_open=True) if "time_budget_s" in m else None
-    population = read_int(m["population"], 2, 10 ** 6) if "population" in m else None
-    tournament = read_int(m["tournament"], 1, 10 ** 6) if "tournament" in m else None
-    for k in ("population", "tournament"):
-        if k in m and sampler != "rea":
-            raise m[k].key_err(f"{k} is a setting of the rea sampler, not of {sampler}", "sampler: rea, or no " + k)
-    if tournament is not None and tournament > (population or rea_sizes(trials)[0]):
-        raise m["tournament"].err(f"a tournament of {tournament} out of a population of "
-                                  f"{population or rea_sizes(trials)[0]}", "tournament <= population")
-    prefilter = None
-    if "prefilter" in m and m["prefilter"].v is not None:
-        pm = check_keys(m["prefilter"], ("score", "pool", "keep"), required=("score", "pool", "keep"),
-                        what="prefilter settings")
-        pool = read_int(pm["pool"], 2, 100000)
-        prefilter = Prefilter(score=read_str(pm["score"], PREFILTER_SCORES), pool=pool,
-                              keep=read_int(pm["keep"], 1, pool - 1), loc=m["prefilter"].loc)
-        if sampler == "grid":
-            raise m["prefilter"].key_err("a prefilter draws its pool from the sampler; the grid sampler walks every "
-                                         "point", "sampler: random, tpe, rea or nsga2")
-    return SearchConfig(sampler=sampler, trials=trials,
-                        repeats=read_int(m["repeats"], 1, 1000) if "repeats" in m else 1,
-                        objectives=objectives, early_stopping=es, resources=res,
-                        max_concurrency=read_int(m["max_concurrency"], 1, 10000) if "max_concurrency" in m else 1,
-                        time_budget_s=budget, points_only=points_only, loc=n.loc,
-                        keep=read_str(m["keep"], KEEP) if "keep" in m else "pareto", population=population,
-                        tournament=tournament, prefilter=prefilter)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -285,6 +285,19 @@ class Prefilter:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """Start a new study's sampler from an old study's results (`scalesearch.search.warmstart` states the rule):
+    the old study `study` in the database `db` (None: the new study's own database) is read, never written; its
+    results are told to the new study's sampler before its first proposal; `enqueue_front`: the old Pareto front's
+    configurations that lie in the new space are trained first."""
+
+    study: str
+    db: str | None = None
+    enqueue_front: bool = False
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Resources:
     """Per trial: CPU cores, GPU fraction and, optionally, a memory budget in GiB (`memory_gb`): the address space
     a trial may add to what its worker process held when the trial started, enforced on Linux (RLIMIT_AS, see
@@ -310,7 +323,8 @@ class SearchConfig:
     """How to search: sampler, trials (None: every grid point), repeats (seeds per configuration), objectives,
     early stopping, resources, concurrency and time budget; `points_only` evaluates the named points only; `keep`
     whose final weights are kept (`KEEP`: the Pareto front over the objectives, the best, all or none);
-    `population` and `tournament` the REA sampler's P and S (None: `rea_sizes`' defaults)."""
+    `population` and `tournament` the REA sampler's P and S (None: `rea_sizes`' defaults); `prefilter` the
+    training-free ranking of proposals; `warm_start` an old study whose results the sampler starts from."""
 
     sampler: str
     trials: int | None = None
@@ -326,6 +340,7 @@ class SearchConfig:
     population: int | None = None
     tournament: int | None = None
     prefilter: Prefilter | None = None
+    warm_start: WarmStart | None = None
 
     def rea(self) -> tuple[int, int]:
         """The REA sampler's (P, S): the spec's values or `rea_sizes`' defaults."""

@@ -83,6 +83,10 @@ def spec_to_dict(spec: SearchSpec) -> dict[str, Any]:
         sd["tournament"] = s.tournament
     if s.prefilter is not None:
         sd["prefilter"] = Flow(score=s.prefilter.score, pool=s.prefilter.pool, keep=s.prefilter.keep)
+    if s.warm_start is not None:
+        w = s.warm_start
+        sd["warm_start"] = Flow(study=w.study, **({"db": w.db} if w.db is not None else {}),
+                                **({"enqueue_front": True} if w.enqueue_front else {}))
     d["search"] = sd
     return d
 
