@@ -40,13 +40,20 @@ def _keys(text: str, points: list[dict]) -> dict[str, dict]:
     return out
 
 
-def test_grid_with_derived_parameter_and_constraint_trains_each_feasible_point_once(tmp_path, ray_session):
+def test_grid_with_derived_parameter_and_constraint_trains_each_feasible_point_once(tmp_path, ray_session,
+                                                                                    monkeypatch):
+    from scalesearch.search import ask
+
     db = f"sqlite:///{tmp_path}/r.db"
     grid = [{"n": n, "k": k} for n, k in itertools.product([1, 2], [1, 2, 3])]
     feasible = _keys(GRID, grid)
     assert 1 < len(feasible) < len(grid)  # the constraint rejects some points, keeps several
+    resolved: list[tuple] = []
+    real = ask.resolve_candidate
+    monkeypatch.setattr(ask, "resolve_candidate", lambda spec, p: resolved.append(tuple(p.items())) or real(spec, p))
     out = run_study_inprocess(GRID, db, ray_session)
     assert out.state == "finished"
+    assert sorted(resolved) == sorted(set(resolved)) and len(resolved) == len(grid)  # planned and claimed: once each
     trials = Reader(db).trials("grid")
     done = [t for t in trials if t.state == "completed"]
     assert sorted(t.key for t in done) == sorted(feasible)  # exactly the feasible points ...

@@ -27,6 +27,7 @@ from scalesearch.trial.job import Job, job_for_candidate
 __all__ = ["MAX_IDLE_PROPOSALS", "Claims"]
 
 MAX_IDLE_PROPOSALS = 200  # rejected or already-known proposals in a row that end a sampler's search
+RESOLVED_KEPT = 4096  # candidates a driver keeps resolved (the plan resolves each grid point, its claim again)
 
 
 def _invalid_key(params: Mapping[str, Any], why: str) -> str:
@@ -64,6 +65,7 @@ class Claims:
         self._pool_scores: dict[str, dict[str, Any]] = {}  # a prefilter's scores, reused when a kept one is queued
         self._scored: set[str] = set()  # job keys whose scores are stored already (their workers skip them)
         self._rejected: set[str] = set()
+        self._resolved: collections.OrderedDict[tuple[Any, ...], Candidate | Exception] = collections.OrderedDict()
         self._known_rows: dict[str, TrialRecord] = {}
         self._sampler_claimed: set[str] = set()
         rerun: dict[str, TrialRecord] = {}
@@ -121,6 +123,29 @@ class Claims:
         names = list(space)
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*space.values())]
 
+    def _resolve(self, params: Mapping[str, Any]) -> Candidate:
+        """`resolve_candidate` of the spec, kept for the last `RESOLVED_KEPT` distinct values: the plan resolves every
+        grid point and named point, and claiming one resolves it again (a matched parameter costs many networks)."""
+        try:
+            key = tuple(params.items())  # in their order: the candidate keeps it (`sampled`)
+            hash(key)
+        except TypeError:  # a value that is not hashable: resolved each time
+            return resolve_candidate(self.spec, params)
+        hit = self._resolved.get(key)
+        if hit is None:
+            try:
+                hit = resolve_candidate(self.spec, params)
+            except (InvalidArchitecture, SpecError, ValueError) as e:
+                hit = e
+            self._resolved[key] = hit
+            if len(self._resolved) > RESOLVED_KEPT:
+                self._resolved.popitem(last=False)
+        else:
+            self._resolved.move_to_end(key)
+        if isinstance(hit, Exception):
+            raise hit
+        return hit
+
     def planned(self) -> int | None:
         """Jobs this study trains in all (for the ETA and a finished study's status): each distinct feasible
         configuration once per repeat (two points that resolve to the same configuration train once); None when
@@ -136,7 +161,7 @@ class Claims:
         keys: set[str] = set()
         for params in grid:
             try:
-                c = resolve_candidate(self.spec, params)
+                c = self._resolve(params)
             except ValueError:
                 continue
             if c.feasible:
@@ -145,7 +170,7 @@ class Claims:
                 break
         for n in self.spec.point_names:
             try:
-                c = resolve_candidate(self.spec, self.spec.point(n).as_dict())
+                c = self._resolve(self.spec.point(n).as_dict())
                 if c.feasible:
                     keys.add(self._config_key(c))
             except ValueError:
@@ -216,7 +241,7 @@ class Claims:
                 self.note = f"the sampler failed: {e}"
                 return False
             try:
-                cand = resolve_candidate(self.spec, params)
+                cand = self._resolve(params)
                 new = cand.feasible and not self._is_claimed(cand)
             except (InvalidArchitecture, SpecError, ValueError):
                 new = False
@@ -307,7 +332,7 @@ class Claims:
         rejected or skipped (a fixed candidate that needed nothing)."""
         fixed = trial is None
         try:
-            cand = resolve_candidate(self.spec, params)
+            cand = self._resolve(params)
             why = "; ".join(cand.rejected_by) if not cand.feasible else ""
             jobs = None if why else self._jobs(cand)
         except InvalidArchitecture as e:
