@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 
 import pytest
 from scipy import stats
+from support.cli import main_in_process
 
 from scalesearch.analysis.guards import chance_band, failed_start, not_converged, unequal_cost
 from scalesearch.errors import InputError
@@ -191,8 +191,7 @@ def test_difference_needs_two_values_per_side():
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120, check=False)
+    return main_in_process(*args, cwd=cwd)  # compare starts no Ray: the console script's main, in process
 
 
 def test_the_compare_command_prints_the_difference_and_every_guard_and_exits_0_when_one_fires(tmp_path):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from support.cli import main_in_process
 from support.results_db import real_search, write_study
 
 from scalesearch import plot, results
@@ -181,8 +182,7 @@ def test_build_report_without_complete_trials(tmp_path):
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True, timeout=300,
-                          cwd=cwd, check=False)
+    return main_in_process(*args, cwd=cwd)  # plot and report start no Ray: the console script's main, in process
 
 
 def test_cli_report_and_plots(db, tmp_path):

@@ -43,8 +43,20 @@ def run_study_inprocess(text: str, db: str, session: Any, *, filename: str = "t.
         store.close()
 
 
+# Commands that start no Ray, no training and no signal handler run through the console script's `main` in the test
+# process (support.cli.main_in_process: the same exit status and output, without a Python, torch and pandas start
+# per call); `run`, `resume`, `train` and a call with an environment of its own start `python -m scalesearch`.
+IN_PROCESS = frozenset({"query", "dump", "load", "status", "studies", "upgrade", "export", "simulate", "validate",
+                        "datasets", "plot", "report", "compare", "scores", "fidelity", "count", "presets"})
+
+
 def cli(*args: str, timeout: float = 300, **kw: Any) -> subprocess.CompletedProcess:
-    """Run `python -m scalesearch ARGS` to completion (check=False: callers assert on the returncode)."""
+    """`scalesearch ARGS` to completion (check=False: callers assert on the returncode): in this process for the
+    commands in `IN_PROCESS`, else `python -m scalesearch ARGS`."""
+    if args and args[0] in IN_PROCESS and set(kw) <= {"cwd"}:
+        from support.cli import main_in_process
+
+        return main_in_process(*args, cwd=kw.get("cwd", REPO))
     return subprocess.run([sys.executable, "-m", "scalesearch", *args], capture_output=True, text=True,
                           timeout=timeout, check=False, cwd=kw.pop("cwd", REPO), **kw)
 
