@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strategies", default="tpe,rea,nsga2,random")
     p.add_argument("--seeds", type=int, default=20)
     p.add_argument("--out", default=None)
+    p.add_argument("--rows", default=None, help="summarise this rows.csv of an earlier run instead of simulating")
     a = p.parse_args(argv)
     import optuna
 
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     told = warm_trials(new.spec, rows_old, label)
     best = new.anytime(list(new.entries))
     rows = []
-    for strategy in a.strategies.split(","):
+    for strategy in ([] if a.rows else a.strategies.split(",")):
         for seed in range(a.seeds):
             cold = simulate(new, strategy, seed=seed)
             warm = simulate(new, strategy, seed=seed, warm_start=told)
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"strategy": strategy, "seed": seed, "start": kind, "trainings_to_98": n,
                              "hours_to_98": secs / 3600, "final": run.trace[-1][1] if run.trace else math.nan,
                              "trainings": run.trainings})
-    df = pd.DataFrame(rows)
+    df = pd.read_csv(a.rows) if a.rows else pd.DataFrame(rows)
     old_hours = sum(sum(sum(s) for s in e.seconds) for e in old.entries.values()) / 3600
     summary = []
     for strategy, g in df.groupby("strategy", sort=False):
@@ -95,24 +96,32 @@ def main(argv: list[str] | None = None) -> int:
         dh = (w.loc[both, "hours_to_98"] - c.loc[both, "hours_to_98"]).to_numpy(float)
         m, h = mean_ci(d, t_quantile)
         mh, hh = mean_ci(dh, t_quantile)
+        fin = ((w.loc[c.index, "final"] - c["final"]) / best).to_numpy(float)  # every seed: where each run ended
+        mf, hf = mean_ci(fin, t_quantile)
         cm, ch = mean_ci(c.trainings_to_98.to_numpy(float), t_quantile)
         wm, wh = mean_ci(w.trainings_to_98.to_numpy(float), t_quantile)
         summary.append({"strategy": strategy, "seeds": len(c), "cold_reach": int(c.trainings_to_98.notna().sum()),
                         "warm_reach": int(w.trainings_to_98.notna().sum()), "cold_trainings": cm, "cold_ci": ch,
                         "warm_trainings": wm, "warm_ci": wh, "paired": len(both), "warm_minus_cold": m,
                         "lo": m - h, "hi": m + h, "hours_warm_minus_cold": mh, "hours_lo": mh - hh,
-                        "hours_hi": mh + hh, "verdict": _verdict(m, h, len(both))})
+                        "hours_hi": mh + hh, "verdict": _verdict(m, h, len(both)),
+                        "cold_final": float(c["final"].mean() / best), "warm_final": float(w["final"].mean() / best),
+                        "final_warm_minus_cold": mf, "final_lo": mf - hf, "final_hi": mf + hf,
+                        "cold_trainings_run": float(c["trainings"].mean()),
+                        "warm_trainings_run": float(w["trainings"].mean())})
     sm = pd.DataFrame(summary)
     head = (f"# warm start on {name}: old study = {len(old.entries)} configurations with {a.param} in {old_values} "
             f"({len(told)} told; {old_hours:.2f} CPU-hours of training), new space = {len(new.entries)} "
             f"configurations ({a.param} not in it); 98% of the new space's best "
             f"({'hypervolume' if len(new.objectives) > 1 else new.objectives[0][0]} {best:.6g}); {a.seeds} seeds, "
-            "paired by seed; differences over the seeds where both reach 98%, 95% t intervals.\n"
+            "paired by seed; differences over the seeds where both reach 98%, 95% t intervals; final: where each run "
+            "ended, as a fraction of the best (every seed), and the trainings it ran.\n"
             f"# Counted with the old study's trainings as the warm start's price: add {len(old.entries)} trainings "
             f"({old_hours:.2f} CPU-hours) to every warm figure.")
     cols = ["strategy", "seeds", "cold_reach", "warm_reach", "cold_trainings", "cold_ci", "warm_trainings",
             "warm_ci", "paired", "warm_minus_cold", "lo", "hi", "hours_warm_minus_cold", "hours_lo", "hours_hi",
-            "verdict"]
+            "verdict", "cold_final", "warm_final", "final_warm_minus_cold", "final_lo", "final_hi",
+            "cold_trainings_run", "warm_trainings_run"]
     text = head + "\n" + sm[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}")
     print(text)
     if a.out:
