@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 
 import optuna
 import pytest
-from support.search import cli, dump, run_study_inprocess
+from support.search import REPO, cli, dump, run_study_inprocess
 
 SPEC = """study: moved
 seed: 3
@@ -124,3 +126,12 @@ def test_a_study_dumped_while_it_ran_loads_interrupted_and_resumes(source, tmp_p
     assert r.returncode == 0, r.stderr
     rows = csv_of(target).splitlines()[1:]
     assert len(rows) == 3 and all(",COMPLETE," in row for row in rows)
+
+
+def test_load_on_the_command_line_says_what_it_did_and_nothing_else(tmp_path):
+    """The installed command (a fresh interpreter): one line on stdout, nothing on stderr (no logger line)."""
+    dumped = REPO / "results" / "degradation_look1" / "study.jsonl.gz"
+    r = subprocess.run([sys.executable, "-m", "scalesearch", "load", str(dumped), "--db", f"sqlite:///{tmp_path}/r.db"],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout == f"loaded study 'degradation_look1' (16 trials) from {dumped}\n"

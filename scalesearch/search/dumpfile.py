@@ -212,6 +212,7 @@ def load_study(path: str | os.PathLike[str], db: str | None, *, as_name: str | N
     from scalesearch.store.rows import insert_rows
 
     check_driver(normalize_url(db))  # a URL that cannot be opened is the first thing said
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" line: load says what it did
     header, records = _read(Path(path))
     name = as_name or header["study"]
     if not STUDY_RE.match(name):
