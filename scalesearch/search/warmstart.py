@@ -29,6 +29,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from scalesearch.errors import InputError
 from scalesearch.spec import SearchSpec, sample_params
 from scalesearch.store import Reader, describe_url
@@ -88,14 +90,6 @@ def warm_trials(spec: SearchSpec, old: Iterable[tuple[Mapping[str, Any], Sequenc
             params=kept, distributions={k: dists[k] for k in kept}, values=[float(v) for v in values],
             user_attrs={WARM_ATTR: label, "scalesearch_warm_trial": int(number)}))
     return out
-
-
-def _front(rows: Sequence[tuple[Mapping[str, Any], Sequence[float], int]], signs: Sequence[float]) -> list[int]:
-    """Indices of the non-dominated rows (signs: -1 for a maximised objective), best first by the first one."""
-    keyed = [[s * v for s, v in zip(signs, r[1], strict=True)] for r in rows]
-    front = [i for i, a in enumerate(keyed)
-             if not any(all(x <= y for x, y in zip(b, a, strict=True)) and b != a for b in keyed)]
-    return sorted(front, key=lambda i: keyed[i][0])
 
 
 def read_old_study(spec: SearchSpec, own_url: str) -> tuple[str, list[tuple[dict[str, Any], list[float], int]]]:
@@ -182,9 +176,14 @@ def apply_warm_start(study: Any, spec: SearchSpec, own_url: str) -> tuple[int, i
     study.add_trials(told)
     enqueued = 0
     if w.enqueue_front:
+        from scalesearch.analysis import pareto_mask
+
         dists = distributions_of(spec)
-        signs = [-1.0 if o.direction == "max" else 1.0 for o in spec.search.objectives]
-        for i in _front(rows, signs):
+        first = spec.search.objectives[0]
+        on_front = pareto_mask([r[1] for r in rows], [o.direction for o in spec.search.objectives])
+        front = sorted(np.flatnonzero(on_front), key=lambda i: -rows[i][1][0] if first.direction == "max"
+                       else rows[i][1][0])  # best first by the first objective
+        for i in front:
             params = rows[i][0]
             if set(dists) <= set(params) and all(in_domain(d, params[k]) for k, d in dists.items()):
                 study.enqueue_trial({k: params[k] for k in dists}, user_attrs={"scalesearch_warm_front": label})

@@ -15,6 +15,7 @@ from scalesearch.simulate.table import Table
 
 __all__ = ["baseline_of", "mean_ci", "reach_98", "summarise", "value_at"]
 
+
 def mean_ci(x: np.ndarray, t_quantile: Any) -> tuple[float, float]:
     """(mean, half-width of a 95% t interval) of the non-NaN values; NaN where there are too few."""
     x = x[~np.isnan(x)]

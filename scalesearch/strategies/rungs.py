@@ -108,7 +108,9 @@ class Rungs:
                 return None  # decided at this rung already
             recorded = self.recorded[m]
             if self.band_of is not None and len(vector) > 1:
-                band = self._band.setdefault(trial, self.band_of(vector))
+                if trial not in self._band:
+                    self._band[trial] = self.band_of(vector)
+                band = self._band[trial]
                 before = {t: v for t, v in recorded.items() if self._band[t] == band}
             else:
                 before = recorded
