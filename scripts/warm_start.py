@@ -134,14 +134,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verdict(m: float, h: float, n: int) -> str:
-    """Fewer trainings where the interval lies below 0, more where above, else no difference shown."""
-    if n < 2 or math.isnan(h):
-        return "too few seeds reach 98%"
-    if m + h < 0:
-        return "fewer trainings"
-    if m - h > 0:
-        return "more trainings"
-    return "no difference shown"
+    """The project's one verdict rule (`analysis.verdict`) on warm - cold, claimed negative, with no smallest effect
+    (the declared rule: fewer trainings where the interval lies below 0): "reproduced" below 0, "not reproduced"
+    (a reversal) above, "inconclusive" where it holds 0; "not decidable" where fewer than two seeds pair."""
+    from scalesearch.analysis import verdict
+
+    v = verdict((m, m - h, m + h), 0.0, claim="less", gate=n >= 2 and not math.isnan(h))
+    return v.label + (" (reversed)" if v.reversed else "") + ("" if n >= 2 else " (too few seeds reach 98%)")
 
 
 if __name__ == "__main__":
