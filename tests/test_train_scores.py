@@ -187,3 +187,21 @@ def test_scores_of_a_tiny_cifar_resnet_are_finite():
     assert list(scores) == list(SCORES)
     assert all(isinstance(v, float) and math.isfinite(v) for v in scores.values()), scores
     assert scores["synflow"] > 0 and scores["snip"] > 0 and scores["grad_norm"] > 0
+
+
+@pytest.mark.parametrize("names", [list(SCORES), ["grad_norm", "naswot"], ["snip"]])
+def test_scores_computed_together_equal_each_score_computed_alone(names):
+    """compute_scores runs naswot, snip and grad_norm on one forward and backward pass: the values are exactly
+    those of each score's own function (an MBConv net with SE, SiLU and BatchNorm, and a ReLU ResNet)."""
+    from scalesearch.nets import efficientnet
+    from scalesearch.train.scores import grad_norm, snip
+
+    alone = {"naswot": lambda m, x, y: naswot(m, x), "synflow": lambda m, x, y: synflow(m, tuple(x.shape[1:])),
+             "snip": snip, "grad_norm": grad_norm}
+    for spec in (efficientnet(width_mult=0.25, depth_mult=0.25, resolution=16, stem_stride=1, num_classes=4),
+                 cifar_resnet(8, width=4, resolution=8, num_classes=4)):
+        net = _seeded(lambda spec=spec: build_model(spec))
+        x, y = score_batch(_randn(24, 3, spec.resolution, spec.resolution), torch.arange(24) % 4, size=12)
+        together = compute_scores(net, x, y, names=names)
+        assert list(together) == names
+        assert together == {name: alone[name](net, x, y) for name in names}

@@ -31,6 +31,7 @@ of input i, K_H the N x N NASWOT kernel, R the sum of the output on the all-ones
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable, Sequence
@@ -96,19 +97,27 @@ def _weight_grads(net: nn.Module, loss: torch.Tensor, layers: list[nn.Module]) -
     return [torch.zeros_like(w) if g is None else g for w, g in zip(weights, grads, strict=True)]
 
 
-def _loss_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """(weights, d cross-entropy / d weights) on a copy of `model` for the batch (x, y)."""
+def _loss_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+                codes: bool = False) -> tuple[list[torch.Tensor], list[torch.Tensor], float | None]:
+    """(weights, d cross-entropy / d weights, NASWOT or None) on a copy of `model` for the batch (x, y).
+
+    With `codes`, the same forward pass also collects NASWOT's kernel (`naswot` runs that pass without gradients;
+    the activations, and so the codes, are the same): snip, grad_norm and naswot together cost one forward and one
+    backward pass, not three forward and two backward."""
     if len(x) != len(y):
         raise InputError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     net = _copy(model)
     layers = _weighted(net)
     for m in layers:
         m.weight.requires_grad_(True)
+    xs = _input(net, x)
+    kernel = _CodeKernel(net, xs.shape[0]) if codes else None
     with torch.enable_grad():
-        out = net(_input(net, x))
+        with kernel if kernel is not None else contextlib.nullcontext():
+            out = net(xs)
         loss = F.cross_entropy(out, y.to(out.device))
         grads = _weight_grads(net, loss, layers)
-    return [m.weight.detach() for m in layers], grads
+    return [m.weight.detach() for m in layers], grads, None if kernel is None else kernel.logdet()
 
 
 def naswot(model: nn.Module, x: torch.Tensor) -> float:
@@ -128,23 +137,47 @@ def naswot(model: nn.Module, x: torch.Tensor) -> float:
     """
     net = _copy(model)
     xs = _input(net, x)
-    n = xs.shape[0]
-    kernel = torch.zeros(n, n, dtype=torch.float64)
+    with _CodeKernel(net, xs.shape[0]) as kernel, torch.no_grad():
+        net(xs)
+    return kernel.logdet()
 
-    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        nonlocal kernel
-        c = (out.detach().reshape(n, -1) > 0).to(device="cpu", dtype=torch.float64)
-        kernel = kernel + c @ c.T + (1.0 - c) @ (1.0 - c).T
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, CODED_ACTIVATIONS)]
-    try:
-        with torch.no_grad():
-            net(xs)
-    finally:
-        for h in handles:
+class _CodeKernel:
+    """NASWOT's kernel K_H, accumulated by forward hooks on the CODED_ACTIVATIONS modules of `net` while a
+    `with` block runs it on a batch of `n` inputs.
+
+    Per hooked output with codes c (n x F, 0/1): c c^T + (1 - c)(1 - c)^T = 2 c c^T - s 1^T - 1 s^T + F, s the row
+    sums of c, so one product per output. The product is taken in float32 where it is exact (every entry is an
+    integer at most F < 2^24) and in float64 otherwise; the kernel is summed in float64 (integers, exact).
+    """
+
+    def __init__(self, net: nn.Module, n: int) -> None:
+        self.net, self.n = net, n
+        self.kernel = torch.zeros(n, n, dtype=torch.float64)
+        self.handles: list[Any] = []
+
+    def hook(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        codes = out.detach().reshape(self.n, -1) > 0
+        width = codes.shape[1]
+        c = codes.to(dtype=torch.float32 if width < 2 ** 24 else torch.float64)
+        same = (c @ c.T).to(device="cpu", dtype=torch.float64)
+        s = codes.sum(dim=1).to(device="cpu", dtype=torch.float64)
+        self.kernel += 2.0 * same - s[:, None] - s[None, :] + float(width)
+
+    def __enter__(self) -> _CodeKernel:
+        self.handles = [m.register_forward_hook(self.hook) for m in self.net.modules()
+                        if isinstance(m, CODED_ACTIVATIONS)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self.handles:
             h.remove()
-    _sign, logabsdet = torch.linalg.slogdet(kernel)
-    return float(logabsdet)
+        self.handles = []
+
+    def logdet(self) -> float:
+        """log|det K_H| (-inf when K_H is singular)."""
+        _sign, logabsdet = torch.linalg.slogdet(self.kernel)
+        return float(logabsdet)
 
 
 def _skip(x: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
@@ -197,13 +230,21 @@ def synflow(model: nn.Module, shape: Sequence[int]) -> float:
 
 def snip(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """SNIP (Lee et al. 2019): sum over Conv2d/Linear weights of |dL/dw * w|, L the cross-entropy on (x, y)."""
-    weights, grads = _loss_grads(model, x, y)
-    return math.fsum(float((w * g).abs().sum()) for w, g in zip(weights, grads, strict=True))
+    weights, grads, _ = _loss_grads(model, x, y)
+    return _snip_sum(weights, grads)
 
 
 def grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Gradient norm: sum over Conv2d/Linear weight tensors of ||dL/dw||_2, L the cross-entropy on (x, y)."""
-    _weights, grads = _loss_grads(model, x, y)
+    _weights, grads, _ = _loss_grads(model, x, y)
+    return _grad_norm_sum(grads)
+
+
+def _snip_sum(weights: list[torch.Tensor], grads: list[torch.Tensor]) -> float:
+    return math.fsum(float((w * g).abs().sum()) for w, g in zip(weights, grads, strict=True))
+
+
+def _grad_norm_sum(grads: list[torch.Tensor]) -> float:
     return math.fsum(float(g.norm()) for g in grads)
 
 
@@ -241,7 +282,13 @@ def compute_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     unknown = [n for n in names if n not in _SCORE_FNS]
     if unknown:
         raise InputError(f"unknown score(s) {', '.join(map(repr, unknown))}; known: {', '.join(SCORES)}")
-    return {name: _SCORE_FNS[name](model, x, y) for name in names}
+    shared: dict[str, float] = {}
+    if "snip" in names or "grad_norm" in names:  # one forward and backward pass for the three that need the batch
+        weights, grads, code_score = _loss_grads(model, x, y, codes="naswot" in names)
+        shared = {"snip": _snip_sum(weights, grads), "grad_norm": _grad_norm_sum(grads)}
+        if code_score is not None:
+            shared["naswot"] = code_score
+    return {name: shared[name] if name in shared else _SCORE_FNS[name](model, x, y) for name in names}
 
 
 def score_batch(x_all: torch.Tensor, y_all: torch.Tensor, *, size: int = 64,
