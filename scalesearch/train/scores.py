@@ -35,7 +35,7 @@ import contextlib
 import copy
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -164,7 +164,7 @@ class _CodeKernel:
         s = codes.sum(dim=1).to(device="cpu", dtype=torch.float64)
         self.kernel += 2.0 * same - s[:, None] - s[None, :] + float(width)
 
-    def __enter__(self) -> _CodeKernel:
+    def __enter__(self) -> Self:
         self.handles = [m.register_forward_hook(self.hook) for m in self.net.modules()
                         if isinstance(m, CODED_ACTIVATIONS)]
         return self
