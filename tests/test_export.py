@@ -28,13 +28,36 @@ search: {{sampler: grid, resources: {{cpus: 1, gpus: 0}}, keep: {keep}{extra}}}
 """
 
 
+# What the driver was handed as each ended trial's result: Tune's kept last result (recorded by the fixture)
+ENDED: list[tuple[str, dict]] = []
+
+
 @pytest.fixture(scope="module")
 def studies(tmp_path_factory, ray_session):
+    from scalesearch.search.driver import Driver
+
     folder = tmp_path_factory.mktemp("export")
     db = f"sqlite:///{folder / 'r.db'}"
-    for keep in ("all", "best", "none"):
-        run_study_inprocess(SPEC.format(study=f"keep_{keep}", keep=keep, extra=""), db, ray_session)
+    job_done = Driver.job_done
+
+    def recorded(self, key, result, error, error_text=None):
+        ENDED.append((self.run.name, dict(result or {})))
+        return job_done(self, key, result, error, error_text)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Driver, "job_done", recorded)
+        for keep in ("all", "best", "none"):
+            run_study_inprocess(SPEC.format(study=f"keep_{keep}", keep=keep, extra=""), db, ray_session)
     return db, folder
+
+
+def test_tune_keeps_no_trained_weights_the_driver_stores_them(studies):
+    """A final report's weights reach the driver and are taken out of the result Tune keeps for the whole run
+    (and writes into its experiment state): the results Tune hands back at each trial's end hold none."""
+    kept = [result for study, result in ENDED if study == "keep_all"]
+    assert len(kept) == 3 and all(r.get("final") for r in kept)
+    assert not any("weights" in r for study, r in ENDED)
+    assert files(studies[1], "keep_all") == {f"trial_{n}.pt": 0o600 for n in range(3)}
 
 
 def files(folder: Path, study: str) -> dict[str, int]:

@@ -137,6 +137,12 @@ class Driver:
         """One epoch of a running job."""
         self.results.job_result(key, result)
 
+    def job_weights(self, key: str, weights: str) -> None:
+        """A running job's trained weights, from its final report (kept until the job is stored)."""
+        job = self.run.inflight.get(key)
+        if job is not None:
+            job.weights = weights
+
     def job_done(self, key: str, result: Mapping[str, Any] | None, error: bool, error_text: str | None = None) -> None:
         """A job ended: store it; when its configuration's repeats have all ended, tell Optuna."""
         self.results.job_done(key, result, error, error_text)

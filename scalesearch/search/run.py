@@ -300,10 +300,23 @@ def _trim(trial: Any) -> None:
 
 def _callbacks(source_id: int) -> Any:
     """A Tune callback that hands Tune's error text of a failed trial (a dead worker, an error outside training)
-    to the driver, and trims every ended trial (`_trim`)."""
+    to the driver, trims every ended trial (`_trim`), and takes a final report's trained weights out of the result
+    before Tune keeps it (Tune keeps every trial's last result for the whole run and writes them all into its
+    experiment state at the end: with the weights in, the driver held every trained network of the search)."""
     from ray.tune import Callback
 
     class _DriverCallback(Callback):
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            weights = result.pop("weights", None)  # Tune lets a callback change the result in place
+            if weights is None:
+                return
+            from scalesearch.search.searcher import JOB_SOURCES
+
+            driver = JOB_SOURCES.get(source_id)
+            key = (trial.config or {}).get("key")
+            if driver is not None and key is not None:
+                driver.job_weights(key, weights)
+
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             from scalesearch.search.searcher import JOB_SOURCES
 

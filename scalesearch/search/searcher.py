@@ -34,6 +34,8 @@ class JobSource(Protocol):
 
     def job_done(self, key: str, result: dict[str, Any] | None, error: bool) -> None: ...
 
+    def job_weights(self, key: str, weights: str) -> None: ...  # a final report's trained weights (base64)
+
     @property
     def waiting(self) -> bool: ...  # jobs are in flight (one whose worker dies is queued again)
 

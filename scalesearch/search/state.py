@@ -55,6 +55,7 @@ class RunningJob:
     number: int = -1
     attempt: int = 1
     node: str | None = None  # where it runs (from its first report)
+    weights: str | None = None  # its trained weights (base64) from its final report, taken out before Tune keeps it
 
 
 @dataclass
