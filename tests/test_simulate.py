@@ -132,6 +132,59 @@ def test_a_table_recorded_over_part_of_its_grid_is_sampled_over_that_part():
     assert not _table(missing=((4, "y"), (1, "x"))).narrowed  # every value of a and b recorded somewhere
 
 
+def _cube(side: int, objectives: str) -> Table:
+    """A hand-made record over a side^3 grid (a, b, c), 3 epochs of 10 s, 2 workers; val_acc is a hash-like
+    mix of the values (ties included), MACs grow with a * b."""
+    vals = list(range(1, side + 1))
+    spec = parse_spec(f"""\
+study: cube
+dataset: {{name: synthetic}}
+architecture: {{family: cifar_resnet, args: {{width: w}}}}
+parameters: {{a: {{grid: {vals}}}, b: {{grid: {vals}}}, c: {{choice: {vals}}}, w: {{derived: "4 * a"}}}}
+train: {{epochs: 3}}
+search: {{sampler: grid, objectives: {objectives}, max_concurrency: 2}}
+""", "cube.yaml")
+    trials, eps = [], []
+    t0 = dt.datetime(2026, 1, 1)
+    for n, (a, b, c) in enumerate((a, b, c) for a in vals for b in vals for c in vals):
+        final = 0.5 + 0.3 * ((a * 7 + b * 3 + c) % 5) / 4
+        trials.append(SimpleNamespace(number=n, parameters={"a": a, "b": b, "c": c}, state="completed",
+                                      epochs_done=3, seconds=30.0, finished=t0 + dt.timedelta(seconds=n),
+                                      macs=1e6 * a * b, params=1e3 * a, test_acc=None, val_acc=final, scores=None))
+        eps += [SimpleNamespace(number=n, epoch=e, val_acc=final * e / 3, seconds=10.0) for e in (1, 2, 3)]
+    return Table.from_records(spec, trials, eps)
+
+
+@pytest.mark.parametrize("objectives,scheduler", [("{val_acc: max}", "none"), ("{val_acc: max, macs: min}", "none"),
+                                                  ("{val_acc: max, macs: min}", "moasha")])
+def test_rea_in_the_simulator_makes_the_samplers_choices_without_an_optuna_study(objectives, scheduler):
+    """The simulator runs REA's policy in memory (`rea_study`); with `keep_study` it runs REASampler in an Optuna
+    study: the same seed gives the same asks, the same configurations in the same order and the same trace."""
+    from scalesearch.strategies.rea import REASampler
+
+    table = _cube(4, objectives)  # 64 configurations: P = 12, S = 3, most of the run is evolution
+    for seed in range(3):
+        plain = simulate(table, "rea", seed=seed, scheduler=scheduler)
+        optuna_run = simulate(table, "rea", seed=seed, scheduler=scheduler, keep_study=True)
+        assert plain.study is None and isinstance(optuna_run.study.sampler, REASampler)
+        assert plain.completed == optuna_run.completed and plain.trace == optuna_run.trace
+        assert (plain.asks, plain.known, plain.stopped) == (optuna_run.asks, optuna_run.known, optuna_run.stopped)
+        assert plain.known > 0  # children already trained were proposed and told, as the driver tells them
+
+
+def test_reas_population_keeps_its_dominance_matrix_as_members_join_and_leave():
+    from scalesearch.strategies.rea import Evolution, dominance
+
+    rng = np.random.default_rng(0)
+    evo = Evolution(population=6, tournament=2, directions=["maximize", "minimize", "minimize"], seed=0)
+    for i in range(40):
+        values = rng.integers(0, 3, size=3).astype(float).tolist()  # small integers: many ties
+        evo.tell({"i": i}, values)
+        assert [m["i"] for m in evo.members] == list(range(max(0, i - 5), i + 1))  # the last P, oldest first
+        assert np.array_equal(evo.values[-1], np.array(values) * [-1, 1, 1])
+        assert np.array_equal(evo.dom, dominance(evo.values))
+
+
 def test_random_over_a_finite_space_draws_each_point_once_uniformly():
     """`random` over a finite space draws without replacement: the first N draws are the N points, each point is
     as likely first (2,400 seeds, 24 points: 100 expected each, every count within 60-140), and a run proposes no
@@ -293,7 +346,7 @@ def test_the_speed_benchmark_runs_on_a_small_table():
     import sys
 
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "simulate_speed.py"), "--configs", "8", "--seeds",
-                        "1", "--strategies", "replay,random"], check=False, capture_output=True, text=True,
+                        "1", "--strategies", "replay,random,rea"], check=False, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
     assert "table: 8 configurations x 12 epochs" in r.stdout
@@ -302,7 +355,7 @@ def test_the_speed_benchmark_runs_on_a_small_table():
                                 "vs", "floor"]
     rows = [line.split() for line in lines[2:]]
     assert [row[:2] for row in rows] == [["replay", "none"], ["replay", "moasha"], ["random", "none"],
-                                         ["random", "moasha"]]
+                                         ["random", "moasha"], ["rea", "none"], ["rea", "moasha"]]
     assert [row[3] for row in rows[:2]] == ["1.000", "1.000"]  # each scheduler's replay is its own baseline
     assert [row[6:] for row in rows[:2]] == [["-", "-"], ["-", "-"]]  # no sampler, no Optuna floor
     assert all(float(x) > 0 for row in rows[2:] for x in row[6:])

@@ -350,18 +350,18 @@ def test_rea_population_follows_the_storage_when_results_come_out_of_order():
 def test_rea_mutation_covers_each_kind_and_never_returns_the_same_value():
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from scalesearch.strategies.rea import REASampler
+    from scalesearch.strategies.rea import mutate
 
-    s = REASampler(2, 1, seed=0)
+    rng = np.random.RandomState(0)
     cases = [(CategoricalDistribution([1, "1", 2.0]), 1), (IntDistribution(4, 16, step=4), 8),
              (IntDistribution(1, 1000, log=True), 10), (FloatDistribution(0.0, 1.0, step=0.25), 0.5),
              (FloatDistribution(1e-4, 1.0, log=True), 0.01), (IntDistribution(0, 1), 0)]
     for dist, value in cases:
-        seen = {s._mutate(dist, value) for _ in range(200)}
+        seen = {mutate(rng, dist, value) for _ in range(200)}
         assert not any(type(v) is type(value) and v == value for v in seen)
         assert all(dist._contains(dist.to_internal_repr(v)) for v in seen)
-    assert {s._mutate(IntDistribution(4, 16, step=4), 8) for _ in range(200)} == {4, 12, 16}
-    assert {s._mutate(CategoricalDistribution([1, "1", 2.0]), 1) for _ in range(200)} == {"1", 2.0}
+    assert {mutate(rng, IntDistribution(4, 16, step=4), 8) for _ in range(200)} == {4, 12, 16}
+    assert {mutate(rng, CategoricalDistribution([1, "1", 2.0]), 1) for _ in range(200)} == {"1", 2.0}
 
 
 def test_hyperband_brackets_start_later_and_the_last_trains_fully():

@@ -18,7 +18,7 @@ from typing import Any
 from scalesearch.errors import ConflictError, InputError
 from scalesearch.store import Store, StudyRecord, describe_url
 
-__all__ = ["SAMPLER_SEED_SALT", "delete_study", "make_sampler", "open_optuna_storage", "prepare_study", "provenance",
+__all__ = ["SAMPLER_SEED_SALT", "delete_study", "distributions_of", "make_sampler", "open_optuna_storage", "prepare_study", "provenance",
            "release_study", "spec_fits", "stored_spec"]
 
 
@@ -91,6 +91,18 @@ def make_sampler(spec: Any, seed: int) -> Any:
 
         return REASampler(*spec.search.rea(), seed=seed)
     raise InputError(f"search.sampler: unknown sampler {kind!r}")  # pragma: no cover - the spec checks it
+
+
+def distributions_of(spec: Any) -> dict[str, Any]:
+    """The Optuna distributions of the spec's sampled parameters, as `sample_params` registers them."""
+    import optuna
+
+    from scalesearch.spec import sample_params
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    sample_params(spec, trial)
+    return dict(trial.distributions)
 
 
 def spec_fits(spec: Any, params: Mapping[str, Any]) -> bool:

@@ -32,23 +32,14 @@ from typing import Any
 import numpy as np
 
 from scalesearch.errors import InputError
-from scalesearch.spec import SearchSpec, sample_params
+from scalesearch.search.study import distributions_of
+from scalesearch.spec import SearchSpec
 from scalesearch.store import Reader, describe_url
 
-__all__ = ["WARM_ATTR", "apply_warm_start", "check_warm_start", "distributions_of", "in_domain", "read_old_study",
+__all__ = ["WARM_ATTR", "apply_warm_start", "check_warm_start", "in_domain", "read_old_study",
            "warm_trials"]
 
 WARM_ATTR = "scalesearch_warm_start"  # user attribute of a told trial: the old study's name
-
-
-def distributions_of(spec: SearchSpec) -> dict[str, Any]:
-    """The Optuna distributions of the spec's sampled parameters, as `sample_params` registers them."""
-    import optuna
-
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    trial = study.ask()
-    sample_params(spec, trial)
-    return dict(trial.distributions)
 
 
 def in_domain(dist: Any, value: Any) -> bool:

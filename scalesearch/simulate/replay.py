@@ -7,7 +7,9 @@ every repeat, with its per-epoch val_acc, times, costs and scores; the configura
 
 A run: an event queue with the recorded number of workers (`max_concurrency`). A free worker asks the strategy's
 Optuna sampler (the same classes `scalesearch run` builds, `study.make_sampler`) for a configuration through the
-spec's own parameters (`sample_params`). A rejected one is told PRUNED at once; one already evaluated in this run is
+spec's own parameters (`sample_params`); REA, our own sampler, runs its policy in memory instead
+(`simulate.rea_study`: the same choices as REASampler seeded alike, without Optuna's ask and storage), except with a
+prefilter, a warm start or `keep_study`. A rejected one is told PRUNED at once; one already evaluated in this run is
 told its value at once (the driver's dedupe); one the table does not hold is told FAIL, redrawn and counted
 (`misses`). Otherwise it "trains": each epoch ends after its recorded seconds, reporting its recorded val_acc to
 the scheduler (`none`, `asha` on val_acc, `moasha` on the objectives, `hyperband` on val_acc over its brackets,
@@ -50,6 +52,7 @@ from typing import Any
 
 from scalesearch.errors import InputError
 from scalesearch.search.ask import MAX_IDLE_PROPOSALS
+from scalesearch.simulate.rea_study import EvolutionStudy
 from scalesearch.simulate.table import DistinctDraws, Entry, Table, config_key
 from scalesearch.simulate.tally import summarise
 from scalesearch.strategies.names import PREFILTER_SCORES, SIMULATED_SCHEDULERS, SIMULATED_STRATEGIES
@@ -113,11 +116,16 @@ def _sampler(table: Table, strategy: str, trials: int, seed: int, prefilter: tup
                 return self.asked[1][param_name]
 
         return DistinctRandom()
+    return make_sampler(_strategy_spec(table, strategy, trials), seed)
+
+
+def _strategy_spec(table: Table, strategy: str, trials: int) -> Any:
+    """The table's spec with `strategy` as its sampler (REA's P and S: the recorded study's, if it ran REA)."""
     s = table.spec.search
     search = dataclasses.replace(s, sampler=strategy, trials=trials,
                                  population=s.population if s.sampler == "rea" else None,
                                  tournament=s.tournament if s.sampler == "rea" else None)
-    return make_sampler(dataclasses.replace(table.spec, search=search), seed)
+    return dataclasses.replace(table.spec, search=search)
 
 
 def _valid_prefilter(score: str, pool: int, keep: int) -> bool:
@@ -147,7 +155,8 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
              keep_study: bool = False, cost_band: float | None = None, warm_start: Sequence[Any] = ()) -> Run:
     """One simulated run (see the module docstring). `trials`: configurations to start (default: as many as the
     table holds); `budget_s`: simulated seconds after which nothing new starts; `prefilter`: (score, pool, keep);
-    `keep_study`: keep the run's Optuna study in `Run.study` (what it was asked and told, for a benchmark);
+    `keep_study`: keep the run's Optuna study in `Run.study` (what it was asked and told, for a benchmark; REA then
+    runs as REASampler in that study);
     `cost_band`: MO-ASHA's rungs compare trials within cost bands of this ratio (`strategies.rungs.cost_bands`);
     `warm_start`: Optuna trials told to the sampler before its first ask, as a warm-started study's first run tells
     them (`scalesearch.search.warmstart.warm_trials`); they are not this run's trainings."""
@@ -173,9 +182,12 @@ def simulate(table: Table, strategy: str, *, scheduler: str = "none", seed: int 
     run = Run(strategy_label(strategy, prefilter), scheduler, seed)
     directions = ["maximize" if d == "max" else "minimize" for _, d in table.objectives]
     replay = sorted(table.entries, key=lambda k: table.entries[k].orders[0]) if strategy == "replay" else None
-    sampler = None if replay is not None else _sampler(table, strategy, trials, seed, prefilter)
+    plain = strategy == "rea" and prefilter is None and not warm_start and not keep_study
+    sampler = None if replay is not None or plain else _sampler(table, strategy, trials, seed, prefilter)
     draws = getattr(sampler, "draws", None)  # random without replacement: nothing left to draw ends the run
-    study = None if sampler is None else optuna.create_study(directions=directions, sampler=sampler)
+    study: Any = None if sampler is None else optuna.create_study(directions=directions, sampler=sampler)
+    if plain:  # REA's policy without an Optuna study (`rea_study`): the same draws, little beside the queue
+        study = EvolutionStudy(table.spec, *_strategy_spec(table, strategy, trials).search.rea(), directions, seed)
     if warm_start:
         if study is None:
             raise InputError("a warm start tells a sampler old results; replay proposes in the recorded order")

@@ -39,7 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 from scalesearch.analysis.mosort import epsilon_net_order
 from scalesearch.errors import InputError
 
-__all__ = ["REASampler"]
+__all__ = ["Evolution", "REASampler", "dominance", "mutate", "offspring", "tournament"]
 
 
 def _told(t: FrozenTrial) -> tuple[Any, int]:
@@ -111,12 +111,18 @@ class _Population:
         if "values" not in self.cache:
             signs = [-1.0 if d == optuna.study.StudyDirection.MAXIMIZE else 1.0 for d in directions]
             a = np.array([m.values for m in self.members], dtype=float) * signs  # COMPLETE: finite (Optuna's)
-            le = lt = None
-            for col in a.T if a.shape[1] > 1 else ():  # an objective at a time: faster than one (n, n, d) array
-                le = col[:, None] <= col if le is None else le & (col[:, None] <= col)
-                lt = col[:, None] < col if lt is None else lt | (col[:, None] < col)
-            self.cache["values"] = (a, None if le is None else le & lt)
+            self.cache["values"] = (a, dominance(a))
         return self.cache["values"]
+
+
+def dominance(a: np.ndarray) -> np.ndarray | None:
+    """`dom[i, j]`: row i of `a` (values to minimise) dominates row j (no worse in every objective, better in
+    one); None with one objective."""
+    le = lt = None
+    for col in a.T if a.shape[1] > 1 else ():  # an objective at a time: faster than one (n, n, d) array
+        le = col[:, None] <= col if le is None else le & (col[:, None] <= col)
+        lt = col[:, None] < col if lt is None else lt | (col[:, None] < col)
+    return None if le is None or lt is None else le & lt
 
 
 def _winner(values: np.ndarray, dom: np.ndarray | None, drawn: list[int]) -> int:
@@ -227,8 +233,8 @@ class REASampler(optuna.samplers.BaseSampler):
             pop = _Population(None)
             pop.set_members(members)
         values, dom = pop.values(directions)
-        drawn = [int(i) for i in self._rng.choice(len(members), size=self.tournament, replace=False)]
-        return members[_winner(values, dom, drawn)], [members[i] for i in drawn]
+        winner, drawn = tournament(self._rng, values, dom, self.tournament)
+        return members[winner], [members[i] for i in drawn]
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
                         search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
@@ -238,43 +244,120 @@ class REASampler(optuna.samplers.BaseSampler):
         same = self._pop is not None and ref is not None and ref() is study and number == trial.number
         members = self._pop.members if same else self.members(study)
         parent, drawn = self.parent(members, list(study.directions))
-        child = {k: parent.params[k] for k in search_space if k in parent.params}
-        mutable = sorted(k for k in child if not search_space[k].single())
-        if not mutable:
-            return child
-        name = mutable[self._rng.randint(len(mutable))]
-        child[name] = self._mutate(search_space[name], child[name])
-        self.lineage[trial.number] = (parent.number, name, tuple(m.number for m in drawn))
+        child, name = offspring(self._rng, parent.params, search_space)
+        if name is not None:
+            self.lineage[trial.number] = (parent.number, name, tuple(m.number for m in drawn))
         return child
-
-    def _mutate(self, dist: BaseDistribution, value: Any) -> Any:
-        """Another value of `dist` than `value`, drawn uniformly (log-uniformly for a log range)."""
-        rng = self._rng
-        if isinstance(dist, CategoricalDistribution):
-            others = [c for c in dist.choices if not (type(c) is type(value) and c == value)]
-            return others[rng.randint(len(others))]
-        if isinstance(dist, IntDistribution) and not dist.log:
-            n = _grid_values(dist.low, dist.high, dist.step)
-            i = rng.randint(n - 1)
-            i += i >= (value - dist.low) // dist.step
-            return int(dist.low + i * dist.step)
-        if isinstance(dist, FloatDistribution) and dist.step is not None:
-            n = _grid_values(dist.low, dist.high, dist.step)
-            i = rng.randint(n - 1)
-            i += i >= round((value - dist.low) / dist.step)
-            return float(f"{dist.low + i * dist.step:.12g}")
-        for _ in range(1000):  # a log range or a continuous one: draw until it differs
-            if dist.log:
-                new = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high + (1 if isinstance(
-                    dist, IntDistribution) else 0))))
-            else:
-                new = rng.uniform(dist.low, dist.high)
-            if isinstance(dist, IntDistribution):
-                new = min(dist.high, max(dist.low, math.floor(new)))
-            if new != value:
-                return new
-        return value  # pragma: no cover - a range of one value is `single()` and never mutated
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
         return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+
+def tournament(rng: np.random.RandomState, values: np.ndarray, dom: np.ndarray | None,
+               size: int) -> tuple[int, list[int]]:
+    """(the winner's index, the drawn indices): `size` members drawn without replacement, the winner the first of
+    them in `mo_order` over all the members' `values` (to minimise; `dom` from `dominance`)."""
+    drawn = rng.permutation(len(values))[:size].tolist()  # = rng.choice(n, size, replace=False), without its checks
+    return _winner(values, dom, drawn), drawn
+
+
+def offspring(rng: np.random.RandomState, parent: dict[str, Any], space: dict[str, BaseDistribution], *,
+              mutable: list[str] | None = None) -> tuple[dict[str, Any], str | None]:
+    """(the child, the mutated parameter or None): the parent's values of the parameters in `space`, one of those
+    with more than one value (drawn uniformly, by name order; `mutable`: those names, when the caller knows them
+    and the parent has them all) changed by `mutate`."""
+    child = {k: parent[k] for k in space if k in parent}
+    if mutable is None:
+        mutable = sorted(k for k in child if not space[k].single())
+    if not mutable:
+        return child, None
+    name = mutable[rng.randint(len(mutable))]
+    child[name] = mutate(rng, space[name], child[name])
+    return child, name
+
+
+def mutate(rng: np.random.RandomState, dist: BaseDistribution, value: Any) -> Any:
+    """Another value of `dist` than `value`, drawn uniformly (log-uniformly for a log range)."""
+    if isinstance(dist, CategoricalDistribution):
+        others = [c for c in dist.choices if not (type(c) is type(value) and c == value)]
+        return others[rng.randint(len(others))]
+    if isinstance(dist, IntDistribution) and not dist.log:
+        n = _grid_values(dist.low, dist.high, dist.step)
+        i = rng.randint(n - 1)
+        i += i >= (value - dist.low) // dist.step
+        return int(dist.low + i * dist.step)
+    if isinstance(dist, FloatDistribution) and dist.step is not None:
+        n = _grid_values(dist.low, dist.high, dist.step)
+        i = rng.randint(n - 1)
+        i += i >= round((value - dist.low) / dist.step)
+        return float(f"{dist.low + i * dist.step:.12g}")
+    for _ in range(1000):  # a log range or a continuous one: draw until it differs
+        if dist.log:
+            new = math.exp(rng.uniform(math.log(dist.low), math.log(dist.high + (1 if isinstance(
+                dist, IntDistribution) else 0))))
+        else:
+            new = rng.uniform(dist.low, dist.high)
+        if isinstance(dist, IntDistribution):
+            new = min(dist.high, max(dist.low, math.floor(new)))
+        if new != value:
+            return new
+    return value  # pragma: no cover - a range of one value is `single()` and never mutated
+
+
+class Evolution:
+    """REA's policy without a store: what `REASampler` decides, for a caller that tells it each result as it
+    arrives (the simulator, which needs no Optuna study for it).
+
+    `tell` appends a result to the population (the oldest leaves beyond P); `ask` returns None while fewer than P
+    are told (the caller draws at random, as REASampler's random sampler does), else the child of a tournament's
+    winner over `space`, with the same random draws as REASampler seeded alike (`tournament`, `offspring`). The
+    one difference: REASampler orders its population by completion time (trial number on a tie), this by the
+    order of `tell`.
+
+    Args:
+        population, tournament: P and S, as REASampler's.
+        directions: "maximize" or "minimize" per objective.
+        seed: as REASampler's.
+    """
+
+    def __init__(self, population: int, tournament: int, directions: list[str], *, seed: int | None = None) -> None:
+        REASampler(population, tournament)  # the same checks of P and S
+        self.population, self.tournament = population, tournament
+        self.signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
+        self.rng = np.random.RandomState(seed)
+        self.members: list[dict[str, Any]] = []  # the population, oldest first
+        self.values = np.zeros((0, len(directions)))  # their values to minimise, row by row
+        # `dominance(self.values)`, kept up to date as members join and leave (None with one objective)
+        self.dom: np.ndarray | None = None if len(directions) == 1 else np.zeros((0, 0), dtype=bool)
+        self._mutable: tuple[Any, list[str]] = (None, [])
+
+    def tell(self, params: dict[str, Any], values: list[float]) -> None:
+        """A COMPLETE result (finite values, one per objective) joins the population."""
+        row = np.asarray(values, dtype=float) * self.signs
+        a, dom = self.values, self.dom
+        self.members.append(params)
+        if len(self.members) > self.population:  # the oldest leaves
+            del self.members[0]
+            a = a[1:]
+            dom = None if dom is None else dom[1:, 1:]
+        if dom is not None:  # the newcomer's column (who dominates it) and row (whom it dominates)
+            n = len(a)
+            no_worse = (a <= row).all(1)  # member i is nowhere worse than the newcomer
+            better = (a < row).any(1)  # ... and somewhere better; finite values: row <= a_i is `not better`
+            grown = np.zeros((n + 1, n + 1), dtype=bool)
+            grown[:n, :n] = dom
+            grown[:n, n] = no_worse & better
+            grown[n, :n] = ~better & ~no_worse
+            dom = grown
+        self.values, self.dom = np.concatenate((a, row[None, :])), dom
+
+    def ask(self, space: dict[str, BaseDistribution]) -> dict[str, Any] | None:
+        """The next child over `space` (every member has every parameter of it), or None while the population is
+        not full."""
+        if len(self.members) < self.population:
+            return None
+        if self._mutable[0] is not space:
+            self._mutable = (space, sorted(k for k, d in space.items() if not d.single()))
+        winner, _drawn = tournament(self.rng, self.values, self.dom, self.tournament)
+        return offspring(self.rng, self.members[winner], space, mutable=self._mutable[1])[0]
