@@ -46,6 +46,8 @@ def toy_spec(text: str, study: str) -> str:
         if name in params and "grid" in params[name]:
             params[name] = {"grid": small}
     d["search"].update({"repeats": 2, "max_concurrency": 1})  # one trial worker: its start costs more CPU than its trainings
+    # no trained weights sent, decoded, written and deleted: nothing here reads them (kept weights: test_export.py)
+    d["search"]["keep"] = "none"
     d["search"].pop("time_budget_s", None)
     return yaml.safe_dump(d, sort_keys=False)
 
