@@ -3,7 +3,6 @@ round trips, error locations, sampling, the example spaces and the malformed spe
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import itertools
 import json
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.cli import main_in_process
 
 from scalesearch import nets as arch
 from scalesearch.nets.cost import count
@@ -481,11 +481,8 @@ def test_dataset_and_train_facts_come_from_their_modules() -> None:
 # The example spaces and the CLI
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    code = "import sys; from scalesearch.cli import main; sys.exit(main())"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("SCALESEARCH_DEBUG", None)
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    """`scalesearch ARGS` through the console script's main, in `cwd` (validate starts no Ray: in this process)."""
+    return main_in_process(*args, cwd=cwd, env={"SCALESEARCH_DEBUG": None})
 
 
 def test_example_spaces_exist() -> None:
@@ -522,15 +519,14 @@ def test_cli_validate_quickstart(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def bad_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, list[str]]]:
-    """Run `scalesearch validate` on every bad spec, each in its own empty folder, a few at a time."""
+    """Run `scalesearch validate` on every bad spec, each in its own empty folder."""
 
     def run(path: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
         cwd = tmp_path_factory.mktemp(path.stem)
         r = _cli("validate", str(path), cwd=cwd)
         return r, os.listdir(cwd)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip([p.name for p in BAD], pool.map(run, BAD), strict=True))
+    return {p.name: run(p) for p in BAD}
 
 
 def test_there_are_at_least_30_bad_specs() -> None:
