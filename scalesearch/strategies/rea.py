@@ -39,7 +39,7 @@ from optuna.trial import FrozenTrial, TrialState
 from scalesearch.analysis.mosort import epsilon_net_order
 from scalesearch.errors import InputError
 
-__all__ = ["Evolution", "REASampler", "dominance", "mutate", "offspring", "tournament"]
+__all__ = ["Evolution", "REASampler", "check_sizes", "dominance", "mutate", "offspring", "tournament"]
 
 
 def _told(t: FrozenTrial) -> tuple[Any, int]:
@@ -157,6 +157,13 @@ def _winner(values: np.ndarray, dom: np.ndarray | None, drawn: list[int]) -> int
     return next(int(front[j]) for j in epsilon_net_order(x, normalised=True) if is_drawn[front[j]])
 
 
+def check_sizes(population: int, tournament: int) -> None:
+    """Raise InputError unless P >= 2 and 1 <= S <= P."""
+    if population < 2 or not 1 <= tournament <= population:
+        raise InputError(f"REA needs population >= 2 and 1 <= tournament <= population, got {population}, "
+                         f"{tournament}")
+
+
 class REASampler(optuna.samplers.BaseSampler):
     """Regularized evolution (see the module docstring).
 
@@ -167,9 +174,7 @@ class REASampler(optuna.samplers.BaseSampler):
     """
 
     def __init__(self, population: int, tournament: int, *, seed: int | None = None) -> None:
-        if population < 2 or not 1 <= tournament <= population:
-            raise InputError(f"REA needs population >= 2 and 1 <= tournament <= population, got {population}, "
-                             f"{tournament}")
+        check_sizes(population, tournament)
         self.population = population
         self.tournament = tournament
         self._rng = np.random.RandomState(seed)
@@ -322,7 +327,7 @@ class Evolution:
     """
 
     def __init__(self, population: int, tournament: int, directions: list[str], *, seed: int | None = None) -> None:
-        REASampler(population, tournament)  # the same checks of P and S
+        check_sizes(population, tournament)
         self.population, self.tournament = population, tournament
         self.signs = np.array([-1.0 if d == "maximize" else 1.0 for d in directions])
         self.rng = np.random.RandomState(seed)
