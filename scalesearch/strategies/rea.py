@@ -14,6 +14,10 @@ Everything is read from the study's storage when a candidate is asked, so a resu
 moved study) continues from the stored population; the random stream restarts from the seed. `lineage` keeps
 this process's children: trial number -> (parent trial number, mutated parameter, the tournament's trial numbers).
 
+The policy itself is plain functions (`tournament`, `offspring`, `mutate`, `dominance`) that REASampler calls and
+that `Evolution` runs over a population told in memory, with no store: the simulator's REA
+(`scalesearch.simulate.rea_study`), which makes REASampler's choices without Optuna's ask, storage and tell.
+
 Each ask costs little beside Optuna's own (`benchmarks/simulate_speed.py`): the storage's trial list is read at
 every ask, but only the trials unfinished at the last ask and the new ones are examined (a finished trial never
 changes), and the population is the last P of the old one and the newly completed trials; each member's
