@@ -112,6 +112,9 @@ def test_load_spec_takes_a_path_a_mapping_or_a_spec_and_errors_name_the_field(tm
         scalesearch.load_spec(path)
     with pytest.raises(scalesearch.InputError, match="got int"):
         scalesearch.load_spec(3)
+    with pytest.raises(scalesearch.InputError) as e:  # YAML text is not a path: one line saying what to do
+        scalesearch.load_spec(path.read_text())
+    assert "is a file path, and this one holds 4 lines of text" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_create_model_and_count_take_a_preset_a_netspec_its_dict_or_a_file(tmp_path):

@@ -46,6 +46,10 @@ def spec_source(source: SpecSource) -> tuple[SearchSpec, str, str | None]:
         from scalesearch.util.files import read_text
 
         path = os.fspath(source)
+        if isinstance(path, str) and "\n" in path:  # YAML text where a path was expected: say so, not "file name"
+            raise InputError(f"a spec given as a string is a file path, and this one holds {len(path.splitlines())} "
+                             "lines of text; for YAML text pass yaml.safe_load(text) (a mapping) or use "
+                             "scalesearch.spec.parse_spec(text, name)")
         spec = load_file(path)
         return spec, read_text(path, what="spec file"), path
     raise InputError(f"a spec is a YAML file path, a mapping or a SearchSpec; got {type(source).__name__}")
