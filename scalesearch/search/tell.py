@@ -220,7 +220,7 @@ class Results:
                                      **{k: v for k, v in fields.items() if v is not None})
         self.checkpoints.drop(key)
         if state == "completed":
-            self.weights.save(rec.number, result.get("weights") or job.weights)
+            self.weights.save(rec.number, job.weights)  # taken from its final report (run._callbacks)
         run.count_row(state, +1)
         run.counts.done_this_run += 1
         self.update_best(rec)
