@@ -18,8 +18,8 @@ from typing import Any
 from scalesearch.errors import ConflictError, InputError
 from scalesearch.store import Store, StudyRecord, describe_url
 
-__all__ = ["SAMPLER_SEED_SALT", "delete_study", "distributions_of", "make_sampler", "open_optuna_storage", "prepare_study", "provenance",
-           "release_study", "spec_fits", "stored_spec"]
+__all__ = ["SAMPLER_SEED_SALT", "delete_study", "distributions_of", "make_sampler", "open_optuna_storage",
+           "prepare_study", "provenance", "release_study", "spec_fits", "stored_spec"]
 
 
 SAMPLER_SEED_SALT = "scalesearch-sampler"
