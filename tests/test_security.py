@@ -41,6 +41,14 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _niceness(pid: int) -> int | None:
+    """The process's nice value (/proc/PID/stat's 19th field); None once it has gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+    except OSError:
+        return None
+
+
 def _http_status(addr: str) -> int | None:
     """The HTTP status of `GET /` at HOST:PORT (None: no HTTP answer; Ray's gRPC ports say nothing HTTP)."""
     import http.client
@@ -65,7 +73,8 @@ def test_local_ray_is_loopback_only_without_dashboard_is_stopped_at_the_end_and_
                                      "parameters: {w: {grid: [4, 6]}}\nsearch: {sampler: grid}\n",
                               train="epochs: 4, batch_size: 50, warmup_epochs: 0"))
     # nothing of the test's Ray settings: scalesearch itself keeps its Ray on loopback
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_worker_niceness")}
     proc = cli_popen("run", str(spec), "--db", str(db), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                      env=env, preexec_fn=lambda: os.umask(0))  # the most permissive umask
     modes: dict[str, int] = {}
@@ -82,6 +91,7 @@ def test_local_ray_is_loopback_only_without_dashboard_is_stopped_at_the_end_and_
         pids = descendants(proc.pid) | {proc.pid}
         sockets = listening(pids)
         commands = {p: _cmdline(p) for p in pids}
+        nice = {p: _niceness(p) for p in pids}
         pages = {addr: _http_status(addr) for _, addr in sockets}
         for p in (results.parent, results, db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             if p.exists():
@@ -101,6 +111,10 @@ def test_local_ray_is_loopback_only_without_dashboard_is_stopped_at_the_end_and_
     assert all("--disable-frontend" in commands[p] for p in heads)  # has its web frontend off ...
     assert not [a for p, a in sockets if p in heads]  # ... and listens on nothing
     assert modes["results"] == 0o700 and modes["fresh"] == 0o700, modes
+    # Ray's workers (the running trial's among them) at the driver's niceness, not Ray's default 15, which leaves a
+    # search's trials waiting behind every other program of the machine
+    workers = {p for p, c in commands.items() if c.startswith("ray::")}
+    assert workers and {nice[p] for p in workers} == {nice[proc.pid]}, {commands[p]: nice[p] for p in pids}
     assert modes["scalesearch.db"] == 0o600 and modes.get("scalesearch.db-wal", 0o600) == 0o600, modes
     assert not wait_gone(pids - {proc.pid}, 60)
     print(f"\n{len(sockets)} listening sockets, all on loopback: {sorted(a for _, a in sockets)}; modes "

@@ -45,6 +45,10 @@ _RAY_ENV = {
     "RAY_AIR_NEW_OUTPUT": "0",  # the classic reporter honours verbose=0 (scalesearch prints its own progress)
     "RAY_DEDUP_LOGS": "0",
     "RAY_USAGE_STATS_ENABLED": "0",  # Ray reports no usage statistics to its makers' servers
+    # Ray starts its worker processes at niceness 15 by default: a trial (the whole point of a search) would wait
+    # behind every other program of the machine. Workers of a Ray scalesearch starts run at the driver's niceness
+    # (`nice scalesearch run ...` still lowers them all); a cluster started by `ray start` keeps its own setting.
+    "RAY_worker_niceness": "0",
     # Tune's experiment checkpoint (its searcher and trial table, for Tuner.restore) is never used: the database is
     # the checkpoint. Without periodic saves a trial costs less, and the final save races its own sync (a
     # FileNotFoundError Ray logs as an error, harmless).
