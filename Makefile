@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # a module's expensive fixture (a toy study, a Ray cluster) is built once, as in a serial run.
 TEST_JOBS ?= 2
 
-.PHONY: setup data test-deps lint run test clean
+.PHONY: setup bytecode data test-deps lint run test clean
 
 # The stamp is rebuilt when pyproject.toml changes. torch is installed first, pinned, so that pip takes the
 # local CPU build rather than resolving a CUDA one. torchvision 0.29.1 is a test-only reference: its metadata
@@ -25,6 +25,12 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Where PYTHONDONTWRITEBYTECODE is set (as on this project's machines), Python keeps no compiled modules, and every
+# process a search starts (its driver, each trial worker; the tests start hundreds) compiles scalesearch again.
+# compileall writes them whatever that variable says, and skips the modules already compiled.
+bytecode: setup
+	$(BIN)/python -m compileall -q scalesearch
+
 data:
 	@bash scripts/install-data
 
@@ -32,14 +38,14 @@ data:
 test-deps:
 	@bash scripts/install-test-deps
 
-run: setup data
+run: setup bytecode data
 	$(BIN)/scalesearch run $(SPEC)
 
 # ruff first (its settings are in pyproject.toml): a lint error fails the tests before they start.
 lint: setup
 	$(BIN)/ruff check scalesearch tests benchmarks scripts
 
-test: setup data test-deps lint
+test: setup bytecode data test-deps lint
 	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
