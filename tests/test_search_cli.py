@@ -40,16 +40,25 @@ from scalesearch.spec import parse_spec, resolve_candidate
 from scalesearch.store import Reader
 from scalesearch.trial.job import job_for_candidate
 
-# 6 configurations of ~1 s each (3 epochs on 1000 12x12 images), 2 at a time
-SLOW = spec_text("slow", """\
-architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
+
+def _slow(concurrency: int) -> str:
+    """6 configurations of ~1 s each (3 epochs on 1000 12x12 images), `concurrency` at a time."""
+    return spec_text("slow", f"""\
+architecture: {{family: cifar_resnet, args: {{depth: 8, width: w}}}}
 parameters:
-  lr: {grid: [0.1, 0.05]}
-  w: {grid: [4, 6, 8]}
-search: {sampler: grid, max_concurrency: 2}
+  lr: {{grid: [0.1, 0.05]}}
+  w: {{grid: [4, 6, 8]}}
+search: {{sampler: grid, max_concurrency: {concurrency}}}
 """, train="epochs: 3, batch_size: 50, warmup_epochs: 0, lr: lr",
-    dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 12, num_train: 1200, num_test: 50, "
-            "val_size: 200}")
+        dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 12, num_train: 1200, num_test: 50, "
+                "val_size: 200}")
+
+
+# Two at a time where trials in flight together are the subject (the status reader beside parallel writers); one
+# at a time for a stop and a resume, which need a finished trial and a running one, not two running (every worker
+# started costs a few CPU-seconds of imports before its first epoch).
+SLOW = _slow(2)
+SLOW_ONE = _slow(1)
 
 
 def _write(tmp_path: Path, text: str, name: str = "spec.yaml") -> str:
@@ -86,7 +95,7 @@ def _check_complete(db: str, study: str, text: str) -> list:
 
 def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_path, ray_session):
     db = f"sqlite:///{tmp_path}/r.db"
-    spec = _write(tmp_path, SLOW)
+    spec = _write(tmp_path, SLOW_ONE)
     with open(tmp_path / "run.log", "w") as log:  # the child writes through its own copy of the descriptor
         proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=log,
                          stderr=subprocess.STDOUT)
@@ -107,7 +116,7 @@ def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_
     assert status.returncode == 0 and "driver is gone" in status.stdout
     r = cli("resume", "slow", "--db", db, "--address", ray_session.address)
     assert r.returncode == 0, r.stdout + r.stderr
-    trials = _check_complete(db, "slow", SLOW)
+    trials = _check_complete(db, "slow", SLOW_ONE)
     for t in trials:
         if t.key in finished:  # kept as they were: not trained again
             assert (t.attempts, t.finished, t.val_acc) == (1, finished[t.key].finished, finished[t.key].val_acc)
@@ -118,13 +127,17 @@ def test_sigkill_then_resume_keeps_finished_trials_and_trains_nothing_twice(tmp_
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, ray_session):
     db = f"sqlite:///{tmp_path}/r.db"
-    spec = _write(tmp_path, SLOW)
+    spec = _write(tmp_path, SLOW_ONE)
     proc = cli_popen("run", spec, "--db", db, "--address", ray_session.address, stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT, text=True)
     try:
-        # one to three of the six finished: the rest cannot all end in the moment the interrupt takes
-        step_until(proc.pid, lambda: 1 <= _counts(db, "slow").get("completed", 0) <= 3, "one finished trial",
-                   ready=lambda: study_running(db, "slow"))
+        # one to three of the six finished and one running: the rest cannot all end in the moment the interrupt
+        # takes, and the running one is interrupted
+        def midway() -> bool:
+            c = _counts(db, "slow")
+            return 1 <= c.get("completed", 0) <= 3 and c.get("running", 0) >= 1
+
+        step_until(proc.pid, midway, "one finished trial and one running", ready=lambda: study_running(db, "slow"))
         os.kill(proc.pid, signal.SIGINT)  # delivered as it resumes
         resume(proc.pid)
         out, _ = proc.communicate(timeout=60)
@@ -140,7 +153,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, ray_session):
     assert not [o for o in optuna_trials(db, "slow") if o.state.name == "RUNNING"]
     r = cli("resume", "slow", "--db", db, "--address", ray_session.address)
     assert r.returncode == 0, r.stdout + r.stderr
-    _check_complete(db, "slow", SLOW)
+    _check_complete(db, "slow", SLOW_ONE)
     assert Reader(db).study("slow").runs == 2
 
 
