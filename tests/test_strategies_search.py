@@ -64,8 +64,7 @@ architecture: {family: cifar_resnet, args: {depth: 8, width: w}}
 parameters:
   lr: {choice: [0.1, 0.05, 0.02]}
   w: {int: [4, 12], step: 2}
-search: {sampler: rea, trials: 6, population: 3, tournament: 2, max_concurrency: 2,
-         objectives: {val_acc: max, macs: min}}
+search: {sampler: rea, trials: 6, population: 3, tournament: 2, objectives: {val_acc: max, macs: min}}
 """, train="epochs: 3, batch_size: 50, warmup_epochs: 0, lr: lr",
     dataset="{name: synthetic, num_classes: 4, in_channels: 1, image_size: 12, num_train: 1200, num_test: 50, "
             "val_size: 200}")
