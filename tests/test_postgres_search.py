@@ -26,7 +26,7 @@ parameters:
   s: {{choice: ["A", "{HOSTILE}"]}}
   lr: {{grid: [0.1, 1000000.0]}}
 constraints: ["w < 16"]
-search: {{sampler: grid, max_concurrency: 2}}
+search: {{sampler: grid}}
 """, train="epochs: 2, batch_size: 50, warmup_epochs: 0, lr: lr, nan_check_every: 1")
 
 _FIELDS = ("state", "config_key", "parameters", "values", "netspec", "macs", "params", "acts", "seed", "repeat",
