@@ -1,6 +1,8 @@
 """A search through hostile conditions, as a user runs it (CLI subprocesses): the disk fills up, the database is
 made read-only or deleted, the driver gets SIGTERM or Ctrl-C, a trial exhausts memory. Each ends with one clear
-line, leaves no partial or duplicated rows, and `scalesearch resume` completes the study once the cause is gone.
+line, leaves no partial or duplicated rows, and resume completes the study once the cause is gone (called in the
+test process, on its Ray: `scalesearch.resume`, what the `resume` command runs, which test_search_cli runs as a
+command after a SIGKILL and a Ctrl-C).
 
 The database faults use the session's Ray (`--address`); SIGTERM and Ctrl-C hit a driver that started its own Ray,
 so that the test can check that no process it started is left. The full disk is a small tmpfs, which
@@ -103,8 +105,9 @@ def _check_no_partial_rows(db: str) -> None:
 
 
 def _resume_completes(db: str, address: str) -> list:
-    r = cli("resume", "faults", "--db", db, "--address", address)
-    assert r.returncode == 0, r.stdout + r.stderr
+    import scalesearch
+
+    assert scalesearch.resume("faults", db=db, address=address, progress=False).state == "finished"
     trials = _rows(db)
     assert len(trials) == 4 and all(t.state == "completed" for t in trials)
     _check_no_partial_rows(db)
