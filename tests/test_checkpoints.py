@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+import scalesearch
 from scalesearch.data.loader import load_dataset
 from scalesearch.train.loop import TrainConfig, fit
 from scalesearch.trial.job import Job
@@ -98,7 +99,7 @@ def _epochs(db: str, study: str) -> list[tuple]:
 
 def test_a_trial_killed_mid_training_resumes_from_its_checkpoint_with_the_same_metrics(tmp_path, ray_session):
     from support.procs import step_until
-    from support.search import cli, cli_popen, run_study_inprocess, study_running
+    from support.search import cli_popen, run_study_inprocess, study_running
 
     from scalesearch.store import Reader, checkpoint_dir
 
@@ -136,8 +137,8 @@ def test_a_trial_killed_mid_training_resumes_from_its_checkpoint_with_the_same_m
     # the last stored epoch's state, or the next one's: the driver saves an epoch's checkpoint before it stores the
     # epoch, and the stop may fall between the two; never behind what is stored
     assert saved["epoch"] in (before.epochs_done, before.epochs_done + 1)
-    r = cli("resume", "ck", "--db", db, "--address", ray_session.address)
-    assert r.returncode == 0, r.stdout + r.stderr
+    # resumed in this process (scalesearch.resume, what the command runs; test_search_cli resumes with the command)
+    assert scalesearch.resume("ck", db=db, address=ray_session.address, progress=False).state == "finished"
     after = trial()
     assert after.state == "completed" and after.attempts == 2 and after.epochs_done == 6
     assert after.metrics["resumed_from_epoch"] == saved["epoch"]

@@ -13,6 +13,7 @@ pytest.importorskip("optuna")
 
 from support.search import cli, optuna_trials, spec_text
 
+import scalesearch
 from scalesearch.store import Reader
 
 HOSTILE = "x'; DROP TABLE scalesearch_trials; --"
@@ -52,15 +53,17 @@ def _optuna(db: str) -> list:
                   for o in optuna_trials(db, "pg"))
 
 
-def test_the_same_search_on_sqlite_and_postgresql(tmp_path, postgres, ray_session):
+def test_the_same_search_on_sqlite_and_postgresql(tmp_path, postgres, ray_session, monkeypatch):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)
     lite = f"sqlite:///{tmp_path}/r.db"
     pg = postgres.create_database("scalesearch_pg")
-    for db in (lite, pg):
-        # in tmp_path: a server database's kept weights go under ./results/<study>/checkpoints
-        r = cli("run", str(spec), "--db", db, "--address", ray_session.address, cwd=tmp_path)
-        assert r.returncode == 0, r.stdout + r.stderr
+    # SQLite in this process (scalesearch.run, what the command runs), PostgreSQL through the command (its summary
+    # names the database); both in tmp_path: a server database's kept weights go under ./results/<study>/checkpoints
+    monkeypatch.chdir(tmp_path)
+    assert scalesearch.run(str(spec), db=lite, address=ray_session.address, progress=False).state == "finished"
+    r = cli("run", str(spec), "--db", pg, "--address", ray_session.address, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
     a, b = _trials(lite), _trials(pg)
     assert set(a) == set(b) and len(a) == 12
     for key in a:

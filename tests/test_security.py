@@ -28,6 +28,7 @@ from support.search import (
     study_running,
 )
 
+import scalesearch
 from scalesearch.store import Reader
 
 HOSTILE = "x'; DROP TABLE scalesearch_trials; --"
@@ -131,8 +132,7 @@ search: {{sampler: grid}}
 """, train="epochs: 1, batch_size: 50, warmup_epochs: 0")
     good = tmp_path / "ok.yaml"
     good.write_text(text)
-    r = cli("run", str(good), "--db", db, "--address", ray_session.address)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert scalesearch.run(str(good), db=db, address=ray_session.address, progress=False).state == "finished"
     # a spec value is data: the candidate that carries it is rejected (not a shortcut) and stored verbatim
     trials = {t.values["s"]: t for t in Reader(db).trials("ok")}
     assert trials["A"].state == "completed"

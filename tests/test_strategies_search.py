@@ -13,8 +13,9 @@ pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
 from support.procs import step_until
-from support.search import cli, cli_popen, optuna_trials, run_study_inprocess, spec_text, study_running
+from support.search import cli_popen, optuna_trials, run_study_inprocess, spec_text, study_running
 
+import scalesearch
 from scalesearch.store import Reader
 from scalesearch.strategies.rungs import Rungs
 
@@ -93,8 +94,8 @@ def test_rea_search_is_stored_and_resumes_after_sigkill(tmp_path, ray_session):
         if proc.poll() is None:
             proc.kill()
     before = {t.key: t for t in Reader(db).trials("rea") if t.state == "completed"}
-    r = cli("resume", "rea", "--db", db, "--address", ray_session.address)
-    assert r.returncode == 0, r.stdout + r.stderr
+    # resumed in this process (scalesearch.resume, what the command runs; test_search_cli resumes with the command)
+    assert scalesearch.resume("rea", db=db, address=ray_session.address, progress=False).state == "finished"
     trials = Reader(db).trials("rea")
     assert all(t.state == "completed" for t in trials)
     assert len({t.config_key for t in trials}) == 6  # the spec's 6 trials, each trained once

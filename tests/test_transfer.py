@@ -13,6 +13,8 @@ import optuna
 import pytest
 from support.search import REPO, cli, dump, run_study_inprocess
 
+import scalesearch
+
 SPEC = """study: moved
 seed: 3
 dataset: {name: synthetic, num_classes: 3, in_channels: 1, image_size: 8, num_train: 96, num_test: 16, val_size: 32}
@@ -122,8 +124,7 @@ def test_a_study_dumped_while_it_ran_loads_interrupted_and_resumes(source, tmp_p
     assert cli("load", str(out), "--db", target).returncode == 0
     r = cli("status", "moved", "--db", target)
     assert "moved: interrupted" in r.stdout, r.stdout
-    r = cli("resume", "moved", "--db", target, "--address", ray_session.address, timeout=600)
-    assert r.returncode == 0, r.stderr
+    assert scalesearch.resume("moved", db=target, address=ray_session.address, progress=False).state == "finished"
     rows = csv_of(target).splitlines()[1:]
     assert len(rows) == 3 and all(",COMPLETE," in row for row in rows)
 
