@@ -4,8 +4,9 @@ joined with `--address`, or the Ray this process already runs (tests, notebooks)
 Local Ray: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` is set before Ray starts (its single-machine switch: with
 `_node_ip_address="127.0.0.1"` alone, six of Ray's services listened on every interface), the dashboard is off
 (Ray still runs its head process, with the web frontend disabled and no port open), usage statistics are not
-reported, workers' output is not forwarded, and token authentication stays on (the runtime-env agent answers HTTP
-with 401). The local Ray gets one trial's CPUs more
+reported, workers' output is not forwarded, worker processes run at the driver's niceness (Ray's default is 15:
+a trial would wait behind every other program of the machine), and token authentication stays on (the runtime-env
+agent answers HTTP with 401). The local Ray gets one trial's CPUs more
 than `max_concurrency` trials need: Tune places the next trial's placement group while the current ones still
 hold theirs, and without that slack a reused actor waited 0.5-1 s per trial at concurrency 2 on 2 cores (0.01 s
 with it). The concurrency limit, not the CPU count, bounds what runs at once.
