@@ -1,6 +1,6 @@
-"""Training-free scores in a real search: computed by each trial's worker before training, stored with every trial
-(equal over its repeats, equal to a recomputation from the stored netspec), read back as score_<name> columns, and
-ranked against the trained accuracy by `scalesearch scores`."""
+"""Training-free scores in a real search: computed by a worker before training, once per configuration, stored with
+every trial (equal over its repeats, equal to a recomputation from the stored netspec), read back as score_<name>
+columns, and ranked against the trained accuracy by `scalesearch scores`."""
 
 from __future__ import annotations
 
@@ -20,18 +20,43 @@ architecture: {family: cifar_resnet, args: {depth: d, width: w}}
 parameters:
   d: {grid: [8, 14]}
   w: {grid: [4, 8, 12]}
-search: {sampler: grid, repeats: 2, keep: none}
+search: {sampler: grid, repeats: 2, keep: none, max_concurrency: 2}
 """)
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory, ray_session) -> str:
+def scored(tmp_path_factory, ray_session) -> tuple[str, list[tuple[str, bool]]]:
+    """The study, and (config key, whether its worker was asked to score) of each job started, in order."""
+    from scalesearch.search.ask import Claims
+
     db = f"sqlite:///{tmp_path_factory.mktemp('scores')}/r.db"
-    assert run_study_inprocess(SPEC, db, ray_session).state == "finished"
-    return db
+    started: list[tuple[str, bool]] = []
+    real = Claims.job_config
+
+    def job_config(self, job):
+        cfg = real(self, job)
+        started.append((job.config_key, "score_seed" in cfg))
+        return cfg
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Claims, "job_config", job_config)
+        assert run_study_inprocess(SPEC, db, ray_session).state == "finished"
+    return db, started
+
+
+def test_one_worker_scores_each_configuration_and_every_repeat_gets_its_scores(scored):
+    """A configuration's scores depend on its network, the study's seed and the batch drawn with it, not on the
+    repeat: one of its jobs computes them, the other repeat's row gets them, even where the two start together."""
+    db, started = scored
+    assert len(started) == 12
+    asked = {ck: [s for c, s in started if c == ck] for ck, _ in started}
+    assert len(asked) == 6 and all(sorted(v) == [False, True] for v in asked.values()), asked
+    rows = Reader(db).trials("scored")
+    assert all(t.scores and list(t.scores) == list(SCORES) for t in rows)
 
 
 def test_scores_are_stored_once_per_candidate_and_recompute_exactly(scored):
+    scored, _ = scored
     from scalesearch.spec import parse_spec
     from scalesearch.trial.job import DATA_SEED, _cached_dataset, _canonical, _plain
 
@@ -59,6 +84,7 @@ def test_scores_are_stored_once_per_candidate_and_recompute_exactly(scored):
 
 
 def test_scores_are_columns_of_the_trials_and_the_scores_command_ranks_them(scored):
+    scored, _ = scored
     df = load_trials(scored, "scored")
     assert [c for c in df.columns if c.startswith("score_")] == [f"score_{s}" for s in SCORES]
     assert "score_naswot" not in df.attrs["parameters"]

@@ -63,7 +63,6 @@ class Claims:
         self._idle = 0
         self.score_input: tuple[Any, ...] | None = None  # (x, y, mean, std): `set_score_data`
         self._pool_scores: dict[str, dict[str, Any]] = {}  # a prefilter's scores, reused when a kept one is queued
-        self._scored: set[str] = set()  # job keys whose scores are stored already (their workers skip them)
         self._rejected: set[str] = set()
         self._resolved: collections.OrderedDict[tuple[Any, ...], Candidate | Exception] = collections.OrderedDict()
         self._known_rows: dict[str, TrialRecord] = {}
@@ -385,7 +384,7 @@ class Claims:
         stored = [r.scores for j in jobs if (r := self._known_rows.get(j.key)) is not None and r.scores]
         scores = stored[0] if stored else self._pool_scores.pop(ck, None)  # else its workers compute them
         if scores is not None:
-            self._scored.update(j.key for j in jobs)
+            self.run.scored.update(j.key for j in jobs)
         for j in todo:
             was = self._known_rows.get(j.key)
             if was is not None:
@@ -443,8 +442,13 @@ class Claims:
                "weights": self.spec.search.keep != "none"}
         if self.spec.search.resources.memory_gb is not None:  # the trial's memory budget (`trial.memory_limit`)
             cfg["memory_limit"] = int(self.spec.search.resources.memory_gb * 2 ** 30)
-        if job.key not in self._scored:  # the worker scores the candidate before training (`trainable`)
-            cfg["score_seed"] = self.spec.seed
+        if job.key not in self.run.scored:  # the worker scores the candidate before training (`trainable`), once
+            # per configuration: a repeat that starts while another repeat scores gets its scores on its row when they
+            # come (`Results.job_result`); one whose scorer ended without sending them scores itself
+            scorer = self.run.scorers.get(job.config_key)
+            if scorer is None or scorer == job.key or scorer not in self.run.inflight:
+                self.run.scorers[job.config_key] = job.key
+                cfg["score_seed"] = self.spec.seed
         claimed = self.run.configs.get(job.config_key)
         if claimed is not None:  # the counted costs, which MO-ASHA ranks with the metric
             cand = claimed.candidate

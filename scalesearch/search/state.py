@@ -85,6 +85,10 @@ class RunState:
         inflight: job key -> the job running now.
         configs: config key -> a configuration claimed in this run whose trials have not been told yet.
         finished: job key -> a finished job (of earlier runs and this one).
+        scored: job keys whose training-free scores are stored (their workers do not compute them).
+        scorers: config key -> the job whose worker computes the configuration's scores in this run. The scores
+            depend on the network, the study's seed and the mini-batch it draws, not on the repeat: one of a
+            configuration's jobs computes them and the results part stores them on every repeat's row.
     """
 
     spec: SearchSpec
@@ -97,6 +101,8 @@ class RunState:
     inflight: dict[str, RunningJob] = field(default_factory=dict)
     configs: dict[str, ClaimedConfig] = field(default_factory=dict)
     finished: dict[str, JobResult] = field(default_factory=dict)
+    scored: set[str] = field(default_factory=set)
+    scorers: dict[str, str] = field(default_factory=dict)
     _beat: float = field(default_factory=time.monotonic, init=False, repr=False)
 
     @property

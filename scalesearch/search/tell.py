@@ -157,8 +157,12 @@ class Results:
         self.run.heartbeat()
         if job is not None and result.get("node"):
             job.node = result["node"]
-        if job is not None and result.get("scores"):  # computed by the worker before training, as JSON text
-            self.run.store.set_scores(self.run.name, key, json.loads(result["scores"]))
+        if job is not None and result.get("scores"):  # computed by the worker before training, as JSON text:
+            scores = json.loads(result["scores"])  # the configuration's, stored on every repeat's row
+            claimed = self.run.configs.get(job.config_key)
+            for k in dict.fromkeys([key, *(j.key for j in claimed.jobs)] if claimed is not None else [key]):
+                self.run.store.set_scores(self.run.name, k, scores)
+                self.run.scored.add(k)
         if job is not None and result.get("checkpoint"):  # saved before its epoch is stored: never behind it
             try:
                 self.checkpoints.save(key, result["checkpoint"])

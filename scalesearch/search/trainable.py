@@ -8,7 +8,8 @@ the next trial. When Tune stops a trial (ASHA), `tune.report` ends the training 
 `trial.job.run` lets through.
 
 With `score_seed` in the config, the worker first computes the candidate's training-free scores
-(`scalesearch.train.scores.scores_for_job`) and sends them with its first report.
+(`scalesearch.train.scores.scores_for_job`) and sends them with its first report (the driver asks one job per
+configuration: its repeats' rows get the same scores).
 
 The dataset arrives through `tune.with_parameters` (put in Ray's object store once per search, not pickled
 into every trial's config). A first report, before any epoch, and every later one carry
