@@ -17,6 +17,13 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("thorough", max_examples=1500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default"))
 
+# `make test` runs two pytest workers on a 2-core machine: each test process, and every process a test starts (a
+# driver, `scalesearch train`, a script), runs torch on one intra-op thread, as a search's trial worker does. With
+# torch's default, a thread per core, OpenMP's threads spun waiting for work against the other worker's processes
+# (test_properties alone: 25 CPU-s on two threads, 12 on one). Set before torch is first imported; a value the
+# caller set is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # Ray's environment (loopback only, no usage statistics, ...), set as scalesearch sets it before Ray is first
 # imported: some tests import Ray themselves before any scalesearch code connects.
 from scalesearch.search.cluster import set_ray_environment
