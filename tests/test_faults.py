@@ -34,6 +34,7 @@ from support.search import (
     study_running,
 )
 
+import scalesearch
 from scalesearch.store import Reader
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
@@ -105,8 +106,6 @@ def _check_no_partial_rows(db: str) -> None:
 
 
 def _resume_completes(db: str, address: str) -> list:
-    import scalesearch
-
     assert scalesearch.resume("faults", db=db, address=address, progress=False).state == "finished"
     trials = _rows(db)
     assert len(trials) == 4 and all(t.state == "completed" for t in trials)

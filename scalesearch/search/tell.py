@@ -160,9 +160,9 @@ class Results:
         if job is not None and result.get("scores"):  # computed by the worker before training, as JSON text:
             scores = json.loads(result["scores"])  # the configuration's, stored on every repeat's row
             claimed = self.run.configs.get(job.config_key)
-            for k in dict.fromkeys([key, *(j.key for j in claimed.jobs)] if claimed is not None else [key]):
-                self.run.store.set_scores(self.run.name, k, scores)
-                self.run.scored.add(k)
+            keys = [j.key for j in claimed.jobs] if claimed is not None else [key]  # the scorer's among them
+            self.run.store.set_scores(self.run.name, keys, scores)
+            self.run.scored.update(keys)
         if job is not None and result.get("checkpoint"):  # saved before its epoch is stored: never behind it
             try:
                 self.checkpoints.save(key, result["checkpoint"])

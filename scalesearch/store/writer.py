@@ -390,13 +390,16 @@ class Store(DatabaseBase):
                 s.flush()
             return trial_record(row, name)
 
-    def set_scores(self, name: str, key: str, scores: dict[str, Any]) -> None:
-        """Store a trial's training-free scores (sent by its worker before training)."""
+    def set_scores(self, name: str, keys: Sequence[str], scores: dict[str, Any]) -> None:
+        """Store a configuration's training-free scores (sent by a worker before training) on the rows of `keys`,
+        its repeats, in one transaction."""
         with self.write_transaction() as s:
-            row = _trial_row(s, self._sid(s, name), key)
-            if row is None:
-                raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
-            row.scores = dict(scores)
+            sid = self._sid(s, name)
+            for key in keys:
+                row = _trial_row(s, sid, key)
+                if row is None:
+                    raise NotFoundError(f"study {name!r} has no trial with key {key[:16]}")
+                row.scores = dict(scores)
 
     def add_epoch(self, name: str, key: str, epoch: dict[str, Any]) -> None:
         """Store one epoch's metrics of a running trial (again for the same epoch: ignored)."""
